@@ -1,0 +1,1 @@
+"""The ``tailguard`` command line: thin typer commands over the library."""

@@ -1,0 +1,138 @@
+"""Typed errors. Each one names the bad input (and line, where known) and, where
+useful, the valid choices, so the CLI can print it as a single line.
+
+Every error subclasses both :class:`TailguardError` and the builtin it refines,
+so ``except ValueError`` or ``except FileNotFoundError`` keep working.
+
+>>> try:
+...     raise LabelFormatError("expected 5 fields, got 4", path="a.txt", line=3)
+... except ValueError as err:
+...     print(err)
+a.txt:3: expected 5 fields, got 4
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class TailguardError(Exception):
+    """Base class of every error tailguard raises on purpose."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        if self.path is None:
+            return self.message
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+    def __str__(self) -> str:  # keep the one-line promise even for multi-line causes
+        return self._format().replace("\n", " ")
+
+
+class BadInputError(TailguardError, ValueError):
+    """Input data is malformed (a file, a record, a value)."""
+
+
+class CorruptFileError(BadInputError):
+    """A file exists but cannot be decoded (a broken image, a truncated archive)."""
+
+
+class LabelFormatError(BadInputError):
+    """A YOLO label line is malformed: field count, class id or coordinates."""
+
+
+class TextFormatError(BadInputError):
+    """A text/JSONL record is not valid UTF-8 or not valid JSON."""
+
+
+class EmptyDatasetError(BadInputError):
+    """A dataset, version or batch holds no samples where some are required."""
+
+
+class NonFiniteValueError(BadInputError):
+    """NaN or infinite values where finite numbers are required."""
+
+
+class UnsafePathError(BadInputError):
+    """A path would escape its root (``../``), or a symlink loops."""
+
+
+class MissingInputError(TailguardError, FileNotFoundError):
+    """A file, folder, version or sample that was named does not exist."""
+
+
+class ParameterError(TailguardError, ValueError):
+    """A parameter has the wrong type or is out of range."""
+
+
+class UnknownChoiceError(TailguardError, KeyError):
+    """A name is not among the valid choices; the message suggests close matches."""
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str], *, path: str | None = None):
+        self.kind = kind
+        self.name = name
+        self.choices = sorted(choices)
+        close = difflib.get_close_matches(name, self.choices, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        valid = ", ".join(self.choices)
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Valid choices: {valid}.", path=path)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return TailguardError.__str__(self)
+
+
+class IncompatibleMergeError(TailguardError, ValueError):
+    """Two accumulators cannot be merged; the message names both values."""
+
+
+class LedgerError(TailguardError, RuntimeError):
+    """The ledger refused an operation (an existing version, a broken invariant)."""
+
+
+class VersionExistsError(LedgerError):
+    """Versions are immutable: a name can be created only once."""
+
+
+class ProvenanceConflictError(LedgerError):
+    """Evidence in a file contradicts the origin that was claimed for it."""
+
+
+class GateRefusedError(TailguardError, RuntimeError):
+    """A training mix broke the policy gate. ``reasons`` lists each broken rule with its numbers."""
+
+    def __init__(self, reasons: list[str], *, path: str | None = None):
+        self.reasons = list(reasons)
+        super().__init__("mix refused: " + "; ".join(self.reasons), path=path)
+
+
+class MissingDependencyError(TailguardError, ImportError):
+    """An optional dependency is not installed; the message gives the install command."""
+
+
+__all__ = [
+    "BadInputError",
+    "CorruptFileError",
+    "EmptyDatasetError",
+    "GateRefusedError",
+    "IncompatibleMergeError",
+    "LabelFormatError",
+    "LedgerError",
+    "MissingDependencyError",
+    "MissingInputError",
+    "NonFiniteValueError",
+    "ParameterError",
+    "ProvenanceConflictError",
+    "TailguardError",
+    "TextFormatError",
+    "UnknownChoiceError",
+    "UnsafePathError",
+    "VersionExistsError",
+]

@@ -1,0 +1,167 @@
+"""The metric protocol: every metric is a mergeable accumulator.
+
+A metric is built from validated parameters, fed with ``update(batch)`` (the
+candidate) and, when ``requires_reference``, ``update_reference(batch)``; two
+accumulators of the same config combine with ``merge``; ``result()`` returns a
+typed, JSON-serialisable :class:`MetricResult`. This is what lets an audit
+stream over data larger than memory and run on a cluster unchanged.
+
+>>> import numpy as np
+>>> from tailguard.metrics.base import METRICS
+>>> "tail_mass" in METRICS or True   # metrics register on import of tailguard.metrics
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Self
+
+from tailguard.config import Configurable
+from tailguard.errors import IncompatibleMergeError, ParameterError
+from tailguard.registry import Registry
+
+#: Families group metrics in reports: tails first.
+FAMILIES = ("tails", "fidelity", "diversity", "drift", "text", "duplicates", "labels", "bulk")
+
+#: What a metric's ``update`` accepts.
+INPUT_KINDS = ("vectors", "text", "categories", "boxes")
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One named number with its confidence interval.
+
+    ``value`` is the candidate's; ``reference_value`` the reference's on the same
+    footing (same N where the metric depends on N), or ``None``.
+    """
+
+    name: str
+    value: float
+    higher_is_better: bool
+    reference_value: float | None = None
+    ci: tuple[float, float] | None = None
+    ci_method: str | None = None  # "bootstrap", "analytic", "permutation", ...
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference_value is None or not math.isfinite(self.reference_value):
+            return None
+        if self.reference_value == 0:
+            return 1.0 if self.value == 0 else math.inf
+        return self.value / self.reference_value
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ci"] = list(self.ci) if self.ci is not None else None
+        d["ratio"] = self.ratio
+        return d
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """What ``Metric.result()`` returns: one or more values plus figure data.
+
+    ``details`` holds flat, JSON-serialisable data for figures (per-decile
+    coverage, per-class shares, histogram counts): str -> float | list[float] | str.
+    """
+
+    metric: str
+    family: str
+    config_id: str
+    n: int
+    n_reference: int | None
+    values: tuple[MetricValue, ...]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> MetricValue:
+        for v in self.values:
+            if v.name == name:
+                return v
+        raise KeyError(f"{self.metric} has no value {name!r}; it has {[v.name for v in self.values]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "family": self.family,
+            "config_id": self.config_id,
+            "n": self.n,
+            "n_reference": self.n_reference,
+            "values": [v.to_dict() for v in self.values],
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MetricResult:
+        values = tuple(
+            MetricValue(
+                name=v["name"],
+                value=v["value"],
+                higher_is_better=v["higher_is_better"],
+                reference_value=v.get("reference_value"),
+                ci=tuple(v["ci"]) if v.get("ci") is not None else None,
+                ci_method=v.get("ci_method"),
+            )
+            for v in d["values"]
+        )
+        return cls(d["metric"], d["family"], d["config_id"], d["n"], d.get("n_reference"), values, d.get("details", {}))
+
+
+class Metric(Configurable):
+    """Base class of every metric.
+
+    Subclasses set the class attributes, a ``params`` table with ``defaults``,
+    and implement ``_update``, ``_merge`` and ``result``. ``update_reference``
+    is required when ``requires_reference`` is true.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    input_kind: ClassVar[str] = "vectors"
+    higher_is_better: ClassVar[bool]
+    requires_reference: ClassVar[bool] = False
+
+    def update(self, batch: Any) -> Self:
+        """Add a batch of candidate samples; returns ``self`` for chaining."""
+        self._update(batch, reference=False)
+        return self
+
+    def update_reference(self, batch: Any) -> Self:
+        """Add a batch of reference (human) samples."""
+        if not self.requires_reference:
+            raise ParameterError(f"{type(self).__name__} does not use a reference")
+        self._update(batch, reference=True)
+        return self
+
+    def merge(self, other: Metric) -> Self:
+        """Fold ``other`` (same class and config) into ``self``; returns ``self``."""
+        if type(other) is not type(self):
+            raise IncompatibleMergeError(
+                f"cannot merge {type(self).__name__} with {type(other).__name__}"
+            )
+        if other.get_params() != self.get_params():
+            raise IncompatibleMergeError(
+                f"cannot merge {type(self).__name__} accumulators with different parameters: "
+                f"{self.get_params()} vs {other.get_params()}"
+            )
+        self._merge(other)
+        return self
+
+    # -- to implement -------------------------------------------------------
+    def _update(self, batch: Any, *, reference: bool) -> None:
+        raise NotImplementedError
+
+    def _merge(self, other: Self) -> None:
+        raise NotImplementedError
+
+    def result(self) -> MetricResult:
+        raise NotImplementedError
+
+
+METRICS: Registry[type[Metric]] = Registry("metric")
+
+
+def register_metric(cls: type[Metric]) -> type[Metric]:
+    """Class decorator: register ``cls`` under ``cls.name``."""
+    return METRICS.register(cls.name)(cls)
