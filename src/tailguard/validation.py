@@ -60,7 +60,7 @@ def _in_range(v: float, lo: float | None, hi: float | None, lo_open: bool, hi_op
     return not (hi is not None and (v >= hi if hi_open else v > hi))
 
 
-def Int(min: int | None = None, max: int | None = None, *, optional: bool = False) -> Constraint:  # noqa: A002
+def Int(min: int | None = None, max: int | None = None, *, optional: bool = False) -> Constraint:
     """An int (not a bool) in ``[min, max]``."""
 
     def check(v: Any) -> bool:
@@ -70,8 +70,8 @@ def Int(min: int | None = None, max: int | None = None, *, optional: bool = Fals
 
 
 def Float(
-    min: float | None = None,  # noqa: A002
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     *,
     min_open: bool = False,
     max_open: bool = False,
@@ -103,7 +103,7 @@ def Str(*, optional: bool = False) -> Constraint:
     return Constraint("a non-empty str", lambda v: isinstance(v, str) and bool(v), optional)
 
 
-def FloatTuple(min: float | None = None, max: float | None = None, *, optional: bool = False) -> Constraint:  # noqa: A002
+def FloatTuple(min: float | None = None, max: float | None = None, *, optional: bool = False) -> Constraint:
     """A non-empty sequence of floats, each in ``[min, max]`` (exclusive bounds)."""
 
     def check(v: Any) -> bool:
