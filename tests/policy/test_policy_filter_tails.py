@@ -1,0 +1,138 @@
+"""filter and tail-preserve: checked against a peer library (prdc) and against the theory of k-NN bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tailguard.policy import Origin, Pool, parse_policy
+from tailguard.policy.filtering import support_mask
+from tailguard.policy.tails import RegionModel, apportion, stratified_draw
+
+
+@pytest.mark.parametrize("shift", [0.0, 1.0, 3.0])
+def test_support_mask_matches_prdc_precision(shift):
+    # prdc checks every reference ball; we check the 20 nearest. Stated tolerance: 0.01 absolute.
+    prdc = pytest.importorskip("prdc")
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(400, 3))
+    fake = rng.normal(loc=shift, size=(300, 3))
+    ours = support_mask(fake, real, k=5).mean()
+    theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)["precision"]
+    assert ours == pytest.approx(theirs, abs=0.01)
+
+
+def test_filter_drops_synthetic_duplicates_and_outliers_but_never_human_rows():
+    rng = np.random.default_rng(0)
+    human = rng.normal(size=(300, 2))
+    synth = rng.normal(size=(100, 2))
+    synth[10:20] = synth[0]  # nine exact copies of row 0 (pool row 300)
+    synth[30] = human[5] + 1e-9  # a near-copy of a human row
+    synth[40:45] = 25.0 + rng.normal(size=(5, 2))  # far off the human support
+    feats = np.vstack([human, human[:3], synth])  # three human duplicates: never dropped
+    origin = np.r_[np.zeros(303, int), np.ones(100, int)]
+    rnd = np.r_[np.zeros(303, int), np.ones(100, int)]
+    pool = Pool(origin=origin, round=rnd, features=feats)
+    sel = parse_policy("accumulate+filter").compose(pool, rng=0)
+    excluded = dict(sel.excluded_pairs())
+    dup_rows = [303 + i for i in range(10, 20)] + [303 + 30]
+    off_rows = [303 + i for i in range(40, 45)]
+    assert all(excluded[r].startswith("filter: near-duplicate") for r in dup_rows)
+    assert all(excluded[r].startswith("filter: off the reference support") for r in off_rows)
+    assert 303 in set(sel.indices.tolist())  # the first copy stays
+    assert np.all(pool.is_human[sel.indices].sum() == 303)
+    # Off-support false positives among genuine synthetic rows: PRDC precision of a same-distribution
+    # sample is ~0.98 at k=5, so at most a few of the remaining 84 rows may go.
+    assert len(excluded) <= len(dup_rows) + len(off_rows) + 6
+
+
+def test_filter_uses_an_explicit_reference_when_given():
+    rng = np.random.default_rng(3)
+    pool = Pool(origin=np.ones(50, int), round=np.ones(50, int), features=rng.normal(loc=10, size=(50, 2)))
+    ref = Pool.human(200, features=rng.normal(size=(200, 2)))
+    with pytest.raises(Exception, match="every candidate was filtered out"):
+        parse_policy("filter").compose(pool, reference=ref, rng=0)
+    near = Pool.human(200, features=rng.normal(loc=10, size=(200, 2)))
+    assert len(parse_policy("filter").compose(pool, reference=near, rng=0)) >= 45
+
+
+def test_density_bands_hold_equal_shares_of_a_fresh_sample():
+    # Each of B=5 bands should receive 1/5 of a same-distribution sample; with 4000 draws the
+    # binomial standard error is 0.0063, so 0.03 is a ~5-sigma tolerance.
+    rng = np.random.default_rng(4)
+    model = RegionModel.from_features(rng.normal(size=(2000, 2)), k=5, bands=5)
+    assert np.allclose(model.shares, 0.2, atol=0.002)
+    bands = model.assign_features(rng.normal(size=(4000, 2)))
+    assert np.allclose(np.bincount(bands, minlength=5) / 4000, 0.2, atol=0.03)
+    # A collapsed sample (sd 0.3) piles into the densest band.
+    collapsed = model.assign_features(rng.normal(scale=0.3, size=(1000, 2)))
+    assert np.mean(collapsed == 0) > 0.5
+
+
+def test_tail_preserve_restores_the_reference_class_shares():
+    ref = Pool.human(1000, classes=np.repeat([0, 1, 2, 3], [700, 200, 90, 10]))
+    # A drifting synthetic pool: the rare classes have thinned out.
+    classes = np.repeat([0, 1, 2, 3], [1800, 150, 45, 5])
+    pool = Pool(origin=np.ones(2000, int), round=np.ones(2000, int), classes=classes)
+    sel = parse_policy("accumulate-subsample+tail-preserve").compose(
+        pool, target_size=400, reference=ref, rng=0, allow_repeats=False
+    )
+    counts = np.bincount(classes[sel.indices], minlength=4)
+    assert counts.tolist() == [280, 80, 36, 4]  # exactly 0.7/0.2/0.09/0.01 of 400
+    plain = parse_policy("accumulate-subsample").compose(pool, target_size=400, rng=0)
+    assert np.bincount(classes[plain.indices], minlength=4)[3] < 4 + 3  # ~1 expected without it
+
+
+def test_tail_preserve_with_repeats_upweights_a_thinned_class_under_replace():
+    ref = Pool.human(100, classes=np.repeat([0, 1], [80, 20]))
+    classes = np.repeat([0, 1], [98, 2])
+    pool = Pool(origin=np.ones(100, int), round=np.ones(100, int), classes=classes)
+    sel = parse_policy("replace+tail-preserve").compose(pool, target_size=100, reference=ref, rng=0)
+    assert len(sel) == 100
+    assert np.bincount(classes[sel.indices]).tolist() == [80, 20]
+    assert set(sel.indices[classes[sel.indices] == 1].tolist()) == {98, 99}
+    no_repeats = parse_policy("replace+tail-preserve").compose(
+        pool, target_size=100, reference=ref, rng=0, allow_repeats=False
+    )
+    assert len(np.unique(no_repeats.indices)) == len(no_repeats) == 100
+
+
+def test_tail_preserve_on_features_rebalances_density_bands():
+    rng = np.random.default_rng(5)
+    ref_feats = rng.normal(size=(1000, 1))
+    synth = np.r_[rng.normal(scale=0.2, size=(900, 1)), rng.normal(size=(100, 1))]
+    pool = Pool(origin=np.ones(1000, int), round=np.ones(1000, int), features=synth)
+    ref = Pool.human(1000, features=ref_feats)
+    sel = parse_policy("accumulate-subsample+tail-preserve:bands=4").compose(
+        pool, target_size=200, reference=ref, rng=0, allow_repeats=False
+    )
+    model = RegionModel.from_features(ref_feats, k=5, bands=4)
+    picked = np.bincount(model.assign_features(synth[sel.indices]), minlength=4) / len(sel)
+    before = np.bincount(model.assign_features(synth), minlength=4) / len(synth)
+    assert picked[3] > 2 * before[3]  # the sparsest band gets its share back
+    assert np.std(synth[sel.indices]) > np.std(synth)
+
+
+def test_stratified_draw_redistributes_shortfall_without_repeats():
+    regions = np.r_[np.zeros(50, int), np.ones(2, int), np.full(3, -1)]
+    picked = stratified_draw(regions, np.array([0.5, 0.5]), 20, np.random.default_rng(0), allow_repeats=False)
+    counts = np.bincount(np.where(regions[picked] < 0, 2, regions[picked]), minlength=3)
+    assert counts.tolist() == [18, 2, 0]
+    assert len(np.unique(picked)) == 20
+    everything = stratified_draw(regions, np.array([0.5, 0.5]), 100, np.random.default_rng(0), allow_repeats=False)
+    assert everything.tolist() == list(range(55))
+
+
+def test_apportion_sums_to_total_and_follows_weights():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        w = rng.random(7)
+        total = int(rng.integers(0, 500))
+        parts = apportion(w, total)
+        assert parts.sum() == total
+        assert np.all(np.abs(parts - w / w.sum() * total) < 1.0)
+
+
+def test_origin_codes_accept_strings_and_ints():
+    assert Pool(origin=["pseudo_label", "unknown"]).origin.tolist() == [Origin.PSEUDO_LABEL, Origin.UNKNOWN]
+    assert Pool(origin=np.array([0, 2])).origin.tolist() == [0, 2]
