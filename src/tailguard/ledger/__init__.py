@@ -1,0 +1,52 @@
+"""The provenance ledger: samples with origins, immutable versions, model runs and lineage.
+
+>>> from tailguard.ledger import ORIGINS
+>>> ORIGINS
+('human', 'synthetic', 'pseudo_label', 'unknown')
+"""
+
+from tailguard.ledger.store import Ledger
+from tailguard.ledger.types import (
+    MODALITIES,
+    ORIGINS,
+    Box,
+    Conflict,
+    IngestReport,
+    Lineage,
+    LineageEdge,
+    LineageNode,
+    ModelRun,
+    NewSample,
+    OriginChange,
+    RunMetric,
+    SampleRecord,
+    SkippedItem,
+    VerifyProblem,
+    VerifyReport,
+    VersionDiff,
+    VersionInfo,
+    VersionSummary,
+)
+
+__all__ = [
+    "MODALITIES",
+    "ORIGINS",
+    "Box",
+    "Conflict",
+    "IngestReport",
+    "Ledger",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
+    "ModelRun",
+    "NewSample",
+    "OriginChange",
+    "RunMetric",
+    "SampleRecord",
+    "SkippedItem",
+    "VerifyProblem",
+    "VerifyReport",
+    "VersionDiff",
+    "VersionInfo",
+    "VersionSummary",
+]

@@ -1,0 +1,37 @@
+"""Content hashing: blake3, hex, truncated to 128 bits (32 hex characters).
+
+128 bits keeps collisions out of reach for billions of samples while halving index size.
+
+>>> content_id(b"hello")
+'ea8f163db38682925e4491c5e58d4bb3'
+>>> len(content_id(b""))
+32
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blake3 import blake3
+
+ID_LENGTH = 32
+_CHUNK = 1 << 20
+
+
+def content_id(data: bytes) -> str:
+    """The sample id of ``data``: blake3, first 32 hex digits."""
+    return blake3(data).hexdigest()[:ID_LENGTH]
+
+
+def file_id(path: str | Path) -> str:
+    """The sample id of the file at ``path`` (streamed, so large files cost no memory)."""
+    hasher = blake3()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()[:ID_LENGTH]
+
+
+def label_key(sample_id: str, origin: str, line: str, generator: str | None) -> str:
+    """Key of one stored box: the same box re-ingested with the same origin is stored once."""
+    return content_id(f"{sample_id}\x00{origin}\x00{generator or ''}\x00{line}".encode())

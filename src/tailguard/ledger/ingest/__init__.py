@@ -1,0 +1,156 @@
+"""``tailguard ingest``: read a file or folder and add it to the ledger in one transaction.
+
+Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml or
+images/+labels/ tree), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``.
+
+Origin comes from the ``origin`` flag, a per-record ``origin`` field, or evidence in
+the file (C2PA, IPTC/XMP DigitalSourceType). Disagreements are recorded as
+conflicts, never resolved silently. The whole ingest is one transaction: a crash
+or kill leaves nothing behind. With ``skip_bad`` bad items are skipped and recorded
+(in the report and in the ledger); without it the first bad item raises its typed
+error naming the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tailguard.errors import EmptyDatasetError, MissingInputError, ParameterError, UnknownChoiceError
+from tailguard.ledger.engine import write_transaction
+from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.types import ORIGINS, IngestReport, SkippedItem
+
+if TYPE_CHECKING:
+    from tailguard.ledger.store import Ledger
+
+FORMATS = ("auto", "yolo", "images", "jsonl", "csv", "parquet", "npy")
+_SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                  ".npy": "npy", ".yaml": "yolo", ".yml": "yolo"}
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` from its suffix or folder layout."""
+    if path.is_file():
+        fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
+        if fmt is None:
+            raise UnknownChoiceError("file suffix", path.suffix or "(none)", _SUFFIX_FORMAT, path=str(path))
+        return fmt
+    if (path / "data.yaml").is_file() or ((path / "images").is_dir() and (path / "labels").is_dir()):
+        return "yolo"
+    return "images"
+
+
+def open_reader(path: Path, fmt: str, options: IngestOptions) -> Reader:
+    """The item reader of ``fmt`` for ``path``."""
+    from tailguard.ledger.ingest import images, jsonl, npy, tabular, yolo
+
+    if fmt == "yolo":
+        if path.is_dir():
+            if (path / "data.yaml").is_file():
+                return yolo.read_data_yaml(path / "data.yaml", options)
+            if not (path / "images").is_dir():
+                raise MissingInputError("a YOLO folder needs data.yaml or an images/ subfolder", path=str(path))
+            return yolo.read_tree(path, options)
+        return yolo.read_data_yaml(path, options)
+    if fmt == "images":
+        if not path.is_dir():
+            raise ParameterError(f"--format images needs a folder. Got the file {path}.")
+        return images.read_images(path, options)
+    if path.is_dir():
+        raise ParameterError(f"--format {fmt} needs a file. Got the folder {path}.")
+    readers: dict[str, Callable[[Path, IngestOptions], Reader]] = {
+        "jsonl": jsonl.read_jsonl, "csv": tabular.read_csv, "parquet": tabular.read_parquet, "npy": npy.read_npy,
+    }
+    return readers[fmt](path, options)
+
+
+def run_ingest(
+    ledger: Ledger,
+    path: str | Path,
+    *,
+    format: str = "auto",
+    origin: str | None = None,
+    generator: str | None = None,
+    generation: int | None = None,
+    verified_by: str | None = None,
+    as_version: str | None = None,
+    skip_bad: bool = False,
+    progress: bool | Callable[[int], None] = False,
+) -> IngestReport:
+    """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`."""
+    from tailguard.ledger.store import CHUNK, Prepared, _Accumulator
+
+    path = Path(path)
+    if format not in FORMATS:
+        raise UnknownChoiceError("format", format, FORMATS)
+    if origin is not None and origin not in ORIGINS:
+        raise UnknownChoiceError("origin", origin, ORIGINS)
+    if generation is not None and (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0):
+        raise ParameterError(f"The 'generation' parameter of ingest must be an int >= 0. Got {generation!r}.")
+    if not path.exists():
+        raise MissingInputError("no such file or folder", path=str(path))
+    fmt = detect_format(path) if format == "auto" else format
+    options = IngestOptions(origin, generator, generation, verified_by)
+    reader = open_reader(path, fmt, options)
+    tick, close_progress = _progress(progress, f"ingest {path.name}")
+    acc = _Accumulator()
+    names_seen: list[str] | None = None
+    try:
+        with write_transaction(ledger._engine) as conn:
+            if as_version is not None:
+                ledger._check_new_version(conn, as_version)
+            ingest_id = ledger._begin_ingest(conn, str(path.resolve()), fmt, origin)
+            batch: list[Prepared] = []
+            for entry in reader:
+                if isinstance(entry, BadItem):
+                    if not skip_bad:
+                        raise entry.error
+                    acc.skipped.append(SkippedItem(entry.item, str(entry.error)))
+                    continue
+                batch.append(_prepare(ledger, conn, entry, ingest_id))
+                if entry.class_names is not None:
+                    names_seen = entry.class_names
+                if len(batch) >= CHUNK:
+                    ledger._write_chunk(conn, batch, ingest_id, acc)
+                    tick(len(batch))
+                    batch = []
+            if batch:
+                ledger._write_chunk(conn, batch, ingest_id, acc)
+                tick(len(batch))
+            if not acc.sample_ids and not acc.skipped:
+                raise EmptyDatasetError(f"no {fmt} samples found", path=str(path))
+            if as_version is not None and acc.sample_ids:
+                extra = {"ingest_id": ingest_id, "path": str(path.resolve())}
+                if names_seen is not None:
+                    extra["class_names"] = names_seen
+                ledger._create_version(conn, as_version, (), acc.sample_ids, "", extra)
+            ledger._finish_ingest(conn, ingest_id, acc, as_version if acc.sample_ids else None)
+    finally:
+        close_progress()
+    version = as_version if acc.sample_ids else None
+    return IngestReport(acc.added, acc.existing, acc.skipped, acc.conflicts, version, acc.sample_ids, ingest_id)
+
+
+def _prepare(ledger: Ledger, conn, entry: Item, ingest_id: int):  # type: ignore[no-untyped-def]
+    prepared = ledger.prepare(entry.sample, sample_id=entry.sample_id, item=entry.item, ingest_id=ingest_id,
+                              conn=conn)
+    if entry.class_names is not None:
+        prepared.row["dataset_id"] = ledger._dataset_id(entry.class_names, conn)
+    prepared.conflicts.extend(entry.conflicts)
+    return prepared
+
+
+def _progress(progress: bool | Callable[[int], None], label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    if callable(progress):
+        return progress, lambda: None
+    if not progress:
+        return (lambda _n: None), lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), "[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task = bar.add_task(label, total=None)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop

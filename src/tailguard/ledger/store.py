@@ -1,0 +1,900 @@
+"""The ledger: samples with provenance, immutable versions, model runs and lineage.
+
+One code path (SQLAlchemy 2 Core) for the embedded SQLite file and PostgreSQL.
+
+>>> import tempfile, os
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "ledger.db")
+>>> with Ledger.open(url) as ledger:
+...     report = ledger.add_samples(
+...         [NewSample(content=b"a cat", uri=None, modality="text", origin="human")], as_version="v1"
+...     )
+...     print(report.added, ledger.get_version("v1").n_members)
+...     print([r.origin for r in ledger.iter_samples("v1")])
+1 1
+['human']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Integer, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from tailguard.errors import (
+    EmptyDatasetError,
+    IncompatibleMergeError,
+    LedgerError,
+    MissingInputError,
+    ParameterError,
+    UnknownChoiceError,
+    VersionExistsError,
+)
+from tailguard.ledger import schema
+from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
+from tailguard.ledger.hashing import content_id, file_id, label_key
+from tailguard.ledger.selectors import selector_clause
+from tailguard.ledger.types import (
+    MODALITIES,
+    ORIGINS,
+    Box,
+    Conflict,
+    IngestReport,
+    Lineage,
+    ModelRun,
+    NewSample,
+    OriginChange,
+    RunMetric,
+    SampleRecord,
+    SkippedItem,
+    VerifyProblem,
+    VerifyReport,
+    VersionDiff,
+    VersionInfo,
+    VersionSummary,
+)
+
+CHUNK = 2_000
+IN_CHUNK = 5_000
+
+s_t = schema.samples
+vm_t = schema.version_members
+v_t = schema.versions
+l_t = schema.labels
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def default_depth(origin: str, generation: int | None) -> int:
+    """Synthetic depth before any model run is linked: human 0, machine-made its generation (>= 1)."""
+    if origin == "human":
+        return 0
+    if origin in ("synthetic", "pseudo_label"):
+        return generation if generation is not None else 1
+    return generation if generation is not None else 0
+
+
+@dataclass
+class Prepared:
+    """A sample ready to write (id computed, row built)."""
+
+    id: str
+    row: dict[str, Any]
+    labels: tuple[Box, ...]
+    parents: tuple[str, ...]
+    item: str
+    conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Accumulator:
+    added: int = 0
+    existing: int = 0
+    sample_ids: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+
+
+class Ledger:
+    """Provenance ledger over a SQLite file or a PostgreSQL database (see module doc)."""
+
+    def __init__(self, engine: Engine, url: str):
+        self._engine = engine
+        self.url = url
+        self._dataset_cache: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str | None = None) -> Ledger:
+        """Open (and create, with its folder and schema) the ledger at ``url``.
+
+        ``None`` means ``$TAILGUARD_LEDGER``, then ``sqlite:///.tailguard/ledger.db``.
+        """
+        resolved = resolve_url(url)
+        engine = make_engine(resolved)
+        ledger = cls(engine, resolved)
+        try:
+            ledger._create_schema()
+        except OperationalError as exc:
+            engine.dispose()
+            raise LedgerError(f"cannot open the ledger {resolved!r}: {exc.orig}") from exc
+        return ledger
+
+    def _create_schema(self) -> None:
+        for attempt in range(5):
+            try:
+                with write_transaction(self._engine) as conn:
+                    schema.metadata.create_all(conn)
+                    have = conn.execute(
+                        select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
+                    ).scalar()
+                    if have is None:
+                        conn.execute(
+                            insert(schema.meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION))
+                        )
+                    elif int(have) != schema.SCHEMA_VERSION:
+                        raise LedgerError(
+                            f"ledger schema version {have} is not supported (expected {schema.SCHEMA_VERSION})"
+                        )
+                return
+            except (IntegrityError, ProgrammingError):  # another process created it at the same time
+                if attempt == 4:
+                    raise
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def _insert_ignore(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        return dialect_insert(table).on_conflict_do_nothing()
+
+    # ------------------------------------------------------------------ samples
+    def prepare(
+        self,
+        sample: NewSample,
+        *,
+        sample_id: str | None = None,
+        item: str | None = None,
+        ingest_id: int | None = None,
+        conn: Connection | None = None,
+    ) -> Prepared:
+        """Validate a :class:`NewSample` and compute its id (the content hash)."""
+        if sample.modality not in MODALITIES:
+            raise UnknownChoiceError("modality", str(sample.modality), MODALITIES, path=item)
+        if sample.origin not in ORIGINS:
+            raise UnknownChoiceError("origin", str(sample.origin), ORIGINS, path=item)
+        for box in sample.labels:
+            if box.origin not in ORIGINS:
+                raise UnknownChoiceError("label origin", str(box.origin), ORIGINS, path=item)
+        if sample_id is None:
+            if sample.content is not None:
+                sample_id = content_id(sample.content)
+            elif sample.uri is not None:
+                if not os.path.isfile(sample.uri):
+                    raise MissingInputError("file not found", path=sample.uri)
+                sample_id = file_id(sample.uri)
+            else:
+                raise ParameterError("A NewSample needs content or a uri. Got neither.")
+        generation = sample.generation
+        if generation is None and sample.origin == "human":
+            generation = 0
+        extra = dict(sample.extra)
+        dataset_id = None
+        names = extra.pop("class_names", None)
+        if names is not None:
+            dataset_id = self._dataset_id(list(map(str, names)), conn)
+        now = _now()
+        row = {
+            "id": sample_id,
+            "uri": sample.uri,
+            "content": sample.content if sample.uri is None else None,
+            "modality": sample.modality,
+            "origin": sample.origin,
+            "verified_by": sample.verified_by,
+            "verified_at": now if sample.verified_by else None,
+            "generator": sample.generator,
+            "generation": generation,
+            "source": sample.source,
+            "created_at": now,
+            "extra": _dumps(extra),
+            "dataset_id": dataset_id,
+            "synthetic_depth": default_depth(sample.origin, generation),
+            "ingest_id": ingest_id,
+        }
+        return Prepared(sample_id, row, tuple(sample.labels), tuple(map(str, sample.parents)),
+                        item or sample.uri or sample_id)
+
+    def _dataset_id(self, names: list[str], conn: Connection | None) -> int:
+        key = content_id(_dumps(names).encode())
+        if key in self._dataset_cache:
+            return self._dataset_cache[key]
+        d = schema.datasets
+
+        def lookup(c: Connection) -> int:
+            found = c.execute(select(d.c.id).where(d.c.names_hash == key)).scalar()
+            if found is None:
+                c.execute(self._insert_ignore(d).values(names_hash=key, names=_dumps(names)))
+                found = c.execute(select(d.c.id).where(d.c.names_hash == key)).scalar_one()
+            return int(found)
+
+        if conn is not None:
+            value = lookup(conn)
+        else:
+            with write_transaction(self._engine) as c:
+                value = lookup(c)
+        self._dataset_cache[key] = value
+        return value
+
+    def _write_chunk(self, conn: Connection, items: list[Prepared], ingest_id: int | None, acc: _Accumulator) -> None:
+        ids = list({p.id for p in items})
+        known: dict[str, tuple[str, int | None]] = {}
+        for part in _chunks(ids, IN_CHUNK):
+            for sid, origin, ds in conn.execute(
+                select(s_t.c.id, s_t.c.origin, s_t.c.dataset_id).where(s_t.c.id.in_(part))
+            ):
+                known[sid] = (origin, ds)
+        new_rows: list[dict[str, Any]] = []
+        label_rows: dict[str, dict[str, Any]] = {}
+        parent_rows: list[dict[str, str]] = []
+        conflict_rows: list[dict[str, Any]] = []
+        upgrades: list[dict[str, Any]] = []
+        now = _now()
+
+        def add_conflict(p: Prepared, kind: str, claimed: str, other: str, detail: str) -> None:
+            conflict_rows.append(
+                {"sample_id": p.id, "kind": kind, "claimed": claimed, "other": other, "detail": detail,
+                 "item": p.item, "ingest_id": ingest_id, "created_at": now}
+            )
+            acc.conflicts.append(Conflict(p.id, kind, claimed, other, detail, p.item))
+
+        for p in items:
+            origin = p.row["origin"]
+            if p.id in known:
+                acc.existing += 1
+                prev_origin, prev_ds = known[p.id]
+                if prev_origin != origin:
+                    if prev_origin == "unknown":
+                        upgrades.append({"b_id": p.id, "b_origin": origin, "b_vby": p.row["verified_by"],
+                                         "b_vat": p.row["verified_at"],
+                                         "b_depth": p.row["synthetic_depth"], "b_gen": p.row["generation"]})
+                        known[p.id] = (origin, prev_ds)
+                    elif origin != "unknown":
+                        add_conflict(p, "claim", origin, prev_origin,
+                                     f"{p.item} claims {origin} but the same bytes are recorded as {prev_origin}")
+                ds = p.row["dataset_id"]
+                if ds is not None and prev_ds is not None and ds != prev_ds:
+                    add_conflict(p, "class_names", str(ds), str(prev_ds),
+                                 f"{p.item} comes with class names (set {ds}) that differ from the recorded ones "
+                                 f"(set {prev_ds})")
+            else:
+                new_rows.append(p.row)
+                known[p.id] = (origin, p.row["dataset_id"])
+                acc.added += 1
+            for kind, claimed, other, detail in p.conflicts:
+                add_conflict(p, kind, claimed, other, detail)
+            for box in p.labels:
+                key = label_key(p.id, box.origin, box.line(), box.generator)
+                label_rows[key] = {"key": key, "sample_id": p.id, "class_id": int(box.class_id),
+                                   "x": float(box.x), "y": float(box.y), "w": float(box.w), "h": float(box.h),
+                                   "origin": box.origin, "confidence": box.confidence, "generator": box.generator}
+            parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
+            acc.sample_ids.append(p.id)
+        if new_rows:
+            conn.execute(self._insert_ignore(s_t), new_rows)
+        if upgrades:
+            from sqlalchemy import bindparam
+
+            conn.execute(
+                update(s_t)
+                .where(s_t.c.id == bindparam("b_id"))
+                .values(origin=bindparam("b_origin"), verified_by=bindparam("b_vby"),
+                        verified_at=bindparam("b_vat"), synthetic_depth=bindparam("b_depth"),
+                        generation=bindparam("b_gen")),
+                upgrades,
+            )
+        if label_rows:
+            conn.execute(self._insert_ignore(l_t), list(label_rows.values()))
+        if parent_rows:
+            conn.execute(self._insert_ignore(schema.sample_parents), parent_rows)
+        if conflict_rows:
+            conn.execute(insert(schema.conflicts), conflict_rows)
+
+    def _begin_ingest(self, conn: Connection, path: str | None, fmt: str, origin: str | None) -> int:
+        result = conn.execute(
+            insert(schema.ingests).values(path=path, format=fmt, origin=origin, started_at=_now(),
+                                          n_added=0, n_existing=0, n_skipped=0)
+        )
+        return int(result.inserted_primary_key[0])
+
+    def _finish_ingest(self, conn: Connection, ingest_id: int, acc: _Accumulator, version: str | None) -> None:
+        if acc.skipped:
+            conn.execute(
+                insert(schema.skipped),
+                [{"ingest_id": ingest_id, "item": s.item, "reason": s.reason} for s in acc.skipped],
+            )
+        conn.execute(
+            update(schema.ingests)
+            .where(schema.ingests.c.id == ingest_id)
+            .values(n_added=acc.added, n_existing=acc.existing, n_skipped=len(acc.skipped), version=version)
+        )
+
+    def add_samples(self, samples: Iterable[NewSample], *, as_version: str | None = None) -> IngestReport:
+        """Add samples in one atomic transaction (re-adding the same bytes is idempotent).
+
+        With ``as_version`` the added samples also become a new immutable version.
+        """
+        acc = _Accumulator()
+        with write_transaction(self._engine) as conn:
+            if as_version is not None:
+                self._check_new_version(conn, as_version)
+            ingest_id = self._begin_ingest(conn, None, "api", None)
+            batch: list[Prepared] = []
+            for sample in samples:
+                batch.append(self.prepare(sample, ingest_id=ingest_id, conn=conn))
+                if len(batch) >= CHUNK:
+                    self._write_chunk(conn, batch, ingest_id, acc)
+                    batch = []
+            if batch:
+                self._write_chunk(conn, batch, ingest_id, acc)
+            if as_version is not None:
+                if not acc.sample_ids:
+                    raise EmptyDatasetError(f"no samples given for version {as_version!r}")
+                self._create_version(conn, as_version, (), acc.sample_ids, "", {"ingest_id": ingest_id})
+            self._finish_ingest(conn, ingest_id, acc, as_version)
+        return IngestReport(acc.added, acc.existing, acc.skipped, acc.conflicts, as_version,
+                            acc.sample_ids, ingest_id)
+
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        format: str = "auto",
+        origin: str | None = None,
+        generator: str | None = None,
+        generation: int | None = None,
+        verified_by: str | None = None,
+        as_version: str | None = None,
+        skip_bad: bool = False,
+        progress: bool | Callable[[int], None] = False,
+    ) -> IngestReport:
+        """Ingest a file or folder (yolo, images, jsonl, csv, parquet, npy) atomically.
+
+        See :func:`tailguard.ledger.ingest.run_ingest` for the formats and the origin rules.
+        """
+        from tailguard.ledger.ingest import run_ingest
+
+        return run_ingest(self, path, format=format, origin=origin, generator=generator, generation=generation,
+                          verified_by=verified_by, as_version=as_version, skip_bad=skip_bad, progress=progress)
+
+    # ------------------------------------------------------------------ versions
+    def _version_row(self, conn: Connection, name: str) -> Any:
+        row = conn.execute(select(v_t).where(v_t.c.name == name)).first()
+        if row is None:
+            names = [n for (n,) in conn.execute(select(v_t.c.name).limit(10_000))]
+            if names:
+                raise UnknownChoiceError("version", name, names)
+            raise MissingInputError(f"version {name!r} does not exist (the ledger has no versions yet)")
+        return row
+
+    def _check_new_version(self, conn: Connection, name: str) -> None:
+        if not isinstance(name, str) or not name.strip() or len(name) > 255 or any(c in name for c in "\n\r\t"):
+            raise ParameterError(f"A version name must be a non-empty single-line string. Got {name!r}.")
+        if conn.execute(select(v_t.c.id).where(v_t.c.name == name)).first() is not None:
+            raise VersionExistsError(f"version {name!r} already exists; versions are immutable, pick a new name")
+
+    def _create_version(
+        self,
+        conn: Connection,
+        name: str,
+        selectors: Sequence[str],
+        sample_ids: Iterable[str] | None,
+        description: str,
+        extra: dict[str, Any] | None,
+    ) -> int:
+        self._check_new_version(conn, name)
+        extra = dict(extra or {})
+        explicit_names = extra.pop("class_names", None)
+        if selectors:
+            extra["selectors"] = list(selectors)
+        try:
+            vid = int(conn.execute(
+                insert(v_t).values(name=name, created_at=_now(), description=description, extra=_dumps(extra),
+                                   n_members=0, label_watermark=0)
+            ).inserted_primary_key[0])
+        except IntegrityError as exc:
+            raise VersionExistsError(f"version {name!r} already exists; versions are immutable") from exc
+
+        clause = selector_clause(selectors, lambda n: int(self._version_row(conn, n).id))
+        if sample_ids is None:
+            query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin)
+            if clause is not None:
+                query = query.where(clause)
+            conn.execute(insert(vm_t).from_select(["version_id", "sample_id", "origin"], query))
+        else:
+            ids = list(dict.fromkeys(sample_ids))
+            for part in _chunks(ids, IN_CHUNK):
+                query = select(s_t.c.id, s_t.c.origin).where(s_t.c.id.in_(part))
+                rows = conn.execute(query).all()
+                if len(rows) < len(part):
+                    found = {r[0] for r in rows}
+                    missing = next(i for i in part if i not in found)
+                    raise MissingInputError(f"sample {missing!r} is not in the ledger (version {name!r})")
+                if clause is not None:
+                    keep = {r[0] for r in conn.execute(select(s_t.c.id).where(and_(s_t.c.id.in_(part), clause)))}
+                    rows = [r for r in rows if r[0] in keep]
+                if rows:
+                    conn.execute(insert(vm_t), [{"version_id": vid, "sample_id": r[0], "origin": r[1]} for r in rows])
+        n = int(conn.execute(select(func.count()).select_from(vm_t).where(vm_t.c.version_id == vid)).scalar_one())
+        if n == 0:
+            raise EmptyDatasetError(
+                f"version {name!r} would be empty: no sample matches {' '.join(selectors) or 'the given ids'}"
+            )
+        names = explicit_names if explicit_names is not None else self._member_class_names(conn, vid, name)
+        watermark = conn.execute(select(func.max(l_t.c.id))).scalar() or 0
+        conn.execute(
+            update(v_t).where(v_t.c.id == vid).values(
+                n_members=n, label_watermark=int(watermark),
+                class_names=_dumps([str(x) for x in names]) if names is not None else None,
+            )
+        )
+        return vid
+
+    def _member_class_names(self, conn: Connection, vid: int, name: str) -> list[str] | None:
+        d = schema.datasets
+        ds_ids = select(s_t.c.dataset_id).distinct().select_from(
+            vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id)
+        ).where(and_(vm_t.c.version_id == vid, s_t.c.dataset_id.is_not(None)))
+        sets = [json.loads(n) for (n,) in conn.execute(select(d.c.names).where(d.c.id.in_(ds_ids)))]
+        if not sets:
+            return None
+        longest = max(sets, key=len)
+        for other in sets:
+            if longest[: len(other)] != other:
+                raise IncompatibleMergeError(
+                    f"version {name!r} mixes samples whose class names disagree: {longest} vs {other}"
+                )
+        return list(longest)
+
+    def create_version(
+        self,
+        name: str,
+        selectors: Sequence[str] = (),
+        *,
+        sample_ids: Iterable[str] | None = None,
+        description: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> VersionInfo:
+        """Create an immutable version from selectors and/or explicit sample ids.
+
+        Selectors: ``version:NAME``, ``origin:human``, ``generation:<=2``, ``source:PATH``
+        (same key OR'ed, different keys AND'ed). ``extra={"class_names": [...]}`` sets the
+        detection class names explicitly. Reusing a name raises VersionExistsError.
+        """
+        if isinstance(selectors, str):
+            selectors = (selectors,)
+        with write_transaction(self._engine) as conn:
+            self._create_version(conn, name, tuple(selectors), sample_ids, description, extra)
+        return self.get_version(name)
+
+    def _info(self, row: Any) -> VersionInfo:
+        return VersionInfo(row.name, _aware(row.created_at), int(row.n_members), row.description or "",
+                           json.loads(row.extra or "{}"))
+
+    def get_version(self, name: str) -> VersionInfo:
+        """The version called ``name`` (UnknownChoiceError with suggestions when absent)."""
+        with read_connection(self._engine) as conn:
+            return self._info(self._version_row(conn, name))
+
+    def list_versions(self) -> list[VersionInfo]:
+        """Every version, oldest first."""
+        with read_connection(self._engine) as conn:
+            return [self._info(r) for r in conn.execute(select(v_t).order_by(v_t.c.id))]
+
+    def version_sample_ids(self, name: str) -> list[str]:
+        """Member ids of a version, sorted."""
+        with read_connection(self._engine) as conn:
+            vid = self._version_row(conn, name).id
+            return list(conn.execute(
+                select(vm_t.c.sample_id).where(vm_t.c.version_id == vid).order_by(vm_t.c.sample_id)
+            ).scalars())
+
+    def class_names(self, version: str) -> list[str]:
+        """Detection class names recorded for a version (from data.yaml); [] when none are known."""
+        with read_connection(self._engine) as conn:
+            row = self._version_row(conn, version)
+            return list(json.loads(row.class_names)) if row.class_names else []
+
+    # ------------------------------------------------------------------ reading
+    def _records(self, conn: Connection, rows: list[Any], watermark: int | None) -> list[SampleRecord]:
+        ids = [r.id for r in rows]
+        labels: dict[str, list[Box]] = {}
+        parents: dict[str, list[str]] = {}
+        for part in _chunks(ids, IN_CHUNK):
+            q = select(l_t).where(l_t.c.sample_id.in_(part)).order_by(l_t.c.id)
+            if watermark is not None:
+                q = q.where(l_t.c.id <= watermark)
+            for lb in conn.execute(q):
+                labels.setdefault(lb.sample_id, []).append(
+                    Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator)
+                )
+            sp = schema.sample_parents
+            for sid, pid in conn.execute(select(sp.c.sample_id, sp.c.parent_id).where(sp.c.sample_id.in_(part))):
+                parents.setdefault(sid, []).append(pid)
+        return [
+            SampleRecord(
+                id=r.id, uri=r.uri, modality=r.modality, origin=r.origin, verified_by=r.verified_by,
+                verified_at=_aware(r.verified_at), generator=r.generator, generation=r.generation,
+                parents=tuple(sorted(parents.get(r.id, ()))), source=r.source, created_at=_aware(r.created_at),
+                extra=json.loads(r.extra or "{}"), labels=tuple(labels.get(r.id, ())),
+                synthetic_depth=int(r.synthetic_depth),
+            )
+            for r in rows
+        ]
+
+    _COLS = (s_t.c.id, s_t.c.uri, s_t.c.modality, s_t.c.verified_by, s_t.c.verified_at, s_t.c.generator,
+             s_t.c.generation, s_t.c.source, s_t.c.created_at, s_t.c.extra, s_t.c.synthetic_depth)
+
+    def _iter_rows(
+        self, version: str | None, ids: Iterable[str] | None, batch_size: int, with_content: bool
+    ) -> Iterator[tuple[list[Any], int | None, Connection]]:
+        if batch_size < 1:
+            raise ParameterError(f"The 'batch_size' parameter of Ledger.iter_samples must be an int >= 1. "
+                                 f"Got {batch_size}.")
+        cols = list(self._COLS) + ([s_t.c.content] if with_content else [])
+        with read_connection(self._engine) as conn:
+            if ids is not None:
+                wanted = list(dict.fromkeys(ids))
+                vid = watermark = None
+                if version is not None:
+                    vrow = self._version_row(conn, version)
+                    vid, watermark = vrow.id, vrow.label_watermark
+                for part in _chunks(wanted, min(batch_size, IN_CHUNK)):
+                    if vid is None:
+                        q = select(*cols, s_t.c.origin).where(s_t.c.id.in_(part))
+                    else:
+                        q = select(*cols, vm_t.c.origin).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                        q = q.where(and_(vm_t.c.version_id == vid, vm_t.c.sample_id.in_(part)))
+                    by_id = {r.id: r for r in conn.execute(q)}
+                    missing = [i for i in part if i not in by_id]
+                    if missing:
+                        where = f" in version {version!r}" if version else ""
+                        raise MissingInputError(f"sample {missing[0]!r} is not in the ledger{where}")
+                    yield [by_id[i] for i in part], watermark, conn
+                return
+            last = ""
+            if version is None:
+                base = select(*cols, s_t.c.origin)
+                key = s_t.c.id
+                watermark = None
+            else:
+                vrow = self._version_row(conn, version)
+                watermark = vrow.label_watermark
+                base = select(*cols, vm_t.c.origin).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                base = base.where(vm_t.c.version_id == vrow.id)
+                key = vm_t.c.sample_id
+            while True:
+                rows = conn.execute(base.where(key > last).order_by(key).limit(batch_size)).all()
+                if not rows:
+                    return
+                yield rows, watermark, conn
+                last = rows[-1].id
+
+    def iter_samples(
+        self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 10_000
+    ) -> Iterator[SampleRecord]:
+        """Stream sample records (with labels and synthetic depth), ordered by id.
+
+        In a version, each record carries the origin it had when the version was made and
+        only the labels that existed then.
+        """
+        for rows, watermark, conn in self._iter_rows(version, ids, batch_size, False):
+            yield from self._records(conn, rows, watermark)
+
+    def iter_bytes(
+        self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 2_000
+    ) -> Iterator[tuple[SampleRecord, bytes]]:
+        """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file)."""
+        for rows, watermark, conn in self._iter_rows(version, ids, batch_size, True):
+            for rec, row in zip(self._records(conn, rows, watermark), rows, strict=True):
+                yield rec, row.content if row.content is not None else self._file_bytes(rec)
+
+    @staticmethod
+    def _file_bytes(record: SampleRecord) -> bytes:
+        if record.uri is None:
+            raise MissingInputError(f"sample {record.id!r} has neither inline content nor a uri")
+        try:
+            return Path(record.uri).read_bytes()
+        except FileNotFoundError as exc:
+            raise MissingInputError("file not found", path=record.uri) from exc
+
+    def read_bytes(self, record: SampleRecord | str) -> bytes:
+        """The sample's content: stored inline (text, tabular, vector rows) or the file at its uri."""
+        sid = record if isinstance(record, str) else record.id
+        with read_connection(self._engine) as conn:
+            row = conn.execute(select(s_t.c.content, s_t.c.uri).where(s_t.c.id == sid)).first()
+        if row is None:
+            raise MissingInputError(f"sample {sid!r} is not in the ledger")
+        if row.content is not None:
+            return bytes(row.content)
+        if row.uri is None:
+            raise MissingInputError(f"sample {sid!r} has neither inline content nor a uri")
+        try:
+            return Path(row.uri).read_bytes()
+        except FileNotFoundError as exc:
+            raise MissingInputError("file not found", path=row.uri) from exc
+
+    # ------------------------------------------------------------------ summaries
+    def _conflicts_for(self, conn: Connection, vid: int) -> list[Conflict]:
+        c = schema.conflicts
+        rows = conn.execute(
+            select(c).where(c.c.sample_id.in_(select(vm_t.c.sample_id).where(vm_t.c.version_id == vid)))
+            .order_by(c.c.id)
+        )
+        return [Conflict(r.sample_id, r.kind, r.claimed, r.other, r.detail, r.item) for r in rows]
+
+    def conflicts(self, version: str | None = None) -> list[Conflict]:
+        """Recorded provenance conflicts (all, or those of a version's members)."""
+        with read_connection(self._engine) as conn:
+            if version is not None:
+                return self._conflicts_for(conn, self._version_row(conn, version).id)
+            c = schema.conflicts
+            return [Conflict(r.sample_id, r.kind, r.claimed, r.other, r.detail, r.item)
+                    for r in conn.execute(select(c).order_by(c.c.id))]
+
+    def version_summary(self, name: str) -> VersionSummary:
+        """Counts by origin, generation and class (boxes of every origin), depth and conflicts."""
+        with read_connection(self._engine) as conn:
+            vrow = self._version_row(conn, name)
+            vid = vrow.id
+            members = vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id)
+            by_origin = {o: int(n) for o, n in conn.execute(
+                select(vm_t.c.origin, func.count()).where(vm_t.c.version_id == vid).group_by(vm_t.c.origin))}
+            by_generation = {g: int(n) for g, n in conn.execute(
+                select(s_t.c.generation, func.count()).select_from(members)
+                .where(vm_t.c.version_id == vid).group_by(s_t.c.generation))}
+            by_class = {int(k): int(n) for k, n in conn.execute(
+                select(l_t.c.class_id, func.count()).select_from(vm_t.join(l_t, l_t.c.sample_id == vm_t.c.sample_id))
+                .where(and_(vm_t.c.version_id == vid, l_t.c.id <= vrow.label_watermark))
+                .group_by(l_t.c.class_id).order_by(l_t.c.class_id))}
+            depth = conn.execute(
+                select(func.max(s_t.c.synthetic_depth)).select_from(members).where(vm_t.c.version_id == vid)
+            ).scalar()
+            conflicts = self._conflicts_for(conn, vid)
+        n = sum(by_origin.values())
+        return VersionSummary(
+            n=n, by_origin=dict(sorted(by_origin.items())),
+            by_generation=dict(sorted(by_generation.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))),
+            by_class=by_class, human_fraction=by_origin.get("human", 0) / n if n else 0.0,
+            unknown_fraction=by_origin.get("unknown", 0) / n if n else 0.0,
+            max_synthetic_depth=int(depth or 0), conflicts=conflicts,
+        )
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """Samples added in ``b``, removed from ``a``, and members whose origin changed."""
+        with read_connection(self._engine) as conn:
+            va = self._version_row(conn, a).id
+            vb = self._version_row(conn, b).id
+            other = vm_t.alias("other")
+
+            def only_in(x: int, y: int) -> list[str]:
+                missing = ~select(other.c.sample_id).where(
+                    and_(other.c.version_id == y, other.c.sample_id == vm_t.c.sample_id)).exists()
+                q = select(vm_t.c.sample_id).where(and_(vm_t.c.version_id == x, missing)).order_by(vm_t.c.sample_id)
+                return list(conn.execute(q).scalars())
+
+            changed = conn.execute(
+                select(vm_t.c.sample_id, vm_t.c.origin, other.c.origin)
+                .select_from(vm_t.join(other, and_(other.c.sample_id == vm_t.c.sample_id, other.c.version_id == vb)))
+                .where(and_(vm_t.c.version_id == va, vm_t.c.origin != other.c.origin))
+                .order_by(vm_t.c.sample_id)
+            )
+            origin_changed = [OriginChange(sid, before, after) for sid, before, after in changed]
+            return VersionDiff(added=only_in(vb, va), removed=only_in(va, vb), origin_changed=origin_changed)
+
+    def verify(self, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Rehash every member (its file, or its inline content) and report missing or changed ones."""
+        ok = 0
+        missing: list[VerifyProblem] = []
+        changed: list[VerifyProblem] = []
+        for rows, _w, _conn in self._iter_rows(name, None, 2_000, True):
+            for row in rows:
+                if row.content is not None:
+                    actual = content_id(bytes(row.content))
+                elif row.uri is None:
+                    missing.append(VerifyProblem(row.id, None, "no content and no uri"))
+                    continue
+                else:
+                    try:
+                        actual = file_id(row.uri)
+                    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                        missing.append(VerifyProblem(row.id, row.uri, "file not found"))
+                        continue
+                    except OSError as exc:
+                        missing.append(VerifyProblem(row.id, row.uri, f"unreadable: {exc.strerror or exc}"))
+                        continue
+                if actual != row.id:
+                    changed.append(VerifyProblem(row.id, row.uri, f"content hash is now {actual}"))
+                else:
+                    ok += 1
+            if progress is not None:
+                progress(len(rows))
+        return VerifyReport(ok=ok, missing=missing, changed=changed)
+
+    # ------------------------------------------------------------------ runs
+    def record_model_run(
+        self,
+        model_id: str,
+        trained_on: str | None,
+        *,
+        produced: Iterable[str] = (),
+        config: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Record a model run trained on version ``trained_on``; returns the run id."""
+        run_id = uuid.uuid4().hex
+        with write_transaction(self._engine) as conn:
+            if trained_on is not None:
+                self._version_row(conn, trained_on)
+            conn.execute(insert(schema.model_runs).values(
+                id=run_id, model_id=str(model_id), trained_on=trained_on, created_at=_now(),
+                config=_dumps(config or {}), extra=_dumps(extra or {})))
+            self._link(conn, run_id, list(produced))
+        return run_id
+
+    def _link(self, conn: Connection, run_id: str, sample_ids: list[str]) -> None:
+        run = conn.execute(select(schema.model_runs).where(schema.model_runs.c.id == run_id)).first()
+        if run is None:
+            raise MissingInputError(f"model run {run_id!r} is not in the ledger")
+        if not sample_ids:
+            return
+        ids = list(dict.fromkeys(sample_ids))
+        for part in _chunks(ids, IN_CHUNK):
+            found = set(conn.execute(select(s_t.c.id).where(s_t.c.id.in_(part))).scalars())
+            if len(found) < len(part):
+                missing = next(i for i in part if i not in found)
+                raise MissingInputError(f"sample {missing!r} is not in the ledger (outputs of run {run_id})")
+        conn.execute(self._insert_ignore(schema.run_outputs), [{"run_id": run_id, "sample_id": i} for i in ids])
+        if run.trained_on is not None:
+            vid = self._version_row(conn, run.trained_on).id
+            parent_depth = conn.execute(
+                select(func.max(s_t.c.synthetic_depth)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                .where(vm_t.c.version_id == vid)
+            ).scalar() or 0
+            for part in _chunks(ids, IN_CHUNK):
+                conn.execute(update(s_t).where(and_(s_t.c.id.in_(part), s_t.c.origin != "human"))
+                             .values(synthetic_depth=int(parent_depth) + 1))
+
+    def link_run_outputs(self, run_id: str, sample_ids: Iterable[str]) -> None:
+        """Record that a run produced these samples (sets their synthetic depth)."""
+        with write_transaction(self._engine) as conn:
+            self._link(conn, run_id, list(sample_ids))
+
+    def record_run_metrics(self, run_id: str, metrics: Mapping[str, float], *, step: int | None = None) -> None:
+        """Store metrics of a run, e.g. ``{"recall/class_7": 0.4}``."""
+        import math
+
+        rows = []
+        for name, value in metrics.items():
+            v = float(value)
+            if not math.isfinite(v):
+                from tailguard.errors import NonFiniteValueError
+
+                raise NonFiniteValueError(f"metric {name!r} of run {run_id} is {v}; metrics must be finite")
+            rows.append({"run_id": run_id, "name": str(name), "value": v, "step": step, "recorded_at": _now()})
+        with write_transaction(self._engine) as conn:
+            if conn.execute(select(schema.model_runs.c.id).where(schema.model_runs.c.id == run_id)).first() is None:
+                raise MissingInputError(f"model run {run_id!r} is not in the ledger")
+            if rows:
+                conn.execute(insert(schema.run_metrics), rows)
+
+    def run_metrics(self, run_id: str) -> list[RunMetric]:
+        """Metrics recorded for a run, in recording order."""
+        m = schema.run_metrics
+        with read_connection(self._engine) as conn:
+            return [RunMetric(r.name, r.value, r.step, _aware(r.recorded_at))
+                    for r in conn.execute(select(m).where(m.c.run_id == run_id).order_by(m.c.id))]
+
+    def model_runs(self) -> list[ModelRun]:
+        """Every recorded model run, oldest first."""
+        r_t, o_t = schema.model_runs, schema.run_outputs
+        counts = select(o_t.c.run_id, func.count().label("n")).group_by(o_t.c.run_id).subquery()
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(
+                select(r_t, counts.c.n).select_from(r_t.outerjoin(counts, counts.c.run_id == r_t.c.id))
+                .order_by(r_t.c.created_at, r_t.c.id)
+            )
+            return [ModelRun(r.id, r.model_id, r.trained_on, _aware(r.created_at), json.loads(r.config),
+                             json.loads(r.extra), int(r.n or 0)) for r in rows]
+
+    # ------------------------------------------------------------------ exclusions
+    def record_exclusions(self, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
+        """Record samples a policy left out of ``version``, each with its reason."""
+        with write_transaction(self._engine) as conn:
+            vid = self._version_row(conn, version).id
+            rows = [{"version_id": vid, "sample_id": str(s), "reason": str(r)} for s, r in exclusions]
+            for part in _chunks(rows, CHUNK):
+                conn.execute(insert(schema.exclusions), list(part))
+
+    def exclusions(self, version: str) -> list[tuple[str, str]]:
+        """(sample_id, reason) pairs recorded for ``version``."""
+        e = schema.exclusions
+        with read_connection(self._engine) as conn:
+            vid = self._version_row(conn, version).id
+            return [(s, r) for s, r in conn.execute(
+                select(e.c.sample_id, e.c.reason).where(e.c.version_id == vid).order_by(e.c.id))]
+
+    def skipped(self, ingest_id: int | None = None) -> list[SkippedItem]:
+        """Items ``--skip-bad`` left out (of one ingest, or of all)."""
+        k = schema.skipped
+        q = select(k.c.item, k.c.reason).order_by(k.c.id)
+        if ingest_id is not None:
+            q = q.where(k.c.ingest_id == ingest_id)
+        with read_connection(self._engine) as conn:
+            return [SkippedItem(i, r) for i, r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ lineage / export
+    def lineage(self, target: str) -> Lineage:
+        """Ancestry of a sample (id or unique prefix) or a version, with synthetic depths."""
+        from tailguard.ledger.lineage import build_lineage
+
+        with read_connection(self._engine) as conn:
+            return build_lineage(self, conn, target)
+
+    def export(
+        self,
+        version: str,
+        format: str,
+        out: str | Path,
+        *,
+        origins: Sequence[str] = ("human",),
+        both: str = "prefer-human",
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Export a version as ``yolo`` (data.yaml + image lists + labels), ``jsonl`` or ``parquet``."""
+        from tailguard.ledger.export import export_version
+
+        return export_version(self, version, format, Path(out), origins=origins, both=both, progress=progress)
+
+    def count_samples(self) -> int:
+        """Number of samples in the ledger."""
+        with read_connection(self._engine) as conn:
+            return int(conn.execute(select(func.count()).select_from(s_t)).scalar_one())

@@ -1,0 +1,246 @@
+"""Typed records the ledger accepts and returns (frozen dataclasses, JSON-friendly).
+
+>>> Box(class_id=0, x=0.5, y=0.5, w=0.2, h=0.1, origin="human").line()
+'0 0.5 0.5 0.2 0.1'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+ORIGINS: tuple[str, ...] = ("human", "synthetic", "pseudo_label", "unknown")
+MODALITIES: tuple[str, ...] = ("text", "image", "detection", "tabular", "vector")
+
+
+def _fmt(value: float) -> str:
+    return format(float(value), ".6g")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One YOLO box (normalised centre x, y, width, height) with its own origin."""
+
+    class_id: int
+    x: float
+    y: float
+    w: float
+    h: float
+    origin: str
+    confidence: float | None = None
+    generator: str | None = None
+
+    def line(self) -> str:
+        """The canonical YOLO label line of this box (6 significant digits)."""
+        return " ".join([str(int(self.class_id)), *(_fmt(v) for v in (self.x, self.y, self.w, self.h))])
+
+
+@dataclass(frozen=True)
+class NewSample:
+    """A sample to add programmatically (simulator, policies, pseudo-labelling).
+
+    The id is the blake3 hash of ``content`` (or of the file at ``uri``). For detection
+    samples the id hashes the image bytes only, so labels of every origin attach to the
+    same image id; each box is stored as its own row with its own origin.
+
+    >>> s = NewSample(content=b"hello", uri=None, modality="text", origin="human")
+    >>> s.origin
+    'human'
+    """
+
+    content: bytes | None
+    uri: str | None
+    modality: str
+    origin: str
+    generator: str | None = None
+    generation: int | None = None
+    parents: tuple[str, ...] = ()
+    source: str | None = None
+    verified_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A stored sample with its labels and synthetic depth."""
+
+    id: str
+    uri: str | None
+    modality: str
+    origin: str
+    verified_by: str | None
+    verified_at: dt.datetime | None
+    generator: str | None
+    generation: int | None
+    parents: tuple[str, ...]
+    source: str | None
+    created_at: dt.datetime
+    extra: dict[str, Any]
+    labels: tuple[Box, ...]
+    synthetic_depth: int
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An input item that ``skip_bad`` left out, with the reason (the typed error's message)."""
+
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Disagreeing provenance for one sample: two claims, or a claim against file evidence."""
+
+    sample_id: str
+    kind: str  # "claim" (two origins claimed) | "evidence" (metadata contradicts the claim) | "class_names"
+    claimed: str
+    other: str
+    detail: str
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did."""
+
+    added: int
+    existing: int
+    skipped: list[SkippedItem]
+    conflicts: list[Conflict]
+    version: str | None
+    sample_ids: list[str]
+    ingest_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    created_at: dt.datetime
+    n_members: int
+    description: str
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    n: int
+    by_origin: dict[str, int]
+    by_generation: dict[int | None, int]
+    by_class: dict[int, int]
+    human_fraction: float
+    unknown_fraction: float
+    max_synthetic_depth: int
+    conflicts: list[Conflict]
+
+
+@dataclass(frozen=True)
+class OriginChange:
+    sample_id: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    added: list[str]
+    removed: list[str]
+    origin_changed: list[OriginChange]
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    sample_id: str
+    uri: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: int
+    missing: list[VerifyProblem]
+    changed: list[VerifyProblem]
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.changed
+
+
+@dataclass(frozen=True)
+class RunMetric:
+    name: str
+    value: float
+    step: int | None
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    id: str
+    model_id: str
+    trained_on: str | None
+    created_at: dt.datetime
+    config: dict[str, Any]
+    extra: dict[str, Any]
+    n_produced: int
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One node of a lineage graph: a sample, a version or a model run."""
+
+    id: str
+    kind: str  # "sample" | "version" | "run"
+    label: str
+    origin: str | None = None
+    synthetic_depth: int | None = None
+    generation: int | None = None
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    child: str
+    parent: str
+    relation: str  # "parent" | "produced_by" | "trained_on" | "member_of"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Ancestry of a sample or a version, with each sample's synthetic depth."""
+
+    target: str
+    kind: str
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    depth_histogram: dict[int, int] = field(default_factory=dict)
+
+    def node(self, node_id: str) -> LineageNode:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+
+__all__ = [
+    "MODALITIES",
+    "ORIGINS",
+    "Box",
+    "Conflict",
+    "IngestReport",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
+    "ModelRun",
+    "NewSample",
+    "OriginChange",
+    "RunMetric",
+    "SampleRecord",
+    "SkippedItem",
+    "VerifyProblem",
+    "VerifyReport",
+    "VersionDiff",
+    "VersionInfo",
+    "VersionSummary",
+]
