@@ -1,0 +1,515 @@
+"""Text statistics: the ways generated text loses diversity, compared with human text.
+
+:class:`TextStatsMetric` (registered as ``text_stats``) streams batches of
+documents (lists of ``str``) and reports, for the candidate and the reference:
+
+=====================  ==========================================================  ======
+value                  definition                                                  better
+=====================  ==========================================================  ======
+``distinct_1..4``      distinct word n-grams / all n-grams (n-grams inside docs)   higher
+``vocabulary_size``    distinct words; exact up to ``max_exact``, then HyperLogLog higher
+``hapax_ratio``        words seen once / distinct words                            higher
+``zipf_exponent``      ``s`` of rank-frequency ``f(r) ~ r**-s`` (MLE, see below)   lower
+``mattr``              moving-average type-token ratio, window ``mattr_window``    higher
+``repetition_rate``    share of a doc's ``repetition_n``-grams that repeat an      lower
+                       earlier one in the same doc (ratio of sums over docs)
+``compression_ratio``  raw bytes / zstd bytes of the seeded document sample:       lower
+                       **higher ratio = more redundant = less diverse**
+``self_bleu``          mean BLEU-4 of each sampled doc against the others          lower
+``length_mean``        mean document length in words                               higher
+``length_tail_mass_a`` share of docs shorter than the reference's ``a`` quantile   higher
+                       or longer than its ``1 - a`` quantile (one per ``alphas``)
+=====================  ==========================================================  ======
+
+**Same N.** Distinct-n, vocabulary, hapax ratio and the Zipf exponent depend on
+how much text there is. When a reference is given, both sides are evaluated at
+the smaller side's token count: the larger side is subsampled by document
+content hash (nested hash strata, see
+:mod:`tailguard.metrics.distinct_store`) and its value is interpolated in
+log(tokens) between the two nested subsamples that bracket the target.
+Self-BLEU and the compression ratio use the same number of sampled documents on
+both sides (the ``sample_size`` documents with the smallest seeded content
+hash, at most 1000). MATTR, the repetition rate and the length statistics are
+per-document averages and use all documents.
+
+**Zipf exponent.** The discrete power-law MLE (Clauset, Shalizi & Newman 2009)
+is fitted to the word frequencies ``f >= 1``: ``P(f) ∝ f**-alpha``, maximising
+``-alpha Σ log f - n log ζ(alpha)``; a rank-frequency law ``f(r) ∝ r**-s``
+has ``alpha = 1 + 1/s``, so ``s = 1 / (alpha - 1)``. Its CI is from the Fisher
+information (delta method). A larger ``s`` means mass concentrated on fewer words.
+
+**CIs** are analytic: binomial (normal approximation) for distinct-n, hapax
+and tail shares, with the HyperLogLog error added in quadrature when the
+sketch is in use; ratio-estimator standard errors over documents for MATTR and
+the repetition rate; the standard error of the mean for self-BLEU and lengths;
+half-sampling without replacement (``n_half_samples`` seeded draws) for the
+compression ratio. Documents are treated as independent.
+
+>>> m = TextStatsMetric(sample_size=10)
+>>> _ = m.update(["the cat sat on the mat", "a dog ran"] * 3)
+>>> _ = m.update_reference(["the quick brown fox", "jumps over the lazy dog", "hello world"])
+>>> r = m.result()
+>>> round(r.value("distinct_1").value, 3) < round(r.value("distinct_1").reference_value, 3)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import optimize, special
+
+from tailguard.errors import EmptyDatasetError
+from tailguard.metrics.base import Metric, MetricResult, MetricValue, register_metric
+from tailguard.metrics.bleu import self_bleu_summary, sentence_self_bleu
+from tailguard.metrics.distinct_store import DistinctStore, strata_of
+from tailguard.metrics.hll import hll_relative_error
+from tailguard.metrics.tokenize import (
+    TokenizedBatch,
+    doc_keys,
+    encode_texts,
+    mix64,
+    ngram_hashes,
+    tokenize,
+    unique_u64,
+)
+from tailguard.validation import FloatTuple, Int
+
+N_STRATA = 16
+_MAX_N = 4
+_CHUNK_BYTES = 4 << 20
+_Z = 1.959963984540054
+
+
+# -- per-document statistics ---------------------------------------------------------------
+def _sorted_runs(keys: np.ndarray, low_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sort ``keys`` and flag, per sorted element, whether its high part repeats the previous one."""
+    s = np.sort(keys)
+    high = s >> np.uint64(low_bits)
+    same = np.zeros(len(s), dtype=bool)
+    same[1:] = high[1:] == high[:-1]
+    return s, same
+
+
+def mattr_parts(tok: TokenizedBatch, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: the sum over its windows of the type-token ratio, and the number of windows.
+
+    A document of ``L >= window`` words has ``L - window + 1`` windows; a shorter
+    non-empty one counts as one window over all its words. Runs in O(N log N)
+    for the sort that finds each word's previous occurrence, and O(N) after it:
+    word ``j`` is new in every window starting in ``(prev(j), j]``.
+    """
+    n = tok.n_tokens
+    n_docs = tok.n_docs
+    lengths = tok.doc_lengths
+    if n == 0:
+        return np.zeros(n_docs), np.zeros(n_docs, dtype=np.int64)
+    doc = tok.doc_index()
+    pos_bits = max(1, int(n).bit_length())
+    pair = mix64(tok.hashes ^ (doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
+    keys = (pair >> np.uint64(pos_bits) << np.uint64(pos_bits)) | np.arange(n, dtype=np.uint64)
+    s, same = _sorted_runs(keys, pos_bits)
+    pos = (s & np.uint64((1 << pos_bits) - 1)).astype(np.int64)
+    prev = np.full(n, -1, dtype=np.int64)
+    prev[pos[1:][same[1:]]] = pos[:-1][same[1:]]
+    start = tok.doc_offsets[:-1][doc]
+    length = lengths[doc]
+    j = np.arange(n, dtype=np.int64) - start
+    pj = np.where(prev >= 0, prev - start, -1)
+    hi = np.minimum(j, length - window)
+    lo = np.maximum(np.maximum(pj + 1, j - window + 1), 0)
+    contrib = np.where(length >= window, np.maximum(hi - lo + 1, 0), (pj < 0).astype(np.int64))
+    new_per_doc = np.bincount(doc, weights=contrib, minlength=n_docs)
+    width = np.where(lengths >= window, window, np.maximum(lengths, 1))
+    windows = np.where(lengths >= window, lengths - window + 1, (lengths > 0).astype(np.int64))
+    return new_per_doc / width, windows.astype(np.int64)
+
+
+def repetition_parts(tok: TokenizedBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how many of its n-grams repeat an earlier one in it, and how many n-grams it has."""
+    g, doc = ngram_hashes(tok, n)
+    n_docs = tok.n_docs
+    total = np.bincount(doc, minlength=n_docs).astype(np.int64)
+    if g.size == 0:
+        return np.zeros(n_docs, dtype=np.int64), total
+    doc_bits = max(1, int(n_docs).bit_length())
+    # the document id goes into the high bits: numpy's hash-based unique needs random low bits
+    shift = np.uint64(64 - doc_bits)
+    keys = (doc.astype(np.uint64) << shift) | (mix64(g) >> np.uint64(doc_bits))
+    u = unique_u64(keys)
+    distinct = np.bincount((u >> shift).astype(np.int64), minlength=n_docs)
+    return total - distinct, total
+
+
+# -- estimators ------------------------------------------------------------------------------
+def zipf_mle(freqs: np.ndarray) -> tuple[float, float]:
+    """Rank-frequency Zipf exponent ``s`` and its standard error from word frequencies (see module doc).
+
+    >>> rng = np.random.default_rng(0)
+    >>> f = rng.zipf(2.0, size=20_000)          # frequencies with alpha = 2, i.e. s = 1
+    >>> s, se = zipf_mle(f)
+    >>> abs(s - 1.0) < 4 * se + 0.02
+    True
+    """
+    f = np.asarray(freqs, dtype=np.float64)
+    f = f[f >= 1]
+    n = f.size
+    if n < 2 or np.all(f == 1):
+        return math.nan, math.nan
+    sum_log = float(np.log(f).sum())
+
+    def nll(a: float) -> float:
+        return a * sum_log + n * math.log(special.zeta(a, 1.0))
+
+    res = optimize.minimize_scalar(nll, bounds=(1.0 + 1e-6, 20.0), method="bounded", options={"xatol": 1e-10})
+    a = float(res.x)
+    h = 1e-4 * max(a - 1.0, 1e-3)
+    logz = [math.log(special.zeta(a + k * h, 1.0)) for k in (-1, 0, 1)]
+    info = n * (logz[0] - 2 * logz[1] + logz[2]) / (h * h)
+    se_a = 1.0 / math.sqrt(info) if info > 0 else math.nan
+    s = 1.0 / (a - 1.0)
+    return s, se_a / (a - 1.0) ** 2
+
+
+def _binomial_ci(p: float, n: float, rel_extra: float = 0.0) -> tuple[float, float]:
+    if not math.isfinite(p) or n <= 0:
+        return (math.nan, math.nan)
+    se = math.sqrt(max(p * (1 - p), 0.0) / n + (p * rel_extra) ** 2)
+    return (p - _Z * se, p + _Z * se)
+
+
+def _ratio_ci(y: np.ndarray, x: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Ratio of sums Σy/Σx with the linearised (ratio-estimator) standard error."""
+    sx = float(x.sum())
+    if sx <= 0:
+        return math.nan, (math.nan, math.nan)
+    r = float(y.sum()) / sx
+    k = len(x)
+    if k < 2:
+        return r, (r, r)
+    resid = y - r * x
+    se = math.sqrt(k / (k - 1) * float(np.sum(resid * resid))) / sx
+    return r, (r - _Z * se, r + _Z * se)
+
+
+# -- one side's accumulated state ------------------------------------------------------------
+class _Side:
+    def __init__(self, max_exact: int, p: int):
+        self.tokens = np.zeros(N_STRATA, dtype=np.int64)
+        self.ngrams = np.zeros((N_STRATA, _MAX_N + 1), dtype=np.int64)
+        self.docs = np.zeros(N_STRATA, dtype=np.int64)
+        self.stores = [
+            DistinctStore(n_strata=N_STRATA, max_exact=max_exact, p=p, counts=(n == 1)) for n in range(1, _MAX_N + 1)
+        ]
+        self.per_doc: dict[str, list[np.ndarray]] = {
+            "length": [],
+            "mattr_sum": [],
+            "mattr_windows": [],
+            "rep": [],
+            "rep_total": [],
+        }
+        self.sample: list[tuple[int, str]] = []
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.docs.sum())
+
+    def doc_array(self, name: str) -> np.ndarray:
+        parts = self.per_doc[name]
+        if len(parts) > 1:
+            self.per_doc[name] = parts = [np.concatenate(parts)]
+        return parts[0] if parts else np.zeros(0)
+
+    def merge(self, other: _Side, sample_size: int) -> None:
+        self.tokens += other.tokens
+        self.ngrams += other.ngrams
+        self.docs += other.docs
+        for a, b in zip(self.stores, other.stores, strict=True):
+            a.merge(b)
+        for k in self.per_doc:
+            self.per_doc[k].extend(other.per_doc[k])
+        self.sample = sorted(self.sample + other.sample)[:sample_size]
+
+    def level_tokens(self) -> np.ndarray:
+        """Tokens in the union of strata >= L, for every L."""
+        return np.cumsum(self.tokens[::-1])[::-1]
+
+
+@register_metric
+class TextStatsMetric(Metric):
+    """Distinct-n, vocabulary, hapax ratio, Zipf exponent, MATTR, repetition, compression,
+    self-BLEU and length tails of a text candidate against a human reference (see module doc)."""
+
+    name: ClassVar[str] = "text_stats"
+    family: ClassVar[str] = "text"
+    input_kind: ClassVar[str] = "text"
+    higher_is_better: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = True
+
+    params: ClassVar[dict[str, Any]] = {
+        "seed": Int(min=0),
+        "max_exact": Int(min=1024),
+        "hll_precision": Int(min=8, max=18),
+        "mattr_window": Int(min=2),
+        "repetition_n": Int(min=1, max=_MAX_N),
+        "sample_size": Int(min=2, max=1000),
+        "zstd_level": Int(min=1, max=22),
+        "alphas": FloatTuple(0.0, 0.5),
+        "n_half_samples": Int(min=10),
+    }
+    defaults: ClassVar[dict[str, Any]] = {
+        "seed": 0,
+        "max_exact": 2_000_000,
+        "hll_precision": 14,
+        "mattr_window": 50,
+        "repetition_n": 3,
+        "sample_size": 1000,
+        "zstd_level": 3,
+        "alphas": (0.01, 0.05),
+        "n_half_samples": 50,
+    }
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        p = self._params
+        self._sides = {
+            False: _Side(p["max_exact"], p["hll_precision"]),
+            True: _Side(p["max_exact"], p["hll_precision"]),
+        }
+
+    # -- accumulation ------------------------------------------------------------------------
+    def _update(self, batch: Any, *, reference: bool) -> None:
+        what = "reference text batch" if reference else "candidate text batch"
+        encoded = encode_texts(batch, what=what)
+        if not encoded:
+            return
+        side = self._sides[reference]
+        seed = self._params["seed"]
+        keys = doc_keys(encoded, seed)
+        strata = strata_of(keys, N_STRATA)
+        order = np.argsort(strata, kind="stable")
+        start = 0
+        sizes = np.fromiter((len(d) for d in encoded), dtype=np.int64, count=len(encoded))[order]
+        cum = np.cumsum(sizes)
+        while start < len(order):
+            stop = int(np.searchsorted(cum, (cum[start - 1] if start else 0) + _CHUNK_BYTES, side="right"))
+            stop = max(stop, start + 1)
+            idx = order[start:stop]
+            self._update_chunk(side, [encoded[i] for i in idx], keys[idx], strata[idx])
+            start = stop
+        self._update_sample(side, encoded, keys)
+
+    def _update_chunk(self, side: _Side, encoded: list[bytes], keys: np.ndarray, strata: np.ndarray) -> None:
+        p = self._params
+        tok = tokenize(encoded, seed=p["seed"])
+        lengths = tok.doc_lengths
+        side.per_doc["length"].append(lengths.astype(np.int64))
+        msum, mwin = mattr_parts(tok, p["mattr_window"])
+        side.per_doc["mattr_sum"].append(msum)
+        side.per_doc["mattr_windows"].append(mwin)
+        rep, rep_total = repetition_parts(tok, p["repetition_n"])
+        side.per_doc["rep"].append(rep)
+        side.per_doc["rep_total"].append(rep_total)
+        # documents arrive sorted by stratum: stratum s owns docs [bounds[s], bounds[s+1])
+        present = np.unique(strata)
+        doc_bounds = np.searchsorted(strata, np.append(present, N_STRATA), side="left")
+        side.docs += np.bincount(strata, minlength=N_STRATA)
+        for n in range(1, _MAX_N + 1):
+            g, doc = ngram_hashes(tok, n)
+            cuts = np.searchsorted(doc, doc_bounds, side="left")
+            for i, s in enumerate(present):
+                part = g[cuts[i] : cuts[i + 1]]
+                side.ngrams[s, n] += len(part)
+                if n == 1:
+                    side.tokens[s] += len(part)
+                    u, c = unique_u64(part, counts=True)
+                    side.stores[0].add(int(s), u, c)
+                else:
+                    side.stores[n - 1].add(int(s), unique_u64(part))
+
+    def _update_sample(self, side: _Side, encoded: list[bytes], keys: np.ndarray) -> None:
+        k = self._params["sample_size"]
+        if len(side.sample) >= k:
+            limit = side.sample[-1][0]
+            cand = np.flatnonzero(keys <= np.uint64(limit))
+        else:
+            cand = np.argsort(keys, kind="stable")[:k]
+        new = [(int(keys[i]), encoded[i].decode("utf-8")) for i in cand]
+        side.sample = sorted(side.sample + new)[:k]
+
+    def _merge(self, other: TextStatsMetric) -> None:
+        k = self._params["sample_size"]
+        for ref in (False, True):
+            self._sides[ref].merge(other._sides[ref], k)
+
+    # -- results -----------------------------------------------------------------------------
+    def _level_stats(self, side: _Side, level: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for n in range(1, _MAX_N + 1):
+            total = float(side.ngrams[level:, n].sum())
+            distinct = side.stores[n - 1].distinct(level) if n > 1 else None
+            if n == 1:
+                counts = side.stores[0].type_counts(level)
+                store = side.stores[0]
+                vocab = float(len(counts)) if store.exact else store.distinct(level)
+                out["vocabulary_size"] = vocab
+                distinct = vocab
+                out["hapax_ratio"] = float(np.mean(counts == 1)) if counts.size else math.nan
+                out["_types"] = float(counts.size)
+                s, se = zipf_mle(counts)
+                out["zipf_exponent"], out["_zipf_se"] = s, se
+            out[f"distinct_{n}"] = distinct / total if total > 0 else math.nan
+            out[f"_total_{n}"] = total
+        return out
+
+    def _stats_at(self, side: _Side, target_tokens: float) -> dict[str, float]:
+        """Statistics of ``side`` at ``target_tokens`` tokens (log-interpolated between hash strata)."""
+        lt = side.level_tokens()
+        if target_tokens >= lt[0]:
+            return self._level_stats(side, 0)
+        level = int(np.flatnonzero(lt >= target_tokens)[-1])
+        upper = self._level_stats(side, level)
+        if level + 1 >= N_STRATA or lt[level + 1] <= 0:
+            return upper
+        lower = self._level_stats(side, level + 1)
+        w = (math.log(target_tokens) - math.log(lt[level + 1])) / (math.log(lt[level]) - math.log(lt[level + 1]))
+        return {k: lower[k] + w * (upper[k] - lower[k]) for k in upper}
+
+    def _sample_stats(self, docs: Sequence[str]) -> dict[str, Any]:
+        import zstandard
+
+        p = self._params
+        tok = tokenize(encode_texts(list(docs)), seed=p["seed"])
+        bleu, bleu_ci = self_bleu_summary(sentence_self_bleu(tok))
+        raw = [d.encode("utf-8") for d in docs]
+        cctx = zstandard.ZstdCompressor(level=p["zstd_level"])
+
+        def ratio(parts: list[bytes]) -> float:
+            blob = b"\n".join(parts)
+            return len(blob) / len(cctx.compress(blob)) if blob else math.nan
+
+        comp = ratio(raw)
+        rng = np.random.default_rng(p["seed"])
+        half = len(raw) // 2
+        if half >= 1:
+            draws = [
+                ratio([raw[i] for i in np.sort(rng.choice(len(raw), half, replace=False))])
+                for _ in range(p["n_half_samples"])
+            ]
+            sd = float(np.std(draws, ddof=1))
+            comp_ci = (comp - _Z * sd, comp + _Z * sd)
+        else:
+            comp_ci = (comp, comp)
+        return {"self_bleu": (bleu, bleu_ci), "compression_ratio": (comp, comp_ci)}
+
+    def result(self) -> MetricResult:
+        p = self._params
+        cand, ref = self._sides[False], self._sides[True]
+        if cand.n_docs == 0:
+            raise EmptyDatasetError("text_stats: the candidate has no documents")
+        has_ref = ref.n_docs > 0
+        tc = float(cand.tokens.sum())
+        tr = float(ref.tokens.sum()) if has_ref else math.nan
+        target = min(tc, tr) if has_ref else tc
+        if target <= 0:
+            raise EmptyDatasetError("text_stats: the candidate has no words")
+        cs = self._stats_at(cand, target)
+        rs = self._stats_at(ref, target) if has_ref else None
+        hll_err = {
+            n: hll_relative_error(p["hll_precision"]) if not cand.stores[n - 1].exact else 0.0
+            for n in range(1, _MAX_N + 1)
+        }
+
+        values: list[MetricValue] = []
+
+        def add(name: str, hib: bool, v: float, rv: float | None, ci: tuple[float, float] | None) -> None:
+            values.append(MetricValue(name, float(v), hib, None if rv is None else float(rv), ci, "analytic"))
+
+        for n in range(1, _MAX_N + 1):
+            key = f"distinct_{n}"
+            add(key, True, cs[key], rs[key] if rs else None, _binomial_ci(cs[key], cs[f"_total_{n}"], hll_err[n]))
+        v = cs["vocabulary_size"]
+        lo, hi = _binomial_ci(v / cs["_total_1"], cs["_total_1"], hll_err[1])
+        add(
+            "vocabulary_size",
+            True,
+            v,
+            rs["vocabulary_size"] if rs else None,
+            (lo * cs["_total_1"], hi * cs["_total_1"]),
+        )
+        add(
+            "hapax_ratio",
+            True,
+            cs["hapax_ratio"],
+            rs["hapax_ratio"] if rs else None,
+            _binomial_ci(cs["hapax_ratio"], cs["_types"]),
+        )
+        z, zse = cs["zipf_exponent"], cs["_zipf_se"]
+        add("zipf_exponent", False, z, rs["zipf_exponent"] if rs else None, (z - _Z * zse, z + _Z * zse))
+
+        def doc_ratio(side: _Side, y: str, x: str) -> tuple[float, tuple[float, float]]:
+            return _ratio_ci(side.doc_array(y).astype(np.float64), side.doc_array(x).astype(np.float64))
+
+        m, mci = doc_ratio(cand, "mattr_sum", "mattr_windows")
+        add("mattr", True, m, doc_ratio(ref, "mattr_sum", "mattr_windows")[0] if has_ref else None, mci)
+        r, rci = doc_ratio(cand, "rep", "rep_total")
+        add("repetition_rate", False, r, doc_ratio(ref, "rep", "rep_total")[0] if has_ref else None, rci)
+
+        k = min(len(cand.sample), len(ref.sample)) if has_ref else len(cand.sample)
+        c_sample = self._sample_stats([t for _, t in cand.sample[:k]])
+        r_sample = self._sample_stats([t for _, t in ref.sample[:k]]) if has_ref else None
+        for name in ("compression_ratio", "self_bleu"):
+            val, ci = c_sample[name]
+            values.append(
+                MetricValue(
+                    name,
+                    float(val),
+                    False,
+                    r_sample[name][0] if r_sample else None,
+                    ci,
+                    "half-sampling" if name == "compression_ratio" else "analytic",
+                )
+            )
+
+        c_len = cand.doc_array("length").astype(np.float64)
+        mean = float(c_len.mean())
+        se = float(c_len.std(ddof=1) / math.sqrt(c_len.size)) if c_len.size > 1 else 0.0
+        r_len = ref.doc_array("length").astype(np.float64) if has_ref else None
+        add(
+            "length_mean",
+            True,
+            mean,
+            float(r_len.mean()) if r_len is not None else None,
+            (mean - _Z * se, mean + _Z * se),
+        )
+        details: dict[str, Any] = {
+            "compared_at_tokens": target,
+            "candidate_tokens": tc,
+            "reference_tokens": tr if has_ref else None,
+            "candidate_vocabulary_mode": "exact" if cand.stores[0].exact else "hyperloglog",
+            "sample_documents": k,
+        }
+        if r_len is not None:
+            for a in p["alphas"]:
+                q_lo, q_hi = np.quantile(r_len, [a, 1 - a])
+                cm = float(np.mean((c_len < q_lo) | (c_len > q_hi)))
+                rm = float(np.mean((r_len < q_lo) | (r_len > q_hi)))
+                add(f"length_tail_mass_{a:g}", True, cm, rm, _binomial_ci(cm, c_len.size))
+                details[f"length_quantiles_{a:g}"] = [float(q_lo), float(q_hi)]
+            top = float(np.quantile(np.concatenate([c_len, r_len]), 0.999))
+            edges = np.linspace(0.0, max(top, 1.0), 31)
+            details["length_hist_edges"] = edges.tolist()
+            details["length_hist_candidate"] = np.histogram(np.minimum(c_len, edges[-1]), edges)[0].tolist()
+            details["length_hist_reference"] = np.histogram(np.minimum(r_len, edges[-1]), edges)[0].tolist()
+        return MetricResult(
+            metric=self.name,
+            family=self.family,
+            config_id=self.config_id,
+            n=cand.n_docs,
+            n_reference=ref.n_docs if has_ref else None,
+            values=tuple(values),
+            details=details,
+        )

@@ -1,0 +1,207 @@
+"""Vectorised word tokenisation and 64-bit hashing of tokens and n-grams.
+
+Text metrics never hold Python strings per token: a batch of documents is
+joined into one byte buffer and every step runs in numpy.
+
+* **Tokens** are maximal runs of word bytes: ASCII letters, digits, ``_`` and
+  every byte >= 0x80 (so UTF-8 letters stay inside words). ASCII letters are
+  lower-cased; all other bytes separate tokens.
+* **Token hashes** are a polynomial hash of the token's bytes modulo 2**64
+  (``Σ byte_j * P**j``, j counted from the token start, capped at 4095), summed
+  for all tokens at once with ``np.add.reduceat``, then passed through the
+  splitmix64 finaliser (``mix64``) with the seed folded in.
+* **n-gram hashes** chain token hashes; n-grams never cross documents.
+
+>>> tok = tokenize(encode_texts(["The cat sat.", "the CAT"]))
+>>> tok.n_tokens, tok.doc_offsets.tolist()
+(5, [0, 3, 5])
+>>> bool(tok.hashes[0] == tok.hashes[3])    # "The" and "the"
+True
+>>> h2, doc = ngram_hashes(tok, 2)
+>>> doc.tolist()                             # 2 bigrams in doc 0, 1 in doc 1
+[0, 0, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import TextFormatError
+
+_U64 = np.uint64
+_P = 0x9E3779B97F4A7C15 | 1  # odd multiplier of the polynomial hash
+_NGRAM_K = (0, 0, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93, 0xA0761D6478BD642F)
+
+# byte -> lowered word byte, or 0 for a separator
+_LUT = np.zeros(256, dtype=np.uint8)
+for _b in range(256):
+    _c = chr(_b)
+    if _b >= 0x80 or _c.isdigit() or _c == "_" or ("a" <= _c <= "z"):
+        _LUT[_b] = _b
+    elif "A" <= _c <= "Z":
+        _LUT[_b] = _b | 0x20
+
+#: powers P**j for the position of a byte inside its token; bytes past this share the last power
+_MAX_TOKEN_BYTES = 4096
+with np.errstate(over="ignore"):
+    _POW = np.full(_MAX_TOKEN_BYTES, _P, dtype=_U64)
+    _POW[0] = 1
+    _POW = np.cumprod(_POW, dtype=_U64)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised over a uint64 array (wrapping arithmetic).
+
+    >>> mix64(np.array([0, 1], dtype=np.uint64)).dtype
+    dtype('uint64')
+    """
+    x = np.asarray(x, dtype=_U64)
+    with np.errstate(over="ignore"):
+        z = x + _U64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return z ^ (z >> _U64(31))
+
+
+def unique_u64(x: np.ndarray, *, counts: bool = False) -> Any:
+    """Sorted distinct values of a uint64 array (and their counts), by sorting.
+
+    numpy's default ``np.unique`` may use a hash table, which is slow when most
+    values are distinct; a sort and a run-length pass are fast in every case.
+
+    >>> unique_u64(np.array([3, 1, 3], dtype=np.uint64), counts=True)
+    (array([1, 3], dtype=uint64), array([1, 2]))
+    """
+    s = np.sort(np.asarray(x, dtype=_U64))
+    first = np.ones(len(s), dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    u = s[first]
+    if not counts:
+        return u
+    return u, np.diff(np.append(np.flatnonzero(first), len(s)))
+
+
+def encode_texts(batch: Any, *, what: str = "text batch") -> list[bytes]:
+    """UTF-8 bytes of every document of ``batch`` (a sequence of str, or of UTF-8 bytes).
+
+    Raises :class:`TextFormatError` naming the item for anything else.
+
+    >>> encode_texts(["héllo"])
+    [b'h\\xc3\\xa9llo']
+    >>> encode_texts(["ok", 3])
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.TextFormatError: text batch item 1: expected str, got int
+    """
+    if isinstance(batch, str | bytes) or not isinstance(batch, Iterable):
+        raise TextFormatError(f"{what}: expected a sequence of str documents, got {type(batch).__name__}")
+    out: list[bytes] = []
+    for i, doc in enumerate(batch):
+        if isinstance(doc, str):
+            try:
+                out.append(doc.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise TextFormatError(f"{what} item {i}: not encodable as UTF-8 ({exc.reason})") from None
+        elif isinstance(doc, bytes | bytearray):
+            try:
+                bytes(doc).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TextFormatError(f"{what} item {i}: not valid UTF-8 (byte {exc.start}: {exc.reason})") from None
+            out.append(bytes(doc))
+        else:
+            raise TextFormatError(f"{what} item {i}: expected str, got {type(doc).__name__}")
+    return out
+
+
+def doc_keys(encoded: Sequence[bytes], seed: int) -> np.ndarray:
+    """A seeded 64-bit content hash per document (blake2b), as uint64.
+
+    Equal documents get equal keys, so selections keyed on them do not depend
+    on the order in which documents arrive.
+    """
+    key = int(seed).to_bytes(8, "little", signed=True)
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(d, digest_size=8, key=key).digest(), "little") for d in encoded),
+        dtype=_U64,
+        count=len(encoded),
+    )
+
+
+@dataclass(frozen=True)
+class TokenizedBatch:
+    """Token hashes of a batch; doc ``i`` owns ``hashes[doc_offsets[i]:doc_offsets[i+1]]``."""
+
+    hashes: np.ndarray  # uint64, one per token
+    doc_offsets: np.ndarray  # int64, n_docs + 1
+    seed: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_offsets) - 1
+
+    @property
+    def doc_lengths(self) -> np.ndarray:
+        return np.diff(self.doc_offsets)
+
+    def doc_index(self) -> np.ndarray:
+        """The document of every token (int64)."""
+        return np.repeat(np.arange(self.n_docs, dtype=np.int64), self.doc_lengths)
+
+
+def tokenize(encoded: Sequence[bytes], *, seed: int = 0) -> TokenizedBatch:
+    """Tokenise and hash a batch of UTF-8 documents (see the module docstring)."""
+    n_docs = len(encoded)
+    if n_docs == 0:
+        return TokenizedBatch(np.zeros(0, _U64), np.zeros(1, np.int64), seed)
+    buf = b" ".join(encoded)
+    low = _LUT[np.frombuffer(buf, dtype=np.uint8)]
+    isword = low != 0
+    edges = np.diff(isword.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    if len(starts) == 0:
+        raw = np.zeros(0, dtype=_U64)
+    else:
+        # position of every byte inside its token (separators have low == 0 and add nothing)
+        tok_start = np.zeros(len(low), dtype=np.int64)
+        tok_start[starts] = starts
+        np.maximum.accumulate(tok_start, out=tok_start)
+        offset = np.arange(len(low), dtype=np.int64) - tok_start
+        np.minimum(offset, _MAX_TOKEN_BYTES - 1, out=offset)
+        with np.errstate(over="ignore"):
+            terms = low.astype(_U64) * _POW[offset]
+            raw = np.add.reduceat(terms, starts, dtype=_U64)
+    hashes = mix64(raw ^ _U64(int(seed) & 0xFFFFFFFFFFFFFFFF))
+    # document boundaries in byte offsets of the joined buffer
+    lens = np.fromiter((len(d) for d in encoded), dtype=np.int64, count=n_docs)
+    doc_starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+    offsets = np.searchsorted(starts, doc_starts, side="left")
+    doc_offsets = np.append(offsets, len(starts)).astype(np.int64)
+    return TokenizedBatch(hashes, doc_offsets, seed)
+
+
+def ngram_hashes(tok: TokenizedBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every word n-gram that lies inside one document, and its document index.
+
+    For ``n == 1`` these are the token hashes themselves.
+    """
+    h = tok.hashes
+    doc = tok.doc_index()
+    if n == 1:
+        return h, doc
+    if len(h) < n:
+        return np.zeros(0, _U64), np.zeros(0, np.int64)
+    g = h
+    with np.errstate(over="ignore"):
+        for k in range(2, n + 1):
+            g = mix64(g[:-1] * _U64(_NGRAM_K[k]) + h[k - 1 :])
+    valid = doc[: len(g)] == doc[n - 1 :]
+    return g[valid], doc[: len(g)][valid]

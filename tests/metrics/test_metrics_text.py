@@ -1,0 +1,242 @@
+"""Text statistics: checked against direct Python computations, NLTK and theory."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from tailguard.errors import EmptyDatasetError, ParameterError, TextFormatError, UnknownChoiceError
+from tailguard.metrics.base import METRICS
+from tailguard.metrics.bleu import sentence_self_bleu
+from tailguard.metrics.hll import hll_add, hll_empty, hll_estimate, hll_merge
+from tailguard.metrics.text import TextStatsMetric, mattr_parts, repetition_parts, zipf_mle
+from tailguard.metrics.tokenize import encode_texts, mix64, ngram_hashes, tokenize
+
+WORD = re.compile(r"[a-z0-9_]+")
+
+
+def zipf_docs(n_docs: int, vocab: int, seed: int, *, length: tuple[int, int] = (20, 80), a: float = 1.1) -> list[str]:
+    """Documents of i.i.d. words drawn from a Zipf law over ``vocab`` words."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab + 1) ** a
+    p /= p.sum()
+    docs = []
+    for _ in range(n_docs):
+        k = int(rng.integers(*length))
+        docs.append(" ".join(f"w{i}" for i in rng.choice(vocab, size=k, p=p)))
+    return docs
+
+
+def py_tokens(doc: str) -> list[str]:
+    return WORD.findall(doc.lower())
+
+
+# -- tokenisation --------------------------------------------------------------------------------
+def test_token_hashes_match_regex_tokens():
+    rng = np.random.default_rng(1)
+    alphabet = list("abcXYZ019_ .,;!-\n\t")
+    docs = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 200)))) for _ in range(60)]
+    tok = tokenize(encode_texts(docs))
+    expected = [py_tokens(d) for d in docs]
+    assert tok.doc_lengths.tolist() == [len(t) for t in expected]
+    flat = [t for ts in expected for t in ts]
+    # equal hashes exactly for equal token strings
+    by_hash: dict[int, str] = {}
+    for h, t in zip(tok.hashes.tolist(), flat, strict=True):
+        assert by_hash.setdefault(h, t) == t
+    assert len(by_hash) == len(set(flat))
+
+
+def test_ngrams_stay_inside_documents():
+    docs = ["a b c", "d e", "", "f g h i"]
+    tok = tokenize(encode_texts(docs))
+    for n in (1, 2, 3, 4):
+        g, doc = ngram_hashes(tok, n)
+        expected = [max(len(py_tokens(d)) - n + 1, 0) for d in docs]
+        assert np.bincount(doc, minlength=len(docs)).tolist() == expected
+        assert len(g) == sum(expected)
+
+
+def test_bad_text_input_is_named():
+    m = TextStatsMetric()
+    with pytest.raises(TextFormatError, match="candidate text batch item 1: expected str, got int"):
+        m.update(["fine", 7])
+    with pytest.raises(TextFormatError, match="reference text batch item 0: not valid UTF-8"):
+        m.update_reference([b"\xff\xfe"])
+    with pytest.raises(TextFormatError, match="not encodable"):
+        m.update(["bad \ud800 surrogate"])
+    with pytest.raises(TextFormatError, match="expected a sequence"):
+        m.update("a single string")
+
+
+def test_parameters_validated():
+    with pytest.raises(ParameterError, match="The 'sample_size' parameter of TextStatsMetric must be an int"):
+        TextStatsMetric(sample_size=5000)
+    with pytest.raises(UnknownChoiceError, match="Did you mean 'mattr_window'"):
+        TextStatsMetric(mattr_windw=10)
+
+
+def test_empty_candidate_raises():
+    m = TextStatsMetric()
+    m.update_reference(["some words here"])
+    with pytest.raises(EmptyDatasetError):
+        m.result()
+
+
+# -- exact statistics against plain Python ---------------------------------------------------------
+def test_distinct_vocab_hapax_match_python():
+    docs = zipf_docs(120, 400, seed=3)
+    r = TextStatsMetric(sample_size=50).update(docs).result()
+    toks = [py_tokens(d) for d in docs]
+    for n in (1, 2, 3, 4):
+        grams = [tuple(t[i : i + n]) for t in toks for i in range(len(t) - n + 1)]
+        assert r.value(f"distinct_{n}").value == pytest.approx(len(set(grams)) / len(grams), abs=1e-12)
+    counts = Counter(w for t in toks for w in t)
+    assert r.value("vocabulary_size").value == len(counts)
+    assert r.value("hapax_ratio").value == pytest.approx(sum(c == 1 for c in counts.values()) / len(counts))
+    lengths = [len(t) for t in toks]
+    assert r.value("length_mean").value == pytest.approx(np.mean(lengths))
+    for v in r.values:
+        assert v.ci is not None and v.ci[0] <= v.value + 1e-12 and v.value <= v.ci[1] + 1e-12, v.name
+
+
+def naive_mattr(tokens: list[str], w: int) -> tuple[float, int]:
+    if len(tokens) < w:
+        return (len(set(tokens)) / len(tokens), 1) if tokens else (0.0, 0)
+    ttrs = [len(set(tokens[s : s + w])) / w for s in range(len(tokens) - w + 1)]
+    return sum(ttrs), len(ttrs)
+
+
+def test_mattr_and_repetition_match_naive():
+    docs = [*zipf_docs(30, 40, seed=5, length=(0, 120)), "x x x x y", ""]
+    tok = tokenize(encode_texts(docs))
+    sums, windows = mattr_parts(tok, 25)
+    rep, total = repetition_parts(tok, 3)
+    for i, d in enumerate(docs):
+        t = py_tokens(d)
+        s, k = naive_mattr(t, 25)
+        assert sums[i] == pytest.approx(s) and windows[i] == k
+        grams = [tuple(t[j : j + 3]) for j in range(len(t) - 2)]
+        assert total[i] == len(grams) and rep[i] == len(grams) - len(set(grams))
+
+
+def test_self_bleu_matches_nltk():
+    bleu = pytest.importorskip("nltk.translate.bleu_score")
+    docs = zipf_docs(25, 30, seed=7, length=(3, 25))
+    docs += [docs[0], "w1", "w999 w998"]  # an exact copy, a one-word doc, a doc with no match
+    tok = tokenize(encode_texts(docs))
+    ours = sentence_self_bleu(tok)
+    toks = [py_tokens(d) for d in docs]
+    smooth = bleu.SmoothingFunction().method1
+    for i, hyp in enumerate(toks):
+        refs = toks[:i] + toks[i + 1 :]
+        theirs = bleu.sentence_bleu(refs, hyp, smoothing_function=smooth)
+        assert ours[i] == pytest.approx(theirs, abs=1e-9), (i, hyp)
+
+
+def test_zipf_mle_recovers_exponent():
+    rng = np.random.default_rng(11)
+    for alpha in (1.8, 2.5):
+        s, se = zipf_mle(rng.zipf(alpha, size=20_000))
+        assert abs(s - 1 / (alpha - 1)) < 4 * se + 0.01
+
+
+# -- HyperLogLog ------------------------------------------------------------------------------------
+def test_hll_accuracy_and_merge():
+    h = mix64(np.arange(200_000, dtype=np.uint64))
+    a = hll_add(hll_empty(14), h[:120_000], 14)
+    b = hll_add(hll_empty(14), h[80_000:], 14)
+    whole = hll_add(hll_empty(14), h, 14)
+    assert np.array_equal(hll_merge(a, b), whole)
+    # standard error 1.04/sqrt(2**14) = 0.8%; 4 sigma
+    assert abs(hll_estimate(whole) / 200_000 - 1) < 0.033
+    assert abs(hll_estimate(hll_add(hll_empty(14), h[:500], 14)) - 500) < 10  # linear counting
+
+
+def test_vocabulary_switches_to_hll_past_the_bound():
+    docs = zipf_docs(400, 20_000, seed=2, length=(50, 100), a=0.6)
+    exact = TextStatsMetric(sample_size=20).update(docs).result()
+    sketched = TextStatsMetric(sample_size=20, max_exact=2048).update(docs).result()
+    assert exact.details["candidate_vocabulary_mode"] == "exact"
+    assert sketched.details["candidate_vocabulary_mode"] == "hyperloglog"
+    for name in ("vocabulary_size", "distinct_1", "distinct_2", "distinct_4"):
+        assert sketched.value(name).value == pytest.approx(exact.value(name).value, rel=0.04), name
+    # hapax ratio and Zipf exponent from a hash sample of about 2k types out of ~14k
+    assert sketched.value("hapax_ratio").value == pytest.approx(exact.value("hapax_ratio").value, abs=0.05)
+    assert sketched.value("zipf_exponent").value == pytest.approx(exact.value("zipf_exponent").value, rel=0.15)
+
+
+# -- comparison with the reference --------------------------------------------------------------------
+def test_reference_is_compared_at_the_candidates_size():
+    cand = zipf_docs(150, 3000, seed=21)
+    ref = zipf_docs(2400, 3000, seed=22)
+    r = TextStatsMetric(sample_size=100).update(cand).update_reference(ref).result()
+    assert r.details["compared_at_tokens"] == r.details["candidate_tokens"]
+    full_ref = TextStatsMetric(sample_size=100).update(ref).result()
+    for name in ("distinct_1", "distinct_2", "vocabulary_size", "hapax_ratio"):
+        v = r.value(name)
+        # same generator: equal within 6% at the same N ...
+        assert v.ratio == pytest.approx(1.0, abs=0.06), name
+        # ... while the full-size reference would be far off (so the subsampling matters)
+        assert abs(v.value / full_ref.value(name).value - 1) > 0.15, name
+    for name in ("mattr", "self_bleu", "length_mean", "compression_ratio"):
+        assert r.value(name).ratio == pytest.approx(1.0, abs=0.1), name
+    rep = r.value("repetition_rate")  # rare in i.i.d. text: compare on the absolute scale
+    assert abs(rep.value - rep.reference_value) < 0.01
+
+
+def test_collapsed_text_is_less_diverse():
+    ref = zipf_docs(300, 3000, seed=31)
+    rng = np.random.default_rng(0)
+    # collapse: a tiny vocabulary and docs that are copies of a few templates
+    templates = zipf_docs(10, 60, seed=32)
+    cand = [templates[i] for i in rng.integers(0, 10, size=300)]
+    r = TextStatsMetric(sample_size=200).update(cand).update_reference(ref).result()
+    for name in ("distinct_1", "distinct_2", "distinct_4", "vocabulary_size", "mattr"):
+        assert r.value(name).ratio < 0.8, name
+    for name in ("self_bleu", "compression_ratio", "repetition_rate"):
+        assert r.value(name).ratio > 1.2, name
+
+
+def test_length_tails_lost():
+    ref = zipf_docs(1000, 500, seed=41, length=(5, 400))
+    cand = zipf_docs(1000, 500, seed=42, length=(150, 250))
+    r = TextStatsMetric(sample_size=50).update(cand).update_reference(ref).result()
+    t = r.value("length_tail_mass_0.05")
+    assert t.reference_value == pytest.approx(0.10, abs=0.01)
+    assert t.value == 0.0
+    assert sum(r.details["length_hist_candidate"]) == 1000
+
+
+# -- the accumulator contract ----------------------------------------------------------------------------
+@pytest.mark.parametrize("max_exact", [2_000_000, 1500])
+def test_merge_equals_union_and_pickles(max_exact):
+    cand = zipf_docs(300, 3000, seed=51, a=0.8)
+    ref = zipf_docs(500, 3000, seed=52, a=0.8)
+    kw = {"sample_size": 60, "max_exact": max_exact}
+    whole = TextStatsMetric(**kw).update(cand).update_reference(ref)
+    a = TextStatsMetric(**kw).update(cand[:100]).update_reference(ref[300:])
+    b = TextStatsMetric(**kw).update(cand[200:]).update(cand[100:200]).update_reference(ref[:300])
+    b = pickle.loads(pickle.dumps(b))
+    merged = a.merge(b)
+    ra, rb = whole.result().to_dict(), merged.result().to_dict()
+    assert ra["n"] == rb["n"] == 300 and ra["details"] == rb["details"]
+    for va, vb in zip(ra["values"], rb["values"], strict=True):
+        assert va["name"] == vb["name"]
+        assert va["value"] == pytest.approx(vb["value"], rel=1e-9), va["name"]
+        assert va["reference_value"] == pytest.approx(vb["reference_value"], rel=1e-9), va["name"]
+
+
+def test_registered_and_json_serialisable():
+    import json
+
+    assert METRICS.get("text_stats") is TextStatsMetric
+    r = TextStatsMetric(sample_size=10).update(["a b c", "d e f g"]).result()
+    text = json.dumps(r.to_dict())
+    assert all(v["reference_value"] is None for v in json.loads(text)["values"])
+    assert not math.isnan(r.value("distinct_1").value)
