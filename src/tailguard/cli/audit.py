@@ -1,9 +1,151 @@
-"""CLI commands: audit (placeholder until its issue lands)."""
+"""CLI command: ``tailguard audit CANDIDATE --reference REFERENCE``.
+
+Prints a table of the metrics with their status, the averages-trap line, the
+diagnosis and the verdict, and writes ``report.json`` + ``report.html`` into
+``--out``. Exit code 3 when the verdict reaches ``--fail-on``.
+"""
 
 from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 
+class FailOn(StrEnum):
+    warn = "warn"
+    collapse = "collapse"
+
+
+class Embedder(StrEnum):
+    hashed = "hashed"
+    minilm = "minilm"
+
+
+def _read_json_file(path: Path, what: str) -> Any:
+    from tailguard.errors import BadInputError, MissingInputError
+
+    if not path.is_file():
+        raise MissingInputError(f"{what} file not found", path=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise BadInputError(f"cannot parse {what}: {exc}", path=path) from None
+    except Exception as exc:  # yaml.YAMLError and friends: one typed line
+        raise BadInputError(f"cannot parse {what}: {exc}", path=path) from None
+
+
+def _print_table(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+    console = Console()
+    table = Table(title=f"tailguard audit: {report.candidate} vs {report.reference}")
+    for col in ("metric", "family", "value", "reference", "ratio", "CI", "status"):
+        table.add_column(col, justify="right" if col in ("value", "reference", "ratio") else "left")
+
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.4g}"
+
+    for row in report.metrics:
+        ci = f"[{row.ci[0]:.3g}, {row.ci[1]:.3g}]" if row.ci else "–"
+        table.add_row(row.name, row.family, f(row.value), f(row.reference_value), f(row.ratio), ci,
+                      f"[{colours[row.status]}]{row.status}[/]")
+    console.print(table)
+    if report.averages_trap.triggered:
+        console.print(f"[bold yellow]{report.averages_trap.message}[/]")
+    d = report.diagnosis
+    console.print(f"diagnosis: [bold]{d.mode}[/] (confidence {d.confidence:.0%}) - {d.summary}")
+    for line in d.evidence[:5]:
+        console.print(f"  - {line}")
+    for line in report.skipped:
+        console.print(f"[dim]skipped {line}[/]")
+    console.print(f"verdict: [bold {colours[report.verdict]}]{report.verdict}[/]")
+
+
+def audit_command(
+    candidate: Annotated[str, typer.Argument(help="Candidate: a ledger version name or a path.")],
+    reference: Annotated[str, typer.Option("--reference", "-r", help="Human reference: a version name or a path.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.json and report.html.")] = Path(
+        "audit-report"
+    ),
+    fail_on: Annotated[
+        FailOn | None, typer.Option("--fail-on", help="Exit with code 3 when the verdict reaches this status.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the table.")] = False,
+    embedder: Annotated[Embedder, typer.Option("--embedder", help="Text embedder.")] = Embedder.hashed,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="JSON/YAML file overriding the default thresholds.")
+    ] = None,
+    train_metrics: Annotated[
+        Path | None, typer.Option("--train-metrics", help='JSON {"train": {...}, "val": {...}} for overfitting.')
+    ] = None,
+    old_task_metrics: Annotated[
+        Path | None,
+        typer.Option("--old-task-metrics", help='JSON {"before": {...}, "after": {...}} for forgetting.'),
+    ] = None,
+    metrics: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Run only these metrics (repeatable).")
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Skip the expensive metrics.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every subsample, bootstrap and permutation.")] = 0,
+) -> None:
+    """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from tailguard.audit import AuditConfig, Source, Thresholds, audit
+    from tailguard.audit.suite import suite_for
+    from tailguard.cli.state import state
+
+    url = state.resolved_ledger_url()
+    config = AuditConfig(
+        metrics=list(metrics) if metrics else None,
+        quick=quick,
+        embedder=embedder.value,
+        thresholds=Thresholds.from_file(thresholds) if thresholds is not None else None,
+    )
+    train = _read_json_file(train_metrics, "train metrics") if train_metrics is not None else None
+    old = _read_json_file(old_task_metrics, "old-task metrics") if old_task_metrics is not None else None
+
+    from tailguard.audit.inputs import as_input
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), *Progress.get_default_columns()[1:3],
+                  TimeElapsedColumn(), transient=True, disable=as_json) as progress:
+        task = progress.add_task("reading the reference and the candidate", total=None)
+        ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
+        cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value, name=candidate,
+                        seed=seed)
+        n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
+        progress.update(task, total=n_metrics + 1, completed=0)
+
+        def step(label: str) -> None:
+            progress.update(task, advance=1, description=f"metric {label}")
+
+        report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
+                       progress=step)
+        progress.update(task, advance=1, description="writing the report")
+    report.candidate, report.reference = candidate, reference
+    json_path, html_path = report.write(out)
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        _print_table(report)
+        typer.echo(f"report: {html_path} (JSON: {json_path})")
+    if fail_on is not None and ("ok", "warn", "collapse").index(report.verdict) >= ("warn", "collapse").index(
+        fail_on.value
+    ) + 1:
+        raise typer.Exit(code=3)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+    app.command("audit")(audit_command)

@@ -1,0 +1,89 @@
+"""The audit's frozen, validated configuration.
+
+>>> cfg = AuditConfig(metrics=["tail_mass", "vendi"], quick=True)
+>>> cfg.get_params()["quick"], cfg.thresholds.require_significance
+(True, True)
+>>> AuditConfig(batch_size=0)
+Traceback (most recent call last):
+...
+tailguard.errors.ParameterError: The 'batch_size' parameter of AuditConfig must be an int >= 1. Got 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailguard.audit.thresholds import Thresholds
+from tailguard.config import Configurable
+from tailguard.validation import Bool, Custom, Int, OneOf
+
+
+def _is_names(v: Any) -> bool:
+    return isinstance(v, list | tuple) and len(v) > 0 and all(isinstance(x, str) and x for x in v)
+
+
+def _is_metric_params(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(p, dict) for k, p in v.items())
+
+
+class AuditConfig(Configurable):
+    """How an audit runs.
+
+    - ``metrics``: restrict the suite to these metric names (the fast path);
+    - ``quick``: skip the expensive metrics (permutation MMD, classifier test, self-BLEU);
+    - ``batch_size``: samples per ``update`` call (the runner streams);
+    - ``same_size``: subsample the larger side so both have the same N before any
+      metric sees them (off by default: N-dependent metrics already compare at equal N
+      themselves, and some use the extra reference rows as a same-size human baseline);
+    - ``max_samples``: cap each side at this many samples (seeded subsample);
+    - ``embedder``: text embedder (``hashed`` needs no model; ``minilm``);
+    - ``thresholds``: a :class:`Thresholds` (default: :meth:`Thresholds.default`);
+    - ``metric_params``: extra parameters per metric name, e.g.
+      ``{"mmd": {"n_permutations": 50}}`` (keys a metric does not declare are dropped);
+    - ``figures``: collect the data the HTML report draws;
+    - ``strict``: re-raise a metric's error instead of skipping it (and listing it in
+      ``report.skipped``).
+    """
+
+    params = {
+        "metrics": Custom("a non-empty list of metric names", _is_names, optional=True),
+        "quick": Bool(),
+        "batch_size": Int(min=1),
+        "same_size": Bool(),
+        "max_samples": Int(min=2, optional=True),
+        "embedder": OneOf(("hashed", "minilm")),
+        "thresholds": Custom("a Thresholds", lambda v: isinstance(v, Thresholds), optional=True),
+        "metric_params": Custom("a dict of metric name -> dict of parameters", _is_metric_params),
+        "figures": Bool(),
+        "strict": Bool(),
+    }
+    defaults = {
+        "metrics": None,
+        "quick": False,
+        "batch_size": 4096,
+        "same_size": False,
+        "max_samples": None,
+        "embedder": "hashed",
+        "thresholds": None,
+        "metric_params": {},
+        "figures": True,
+        "strict": False,
+    }
+
+    def __getattr__(self, name: str) -> Any:
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        raise AttributeError(name)
+
+    @property
+    def thresholds(self) -> Thresholds:  # type: ignore[override]
+        t = self._params.get("thresholds")
+        return t if t is not None else Thresholds.default()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form stored in the report (thresholds are stored beside it)."""
+        d = self.get_params()
+        d.pop("thresholds", None)
+        d["config_id"] = self.config_id
+        return d

@@ -1,0 +1,230 @@
+"""What an audit compares: one side (candidate or reference) in every view a metric may ask for.
+
+An :class:`AuditInput` carries the samples of one side as
+
+- ``vectors``: an (n, d) float array (tabular data, ``.npy``, text or image embeddings);
+- ``texts``: the raw documents, for text statistics and near-duplicates;
+- ``categories``: one class label per sample (or per box), for Hill numbers,
+  lost categories and per-class bars;
+- ``boxes``: detection labels, for the label metrics.
+
+:func:`as_input` builds one from an array, a list of strings or a
+:class:`~tailguard.audit.sources.Source`.
+
+>>> import numpy as np
+>>> side = as_input(np.zeros((5, 3)))
+>>> side.modality, side.n, side.views()
+('vectors', 5, ('vectors',))
+>>> as_input(["a b", "c d"]).modality
+'text'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import BadInputError, EmptyDatasetError, NonFiniteValueError, UnknownChoiceError
+
+MODALITIES = ("vectors", "text", "images", "detection", "categorical")
+
+#: Ledger modality names -> audit modality names.
+LEDGER_MODALITY = {"tabular": "vectors", "vector": "vectors", "text": "text", "image": "images",
+                   "detection": "detection"}
+
+
+@dataclass(frozen=True, eq=False)
+class AuditInput:
+    """One side of an audit. ``name`` appears in messages and reports."""
+
+    modality: str
+    n: int
+    name: str
+    vectors: np.ndarray | None = None
+    texts: list[str] | None = None
+    categories: np.ndarray | None = None
+    boxes: Any = None  # features.DetectionLabelArrays when the modality is detection
+    feature_names: tuple[str, ...] | None = None
+
+    def views(self) -> tuple[str, ...]:
+        """The input kinds this side can feed (``vectors``, ``text``, ``categories``, ``boxes``)."""
+        out = []
+        if self.vectors is not None:
+            out.append("vectors")
+        if self.texts is not None:
+            out.append("text")
+        if self.categories is not None:
+            out.append("categories")
+        if self.boxes is not None:
+            out.append("boxes")
+        return tuple(out)
+
+    def view(self, kind: str) -> Any:
+        return {"vectors": self.vectors, "text": self.texts, "categories": self.categories,
+                "boxes": self.boxes}.get(kind)
+
+    def take(self, index: np.ndarray) -> AuditInput:
+        """The samples at ``index`` (a subsample on the same footing for N-dependent metrics).
+
+        Boxes and per-box categories are not per-sample and are kept whole for detection.
+        """
+        index = np.asarray(index)
+        per_sample_categories = self.categories is not None and len(self.categories) == self.n
+        return replace(
+            self,
+            n=len(index),
+            vectors=self.vectors[index] if self.vectors is not None else None,
+            texts=[self.texts[i] for i in index] if self.texts is not None else None,
+            categories=self.categories[index] if per_sample_categories else self.categories,
+        )
+
+
+def check_vectors(x: Any, name: str) -> np.ndarray:
+    """A finite 2-D float array, or a typed error naming ``name``."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"cannot read the samples as numbers ({exc})", path=name) from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    if arr.shape[0] == 0:
+        raise EmptyDatasetError("no samples to audit", path=name)
+    if not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise NonFiniteValueError(f"sample {bad} holds NaN or infinite values", path=name)
+    return arr
+
+
+def _check_texts(texts: Sequence[Any], name: str) -> list[str]:
+    out = []
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise BadInputError(f"item {i} is {type(t).__name__}, expected str", path=name)
+        out.append(t)
+    if not out:
+        raise EmptyDatasetError("no documents to audit", path=name)
+    return out
+
+
+def infer_modality(obj: Any) -> str:
+    """The audit modality of an in-memory object.
+
+    >>> infer_modality(np.array([1, 2, 2]))
+    'categorical'
+    >>> infer_modality(np.ones((3, 2)))
+    'vectors'
+    """
+    if isinstance(obj, AuditInput):
+        return obj.modality
+    if hasattr(obj, "modality") and getattr(obj, "modality", None) in MODALITIES:
+        return obj.modality
+    if type(obj).__name__ == "DetectionLabelArrays":
+        return "detection"
+    if isinstance(obj, list | tuple) and obj and all(isinstance(t, str) for t in obj):
+        return "text"
+    if isinstance(obj, list | tuple) and obj and (
+        isinstance(obj[0], PurePath) or type(obj[0]).__module__.startswith("PIL")
+    ):
+        return "images"
+    if hasattr(obj, "select_dtypes"):  # a pandas DataFrame
+        return "vectors"
+    arr = np.asarray(obj)
+    if arr.ndim == 1 and (arr.dtype.kind in "iubUSO"):
+        return "categorical"
+    if arr.ndim == 4 or (arr.ndim == 3 and arr.dtype == np.uint8):
+        return "images"
+    return "vectors"
+
+
+def as_input(
+    obj: Any,
+    *,
+    modality: str | None = None,
+    name: str = "candidate",
+    embedder: str = "hashed",
+    labels: Any = None,
+    seed: int = 0,
+) -> AuditInput:
+    """Turn ``obj`` into an :class:`AuditInput` with every view its modality supports.
+
+    ``labels`` (optional) are per-sample class labels for per-class metrics.
+    """
+    from tailguard.audit.sources import Source
+
+    if isinstance(obj, AuditInput):
+        return obj
+    if isinstance(obj, Source):
+        return obj.load(modality=modality, embedder=embedder, seed=seed)
+    if isinstance(obj, str):
+        raise BadInputError(
+            "a single string is ambiguous: pass a list of documents, or Source(...) for a path or version",
+            path=name,
+        )
+    modality = modality or infer_modality(obj)
+    if modality not in MODALITIES:
+        raise UnknownChoiceError("modality", modality, MODALITIES)
+    cats = np.asarray(labels) if labels is not None else None
+    if modality == "text":
+        texts = _check_texts(obj, name)
+        vectors = embed_texts(texts, embedder=embedder, seed=seed, name=name)
+        return AuditInput("text", len(texts), name, vectors=vectors, texts=texts, categories=cats)
+    if modality == "categorical":
+        arr = np.asarray(obj)
+        if arr.ndim != 1 or arr.size == 0:
+            raise EmptyDatasetError("categorical samples must be a non-empty 1-D array", path=name)
+        return AuditInput("categorical", len(arr), name, categories=arr)
+    if modality == "images":
+        vectors = embed_images(obj, name=name)
+        return AuditInput("images", len(vectors), name, vectors=vectors, categories=cats)
+    if modality == "detection":
+        return detection_input(obj, name=name)
+    feature_names = None
+    if hasattr(obj, "select_dtypes"):
+        numeric = obj.select_dtypes("number")
+        feature_names = tuple(str(c) for c in numeric.columns)
+        obj = numeric.to_numpy()
+    vectors = check_vectors(obj, name)
+    if cats is not None and len(cats) != len(vectors):
+        raise BadInputError(f"{len(cats)} labels for {len(vectors)} samples", path=name)
+    return AuditInput("vectors", len(vectors), name, vectors=vectors, categories=cats, feature_names=feature_names)
+
+
+def embed_texts(texts: list[str], *, embedder: str = "hashed", seed: int = 0, name: str = "texts") -> np.ndarray:
+    """Embed documents with the features part's embedder (hashed n-grams by default)."""
+    from tailguard.features import get_embedder
+
+    emb = get_embedder(embedder)
+    return np.asarray(emb.transform(texts, name=name), dtype=np.float64)
+
+
+def embed_images(images: Any, *, name: str) -> np.ndarray:
+    """Image features (downscaled pixels + intensity histograms) from the features part."""
+    from tailguard.features import DEFAULT_IMAGE_EMBEDDER, get_embedder
+
+    emb = get_embedder(DEFAULT_IMAGE_EMBEDDER)
+    return check_vectors(emb.transform(images, name=name), name)
+
+
+def detection_input(obj: Any, *, name: str) -> AuditInput:
+    """A detection side: the label arrays feed the label metrics; one row per box
+    (log area, log aspect ratio) feeds the vector metrics; the box classes feed the
+    category metrics and the per-class bars. ``n`` counts images."""
+    n_images = int(obj.n_images)
+    if n_images == 0:
+        raise EmptyDatasetError("no labelled images to audit", path=name)
+    has_boxes = int(obj.n_boxes) > 0
+    return AuditInput(
+        "detection",
+        n_images,
+        name,
+        vectors=np.asarray(obj.box_matrix(), dtype=np.float64) if has_boxes else None,
+        categories=np.asarray(obj.class_ids) if has_boxes else None,
+        boxes=obj,
+        feature_names=("log_area", "log_aspect_ratio"),
+    )

@@ -1,0 +1,253 @@
+"""The audit's typed, JSON-serialisable result: :class:`AuditReport`.
+
+Reports (``report.json``, ``report.html``) are rendered from this object or its
+JSON alone; nothing is recomputed.
+
+>>> row = MetricRow("tail_mass_ratio_0.01", "tail_mass", "tails", 0.5, 1.0, 0.5, True, "collapse", (0.4, 0.6))
+>>> AuditReport.from_dict(AuditReport(verdict="collapse", modality="vectors", metrics=[row]).to_dict()).metrics[0]
+... == row
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tailguard.metrics.base import MetricResult
+
+SCHEMA_VERSION = 1
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe floats: non-finite numbers become strings ``"inf"``/``"nan"``."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, str | bytes):  # numpy scalars
+        return _clean(v.item())
+    return v
+
+
+def _unclean(v: Any) -> Any:
+    if v in ("inf", "-inf", "nan"):
+        return float(v)
+    return v
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One judged number of the audit (the rows of ``report.json``'s ``metrics``)."""
+
+    name: str
+    metric: str
+    family: str
+    value: float
+    reference_value: float | None
+    ratio: float | None
+    higher_is_better: bool
+    status: str
+    ci: tuple[float, float] | None = None
+    ci_method: str | None = None
+    degradation: float | None = None
+    reason: str = ""
+    rule: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ci"] = list(self.ci) if self.ci is not None else None
+        return _clean(d)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MetricRow:
+        ci = d.get("ci")
+        return cls(
+            name=d["name"],
+            metric=d.get("metric", d["name"]),
+            family=d["family"],
+            value=_unclean(d["value"]),
+            reference_value=_unclean(d.get("reference_value")),
+            ratio=_unclean(d.get("ratio")),
+            higher_is_better=bool(d["higher_is_better"]),
+            status=d["status"],
+            ci=(float(_unclean(ci[0])), float(_unclean(ci[1]))) if ci is not None else None,
+            ci_method=d.get("ci_method"),
+            degradation=_unclean(d.get("degradation")),
+            reason=d.get("reason", ""),
+            rule=d.get("rule", ""),
+        )
+
+
+@dataclass(frozen=True)
+class AveragesTrap:
+    """Set when bulk metrics pass but tail or diversity metrics degrade."""
+
+    triggered: bool
+    message: str
+    bulk_ok: tuple[str, ...] = ()
+    degraded: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "triggered": self.triggered,
+            "message": self.message,
+            "bulk_ok": list(self.bulk_ok),
+            "degraded": list(self.degraded),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AveragesTrap:
+        return cls(bool(d["triggered"]), d["message"], tuple(d.get("bulk_ok", ())), tuple(d.get("degraded", ())))
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The most likely failure mode with the evidence for it.
+
+    ``mode`` is one of ``none``, ``model_collapse``, ``mode_collapse``,
+    ``overfitting``, ``catastrophic_forgetting`` or ``drift``; ``scores`` holds
+    every mode's score in [0, 1] so a reader sees the runner-up.
+    """
+
+    mode: str
+    confidence: float
+    evidence: tuple[str, ...]
+    scores: dict[str, float] = field(default_factory=dict)
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "mode": self.mode,
+                "confidence": self.confidence,
+                "summary": self.summary,
+                "evidence": list(self.evidence),
+                "scores": dict(self.scores),
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
+        return cls(
+            d["mode"], float(d["confidence"]), tuple(d.get("evidence", ())), dict(d.get("scores", {})),
+            d.get("summary", ""),
+        )
+
+
+@dataclass
+class AuditReport:
+    """Everything an audit found; ``to_json()`` is ``report.json``.
+
+    ``figures`` holds the stored data the HTML report draws (histogram counts,
+    coverage by rarity decile, class shares); ``results`` the raw
+    :class:`~tailguard.metrics.base.MetricResult` dicts.
+    """
+
+    verdict: str
+    modality: str
+    metrics: list[MetricRow]
+    averages_trap: AveragesTrap = field(default_factory=lambda: AveragesTrap(False, ""))
+    diagnosis: Diagnosis = field(default_factory=lambda: Diagnosis("none", 0.0, ()))
+    figures: dict[str, Any] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    n_candidate: int = 0
+    n_reference: int = 0
+    candidate: str = "candidate"
+    reference: str = "reference"
+    config: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    seed: int = 0
+    elapsed_s: float = 0.0
+
+    # -- access --------------------------------------------------------------
+    def row(self, name: str) -> MetricRow:
+        """The row called ``name`` (KeyError lists the names)."""
+        for r in self.metrics:
+            if r.name == name:
+                return r
+        raise KeyError(f"no metric row {name!r}; rows: {[r.name for r in self.metrics]}")
+
+    def rows(self, *, family: str | None = None, status: str | None = None) -> list[MetricRow]:
+        return [
+            r for r in self.metrics
+            if (family is None or r.family == family) and (status is None or r.status == status)
+        ]
+
+    def metric_results(self) -> list[MetricResult]:
+        return [MetricResult.from_dict(d) for d in self.results]
+
+    # -- serialisation ---------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "verdict": self.verdict,
+                "modality": self.modality,
+                "candidate": self.candidate,
+                "reference": self.reference,
+                "n_candidate": self.n_candidate,
+                "n_reference": self.n_reference,
+                "metrics": [r.to_dict() for r in self.metrics],
+                "averages_trap": self.averages_trap.to_dict(),
+                "diagnosis": self.diagnosis.to_dict(),
+                "figures": self.figures,
+                "results": self.results,
+                "config": self.config,
+                "thresholds": self.thresholds,
+                "skipped": self.skipped,
+                "seed": self.seed,
+                "elapsed_s": self.elapsed_s,
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditReport:
+        return cls(
+            verdict=d["verdict"],
+            modality=d.get("modality", "unknown"),
+            metrics=[MetricRow.from_dict(r) for r in d["metrics"]],
+            averages_trap=AveragesTrap.from_dict(d.get("averages_trap", {"triggered": False, "message": ""})),
+            diagnosis=Diagnosis.from_dict(d.get("diagnosis", {"mode": "none", "confidence": 0.0})),
+            figures=d.get("figures", {}),
+            results=d.get("results", []),
+            n_candidate=int(d.get("n_candidate", 0)),
+            n_reference=int(d.get("n_reference", 0)),
+            candidate=d.get("candidate", "candidate"),
+            reference=d.get("reference", "reference"),
+            config=d.get("config", {}),
+            thresholds=d.get("thresholds", {}),
+            skipped=list(d.get("skipped", [])),
+            seed=int(d.get("seed", 0)),
+            elapsed_s=float(d.get("elapsed_s", 0.0)),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditReport:
+        return cls.from_dict(json.loads(text))
+
+    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """Write ``report.json`` and a self-contained ``report.html`` into ``out_dir``."""
+        from tailguard.report.html_report import write_html
+        from tailguard.report.json_report import write_json
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        return write_json(self, out / "report.json"), write_html(self, out / "report.html")
+
+    def summary(self) -> str:
+        """One line: verdict, counts and diagnosis."""
+        counts = {s: len(self.rows(status=s)) for s in ("ok", "warn", "collapse")}
+        return (
+            f"verdict {self.verdict}: {counts['collapse']} collapse, {counts['warn']} warn, {counts['ok']} ok; "
+            f"diagnosis {self.diagnosis.mode} ({self.diagnosis.confidence:.0%})"
+        )

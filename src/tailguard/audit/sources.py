@@ -1,0 +1,236 @@
+"""Candidates and references named on the command line: a path or a ledger version.
+
+A :class:`Source` is resolved lazily. A path that exists is read by its format
+(``.npy``, ``.csv``, ``.parquet``, ``.jsonl``/``.txt`` text, an image folder, a
+YOLO ``data.yaml``); any other string is a ledger version name.
+
+>>> import numpy as np, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> np.save(d / "x.npy", np.arange(12.0).reshape(6, 2))
+>>> side = Source(str(d / "x.npy")).load()
+>>> side.modality, side.n
+('vectors', 6)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tailguard.audit.inputs import LEDGER_MODALITY, AuditInput, as_input, check_vectors
+from tailguard.errors import (
+    BadInputError,
+    CorruptFileError,
+    EmptyDatasetError,
+    MissingInputError,
+    TextFormatError,
+    UnknownChoiceError,
+)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+TEXT_SUFFIXES = (".jsonl", ".txt", ".ndjson")
+TEXT_KEYS = ("text", "content", "document", "body")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A path or a ledger version name, with the ledger to look versions up in."""
+
+    spec: str
+    ledger_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spec
+
+    def load(self, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0) -> AuditInput:
+        path = Path(self.spec)
+        if path.exists():
+            return load_path(path, modality=modality, embedder=embedder, seed=seed)
+        if any(sep in self.spec for sep in ("/", "\\")) or Path(self.spec).suffix:
+            raise MissingInputError("no such file or folder (and not a version name)", path=self.spec)
+        return load_version(self.spec, self.ledger_url, modality=modality, embedder=embedder, seed=seed)
+
+
+def load_path(path: Path, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0) -> AuditInput:
+    """Read a file or folder by its format into an :class:`AuditInput`."""
+    name = str(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        yaml_file = path / "data.yaml"
+        if yaml_file.is_file():
+            return _load_yolo(yaml_file, name)
+        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if images:
+            return as_input(images, modality="images", name=name)
+        texts = sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
+        if texts:
+            docs: list[str] = []
+            for p in texts:
+                docs.extend(_read_text_file(p))
+            return as_input(docs, modality="text", name=name, embedder=embedder, seed=seed)
+        raise EmptyDatasetError("folder holds no images, text files or data.yaml", path=name)
+    if suffix in (".yaml", ".yml"):
+        return _load_yolo(path, name)
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise CorruptFileError(f"cannot read .npy ({exc})", path=name) from None
+        if arr.ndim == 1 and arr.dtype.kind in "iuUS":
+            return as_input(arr, modality="categorical", name=name)
+        return as_input(check_vectors(arr, name), modality=modality or "vectors", name=name)
+    if suffix in (".csv", ".tsv", ".parquet"):
+        return as_input(_read_table(path), modality=modality or "vectors", name=name)
+    if suffix in TEXT_SUFFIXES:
+        return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
+    raise UnknownChoiceError(
+        "input format", suffix or "(no suffix)",
+        [".npy", ".csv", ".tsv", ".parquet", *TEXT_SUFFIXES, ".yaml (YOLO)", "image folder"], path=name,
+    )
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+    except Exception as exc:
+        raise CorruptFileError(f"cannot read table ({type(exc).__name__}: {exc})", path=path) from None
+    if frame.select_dtypes("number").shape[1] == 0:
+        raise BadInputError("table has no numeric columns", path=path)
+    numeric = frame.select_dtypes("number")
+    if numeric.isna().to_numpy().any():
+        row = int(np.argwhere(numeric.isna().to_numpy())[0][0])
+        raise BadInputError(f"row {row + 1} has an empty or non-numeric value", path=path, line=row + 2)
+    return numeric
+
+
+def _read_text_file(path: Path) -> list[str]:
+    docs = []
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TextFormatError(f"not valid UTF-8 at byte {exc.start}", path=path) from None
+    is_jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not is_jsonl:
+            docs.append(line)
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=lineno) from None
+        if isinstance(record, str):
+            docs.append(record)
+            continue
+        key = next((k for k in TEXT_KEYS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
+        if key is None:
+            raise TextFormatError(f"record has no text field (one of {', '.join(TEXT_KEYS)})", path=path, line=lineno)
+        docs.append(record[key])
+    if not docs:
+        raise EmptyDatasetError("no documents", path=path)
+    return docs
+
+
+def _load_yolo(path: Path, name: str) -> AuditInput:
+    """A YOLO dataset (data.yaml or its folder), parsed by the ledger's ingest reader without storing it."""
+    from tailguard.features import DetectionLabelArrays
+    from tailguard.ledger.ingest import open_reader
+    from tailguard.ledger.ingest.base import BadItem, IngestOptions
+
+    samples = []
+    for item in open_reader(path, "yolo", IngestOptions()):
+        if isinstance(item, BadItem):
+            raise item.error
+        samples.append(item.sample)
+    if not samples:
+        raise EmptyDatasetError("YOLO dataset holds no images", path=name)
+    return as_input(DetectionLabelArrays.from_records(samples), modality="detection", name=name)
+
+
+def load_version(
+    version: str, ledger_url: str | None, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0
+) -> AuditInput:
+    """Read the samples of a ledger version into an :class:`AuditInput`."""
+    from tailguard.ledger import Ledger
+
+    if ledger_url is None:
+        from tailguard.cli.state import DEFAULT_LEDGER_URL
+
+        ledger_url = DEFAULT_LEDGER_URL
+    ledger = Ledger.open(ledger_url)
+    try:
+        ledger.get_version(version)  # raises a typed error naming the version
+        pairs = list(ledger.iter_bytes(version))
+    finally:
+        ledger.close()
+    if not pairs:
+        raise EmptyDatasetError("version holds no samples", path=version)
+    records = [r for r, _ in pairs]
+    kinds = {LEDGER_MODALITY.get(r.modality, r.modality) for r in records}
+    if len(kinds) > 1:
+        raise BadInputError(f"version mixes modalities {sorted(kinds)}; audit one at a time", path=version)
+    kind = modality or kinds.pop()
+    if kind == "detection":
+        from tailguard.features import DetectionLabelArrays
+
+        return as_input(DetectionLabelArrays.from_records(records), modality="detection", name=version)
+    if kind == "text":
+        docs = []
+        for record, payload in pairs:
+            try:
+                docs.append(payload.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise TextFormatError(f"sample is not valid UTF-8 ({exc})", path=record.id) from None
+        return as_input(docs, modality="text", name=version, embedder=embedder, seed=seed)
+    if kind == "images":
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        images = []
+        for record, payload in pairs:
+            try:
+                images.append(Image.open(io.BytesIO(payload)))
+            except (UnidentifiedImageError, OSError) as exc:
+                raise CorruptFileError(f"cannot decode image ({exc})", path=record.uri or record.id) from None
+        return as_input(images, modality="images", name=version)
+    return as_input(_decode_rows(pairs, version), modality="vectors", name=version)
+
+
+def _decode_rows(pairs: list[tuple[Any, bytes]], version: str) -> np.ndarray:
+    """Tabular/vector samples stored in the ledger: raw vector rows (dtype in ``extra``) or
+    JSON objects of column -> value (the numeric columns of the first row are kept)."""
+    rows: list[np.ndarray] = []
+    columns: list[str] | None = None
+    for record, payload in pairs:
+        dtype = (record.extra or {}).get("dtype")
+        if dtype is not None:
+            rows.append(np.frombuffer(payload, dtype=np.dtype(dtype)).astype(np.float64))
+            continue
+        try:
+            data = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInputError(f"sample {record.id} is not a JSON row ({exc})", path=version) from None
+        if columns is None:
+            columns = [k for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+            if not columns:
+                raise BadInputError("tabular samples have no numeric columns", path=version)
+        try:
+            rows.append(np.array([float(data[c]) for c in columns]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadInputError(f"sample {record.id} lacks a numeric value for {exc}", path=version) from None
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        raise BadInputError(f"samples have different lengths {sorted(widths)}", path=version)
+    return check_vectors(np.vstack(rows), version)

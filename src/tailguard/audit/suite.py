@@ -1,0 +1,125 @@
+"""The metric suite that fits each modality, resolved against the metric registry.
+
+A suite is a list of :class:`SuiteEntry`: a metric name (with aliases, looked up
+in :data:`~tailguard.metrics.base.METRICS`), its parameters and whether it runs
+in ``quick`` mode. Parameters a metric does not declare are dropped (and the
+seed is passed to every metric that takes one), so a suite never hard-codes a
+metric's private knobs.
+
+>>> entries = suite_for("vectors")
+>>> entries[0].names[0]
+'tail_mass'
+>>> [e.label for e in suite_for("vectors", metrics=["vendi"])]
+['vendi']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailguard.errors import UnknownChoiceError
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One metric in a suite. ``names`` are tried in order (registry aliases)."""
+
+    names: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    quick: bool = True
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.names[0])
+
+
+def _e(*names: str, quick: bool = True, label: str = "", **params: Any) -> SuiteEntry:
+    return SuiteEntry(tuple(names), params, quick, label)
+
+
+#: Metrics on vectors (tabular data and any embedding). Tails first.
+VECTOR_SUITE: tuple[SuiteEntry, ...] = (
+    _e("tail_mass", "tail_mass_ratio"),
+    _e("rare_mode_coverage", "rare_coverage"),
+    _e("prdc", "coverage_density", "precision_recall_coverage_density"),
+    _e("covariance", "covariance_ratio", "spread"),
+    _e("vendi", "vendi_score"),
+    _e("bulk_moments", "bulk", "moments"),
+    _e("psi"),
+    _e("ks", "ks_test", "per_feature_ks"),
+    _e("mmd", "mmd_test", quick=False),
+    _e("c2st", "classifier_two_sample", quick=False),
+)
+
+TEXT_SUITE: tuple[SuiteEntry, ...] = (
+    _e("text_stats", "text_statistics", "text"),
+    _e("distinct_n", "distinct"),
+    _e("vocabulary", "vocab_size", "vocabulary_size"),
+    _e("hapax_ratio", "hapax"),
+    _e("zipf", "zipf_exponent"),
+    _e("mattr"),
+    _e("repetition", "repetition_rate"),
+    _e("compression", "compression_ratio"),
+    _e("self_bleu", quick=False),
+    _e("length", "length_distribution", "text_length"),
+    _e("near_duplicates", "minhash_duplicates", "duplicates", "minhash"),
+)
+
+CATEGORY_SUITE: tuple[SuiteEntry, ...] = (
+    _e("hill_numbers", "hill"),
+    _e("missing_mass", "good_turing"),
+    _e("lost_categories"),
+)
+
+LABEL_SUITE: tuple[SuiteEntry, ...] = (
+    _e("detection_labels", "labels", "class_share", "label_stats"),
+    _e("rare_class_share"),
+    _e("box_tails", "box_geometry"),
+    _e("objects_per_image"),
+)
+
+SUITES: dict[str, tuple[SuiteEntry, ...]] = {
+    "vectors": VECTOR_SUITE,
+    "images": VECTOR_SUITE,
+    "text": VECTOR_SUITE + TEXT_SUITE,
+    "categorical": CATEGORY_SUITE,
+    "detection": LABEL_SUITE + CATEGORY_SUITE + VECTOR_SUITE[:3],
+}
+
+
+def suite_for(
+    modality: str,
+    *,
+    metrics: Iterable[str] | None = None,
+    quick: bool = False,
+) -> list[SuiteEntry]:
+    """The entries for ``modality``; ``metrics`` restricts them to the named ones
+    (any alias), ``quick`` drops the expensive ones (permutation tests, classifiers)."""
+    try:
+        entries = list(SUITES[modality])
+    except KeyError:
+        raise UnknownChoiceError("modality", modality, SUITES) from None
+    if metrics is not None:
+        wanted = list(metrics)
+        known = {n for e in _all_entries() for n in e.names}
+        for name in wanted:
+            if name not in known:
+                from tailguard.metrics.base import METRICS
+
+                if name not in METRICS:
+                    raise UnknownChoiceError("metric", name, sorted(known | set(METRICS.names())))
+        chosen = [e for e in entries if set(e.names) & set(wanted)]
+        covered = {n for e in chosen for n in e.names}
+        # Registered metrics outside the modality's suite can still be asked for by name.
+        chosen += [_e(name) for name in wanted if name not in covered]
+        entries = chosen
+    if quick:
+        entries = [e for e in entries if e.quick]
+    return entries
+
+
+def _all_entries() -> list[SuiteEntry]:
+    return [e for suite in SUITES.values() for e in suite]
