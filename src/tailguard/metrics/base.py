@@ -121,6 +121,24 @@ class Metric(Configurable):
     input_kind: ClassVar[str] = "vectors"
     higher_is_better: ClassVar[bool]
     requires_reference: ClassVar[bool] = False
+    #: True when a reference is optional: used for ``reference_value`` if given.
+    accepts_reference: ClassVar[bool] = False
+
+    @classmethod
+    def uses_reference(cls) -> bool:
+        """Whether an audit should feed this metric the reference (required or optional)."""
+        return cls.requires_reference or cls.accepts_reference
+
+    @classmethod
+    def example_batch(cls, rng: Any, n: int, *, shift: float = 0.0) -> Any:
+        """A small valid batch of ``n`` samples for conformance tests and docs.
+
+        The default serves ``input_kind == "vectors"`` (an ``n x 4`` float array,
+        shifted by ``shift``); metrics of other input kinds may override it.
+        """
+        if cls.input_kind != "vectors":
+            raise NotImplementedError(f"{cls.__name__} does not provide example_batch")
+        return rng.normal(size=(n, 4)) + shift
 
     def update(self, batch: Any) -> Self:
         """Add a batch of candidate samples; returns ``self`` for chaining."""
@@ -129,7 +147,7 @@ class Metric(Configurable):
 
     def update_reference(self, batch: Any) -> Self:
         """Add a batch of reference (human) samples."""
-        if not self.requires_reference:
+        if not self.uses_reference():
             raise ParameterError(f"{type(self).__name__} does not use a reference")
         self._update(batch, reference=True)
         return self
@@ -137,9 +155,7 @@ class Metric(Configurable):
     def merge(self, other: Metric) -> Self:
         """Fold ``other`` (same class and config) into ``self``; returns ``self``."""
         if type(other) is not type(self):
-            raise IncompatibleMergeError(
-                f"cannot merge {type(self).__name__} with {type(other).__name__}"
-            )
+            raise IncompatibleMergeError(f"cannot merge {type(self).__name__} with {type(other).__name__}")
         if other.get_params() != self.get_params():
             raise IncompatibleMergeError(
                 f"cannot merge {type(self).__name__} accumulators with different parameters: "

@@ -1,0 +1,11 @@
+"""Metrics that compare a candidate with a human reference; importing this package registers them all.
+
+>>> from tailguard.metrics import METRICS
+>>> "tail_mass" in METRICS and "prdc" in METRICS
+True
+"""
+
+from tailguard.metrics import diversity, fidelity, tails
+from tailguard.metrics.base import METRICS, Metric, MetricResult, MetricValue, register_metric
+
+__all__ = ["METRICS", "Metric", "MetricResult", "MetricValue", "diversity", "fidelity", "register_metric", "tails"]

@@ -1,0 +1,174 @@
+"""k-nearest-neighbour search and k-NN ball membership, exact or with faiss.
+
+Exact search computes squared Euclidean distances block by block
+(``|a|² + |b|² − 2ab``, BLAS) so memory stays bounded; the faiss backend
+uses an inverted-file index (``IndexIVFFlat``) for large sets. Distances below
+a relative round-off floor are snapped to 0, so duplicated points are at
+distance exactly 0 and ``<=`` comparisons count ties.
+
+>>> import numpy as np
+>>> x = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+>>> idx = build_index(x, backend="exact")
+>>> kth_neighbour_sq_radii(idx, x, k=1).tolist()
+[1.0, 1.0, 4.0]
+>>> ball_counts(idx, np.array([1.0, 1.0, 4.0]), np.array([[2.0, 0.0]]), backend="exact").tolist()
+[2]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from tailguard.dependencies import require
+
+#: Squared distances below this fraction of ``|a|² + |b|²`` are round-off: snapped to 0.
+_REL_EPS = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-6}
+_BLOCK = 2**24  # elements per distance block (~128 MB of float64)
+
+
+def _sq_block(q: np.ndarray, qn: np.ndarray, x: np.ndarray, xn: np.ndarray) -> np.ndarray:
+    d = qn[:, None] + xn[None, :] - 2.0 * (q @ x.T)
+    floor = _REL_EPS.get(d.dtype, 1e-6) * (qn[:, None] + xn[None, :])
+    d[d <= floor] = 0.0
+    return d
+
+
+def pairwise_sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Full matrix of squared Euclidean distances (round-off snapped to 0).
+
+    >>> import numpy as np
+    >>> pairwise_sq_distances(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[25.0, 0.0]]
+    """
+    return _sq_block(a, np.einsum("ij,ij->i", a, a), b, np.einsum("ij,ij->i", b, b))
+
+
+class Index(Protocol):
+    n: int
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class ExactIndex:
+    """Brute-force k-NN over ``x`` in blocks; ``search`` returns squared distances, ascending."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self.n = len(x)
+        self.xn = np.einsum("ij,ij->i", x, x)
+
+    def _blocks(self, q: np.ndarray):
+        step = max(1, _BLOCK // max(1, self.n))
+        for lo in range(0, len(q), step):
+            qb = q[lo : lo + step].astype(self.x.dtype, copy=False)
+            yield lo, _sq_block(qb, np.einsum("ij,ij->i", qb, qb), self.x, self.xn)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.n)
+        dist = np.empty((len(queries), k), dtype=np.float64)
+        ids = np.empty((len(queries), k), dtype=np.int64)
+        for lo, d in self._blocks(queries):
+            part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < self.n else np.tile(np.arange(self.n), (len(d), 1))
+            pd = np.take_along_axis(d, part, axis=1)
+            order = np.argsort(pd, axis=1, kind="stable")
+            dist[lo : lo + len(d)] = np.take_along_axis(pd, order, axis=1)
+            ids[lo : lo + len(d)] = np.take_along_axis(part, order, axis=1)
+        return dist, ids
+
+    def count_within(self, sq_radii: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """Exact number of points ``i`` with ``d(query, x_i)² <= sq_radii[i]`` for each query."""
+        r2 = sq_radii.astype(np.float64)
+        out = np.empty(len(queries), dtype=np.int64)
+        for lo, d in self._blocks(queries):
+            out[lo : lo + len(d)] = (d <= r2[None, :]).sum(axis=1)
+        return out
+
+
+class FaissIndex:
+    """Approximate k-NN with faiss ``IndexIVFFlat`` (flat when the set is small)."""
+
+    def __init__(self, x: np.ndarray, *, nprobe: int = 16, seed: int = 0):
+        faiss = require("faiss", extra="all", feature="approximate k-NN")
+        self.n = len(x)
+        xf = np.ascontiguousarray(x, dtype=np.float32)
+        d = xf.shape[1]
+        nlist = min(int(math.sqrt(self.n)), self.n // 39)  # faiss wants >= 39 training points per list
+        if nlist < 16:
+            self.index = faiss.IndexFlatL2(d)
+        else:
+            quantizer = faiss.IndexFlatL2(d)
+            self.index = faiss.IndexIVFFlat(quantizer, d, nlist)
+            self.index.cp.seed = int(seed)
+            train = xf
+            if self.n > 64 * nlist:
+                pick = np.random.default_rng([seed, 0xFA155]).choice(self.n, 64 * nlist, replace=False)
+                train = xf[np.sort(pick)]
+            self.index.train(train)
+            self.index.nprobe = min(nprobe, nlist)
+            self._keep = quantizer  # keep the quantizer alive with the index
+        self.index.add(xf)
+        self.xn = np.einsum("ij,ij->i", xf, xf)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.n)
+        qf = np.ascontiguousarray(queries, dtype=np.float32)
+        dist = np.empty((len(qf), k), dtype=np.float64)
+        ids = np.empty((len(qf), k), dtype=np.int64)
+        step = 65536
+        for lo in range(0, len(qf), step):
+            d, i = self.index.search(qf[lo : lo + step], k)
+            qn = np.einsum("ij,ij->i", qf[lo : lo + step], qf[lo : lo + step])
+            missing = i < 0
+            i[missing] = 0
+            d = d.astype(np.float64)
+            d[d <= 1e-6 * (qn[:, None] + self.xn[i])] = 0.0
+            d[missing] = np.inf
+            dist[lo : lo + step], ids[lo : lo + step] = d, i
+        return dist, ids
+
+
+def build_index(x: np.ndarray, *, backend: str = "exact", nprobe: int = 16, seed: int = 0) -> Index:
+    """An :class:`ExactIndex` (``backend="exact"``) or a :class:`FaissIndex` (``"faiss"``)."""
+    if backend == "exact":
+        return ExactIndex(x)
+    return FaissIndex(x, nprobe=nprobe, seed=seed)
+
+
+def choose_backend(knn: str, n: int, exact_max: int) -> str:
+    """Resolve ``knn="auto"``: exact up to ``exact_max`` points, faiss beyond."""
+    if knn != "auto":
+        return knn
+    return "exact" if n <= exact_max else "faiss"
+
+
+def kth_neighbour_sq_radii(index: Index, x: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each row of ``x`` (the indexed set) to its k-th nearest other point.
+
+    As in prdc, this is the (k+1)-th smallest distance counting the point itself.
+    Radii stay squared so that ``<=`` comparisons see the very same numbers.
+    """
+    d, _ = index.search(x, k + 1)
+    return d[:, -1]
+
+
+def nearest_sq_distance(index: Index, queries: np.ndarray) -> np.ndarray:
+    """Squared distance from each query to its nearest indexed point."""
+    d, _ = index.search(queries, 1)
+    return d[:, 0]
+
+
+def ball_counts(
+    index: Index, sq_radii: np.ndarray, queries: np.ndarray, *, backend: str, n_search: int = 64
+) -> np.ndarray:
+    """For each query, the number of indexed points ``i`` whose ball holds it: ``d² <= sq_radii[i]``.
+
+    Exact for the exact backend; with faiss only the ``n_search`` nearest indexed
+    points are checked (a ball further away than that rarely holds the query).
+    """
+    if backend == "exact" and isinstance(index, ExactIndex):
+        return index.count_within(sq_radii, queries)
+    d, ids = index.search(queries, n_search)
+    return (d <= sq_radii[ids].astype(np.float64)).sum(axis=1)

@@ -1,0 +1,184 @@
+"""Validated 2-D batches and a seeded, mergeable store of rows.
+
+Vector metrics (tails, fidelity, diversity, drift) need the rows themselves
+(k-NN radii, kernels, quantiles), so they keep them in a :class:`RowStore`.
+Each row gets a 64-bit key from a seeded hash of its values. When the store is
+capped (``cap``), it keeps the ``cap`` rows with the smallest keys (a bottom-k
+sample), which is the same set whatever the batch order or partitioning, so
+``merge(A, B)`` equals ``update(A ∪ B)`` exactly. ``rows()`` returns the rows
+sorted by key: a canonical order that makes bootstraps and permutations
+order-independent, and whose first ``m`` rows are a seeded uniform sample of
+size ``m`` (used to bring two sides to the same N).
+
+>>> import numpy as np
+>>> a, b = np.arange(12.0).reshape(6, 2), np.arange(12.0, 20.0).reshape(4, 2)
+>>> s1 = RowStore(cap=5, seed=0); s1.add(np.vstack([a, b]))
+>>> s2 = RowStore(cap=5, seed=0); s2.add(b); s3 = RowStore(cap=5, seed=0); s3.add(a)
+>>> s2.merge(s3)
+>>> bool(np.array_equal(s1.rows(), s2.rows())), s1.n_seen, len(s1.rows())
+(True, 10, 5)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import BadInputError, EmptyDatasetError, IncompatibleMergeError, NonFiniteValueError
+
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def as_vectors(batch: Any, *, what: str = "batch", dim: int | None = None) -> np.ndarray:
+    """Check that ``batch`` is a finite 2-D numeric array and return it as float32/float64.
+
+    float32 input stays float32 (halves memory for embeddings); anything else
+    becomes float64. ``what`` names the input in error messages.
+
+    >>> as_vectors([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    >>> as_vectors([1.0, 2.0], what="candidate batch")
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.BadInputError: candidate batch must be a 2-D array (rows x features); got shape (2,)
+    """
+    try:
+        arr = np.asarray(batch)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"{what} is not an array of numbers ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise BadInputError(f"{what} must hold numbers; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise BadInputError(f"{what} must hold real numbers; got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise BadInputError(f"{what} must be a 2-D array (rows x features); got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise BadInputError(f"{what} has no feature columns; got shape {arr.shape}")
+    if dim is not None and arr.shape[1] != dim:
+        raise BadInputError(f"{what} has {arr.shape[1]} feature columns but earlier batches had {dim}")
+    arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise NonFiniteValueError(f"{what} has a non-finite value ({arr[row, col]}) at row {row}, column {col}")
+    return arr
+
+
+def row_keys(x: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded 64-bit keys of the rows of ``x`` (equal rows get equal keys).
+
+    Values are hashed as float64 bit patterns, so float32 and float64 copies of
+    the same data get the same keys.
+
+    >>> import numpy as np
+    >>> k = row_keys(np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]]), seed=3)
+    >>> bool(k[0] == k[1]), bool(k[0] == k[2])
+    (True, False)
+    """
+    rng = np.random.default_rng([seed, 0x5EED])
+    mult = rng.integers(1, 2**63, size=x.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    out = np.empty(x.shape[0], dtype=np.uint64)
+    step = max(1, 2**22 // max(1, x.shape[1]))
+    with np.errstate(over="ignore"):
+        for lo in range(0, x.shape[0], step):
+            bits = (x[lo : lo + step].astype(np.float64) + 0.0).view(np.uint64)  # +0.0 folds -0.0 into 0.0
+            h = (bits * mult).sum(axis=1, dtype=np.uint64)
+            # splitmix64 finaliser
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            h *= np.uint64(0x94D049BB133111EB)
+            h ^= h >> np.uint64(31)
+            out[lo : lo + step] = h & _MASK
+    return out
+
+
+class RowStore:
+    """Rows seen so far (all of them, or a bottom-k hash sample when ``cap`` is set)."""
+
+    def __init__(self, cap: int | None, seed: int):
+        self.cap = cap
+        self.seed = seed
+        self.n_seen = 0
+        self.dim: int | None = None
+        self._chunks: list[np.ndarray] = []
+        self._keys: list[np.ndarray] = []
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._chunks)
+
+    def add(self, x: np.ndarray) -> None:
+        """Add validated rows (see :func:`as_vectors`)."""
+        if len(x) == 0:
+            return
+        if self.dim is None:
+            self.dim = x.shape[1]
+        self._chunks.append(x)
+        self._keys.append(row_keys(x, self.seed))
+        self.n_seen += len(x)
+        self._sorted = None
+        self._maybe_prune()
+
+    def merge(self, other: RowStore) -> None:
+        if other.dim is not None and self.dim is not None and other.dim != self.dim:
+            raise IncompatibleMergeError(f"cannot merge accumulators over {self.dim} and {other.dim} feature columns")
+        if self.dim is None:
+            self.dim = other.dim
+        self._chunks.extend(other._chunks)
+        self._keys.extend(other._keys)
+        self.n_seen += other.n_seen
+        self._sorted = None
+        self._maybe_prune()
+
+    def _maybe_prune(self) -> None:
+        if self.cap is not None and len(self) > 2 * self.cap:
+            x, k = self._consolidate()
+            self._chunks, self._keys = [x], [k]
+
+    def _consolidate(self) -> tuple[np.ndarray, np.ndarray]:
+        """All kept rows sorted by key (bottom ``cap`` when capped), built chunk by chunk to bound memory."""
+        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
+        order = np.argsort(keys, kind="stable")
+        if self.cap is not None and len(order) > self.cap:
+            order = order[: self.cap]
+        dtype = np.result_type(*[c.dtype for c in self._chunks]) if self._chunks else np.float64
+        out = np.empty((len(order), self.dim or 0), dtype=dtype)
+        position = np.full(len(keys), -1, dtype=np.int64)
+        position[order] = np.arange(len(order))
+        offset = 0
+        chunks, self._chunks = self._chunks, []
+        while chunks:
+            c = chunks.pop(0)
+            pos = position[offset : offset + len(c)]
+            keep = pos >= 0
+            out[pos[keep]] = c[keep]
+            offset += len(c)
+            del c
+        self._chunks = [out]
+        self._keys = [keys[order]]
+        return out, self._keys[0]
+
+    def rows(self) -> np.ndarray:
+        """The kept rows in canonical (key) order."""
+        if self._sorted is None:
+            self._sorted = self._consolidate()
+        return self._sorted[0]
+
+    def require(self, what: str) -> np.ndarray:
+        """``rows()``, or :class:`EmptyDatasetError` naming ``what`` when there are none."""
+        if self.n_seen == 0:
+            raise EmptyDatasetError(f"the {what} is empty: feed it with update() before result()")
+        return self.rows()
+
+    def __getstate__(self) -> dict[str, Any]:
+        rows = self.rows() if self._chunks else None
+        state = self.__dict__.copy()
+        state["_chunks"] = [rows] if rows is not None else []
+        state["_keys"] = [self._sorted[1]] if rows is not None and self._sorted is not None else []
+        state["_sorted"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
