@@ -80,8 +80,9 @@ def export_version(
 
 
 def _place(out: Path, name: str, split: str, used: dict[str, str], sid: str) -> str:
+    safe_join(out / "images", name)  # refuses ../ and absolute names before anything is written
     rel = name if name.startswith(split + "/") else f"{split}/{name}"
-    safe_join(out / "images", rel)  # refuses ../ and absolute names before anything is written
+    safe_join(out / "images", rel)
     if used.get(rel, sid) != sid:
         head, _, tail = rel.rpartition("/")
         rel = f"{head}/{sid[:8]}_{tail}" if head else f"{sid[:8]}_{tail}"

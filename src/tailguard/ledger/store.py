@@ -319,7 +319,11 @@ class Ledger:
             parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
             acc.sample_ids.append(p.id)
         if new_rows:
-            conn.execute(self._insert_ignore(s_t), new_rows)
+            new_rows.sort(key=lambda r: r["id"])  # one lock order for concurrent writers (PostgreSQL)
+            inserted = set(conn.execute(self._insert_ignore(s_t).returning(s_t.c.id), new_rows).scalars())
+            raced = len(new_rows) - len(inserted)  # committed by a concurrent ingest meanwhile
+            acc.added -= raced
+            acc.existing += raced
         if upgrades:
             from sqlalchemy import bindparam
 

@@ -165,7 +165,7 @@ def _detection_item(image: Path, name: str, split: str, names: list[str] | None,
                     options: IngestOptions) -> Item | BadItem:
     try:
         if not image.exists():
-            raise MissingInputError("image listed by the dataset does not exist", path=str(image))
+            raise MissingInputError("image file not found (listed by the dataset)", path=str(image))
         boxes = parse_labels(label_path_for(image), len(names) if names is not None else None,
                              options.origin or "unknown", options.generator)
         return image_item(image, name, "detection", options, {"split": split}, boxes, names)
