@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tailguard.errors import EmptyDatasetError, GateRefusedError, ParameterError
+from tailguard.errors import GateRefusedError, ParameterError
 from tailguard.policy import Gate, GateLimits, MixStats, Pool, parse_policy
 
 
@@ -53,10 +53,9 @@ def test_gate_judges_a_selection_and_an_unanchored_replace_mix_fails_a_human_min
     assert decision.to_dict()["stats"]["human_fraction"] == 0.0
 
 
-def test_limits_are_validated_and_empty_mixes_are_an_error():
+def test_limits_are_validated_and_empty_mixes_are_refused():
     with pytest.raises(ParameterError, match="The 'max_unknown_fraction' parameter of GateLimits"):
         GateLimits(max_unknown_fraction=1.5)
     with pytest.raises(ParameterError, match="The 'max_synthetic_depth' parameter of GateLimits"):
         GateLimits(max_synthetic_depth=-1)
-    with pytest.raises(EmptyDatasetError):
-        GateLimits().check(stats(n=0, human=0))
+    assert GateLimits().check(stats(n=0, human=0)).reasons == ("the mix is empty (0 samples)",)

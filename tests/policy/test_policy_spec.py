@@ -68,7 +68,7 @@ def test_every_policy_of_the_issue_is_registered():
         ("accumulate+anchor:0.2+filter", "accumulate+filter+anchor:0.2"),
         (" filter + accumulate-subsample ", "accumulate-subsample+filter"),
         ("tail-preserve:bands=5+anchor:fraction=0.25", "anchor:0.25+tail-preserve:bands=5"),
-        ("filter:k=5:duplicate_quantile=0.01", "filter"),  # defaults are left out
+        ("filter:k=5:duplicate_quantile=0.001", "filter"),  # defaults are left out
         ("filter:duplicate_quantile=0.05:k=3", "filter:duplicate_quantile=0.05:k=3"),
         ("replace+fresh:0.5+anchor:1", "replace+fresh:0.5+anchor:1"),
     ],

@@ -3,8 +3,10 @@
 A policy spec such as ``"accumulate+anchor:0.2+filter"`` parses to a
 :class:`Policy` that composes a training set from a :class:`Pool` of candidate
 rows (arrays, for the simulator) or from ledger versions (:func:`mix`). Every
-row left out is logged with its reason, and a :class:`Gate` refuses mixes that
-break the policy's limits.
+row left out is logged with its reason, and a :class:`Gate` (in memory) or
+:func:`check_gate` / :func:`enforce_gate` (on a ledger version) refuses mixes
+that break the policy's limits. The grammar is in :mod:`tailguard.policy.spec`,
+the order of application in :mod:`tailguard.policy.composer`.
 
 >>> import numpy as np
 >>> from tailguard.policy import parse_policy, Pool
@@ -17,6 +19,7 @@ break the policy's limits.
 """
 
 from tailguard.policy.gate import Gate, GateDecision, GateLimits
+from tailguard.policy.mix import MixReport, check_gate, enforce_gate, mix
 from tailguard.policy.pool import ORIGIN_NAMES, Origin, Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.spec import Policy, parse_policy, parse_step
@@ -28,12 +31,16 @@ __all__ = [
     "Gate",
     "GateDecision",
     "GateLimits",
+    "MixReport",
     "MixStats",
     "Origin",
     "Policy",
     "Pool",
     "Selection",
     "Step",
+    "check_gate",
+    "enforce_gate",
+    "mix",
     "parse_policy",
     "parse_step",
 ]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tailguard.errors import EmptyDatasetError, GateRefusedError
+from tailguard.errors import GateRefusedError
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.validation import Float, Int, Str, validate_params
 
@@ -62,9 +62,9 @@ class GateLimits:
 
     def check(self, stats: MixStats) -> GateDecision:
         """Judge ``stats``; every broken rule gives one reason naming both numbers."""
-        reasons: list[str] = []
         if stats.n == 0:
-            raise EmptyDatasetError("the gate was asked to judge an empty mix")
+            return GateDecision(ok=False, reasons=("the mix is empty (0 samples)",), stats=stats, limits=self)
+        reasons: list[str] = []
         if stats.human_fraction < self.min_human_fraction:
             got, need = _pair(stats.human_fraction, self.min_human_fraction)
             by = self.source or "the policy"

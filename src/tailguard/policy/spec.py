@@ -209,7 +209,7 @@ def parse_step(text: str, *, spec: str | None = None) -> Step:
     """Parse one ``NAME(:arg)*`` step.
 
     >>> parse_step("filter:k=3").get_params()
-    {'k': 3, 'duplicate_quantile': 0.01}
+    {'k': 3, 'duplicate_quantile': 0.001}
     """
     where = f" in policy spec {spec!r}" if spec is not None and spec != text else ""
     name, *args = [part.strip() for part in text.split(":")]

@@ -139,14 +139,14 @@ class Filter(Step):
       2020 with ``nearest_k = k``;
     * near-duplicate: an item lies within ``r_dup`` of another kept item that
       comes first (human items first, then pool order), where ``r_dup`` is the
-      ``duplicate_quantile`` quantile of the reference's own nearest-neighbour
-      distances (so about that share of genuine human pairs would count).
+      ``duplicate_quantile`` quantile (default 0.001: about the smallest spacing)
+      of the nearest-neighbour distances between distinct reference points.
     """
 
     name = "filter"
     kind = "filter"
     params: ClassVar = {"k": Int(min=1, max=100), "duplicate_quantile": Float(min=0, max=0.5)}
-    defaults: ClassVar = {"k": 5, "duplicate_quantile": 0.01}
+    defaults: ClassVar = {"k": 5, "duplicate_quantile": 0.001}
     summary = "drop synthetic near-duplicates and off-support samples"
 
 

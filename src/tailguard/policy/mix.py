@@ -1,0 +1,310 @@
+"""Mixing over the ledger: compose a new version from ledger versions under a policy, behind the gate.
+
+:func:`mix` reads the ``human`` and ``synthetic`` versions (and ``fresh`` for
+``fresh:F``), composes the training set with the policy (no repeated samples: a
+version is a set), checks the gate, and only then writes the new version and
+records every excluded sample with its reason. A refused mix writes nothing.
+
+:func:`check_gate` / :func:`enforce_gate` judge any existing version; by default
+they use the policy and limits a mix recorded in the version's ``extra``.
+
+>>> import tempfile
+>>> from tailguard.ledger import Ledger, NewSample
+>>> ledger = Ledger.open(f"sqlite:///{tempfile.mkdtemp()}/l.db")
+>>> def add(texts, origin, gen, name):
+...     return ledger.add_samples([NewSample(t.encode(), None, "text", origin, generation=gen) for t in texts],
+...                               as_version=name)
+>>> _ = add([f"human {i}" for i in range(8)], "human", 0, "h")
+>>> _ = add([f"model {i}" for i in range(8)], "synthetic", 1, "s1")
+>>> report = mix(ledger, "replace+anchor:0.25", human="h", synthetic=["s1"], as_version="train-1", target_size=8)
+>>> report.stats.n, report.stats.n_human, report.n_excluded
+(8, 2, 8)
+>>> check_gate(ledger, "train-1").ok
+True
+>>> ledger.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError, VersionExistsError
+from tailguard.policy.gate import GateDecision, GateLimits
+from tailguard.policy.records import detection_classes, feature_matrix, modality_of, pool_from_records
+from tailguard.policy.selection import MixStats
+from tailguard.policy.spec import Policy, parse_policy
+
+#: ``progress(phase)`` is called as each phase starts.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MixReport:
+    """What :func:`mix` did."""
+
+    version: str
+    policy: str
+    stats: MixStats
+    gate: GateDecision
+    n_candidates: int
+    n_excluded: int
+    reason_counts: dict[str, int]
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_selected(self) -> int:
+        return self.stats.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "policy": self.policy,
+            "stats": self.stats.to_dict(),
+            "gate": self.gate.to_dict(),
+            "n_candidates": self.n_candidates,
+            "n_selected": self.n_selected,
+            "n_excluded": self.n_excluded,
+            "reason_counts": dict(self.reason_counts),
+            "sources": dict(self.sources),
+        }
+
+
+def _names(value: str | Sequence[str] | None, what: str) -> list[str]:
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ParameterError(f"The {what!r} parameter of mix must name ledger versions. Got {value!r}.")
+    return names
+
+
+def _records(ledger: Any, versions: list[str]) -> list[Any]:
+    out = []
+    for name in versions:
+        ledger.get_version(name)  # typed error with did-you-mean when absent
+        out.extend(ledger.iter_samples(name))
+    return out
+
+
+def mix(
+    ledger: Any,
+    policy: str | Policy,
+    *,
+    human: str | Sequence[str],
+    synthetic: str | Sequence[str] = (),
+    fresh: str | None = None,
+    as_version: str,
+    target_size: int | None = None,
+    seed: int = 0,
+    max_unknown_fraction: float | None = None,
+    max_synthetic_depth: int | None = None,
+    embedder: str | None = None,
+    description: str = "",
+    progress: Progress | None = None,
+) -> MixReport:
+    """Compose ``as_version`` from ledger versions under ``policy`` and write it if the gate passes.
+
+    Args:
+        ledger: an open :class:`tailguard.ledger.Ledger`.
+        policy: a spec such as ``"accumulate+anchor:0.2+filter"`` or a :class:`Policy`.
+        human: the human version(s); their human samples are the reference for
+            ``filter`` and ``tail-preserve``.
+        synthetic: synthetic (or pseudo-labelled, or unknown) versions to mix in.
+        fresh: the version ``fresh:F`` draws new human samples from.
+        as_version: the name of the new version (must not exist).
+        target_size: the training-set size (``replace``, ``accumulate-subsample``, ``fresh:F``).
+        seed: seeds every random draw; the same inputs and seed give the same version.
+        max_unknown_fraction, max_synthetic_depth: extra gate limits.
+        embedder: the :mod:`tailguard.features` embedder for text or images.
+        description: stored with the version.
+        progress: called with the name of each phase.
+
+    Raises:
+        GateRefusedError: the mix breaks the gate (nothing is written).
+        VersionExistsError: ``as_version`` exists.
+    """
+    say = progress or (lambda phase: None)
+    pol = parse_policy(policy)
+    human_names = _names(human, "human")
+    if not human_names:
+        raise ParameterError("mix needs at least one human version (human=...)")
+    synth_names = _names(synthetic, "synthetic")
+    fresh_names = _names(fresh, "fresh")
+    if fresh_names and pol.fresh_step is None:
+        raise ParameterError(f"a fresh version was given but the policy {str(pol)!r} has no fresh:F step")
+    if pol.fresh_step is not None and not fresh_names:
+        raise ParameterError(f"the policy {str(pol)!r} draws fresh human data: pass fresh=VERSION (--fresh)")
+    limits = pol.gate_limits(max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth)
+    if any(v.name == as_version for v in ledger.list_versions()):
+        raise VersionExistsError(f"version {as_version!r} already exists; versions are immutable, pick a new name")
+
+    say("reading versions")
+    human_recs = _records(ledger, human_names)
+    synth_recs = _records(ledger, synth_names)
+    seen: set[str] = set()
+    records = []
+    from_human = []
+    for is_h, rec in [(True, r) for r in human_recs] + [(False, r) for r in synth_recs]:
+        if rec.id not in seen:
+            seen.add(rec.id)
+            records.append(rec)
+            from_human.append(is_h)
+    if not records:
+        raise EmptyDatasetError(f"the versions {human_names + synth_names} hold no samples")
+    fresh_recs = _records(ledger, fresh_names)
+    for rec in fresh_recs:
+        if rec.origin != "human":
+            raise BadInputError(
+                f"the fresh version holds a {rec.origin} sample {rec.id}; fresh data must be human",
+                path=fresh_names[0],
+            )
+    fresh_recs = [r for r in fresh_recs if r.id not in seen]  # only samples new to this mix
+
+    ref_mask = np.array(from_human) & np.array([r.origin == "human" for r in records])
+    modality = modality_of(records, ",".join(human_names + synth_names))
+    classes = features = None
+    if pol.sampler_step is not None and modality == "detection":
+        classes, _ = detection_classes(records, [r for r, m in zip(records, ref_mask, strict=True) if m])
+    if pol.filter_step is not None or (pol.sampler_step is not None and classes is None):
+        say("computing features")
+        pairs = list(ledger.iter_bytes(ids=[r.id for r in records]))
+        features, _ = feature_matrix(pairs, modality, embedder=embedder)
+    pool = pool_from_records(records, features=features, classes=classes)
+    reference = pool.subset(np.flatnonzero(ref_mask)) if ref_mask.any() else None
+    fresh_pool = pool_from_records(fresh_recs) if fresh_names else None
+
+    say("composing")
+    sel = pol.compose(
+        pool,
+        target_size=target_size,
+        rng=np.random.default_rng(seed),
+        reference=reference,
+        fresh_human=fresh_pool,
+        allow_repeats=False,
+    )
+    decision = limits.check(sel.stats)
+    decision.raise_if_refused(version=as_version)
+
+    say("writing the version")
+    ids = list(pool.ids[sel.indices])  # type: ignore[index]
+    if fresh_pool is not None:
+        ids += list(fresh_pool.ids[sel.fresh_indices])  # type: ignore[index]
+    excluded = [(str(pool.ids[i]), reason) for i, reason in sel.excluded_pairs()]  # type: ignore[index]
+    if fresh_pool is not None:
+        excluded += [(str(fresh_pool.ids[i]), reason) for i, reason in sel.fresh_excluded_pairs()]  # type: ignore[index]
+    sources = {"human": human_names, "synthetic": synth_names, "fresh": fresh_names[0] if fresh_names else None}
+    extra = {
+        "policy": str(pol),
+        "policy_config_id": pol.config_id,
+        "seed": int(seed),
+        "target_size": target_size,
+        "sources": sources,
+        "gate": decision.to_dict(),
+        "reason_counts": sel.reason_counts(),
+    }
+    ledger.create_version(
+        as_version,
+        sample_ids=ids,
+        description=description or f"mix {pol} of {', '.join(human_names + synth_names)}",
+        extra=extra,
+    )
+    if excluded:
+        ledger.record_exclusions(as_version, excluded)
+    return MixReport(
+        version=as_version,
+        policy=str(pol),
+        stats=sel.stats,
+        gate=decision,
+        n_candidates=len(pool) + (len(fresh_pool) if fresh_pool is not None else 0),
+        n_excluded=len(excluded),
+        reason_counts=sel.reason_counts(),
+        sources=sources,
+    )
+
+
+def _limits_for(
+    ledger: Any,
+    version: str,
+    policy: str | Policy | None,
+    limits: GateLimits | None,
+    max_unknown_fraction: float | None,
+    max_synthetic_depth: int | None,
+) -> GateLimits:
+    if policy is not None and limits is not None:
+        raise ParameterError("pass either policy= or limits= to the gate, not both")
+    if limits is not None:
+        return limits
+    if policy is None:
+        info = ledger.get_version(version)
+        recorded = (info.extra or {}).get("policy")
+        gate = ((info.extra or {}).get("gate") or {}).get("limits") or {}
+        if recorded is not None:
+            policy = recorded
+            max_unknown_fraction = (
+                max_unknown_fraction if max_unknown_fraction is not None else gate.get("max_unknown_fraction")
+            )
+            max_synthetic_depth = (
+                max_synthetic_depth if max_synthetic_depth is not None else gate.get("max_synthetic_depth")
+            )
+    if policy is None:
+        return GateLimits(max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth)
+    return parse_policy(policy).gate_limits(
+        max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth
+    )
+
+
+def check_gate(
+    ledger: Any,
+    version: str,
+    *,
+    policy: str | Policy | None = None,
+    limits: GateLimits | None = None,
+    max_unknown_fraction: float | None = None,
+    max_synthetic_depth: int | None = None,
+) -> GateDecision:
+    """Judge a ledger version against a policy's limits (or explicit ``limits``).
+
+    Without either, the policy and limits recorded by the :func:`mix` that made the
+    version are used; a version made otherwise is checked only against the
+    ``max_*`` arguments.
+    """
+    lim = _limits_for(ledger, version, policy, limits, max_unknown_fraction, max_synthetic_depth)
+    summary = ledger.version_summary(version)
+    stats = MixStats(
+        n=int(summary.n),
+        n_human=int(summary.by_origin.get("human", 0)),
+        n_unknown=int(summary.by_origin.get("unknown", 0)),
+        max_synthetic_depth=int(summary.max_synthetic_depth),
+    )
+    return lim.check(stats)
+
+
+def enforce_gate(
+    ledger: Any,
+    version: str,
+    *,
+    policy: str | Policy | None = None,
+    limits: GateLimits | None = None,
+    max_unknown_fraction: float | None = None,
+    max_synthetic_depth: int | None = None,
+) -> GateDecision:
+    """:func:`check_gate`, raising :class:`~tailguard.errors.GateRefusedError` when refused.
+
+    Call it right before training::
+
+        enforce_gate(Ledger.open(url), "train-v3", policy="accumulate+anchor:0.3")
+    """
+    decision = check_gate(
+        ledger,
+        version,
+        policy=policy,
+        limits=limits,
+        max_unknown_fraction=max_unknown_fraction,
+        max_synthetic_depth=max_synthetic_depth,
+    )
+    return decision.raise_if_refused(version=version)
