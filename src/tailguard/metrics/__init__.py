@@ -5,7 +5,18 @@
 True
 """
 
-from tailguard.metrics import diversity, fidelity, tails
+from tailguard.metrics import bulk, diversity, drift, fidelity, tails
 from tailguard.metrics.base import METRICS, Metric, MetricResult, MetricValue, register_metric
 
-__all__ = ["METRICS", "Metric", "MetricResult", "MetricValue", "diversity", "fidelity", "register_metric", "tails"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "MetricResult",
+    "MetricValue",
+    "bulk",
+    "diversity",
+    "drift",
+    "fidelity",
+    "register_metric",
+    "tails",
+]

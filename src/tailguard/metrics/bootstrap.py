@@ -65,12 +65,15 @@ def bootstrap_ci(
     max_m: int | None = None,
     value: float | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat`` over ``n`` rows.
+    """Seeded bootstrap interval of ``stat`` over ``n`` rows, centred on the point value.
 
     ``stat(idx)`` evaluates the statistic on the rows ``idx`` (drawn with
-    replacement). With ``max_m`` < ``n`` it is an m-out-of-n bootstrap: replicates
-    use ``m`` rows and their spread around ``value`` (the full-sample value,
-    computed when not given) is scaled by sqrt(m / n), valid for root-n statistics.
+    replacement). The interval is ``value + (q − mean(reps))`` for the replicate
+    quantiles q: the percentile interval shifted to remove the resampling bias
+    that duplicated rows give statistics such as PSI or absolute shifts. With
+    ``max_m`` < ``n`` it is an m-out-of-n bootstrap: replicates use ``m`` rows and
+    their spread is scaled by sqrt(m / n), valid for root-n statistics.
+    ``value`` is the full-sample value (computed when not given).
     """
     rng = np.random.default_rng([seed, 0xB007])
     m = n if max_m is None else min(n, max_m)
@@ -80,10 +83,8 @@ def bootstrap_ci(
     if len(reps) == 0:
         return (full, full)
     scale = math.sqrt(m / n)
-    lo_q, hi_q = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
-    if m == n:
-        return (float(lo_q), float(hi_q))
-    return (full + (float(lo_q) - full) * scale, full + (float(hi_q) - full) * scale)
+    lo_q, hi_q = np.quantile(reps - reps.mean(), [(1 - level) / 2, (1 + level) / 2])
+    return (full + float(lo_q) * scale, full + float(hi_q) * scale)
 
 
 def percentile_interval(reps: np.ndarray, level: float = 0.95) -> tuple[float, float]:
