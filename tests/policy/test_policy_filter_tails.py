@@ -136,3 +136,26 @@ def test_apportion_sums_to_total_and_follows_weights():
 def test_origin_codes_accept_strings_and_ints():
     assert Pool(origin=["pseudo_label", "unknown"]).origin.tolist() == [Origin.PSEUDO_LABEL, Origin.UNKNOWN]
     assert Pool(origin=np.array([0, 2])).origin.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+@pytest.mark.parametrize("growth", [1, 10, 50])
+def test_duplicate_radius_is_calibrated_whatever_the_pool_size(dim, growth):
+    # With duplicate_quantile q, a genuine same-distribution sample should have about q of its rows
+    # within r_dup of a neighbour (each close pair flags one row: ~q/2), whether the pool is as large as
+    # the reference or 50 times larger. Stated tolerance: between q/10 and 2q, with q = 0.05.
+    from tailguard.policy.filtering import filter_masks
+
+    rng = np.random.default_rng(dim * 100 + growth)
+    ref = rng.normal(size=(400, dim))
+    pool = rng.normal(size=(400 * growth, dim))
+    out = filter_masks(pool, np.zeros(len(pool), bool), ref, k=5, duplicate_quantile=0.05)
+    assert 0.05 / 10 <= out.duplicate.mean() <= 2 * 0.05
+
+
+def test_intrinsic_dimension_of_a_plane_in_five_dimensions():
+    from tailguard.policy.filtering import intrinsic_dimension
+
+    rng = np.random.default_rng(0)
+    plane = rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 5))
+    assert intrinsic_dimension(plane) == pytest.approx(2.0, abs=0.3)

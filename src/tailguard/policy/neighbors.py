@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from tailguard.errors import EmptyDatasetError
 
 
-def _index(points: np.ndarray) -> NearestNeighbors:
+def _index(points: np.ndarray) -> Any:
+    from sklearn.neighbors import NearestNeighbors  # imported on first use: plain policies never need it
+
     return NearestNeighbors(algorithm="auto").fit(points)
 
 
@@ -39,8 +42,3 @@ def nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndar
         return np.zeros((0, k)), np.zeros((0, k), dtype=np.int64)
     dist, idx = _index(reference).kneighbors(queries, n_neighbors=k)
     return dist, idx
-
-
-def self_neighbors(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest neighbours of each point within ``points`` (itself included)."""
-    return nearest(points, points, k)

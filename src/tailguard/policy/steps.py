@@ -140,7 +140,9 @@ class Filter(Step):
     * near-duplicate: an item lies within ``r_dup`` of another kept item that
       comes first (human items first, then pool order), where ``r_dup`` is the
       ``duplicate_quantile`` quantile (default 0.001: about the smallest spacing)
-      of the nearest-neighbour distances between distinct reference points.
+      of the nearest-neighbour distances between distinct reference points,
+      rescaled to the number of items compared (so roughly that share of genuine
+      samples would have such a neighbour, whatever the pool's size).
     """
 
     name = "filter"
