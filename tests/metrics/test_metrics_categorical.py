@@ -129,3 +129,14 @@ def test_bad_labels_and_parameters():
         HillNumbersMetric().update_reference(["a"]).result()
     with pytest.raises(ParameterError, match="The 'n_draws' parameter of MissingMassMetric must be an int >= 1"):
         MissingMassMetric(n_draws=0)
+
+
+def test_reference_is_optional_except_for_lost_categories():
+    labels = ["a", "a", "b", "c"]
+    assert HillNumbersMetric.requires_reference is False and HillNumbersMetric.uses_reference()
+    r = HillNumbersMetric(n_boot=20).update(labels).result()
+    assert r.value("hill_q0").value == 3 and r.value("hill_q0").reference_value is None
+    assert MissingMassMetric().update(labels).result().value("good_turing_missing_mass").value == 0.5
+    assert LostCategoriesMetric.requires_reference is True
+    with pytest.raises(EmptyDatasetError, match="the reference has no labels"):
+        LostCategoriesMetric().update(labels).result()

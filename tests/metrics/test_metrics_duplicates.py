@@ -139,3 +139,11 @@ def test_bad_inputs_and_parameters():
         NearDuplicateMetric().update([None])
     with pytest.raises(EmptyDatasetError):
         NearDuplicateMetric().update(["", "  "]).result()
+
+
+def test_without_a_reference():
+    docs = [" ".join(d) for d in random_docs(30, seed=15)]
+    r = NearDuplicateMetric().update(docs + docs[:10]).result()
+    assert [v.name for v in r.values] == ["duplicate_rate"]
+    assert r.value("duplicate_rate").value == pytest.approx(10 / 40)
+    assert r.value("duplicate_rate").reference_value is None

@@ -116,3 +116,12 @@ def test_bad_inputs():
         ClassShareMetric().update([NS(labels=())]).result()
     with pytest.raises(ParameterError, match="The 'rare_fraction' parameter of ClassShareMetric"):
         ClassShareMetric(rare_fraction=1.5)
+
+
+def test_without_a_reference():
+    cand = make_records(100, seed=11)
+    share = ClassShareMetric().update(cand).result()
+    assert share.value("rare_class_share").reference_value is None
+    assert share.details["rare_classes"]  # chosen from the candidate's own counts
+    geo = BoxGeometryMetric().update(cand).result()
+    assert [v.name for v in geo.values] == ["objects_per_image"]

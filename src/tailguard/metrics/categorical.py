@@ -172,6 +172,8 @@ class HillNumbersMetric(_CategoricalMetric):
     name: ClassVar[str] = "hill_numbers"
     family: ClassVar[str] = "diversity"
     higher_is_better: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = False
+    accepts_reference: ClassVar[bool] = True
 
     def result(self) -> MetricResult:
         _, c, r = self._arrays()
@@ -205,6 +207,8 @@ class MissingMassMetric(_CategoricalMetric):
     name: ClassVar[str] = "missing_mass"
     family: ClassVar[str] = "tails"
     higher_is_better: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = False
+    accepts_reference: ClassVar[bool] = True
 
     def result(self) -> MetricResult:
         _, c, r = self._arrays()

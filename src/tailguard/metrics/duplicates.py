@@ -152,7 +152,8 @@ class NearDuplicateMetric(Metric):
     family: ClassVar[str] = "duplicates"
     input_kind: ClassVar[str] = "text"
     higher_is_better: ClassVar[bool] = False
-    requires_reference: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = False
+    accepts_reference: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {
         "num_perm": Int(min=8, max=4096),
         "shingle_size": Int(min=1, max=5),

@@ -136,7 +136,8 @@ def _image_ratio(mask: np.ndarray, image: np.ndarray, n_images: int) -> tuple[fl
 class _LabelMetric(Metric):
     input_kind: ClassVar[str] = "boxes"
     family: ClassVar[str] = "labels"
-    requires_reference: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = False
+    accepts_reference: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         super().__init__(**params)

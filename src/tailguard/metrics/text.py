@@ -247,7 +247,8 @@ class TextStatsMetric(Metric):
     family: ClassVar[str] = "text"
     input_kind: ClassVar[str] = "text"
     higher_is_better: ClassVar[bool] = True
-    requires_reference: ClassVar[bool] = True
+    requires_reference: ClassVar[bool] = False
+    accepts_reference: ClassVar[bool] = True
 
     params: ClassVar[dict[str, Any]] = {
         "seed": Int(min=0),
