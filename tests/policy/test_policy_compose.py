@@ -222,3 +222,34 @@ def test_input_errors_are_typed_and_name_the_input():
         Pool(origin=["human", "synthtic"])
     with pytest.raises(BadInputError, match=r"Pool\.depth has 1 entries but origin has 2"):
         Pool(origin=["human", "human"], depth=[0])
+
+
+def test_tail_preserve_with_anchor_keeps_class_shares_within_each_origin():
+    ref = Pool.human(100, classes=np.repeat([0, 1], [75, 25]))
+    classes = np.r_[np.repeat([0, 1], [95, 5]), np.repeat([0, 1], [396, 4])]
+    pool = Pool(
+        origin=np.r_[np.zeros(100, int), np.ones(400, int)],
+        round=np.r_[np.zeros(100, int), np.ones(400, int)],
+        classes=classes,
+    )
+    sel = parse_policy("accumulate-subsample+anchor:0.5+tail-preserve").compose(
+        pool, target_size=40, reference=ref, rng=0, allow_repeats=False
+    )
+    human = sel.indices[pool.is_human[sel.indices]]
+    other = sel.indices[~pool.is_human[sel.indices]]
+    assert len(human) == 20 and len(other) == 20
+    assert np.bincount(classes[human]).tolist() == [15, 5]
+    assert np.bincount(classes[other]).tolist() == [16, 4]  # only 4 rare synthetic rows exist
+    reasons = sel.reason_counts()
+    assert any(r.endswith("tail-preserve chose which") for r in reasons)
+
+
+def test_pool_rejects_non_finite_features_and_negative_rounds():
+    from tailguard.errors import NonFiniteValueError
+
+    with pytest.raises(NonFiniteValueError, match=r"Pool\.features"):
+        Pool(origin=["human"], features=[[np.nan]])
+    with pytest.raises(BadInputError, match=r"Pool\.round must be >= 0"):
+        Pool(origin=["human"], round=[-1])
+    with pytest.raises(BadInputError, match="features must have shape"):
+        Pool(origin=["human", "human"], features=np.zeros((3, 2)))
