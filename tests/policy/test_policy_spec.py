@@ -164,3 +164,36 @@ def test_any_valid_spec_round_trips(parts):
     policy = parse_policy("+".join(parts))
     assert parse_policy(str(policy)) == policy
     assert {s.name for s in policy.steps} == set(names)
+
+
+_EXAMPLE_ARGS = {"anchor": {"fraction": 0.3}, "fresh": {"fraction": 0.1}}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES.names()))
+def test_conformance_of_every_registered_step(name):
+    import numpy as np
+
+    from tailguard.policy import Pool
+
+    cls = POLICIES.get(name)
+    step = cls(**_EXAMPLE_ARGS.get(name, {}))
+    assert pickle.loads(pickle.dumps(step)) == step
+    assert cls(**step.get_params()).config_id == step.config_id
+    with pytest.raises(UnknownChoiceError, match="Valid choices"):
+        cls(**_EXAMPLE_ARGS.get(name, {}), bogus=1)
+    # seeded determinism of the step composed on its own (with what it needs)
+    rng = np.random.default_rng(0)
+    n = 120
+    rounds = np.repeat([0, 1, 2], n // 3)
+    pool = Pool(
+        origin=(rounds > 0).astype(int),
+        round=rounds,
+        depth=rounds,
+        features=rng.normal(size=(n, 2)),
+        classes=rng.integers(0, 3, n),
+    )
+    kwargs = {"target_size": 30, "fresh_human": Pool.human(50)}
+    a = parse_policy(step.spec()).compose(pool, rng=5, **kwargs)
+    b = parse_policy(step.spec()).compose(pool, rng=5, **kwargs)
+    assert np.array_equal(a.indices, b.indices) and np.array_equal(a.fresh_indices, b.fresh_indices)
+    assert len(a) > 0
