@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import pickle
 
 import pytest
@@ -35,6 +36,8 @@ from tailguard.policy import POLICIES, parse_policy
         tailguard.policy.spec,
         tailguard.policy.steps,
         tailguard.policy.tails,
+        importlib.import_module("tailguard.policy.mixing"),
+        importlib.import_module("tailguard.policy.records"),
     ],
     ids=lambda m: m.__name__,
 )

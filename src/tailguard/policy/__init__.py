@@ -19,7 +19,7 @@ the order of application in :mod:`tailguard.policy.composer`.
 """
 
 from tailguard.policy.gate import Gate, GateDecision, GateLimits
-from tailguard.policy.mix import MixReport, check_gate, enforce_gate, mix
+from tailguard.policy.mixing import MixReport, check_gate, enforce_gate, mix
 from tailguard.policy.pool import ORIGIN_NAMES, Origin, Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.spec import Policy, parse_policy, parse_step
