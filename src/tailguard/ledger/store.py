@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, DateTime, Engine, Integer, and_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from tailguard.errors import (
@@ -74,6 +74,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class _Clock:
+    """``_now()`` at most once per millisecond-ish batch: bulk ingest stamps rows without a syscall each."""
+
+    def __init__(self) -> None:
+        self._value = _now()
+        self._calls = 0
+
+    def __call__(self) -> dt.datetime:
+        self._calls += 1
+        if self._calls % 1000 == 0:
+            self._value = _now()
+        return self._value
+
+
+_clock = _Clock()
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -81,7 +99,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -180,6 +198,48 @@ class Ledger:
         """``sqlite`` or ``postgresql``."""
         return self._engine.dialect.name
 
+    def _bulk_insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], *,
+                     returning: Any = None) -> set[Any] | None:
+        """Insert many rows, ignoring ones whose key exists; optionally return the inserted keys.
+
+        On SQLite (where BEGIN IMMEDIATE serialises writers, so nothing races) rows go
+        straight to ``cursor.executemany``; SQLAlchemy's per-row parameter processing
+        would otherwise dominate ingest time. PostgreSQL uses Core with RETURNING.
+        """
+        if not rows:
+            return set()
+        if self.dialect != "sqlite":
+            stmt = self._insert_ignore(table)
+            if returning is not None:
+                return set(conn.execute(stmt.returning(returning), rows).scalars())
+            conn.execute(stmt, rows)
+            return None
+        keys = list(rows[0])
+        sql = (f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))}) "
+               "ON CONFLICT DO NOTHING")
+        stamps = [i for i, k in enumerate(keys) if isinstance(table.c[k].type, DateTime)]
+        if stamps:
+            cache: dict[dt.datetime, str] = {}
+
+            def stamp(value: dt.datetime | None) -> str | None:
+                if value is None:
+                    return None
+                text = cache.get(value)
+                if text is None:
+                    text = cache[value] = value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
+                return text
+
+            params = []
+            for r in rows:
+                values = [r[k] for k in keys]
+                for i in stamps:
+                    values[i] = stamp(values[i])
+                params.append(tuple(values))
+        else:
+            params = [tuple(r[k] for k in keys) for r in rows]
+        conn.exec_driver_sql(sql, params)
+        return {r[returning.name] for r in rows} if returning is not None else None
+
     def _insert_ignore(self, table: Any) -> Any:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -222,7 +282,7 @@ class Ledger:
         names = extra.pop("class_names", None)
         if names is not None:
             dataset_id = self._dataset_id(list(map(str, names)), conn)
-        now = _now()
+        now = _clock()
         row = {
             "id": sample_id,
             "uri": sample.uri,
@@ -277,7 +337,7 @@ class Ledger:
         parent_rows: list[dict[str, str]] = []
         conflict_rows: list[dict[str, Any]] = []
         upgrades: list[dict[str, Any]] = []
-        now = _now()
+        now = _clock()
 
         def add_conflict(p: Prepared, kind: str, claimed: str, other: str, detail: str) -> None:
             conflict_rows.append(
@@ -320,7 +380,7 @@ class Ledger:
             acc.sample_ids.append(p.id)
         if new_rows:
             new_rows.sort(key=lambda r: r["id"])  # one lock order for concurrent writers (PostgreSQL)
-            inserted = set(conn.execute(self._insert_ignore(s_t).returning(s_t.c.id), new_rows).scalars())
+            inserted = self._bulk_insert(conn, s_t, new_rows, returning=s_t.c.id) or set()
             raced = len(new_rows) - len(inserted)  # committed by a concurrent ingest meanwhile
             acc.added -= raced
             acc.existing += raced
@@ -336,9 +396,9 @@ class Ledger:
                 upgrades,
             )
         if label_rows:
-            conn.execute(self._insert_ignore(l_t), list(label_rows.values()))
+            self._bulk_insert(conn, l_t, list(label_rows.values()))
         if parent_rows:
-            conn.execute(self._insert_ignore(schema.sample_parents), parent_rows)
+            self._bulk_insert(conn, schema.sample_parents, parent_rows)
         if conflict_rows:
             conn.execute(insert(schema.conflicts), conflict_rows)
 
@@ -456,17 +516,17 @@ class Ledger:
         else:
             ids = list(dict.fromkeys(sample_ids))
             for part in _chunks(ids, IN_CHUNK):
-                query = select(s_t.c.id, s_t.c.origin).where(s_t.c.id.in_(part))
-                rows = conn.execute(query).all()
-                if len(rows) < len(part):
-                    found = {r[0] for r in rows}
+                cond = s_t.c.id.in_(part)
+                query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin).where(
+                    cond if clause is None else and_(cond, clause))
+                inserted = conn.execute(
+                    insert(vm_t).from_select(["version_id", "sample_id", "origin"], query)).rowcount
+                if clause is not None or inserted is None or inserted < 0:  # psycopg reports -1 here
+                    inserted = conn.execute(select(func.count()).select_from(s_t).where(cond)).scalar_one()
+                if inserted < len(part):
+                    found = set(conn.execute(select(s_t.c.id).where(cond)).scalars())
                     missing = next(i for i in part if i not in found)
                     raise MissingInputError(f"sample {missing!r} is not in the ledger (version {name!r})")
-                if clause is not None:
-                    keep = {r[0] for r in conn.execute(select(s_t.c.id).where(and_(s_t.c.id.in_(part), clause)))}
-                    rows = [r for r in rows if r[0] in keep]
-                if rows:
-                    conn.execute(insert(vm_t), [{"version_id": vid, "sample_id": r[0], "origin": r[1]} for r in rows])
         n = int(conn.execute(select(func.count()).select_from(vm_t).where(vm_t.c.version_id == vid)).scalar_one())
         if n == 0:
             raise EmptyDatasetError(

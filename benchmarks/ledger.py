@@ -1,0 +1,159 @@
+"""Ledger benchmark: ingest speed, 1M-member versions, diff, and CLI start-up.
+
+Targets (2-core machine): ingest >= 20k JSONL records/s into SQLite, diff of two
+1M-member versions < 3 s, ``tailguard --help`` < 0.5 s.
+
+Usage:
+    python benchmarks/ledger.py                       # SQLite, full sizes
+    python benchmarks/ledger.py --backend postgresql  # a throwaway local PostgreSQL server
+    python benchmarks/ledger.py --backend both --records 20000 --images 500 --members 100000  # quick
+Results are printed and written to bench-results/ledger-<backend>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tailguard.ledger import Ledger, NewSample
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """Start a local PostgreSQL cluster (as user postgres when run as root); yield its URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries not found: apt-get install postgresql")
+    bindir = Path(found[-1]).parent
+    base = Path(tempfile.mkdtemp(prefix="tg-bench-pg-"))
+    prefix = []
+    if os.geteuid() == 0:
+        shutil.chown(base, user="postgres", group="postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = base / "data"
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB"
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w",
+                    "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def timed(label: str, results: dict, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    results[label] = round(seconds, 3)
+    print(f"  {label:<34} {seconds:8.2f} s", flush=True)
+    return value
+
+
+def write_jsonl(path: Path, n: int) -> None:
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "while", "model", "collapse", "erodes", "rare", "tails"]
+    with open(path, "w") as handle:
+        for i in range(n):
+            text = " ".join(words[(i * 7 + k) % len(words)] for k in range(12))
+            handle.write(json.dumps({"text": f"{i}: {text}", "topic": words[i % len(words)]}) + "\n")
+
+
+def help_seconds() -> float:
+    exe = shutil.which("tailguard") or str(Path(sys.executable).parent / "tailguard")
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([exe, "--help"], check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run(url: str, args: argparse.Namespace, work: Path) -> dict:
+    results: dict = {"url": url.split("@")[-1], "records": args.records, "images": args.images,
+                     "members": args.members}
+    with Ledger.open(url) as ledger:
+        print(f"backend {ledger.dialect}", flush=True)
+        jsonl = work / "records.jsonl"
+        if not jsonl.exists():
+            write_jsonl(jsonl, args.records)
+        report = timed("ingest_jsonl_s", results, ledger.ingest, jsonl, origin="human", as_version="jsonl")
+        assert report.added == args.records
+        results["ingest_jsonl_records_per_s"] = round(args.records / results["ingest_jsonl_s"])
+        print(f"  {'-> records/s':<34} {results['ingest_jsonl_records_per_s']:8d}", flush=True)
+
+        if args.images:
+            data_yaml = work / "detection" / "data.yaml"
+            if not data_yaml.exists():
+                from tailguard.data import make_detection_dataset
+
+                timed("make_detection_dataset_s", results, make_detection_dataset, work / "detection",
+                      args.images, seed=0)
+            report = timed("ingest_detection_s", results, ledger.ingest, data_yaml, origin="human",
+                           as_version="detection")
+            results["ingest_images_per_s"] = round(report.added / results["ingest_detection_s"])
+            print(f"  {'-> images/s':<34} {results['ingest_images_per_s']:8d}", flush=True)
+            timed("export_detection_yolo_s", results, ledger.export, "detection", "yolo", work / "export")
+
+        n = args.members
+        shift = n // 20
+        samples = (NewSample(content=f"m{i}".encode(), uri=None, modality="text", origin="human",
+                             source="/bench/a" if i < n else "/bench/b") for i in range(n + shift))
+        timed("add_samples_members_s", results, ledger.add_samples, samples)
+        info = timed("create_version_1M_selector_s", results, ledger.create_version, "big_a", ["source:/bench/a"])
+        ids_b = ledger.version_sample_ids("big_a")[shift:]
+        ledger.create_version("big_new", ["source:/bench/b"])
+        ids_b += ledger.version_sample_ids("big_new")
+        info_b = timed("create_version_1M_ids_s", results, ledger.create_version, "big_b", sample_ids=ids_b)
+        assert info.n_members == n and info_b.n_members == n
+        diff = timed("diff_1M_vs_1M_s", results, ledger.diff, "big_a", "big_b")
+        assert len(diff.added) == shift and len(diff.removed) == shift
+        timed("version_summary_1M_s", results, ledger.version_summary, "big_a")
+    results["tailguard_help_s"] = round(help_seconds(), 3)
+    print(f"  {'tailguard --help (best of 5)':<34} {results['tailguard_help_s']:8.2f} s", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--out", default="bench-results")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    with tempfile.TemporaryDirectory(prefix="tg-bench-") as tmp:
+        work = Path(tmp)
+        for backend in backends:
+            if backend == "sqlite":
+                results = run(f"sqlite:///{work / 'ledger.db'}", args, work)
+            else:
+                with throwaway_postgres() as url:
+                    results = run(url, args, work)
+            results["machine"] = f"{platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
+            (out / f"ledger-{backend}.json").write_text(json.dumps(results, indent=2))
+            print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
