@@ -96,20 +96,22 @@ class MinHasher:
             return
         rows = np.flatnonzero(partial)
         f = filled[rows]
-        cols = np.arange(p, dtype=np.int64)
-        big = np.int64(4 * p)
-        # nearest filled bin to the right (circularly): reverse running minimum over two copies
-        pos = np.where(np.concatenate([f, f], axis=1), np.concatenate([cols, cols + p]), big)
-        right = np.minimum.accumulate(pos[:, ::-1], axis=1)[:, ::-1][:, :p]
-        # nearest filled bin to the left: running maximum over two copies, read in the second copy
-        pos_l = np.where(np.concatenate([f, f], axis=1), np.concatenate([cols - p, cols]), -big)
-        left = np.maximum.accumulate(pos_l, axis=1)[:, p:]
-        go_right = self._directions(p)[None, :]
-        src = np.where(go_right, right, left)
-        dist = np.abs(src - cols[None, :]).astype(np.uint64)
-        borrowed = np.take_along_axis(sig[rows], src % p, axis=1).astype(np.uint64)
+        cols = np.arange(p, dtype=np.int32)
+        # nearest filled bin to the right, wrapping to the row's first filled bin (+p)
+        right = np.where(f, cols, np.int32(4 * p))
+        np.minimum.accumulate(right[:, ::-1], axis=1, out=right[:, ::-1])
+        first = np.argmax(f, axis=1).astype(np.int32)
+        right = np.where(right > 2 * p, (first + p)[:, None], right)
+        # nearest filled bin to the left, wrapping to the row's last filled bin (-p)
+        left = np.where(f, cols, np.int32(-4 * p))
+        np.maximum.accumulate(left, axis=1, out=left)
+        last = (p - 1 - np.argmax(f[:, ::-1], axis=1)).astype(np.int32)
+        left = np.where(left < -2 * p, (last - p)[:, None], left)
+        src = np.where(self._directions(p)[None, :], right, left)
+        dist = np.abs(src - cols[None, :]).astype(np.uint32)
+        borrowed = np.take_along_axis(sig[rows], src % p, axis=1)
         with np.errstate(over="ignore"):
-            tagged = (mix64((borrowed << np.uint64(16)) ^ dist ^ self._salt) >> np.uint64(32)).astype(np.uint32)
+            tagged = borrowed * np.uint32(0x9E3779B1) + dist * np.uint32(0x85EBCA77) + np.uint32(self._salt & 0xFFFF)
         tagged[tagged == _EMPTY] = _EMPTY - 1
         sig[rows] = np.where(f, sig[rows], tagged)
 

@@ -1,0 +1,182 @@
+"""Benchmarks of the text metrics: MinHash against datasketch, and text-statistics throughput.
+
+Run on its own::
+
+    .venv/bin/python benchmarks/metrics_text.py [--text-mb 200] [--minhash-docs 20000]
+
+or through ``benchmarks/metrics.py``, which calls :func:`run`. Figures are
+printed side by side with the peer's, measured in the same run. Throughputs are
+per core: bytes or documents divided by the CPU time of this single-threaded
+process (``time.process_time``), with wall time beside it.
+
+* **MinHash** (``num_perm=128``, word 3-shingles): documents are the paragraphs
+  of the Python docs (``pydoc_data.topics``, at least 5 words), repeated to
+  ``--minhash-docs``. datasketch 2.0.0 gets pre-built shingles and its batch API
+  (``MinHash.update_batch``); its shingling time (Python regex) is shown
+  separately. tailguard's time starts from the raw strings. Accuracy: each
+  paragraph of >= 20 words is paired with a copy in which a random 0-60% of
+  words are replaced; both libraries' estimates are compared with the exact
+  Jaccard, with each other, and with datasketch under another seed (the noise
+  floor between two independent hash families).
+* **Text statistics**: ``text_stats`` over the Python docs repeated to
+  ``--text-mb`` megabytes, in batches of 500 documents, then ``result()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from tailguard.metrics.minhash import MinHasher, jaccard_estimate
+from tailguard.metrics.text import TextStatsMetric
+
+_WORD = re.compile(r"[a-z0-9_\x80-\U0010ffff]+")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this benchmark (``benchmarks/metrics.py`` may add them to its own parser)."""
+    parser.add_argument("--text-mb", type=float, default=200.0, help="size of the text-statistics corpus")
+    parser.add_argument("--minhash-docs", type=int, default=20_000, help="documents for the MinHash speed test")
+    parser.add_argument("--num-perm", type=int, default=128)
+
+
+def _pydoc_topics() -> list[str]:
+    from pydoc_data.topics import topics
+
+    return list(topics.values())
+
+
+def _paragraphs(min_words: int) -> list[str]:
+    return [p for t in _pydoc_topics() for p in t.split("\n\n") if len(p.split()) >= min_words]
+
+
+def _shingles(doc: str, k: int = 3) -> list[bytes]:
+    """The same shingles tailguard uses: lower-cased word 3-grams (the whole doc if shorter)."""
+    t = _WORD.findall(doc.lower())
+    if len(t) < k:
+        return [w.encode() for w in t]
+    return [" ".join(t[i : i + k]).encode() for i in range(len(t) - k + 1)]
+
+
+def _timed(fn: Any) -> tuple[Any, float, float]:
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.process_time() - c0, time.perf_counter() - w0
+
+
+def bench_minhash(n_docs: int, num_perm: int) -> None:
+    import datasketch
+    from datasketch import MinHash
+
+    paras = _paragraphs(5)
+    docs = (paras * (n_docs // len(paras) + 1))[:n_docs]
+    print(
+        f"\n== MinHash, num_perm={num_perm}, {n_docs} docs (Python-docs paragraphs, mean "
+        f"{np.mean([len(d.split()) for d in docs]):.0f} words)"
+    )
+
+    shingled, c_sh, _ = _timed(lambda: [_shingles(d) for d in docs])
+
+    def ds_all() -> list[Any]:
+        out = []
+        for s in shingled:
+            m = MinHash(num_perm=num_perm, seed=1)
+            m.update_batch(s)
+            out.append(m)
+        return out
+
+    _, c_ds, w_ds = _timed(ds_all)
+    hasher = MinHasher(num_perm=num_perm, shingle_size=3, seed=1)
+    _, c_tg, w_tg = _timed(lambda: hasher.signatures(docs))
+    print(
+        f"  datasketch {datasketch.__version__}: {n_docs / c_ds:10.0f} docs/s per core (MinHash only, "
+        f"wall {n_docs / w_ds:.0f}); +shingling {n_docs / (c_ds + c_sh):.0f} docs/s"
+    )
+    print(f"  tailguard        : {n_docs / c_tg:10.0f} docs/s per core (from raw text, wall {n_docs / w_tg:.0f})")
+    print(f"  speed-up         : {c_ds / c_tg:.1f}x vs datasketch MinHash only, {(c_ds + c_sh) / c_tg:.1f}x end to end")
+
+    # accuracy on pairs with known Jaccard
+    rng = np.random.default_rng(0)
+    base = [" ".join(_WORD.findall(p.lower())) for p in _paragraphs(20)][:1000]
+    other = []
+    for d in base:
+        frac = rng.uniform(0, 0.6)
+        other.append(" ".join(w if rng.random() >= frac else f"x{rng.integers(10**9)}" for w in d.split()))
+
+    def exact(a: str, b: str) -> float:
+        sa, sb = set(_shingles(a)), set(_shingles(b))
+        return len(sa & sb) / len(sa | sb)
+
+    ex = np.array([exact(a, b) for a, b in zip(base, other, strict=True)])
+
+    def ds_est(seed: int) -> np.ndarray:
+        out = []
+        for a, b in zip(base, other, strict=True):
+            m1, m2 = MinHash(num_perm=num_perm, seed=seed), MinHash(num_perm=num_perm, seed=seed)
+            m1.update_batch(_shingles(a))
+            m2.update_batch(_shingles(b))
+            out.append(m1.jaccard(m2))
+        return np.array(out)
+
+    ds1, ds2 = ds_est(1), ds_est(2)
+    ours = jaccard_estimate(hasher.signatures(base)[0], hasher.signatures(other)[0])
+    print(f"  Jaccard on {len(base)} pairs (exact mean {ex.mean():.3f}):")
+    print(
+        f"    mean estimate        tailguard {ours.mean():.4f}   datasketch {ds1.mean():.4f}   "
+        f"difference {ours.mean() - ds1.mean():+.4f}"
+    )
+    print(
+        f"    mean |est - exact|   tailguard {np.abs(ours - ex).mean():.4f}   datasketch {np.abs(ds1 - ex).mean():.4f}"
+    )
+    print(
+        f"    mean |tailguard - datasketch| per pair {np.abs(ours - ds1).mean():.4f}; "
+        f"datasketch seed 1 vs seed 2 {np.abs(ds1 - ds2).mean():.4f} (noise floor)"
+    )
+
+
+def bench_text_stats(target_mb: float) -> None:
+    topics = _pydoc_topics()
+    unit = sum(len(t.encode()) for t in topics)
+    reps = max(1, round(target_mb * 1e6 / unit))
+    corpus = topics * reps
+    mb = unit * reps / 1e6
+    print(f"\n== text_stats on the Python docs repeated {reps}x: {mb:.1f} MB, {len(corpus)} documents")
+    m = TextStatsMetric()
+
+    def feed() -> None:
+        for i in range(0, len(corpus), 500):
+            m.update(corpus[i : i + 500])
+
+    _, c_up, w_up = _timed(feed)
+    res, c_res, w_res = _timed(m.result)
+    cpu, wall = c_up + c_res, w_up + w_res
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  update {c_up:.1f} s CPU ({w_up:.1f} s wall), result {c_res:.1f} s CPU ({w_res:.1f} s wall)")
+    print(f"  throughput {mb / cpu:.1f} MB/s per core ({mb / wall:.1f} MB/s wall); peak RSS {rss:.0f} MiB")
+    print("  values: " + ", ".join(f"{v.name}={v.value:.4g}" for v in res.values))
+
+
+def run(args: argparse.Namespace | None = None) -> None:
+    """Run both benchmarks and print their figures (``args`` as built by :func:`add_arguments`)."""
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    opts = vars(defaults.parse_args([]))
+    if args is not None:
+        opts.update({k: v for k, v in vars(args).items() if k in opts})
+    bench_minhash(opts["minhash_docs"], opts["num_perm"])
+    bench_text_stats(opts["text_mb"])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    run(parser.parse_args())
