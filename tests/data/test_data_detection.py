@@ -57,6 +57,17 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert strip == [line for line in b.read_text().splitlines() if not line.startswith("path:")]
 
 
+def test_parallel_workers_write_the_same_bytes(tmp_path, monkeypatch):
+    import tailguard.data.detection as detection
+
+    monkeypatch.setattr(detection, "_CHUNK", 40)  # several work chunks per split: seams are covered
+    one = make_detection_dataset(tmp_path / "one", n_images=120, seed=2, imgsz=32)
+    two = make_detection_dataset(tmp_path / "two", n_images=120, seed=2, imgsz=32, workers=2, progress=True)
+    files_one = _files(one.parent)
+    assert len(files_one) == 240
+    assert files_one == _files(two.parent)
+
+
 def test_layout_yaml_and_label_validity(tmp_path):
     data_yaml = make_detection_dataset(tmp_path, n_images=40, seed=1, imgsz=96, split=(0.75, 0.25))
     spec = yaml.safe_load(data_yaml.read_text())
@@ -155,6 +166,7 @@ def test_refuses_to_overwrite_and_bad_split(tmp_path):
         make_detection_dataset(tmp_path / "x", n_images=3, imgsz=8)
 
 
+@pytest.mark.yolo
 def test_ultralytics_accepts_the_yaml(tmp_path):
     pytest.importorskip("ultralytics", reason="needs the yolo extra")
     from ultralytics.data.utils import check_det_dataset
