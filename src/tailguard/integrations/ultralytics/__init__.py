@@ -1,0 +1,56 @@
+"""Ultralytics YOLO integration (optional extra ``yolo``): collapse-safe detector training.
+
+- :func:`pseudo_label`: run a checkpoint on images and store its boxes as ``pseudo_label``
+  labels with generator, generation and per-box confidence (human labels are kept);
+- :func:`attach`: Ultralytics callbacks that gate training on a ledger version under a
+  policy and record per-class validation metrics, warning when a rare class's recall falls;
+- :class:`YoloEmbedder`: image features from the user's own checkpoint for audits;
+- :func:`load_checkpoint`, :func:`check_class_names`: one-line errors for foreign weights
+  and disagreeing data.yaml files;
+- the self-training loop is the simulator family ``yolo``
+  (:mod:`tailguard.simulate.families.yolo`).
+
+Importing this package does not import torch or ultralytics; the functions do, through
+:func:`~tailguard.integrations.ultralytics.runtime.load_ultralytics`, which keeps
+Ultralytics offline (no font, weight or analytics downloads) and loads checkpoints with
+its restricted ``weights_only`` loader.
+
+>>> from tailguard.integrations import ultralytics as tg_yolo
+>>> tg_yolo.offline_train_args()["plots"]
+False
+"""
+
+from tailguard.integrations.ultralytics.callbacks import (
+    LedgerCallbacks,
+    RecallDropAlert,
+    RecallDropWarning,
+    attach,
+    check_class_names,
+    read_data_yaml,
+)
+from tailguard.integrations.ultralytics.checkpoint import CheckpointInfo, load_checkpoint
+from tailguard.integrations.ultralytics.embed import YoloEmbedder
+from tailguard.integrations.ultralytics.metrics import PER_CLASS_METRICS, detection_metrics
+from tailguard.integrations.ultralytics.predict import predict_boxes
+from tailguard.integrations.ultralytics.pseudo_label import PseudoLabelReport, collect_images, pseudo_label
+from tailguard.integrations.ultralytics.runtime import load_ultralytics, offline_train_args
+
+__all__ = [
+    "PER_CLASS_METRICS",
+    "CheckpointInfo",
+    "LedgerCallbacks",
+    "PseudoLabelReport",
+    "RecallDropAlert",
+    "RecallDropWarning",
+    "YoloEmbedder",
+    "attach",
+    "check_class_names",
+    "collect_images",
+    "detection_metrics",
+    "load_checkpoint",
+    "load_ultralytics",
+    "offline_train_args",
+    "predict_boxes",
+    "pseudo_label",
+    "read_data_yaml",
+]
