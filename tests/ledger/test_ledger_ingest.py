@@ -210,3 +210,24 @@ def test_class_name_mismatch_is_detected(sqlite_ledger: Ledger, make_yolo_datase
                                                                                       "['dog', 'cat']"))
     report = sqlite_ledger.ingest(data, origin="human")
     assert {c.kind for c in report.conflicts} == {"class_names"}
+
+
+def test_corrected_label_files_replace_boxes_but_old_versions_keep_theirs(ledger: Ledger, make_yolo_dataset):
+    data = make_yolo_dataset(n_train=1, n_val=0)
+    label = data.parent / "labels" / "train" / "img0.txt"
+    ledger.ingest(data, origin="human", as_version="v1")
+    label.write_text("1 0.4 0.4 0.3 0.3\n0 0.2 0.2 0.1 0.1\n")  # a corrected label file
+    ledger.ingest(data, origin="human", as_version="v2")
+    label.write_text("0 0.5 0.5 0.25 0.25\n")  # back to the original box
+    ledger.ingest(data, origin="human", as_version="v3")
+    again = ledger.ingest(data, origin="human", as_version="v4")  # unchanged: idempotent
+    assert again.added == 0
+
+    def lines(version: str | None) -> list[str]:
+        (rec,) = list(ledger.iter_samples(version))
+        return sorted(b.line() for b in rec.labels)
+
+    assert lines("v1") == lines("v3") == lines("v4") == lines(None) == ["0 0.5 0.5 0.25 0.25"]
+    assert lines("v2") == ["0 0.2 0.2 0.1 0.1", "1 0.4 0.4 0.3 0.3"]
+    assert ledger.version_summary("v2").by_class == {0: 1, 1: 1}
+    assert ledger.version_summary("v4").by_class == {0: 1}

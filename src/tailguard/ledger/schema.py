@@ -91,7 +91,7 @@ labels = Table(
     "labels",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", ID, nullable=False, unique=True),
+    Column("key", ID, nullable=False),  # hash of (sample, origin, generator, line): the same box, re-added
     Column("sample_id", ID, nullable=False),
     Column("class_id", Integer, nullable=False),
     Column("x", Float, nullable=False),
@@ -101,7 +101,10 @@ labels = Table(
     Column("origin", String(16), nullable=False),
     Column("confidence", Float),
     Column("generator", Text),
+    Column("ingest_id", Integer, nullable=False, default=0),  # the ingest (or add_samples call) that added it
+    Column("retired_by", Integer),  # the ingest whose label file replaced it (NULL: current)
     Index("ix_labels_sample", "sample_id"),
+    Index("ux_labels_key_ingest", "key", "ingest_id", unique=True),
 )
 
 conflicts = Table(
@@ -139,6 +142,7 @@ versions = Table(
     Column("extra", Text, nullable=False, default="{}"),
     Column("n_members", Integer, nullable=False, default=0),
     Column("class_names", Text),  # JSON list, or NULL when no detection names are known
+    # labels visible in the version: ingest_id <= label_watermark and not retired by then
     Column("label_watermark", Integer, nullable=False, default=0),
 )
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Integer, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, DateTime, Engine, Integer, and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from tailguard.errors import (
@@ -105,6 +105,17 @@ def _dumps(value: Any) -> str:
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
+
+
+def _visible(watermark: int | None) -> Any:
+    """Labels visible at a version's watermark (None: the current labels).
+
+    A label is visible in a version when it was added by an ingest up to the version's
+    watermark and had not been replaced (retired) by then.
+    """
+    if watermark is None:
+        return l_t.c.retired_by.is_(None)
+    return and_(l_t.c.ingest_id <= watermark, or_(l_t.c.retired_by.is_(None), l_t.c.retired_by > watermark))
 
 
 def default_depth(origin: str, generation: int | None) -> int:
@@ -334,6 +345,7 @@ class Ledger:
                 known[sid] = (origin, ds)
         new_rows: list[dict[str, Any]] = []
         label_rows: dict[str, dict[str, Any]] = {}
+        label_groups: dict[tuple[str, str, str | None], set[str]] = {}
         parent_rows: list[dict[str, str]] = []
         conflict_rows: list[dict[str, Any]] = []
         upgrades: list[dict[str, Any]] = []
@@ -375,7 +387,9 @@ class Ledger:
                 key = label_key(p.id, box.origin, box.line(), box.generator)
                 label_rows[key] = {"key": key, "sample_id": p.id, "class_id": int(box.class_id),
                                    "x": float(box.x), "y": float(box.y), "w": float(box.w), "h": float(box.h),
-                                   "origin": box.origin, "confidence": box.confidence, "generator": box.generator}
+                                   "origin": box.origin, "confidence": box.confidence, "generator": box.generator,
+                                   "ingest_id": ingest_id or 0, "retired_by": None}
+                label_groups.setdefault((p.id, box.origin, box.generator), set()).add(key)
             parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
             acc.sample_ids.append(p.id)
         if new_rows:
@@ -395,12 +409,42 @@ class Ledger:
                         generation=bindparam("b_gen")),
                 upgrades,
             )
-        if label_rows:
-            self._bulk_insert(conn, l_t, list(label_rows.values()))
+        if label_groups:
+            active = self._update_label_groups(conn, label_groups, ingest_id or 0)
+            fresh = [row for key, row in label_rows.items() if key not in active]
+            self._bulk_insert(conn, l_t, fresh)
         if parent_rows:
             self._bulk_insert(conn, schema.sample_parents, parent_rows)
         if conflict_rows:
             conn.execute(insert(schema.conflicts), conflict_rows)
+
+    def _update_label_groups(self, conn: Connection, groups: dict[tuple[str, str, str | None], set[str]],
+                             ingest_id: int) -> set[str]:
+        """New boxes for (sample, origin, generator) replace that group's current boxes.
+
+        Replaced boxes are retired, not deleted, so versions made earlier keep exactly
+        the boxes they had. Returns the keys of boxes that are current and stay so
+        (re-adding them is a no-op: ingest is idempotent).
+        """
+        sample_ids = sorted({g[0] for g in groups})
+        retire: list[int] = []
+        keep: set[str] = set()
+        for part in _chunks(sample_ids, IN_CHUNK):
+            current = conn.execute(
+                select(l_t.c.id, l_t.c.key, l_t.c.sample_id, l_t.c.origin, l_t.c.generator)
+                .where(and_(l_t.c.sample_id.in_(part), l_t.c.retired_by.is_(None)))
+            )
+            for row in current:
+                keys = groups.get((row.sample_id, row.origin, row.generator))
+                if keys is None:
+                    continue
+                if row.key in keys:
+                    keep.add(row.key)
+                else:
+                    retire.append(row.id)
+        for part in _chunks(retire, IN_CHUNK):
+            conn.execute(update(l_t).where(l_t.c.id.in_(part)).values(retired_by=ingest_id))
+        return keep
 
     def _begin_ingest(self, conn: Connection, path: str | None, fmt: str, origin: str | None) -> int:
         result = conn.execute(
@@ -533,7 +577,7 @@ class Ledger:
                 f"version {name!r} would be empty: no sample matches {' '.join(selectors) or 'the given ids'}"
             )
         names = explicit_names if explicit_names is not None else self._member_class_names(conn, vid, name)
-        watermark = conn.execute(select(func.max(l_t.c.id))).scalar() or 0
+        watermark = conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0
         conn.execute(
             update(v_t).where(v_t.c.id == vid).values(
                 n_members=n, label_watermark=int(watermark),
@@ -613,9 +657,7 @@ class Ledger:
         labels: dict[str, list[Box]] = {}
         parents: dict[str, list[str]] = {}
         for part in _chunks(ids, IN_CHUNK):
-            q = select(l_t).where(l_t.c.sample_id.in_(part)).order_by(l_t.c.id)
-            if watermark is not None:
-                q = q.where(l_t.c.id <= watermark)
+            q = select(l_t).where(and_(l_t.c.sample_id.in_(part), _visible(watermark))).order_by(l_t.c.id)
             for lb in conn.execute(q):
                 labels.setdefault(lb.sample_id, []).append(
                     Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator)
@@ -757,7 +799,7 @@ class Ledger:
                 .where(vm_t.c.version_id == vid).group_by(s_t.c.generation))}
             by_class = {int(k): int(n) for k, n in conn.execute(
                 select(l_t.c.class_id, func.count()).select_from(vm_t.join(l_t, l_t.c.sample_id == vm_t.c.sample_id))
-                .where(and_(vm_t.c.version_id == vid, l_t.c.id <= vrow.label_watermark))
+                .where(and_(vm_t.c.version_id == vid, _visible(vrow.label_watermark)))
                 .group_by(l_t.c.class_id).order_by(l_t.c.class_id))}
             depth = conn.execute(
                 select(func.max(s_t.c.synthetic_depth)).select_from(members).where(vm_t.c.version_id == vid)
