@@ -1,9 +1,90 @@
-"""CLI commands: simulate (placeholder until its issue lands)."""
+"""CLI command: ``tailguard simulate FAMILY --policy P[,P...]``.
+
+Writes ``results.json`` and ``report.html`` to ``--out``, prints the report path
+and a table of each tail metric's median at generation 0 and at the last one.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def _parse_params(items: list[str]) -> dict[str, object]:
+    """``["dim=3", "variance=unbiased"]`` -> ``{"dim": 3, "variance": "unbiased"}`` (YAML scalars)."""
+    import yaml
+
+    from tailguard.errors import ParameterError
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--param expects KEY=VALUE. Got {item!r}.")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def simulate_command(
+    family: Annotated[
+        str,
+        typer.Argument(help="Model family: gaussian, gmm, kde, categorical, linreg, ngram, recsys, digits (or yolo)."),
+    ],
+    policy: Annotated[
+        str, typer.Option("--policy", help="Comma-separated policies, e.g. replace,accumulate,anchor:0.2")
+    ] = "replace,accumulate",
+    generations: Annotated[int, typer.Option("--generations", help="Generations after the human-trained one.")] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", help="Independent chains per policy.")] = 5,
+    sample_size: Annotated[int, typer.Option("--sample-size", help="Samples per generation (M).")] = 100,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default runs/simulate-FAMILY).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue killed chains from their checkpoints.")] = False,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Family parameter KEY=VALUE (repeatable).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed of all random streams.")] = 0,
+    record: Annotated[bool, typer.Option("--record", help="Record seed 0's lineage in the ledger (--ledger).")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train a model family recursively under each policy and report its tails across generations."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tailguard.cli.state import state
+    from tailguard.simulate import get_family, simulate, write_report
+    from tailguard.simulate.report import verdict_rows
+
+    fam = get_family(family, **_parse_params(param or []))
+    out_dir = out if out is not None else Path("runs") / f"simulate-{fam.name}"
+    results = simulate(
+        fam,
+        policy,
+        generations=generations,
+        seeds=seeds,
+        sample_size=sample_size,
+        workers=workers,
+        out=out_dir,
+        resume=resume,
+        progress=progress,
+        entropy=seed,
+        ledger=state.resolved_ledger_url() if record else None,
+    )
+    path = write_report(results, str(out_dir))
+    console = Console()
+    table = Table(title=f"{fam.name}: tail metrics, median over {seeds} seeds")
+    for col in ("policy", "metric", "gen 0", f"gen {generations}", "change", "status"):
+        table.add_column(col)
+    colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+    for r in verdict_rows(results):
+        st = r["status"]
+        table.add_row(
+            r["policy"], r["metric"], r["first"], r["last"], r["change"], f"[{colours.get(st, 'white')}]{st}[/]"
+        )
+    console.print(table)
+    typer.echo(f"results: {Path(out_dir) / 'results.json'}")
+    typer.echo(f"report: {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+    app.command("simulate")(simulate_command)

@@ -1,0 +1,234 @@
+"""Run many chains (policies × seeds) across processes and gather the results.
+
+:func:`simulate` is the public entry point (the CLI and ``tailguard demo`` call it).
+Chains are independent and seeded by (entropy, seed, generation, purpose), so the
+numbers do not depend on ``workers``. With ``out`` each chain checkpoints after
+every generation; ``resume=True`` continues from there.
+
+>>> res = simulate("gaussian", ["replace"], generations=2, seeds=3, sample_size=10)
+>>> len(res.summary("replace", "variance_ratio")["median"])
+3
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import ParameterError
+from tailguard.simulate.family import Family, get_family
+from tailguard.simulate.loop import ChainResult, run_chain
+from tailguard.simulate.results import SimulationResults
+from tailguard.simulate.seeding import stream
+from tailguard.validation import Bool, Int, validate_params
+
+SIM_PARAMS = {
+    "generations": Int(min=0, max=100_000),
+    "seeds": Int(min=1, max=1_000_000),
+    "sample_size": Int(min=2),
+    "workers": Int(min=1, max=256),
+    "entropy": Int(min=0),
+    "resume": Bool(),
+    "vectorised": Bool(),
+}
+
+ProgressCallback = Callable[[int, int], None]  # (advance, total)
+
+
+def split_policies(policies: str | Sequence[Any]) -> list[Any]:
+    """``"replace,accumulate+anchor:0.2"`` -> ``["replace", "accumulate+anchor:0.2"]``."""
+    if isinstance(policies, str):
+        items: list[Any] = [p.strip() for p in policies.split(",") if p.strip()]
+    else:
+        items = list(policies)
+    if not items:
+        raise ParameterError("The 'policies' parameter of simulate must name at least one policy. Got none.")
+    return items
+
+
+def _parse_all(policies: list[Any]) -> dict[str, Any]:
+    from tailguard.policy import parse_policy
+
+    parsed: dict[str, Any] = {}
+    for p in policies:
+        pol = parse_policy(p) if isinstance(p, str) else p
+        parsed[str(pol)] = pol
+    return parsed
+
+
+def _chain_task(args: tuple[Family, Any, int, int, int, int, str | None, bool, bool]) -> ChainResult:
+    family, policy, seed, generations, sample_size, entropy, out, resume, lineage = args
+    return run_chain(
+        family,
+        policy,
+        seed=seed,
+        generations=generations,
+        sample_size=sample_size,
+        entropy=entropy,
+        checkpoint_dir=out,
+        resume=resume,
+        record_lineage=lineage,
+    )
+
+
+def _vectorised_ok(family: Family, spec: str) -> bool:
+    return family.name == "gaussian" and spec in ("replace", "accumulate")
+
+
+def _run_vectorised(family: Family, spec: str, generations: int, seeds: int, m: int, entropy: int) -> dict:
+    from tailguard.simulate.families.gaussian import simulate_vectorised
+
+    rng = stream(entropy, seed=0, generation=0, purpose="vectorised")
+    return simulate_vectorised(family, spec, generations=generations, seeds=seeds, sample_size=m, rng=rng)
+
+
+def _make_progress(progress: bool | ProgressCallback, total: int, label: str) -> tuple[ProgressCallback, Any]:
+    if callable(progress):
+        return progress, None
+    if not progress:
+        return (lambda advance, total: None), None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    task = bar.add_task(label, total=total)
+    bar.start()
+    return (lambda advance, _total: bar.advance(task, advance)), bar
+
+
+def simulate(
+    family: str | Family,
+    policies: str | Sequence[Any] = ("replace", "accumulate", "anchor:0.2"),
+    *,
+    generations: int = 10,
+    seeds: int = 5,
+    sample_size: int = 100,
+    workers: int = 1,
+    ledger: Any = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | ProgressCallback = False,
+    entropy: int = 0,
+    vectorised: bool = True,
+    family_params: dict[str, Any] | None = None,
+) -> SimulationResults:
+    """Train ``family`` recursively under each policy for ``generations`` over ``seeds``.
+
+    Args:
+        family: a family name (see ``FAMILIES``) or a built family.
+        policies: specs (``"replace"``, ``"accumulate+anchor:0.2"``...), as a list or
+            comma-separated string.
+        generations: N; metrics are reported for generations 0..N.
+        seeds: independent chains per policy.
+        sample_size: M, the human training size and the samples per generation.
+        workers: processes (``ProcessPoolExecutor``); 1 runs in-process.
+        ledger: a ``tailguard.ledger.Ledger`` (or URL); seed 0's chains are recorded
+            there (samples with generator and generation, one model run per generation).
+        out: directory for checkpoints (``out/checkpoints``) and ``results.json``.
+        resume: continue chains from their checkpoints in ``out``.
+        progress: show a rich progress bar (True) or call ``progress(advance, total)``.
+        entropy: the root seed of all random streams.
+        vectorised: run the Gaussian's ``replace``/``accumulate`` vectorised across
+            seeds (same law as the generic loop; no per-generation checkpoints).
+        family_params: parameters when ``family`` is a name.
+    """
+    params = validate_params(
+        "simulate",
+        {
+            "generations": generations,
+            "seeds": seeds,
+            "sample_size": sample_size,
+            "workers": workers,
+            "entropy": entropy,
+            "resume": resume,
+            "vectorised": vectorised,
+        },
+        SIM_PARAMS,
+    )
+    fam = get_family(family, **(family_params or {})) if isinstance(family, str) else family
+    parsed = _parse_all(split_policies(policies))
+    if resume and out is None:
+        raise ParameterError("The 'resume' parameter of simulate needs an 'out' directory to resume from.")
+    out_dir = str(out) if out is not None else None
+    record = ledger is not None
+
+    fast = {s for s in parsed if vectorised and _vectorised_ok(fam, s) and not record}
+    slow_tasks = [
+        (fam, pol, seed, generations, sample_size, entropy, out_dir, resume, record and seed == 0)
+        for spec, pol in parsed.items()
+        if spec not in fast
+        for seed in range(seeds)
+    ]
+    total = len(slow_tasks) * (generations + 1) + len(fast) * (generations + 1)
+    advance, bar = _make_progress(progress, total, f"simulate {fam.name}")
+    chains: dict[tuple[str, int], ChainResult] = {}
+    fast_out: dict[str, dict] = {}
+    try:
+        for spec in fast:
+            fast_out[spec] = _run_vectorised(fam, spec, generations, seeds, sample_size, entropy)
+            advance(generations + 1, total)
+        if workers > 1 and len(slow_tasks) > 1:
+            with ProcessPoolExecutor(max_workers=min(workers, len(slow_tasks))) as pool:
+                futures = {pool.submit(_chain_task, t): t for t in slow_tasks}
+                for fut in as_completed(futures):
+                    res = fut.result()
+                    chains[(res.policy, res.seed)] = res
+                    advance(generations + 1, total)
+        else:
+            for t in slow_tasks:
+                res = _chain_task(t)
+                chains[(res.policy, res.seed)] = res
+                advance(generations + 1, total)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+    values: dict[str, dict[str, np.ndarray]] = {}
+    samples: dict[str, dict[str, np.ndarray]] = {}
+    extra: dict[str, Any] = {"train_size": {}, "human_fraction": {}}
+    for spec in parsed:
+        if spec in fast_out:
+            fo = fast_out[spec]
+            values[spec] = {m.name: fo["metrics"][m.name] for m in fam.metrics}
+            samples[spec] = {"first": fo["first"][0], "last": fo["last"][0]}
+            continue
+        runs = [chains[(spec, s)] for s in range(seeds)]
+        values[spec] = {m.name: np.stack([r.metrics[m.name] for r in runs]) for m in fam.metrics}
+        samples[spec] = {"first": runs[0].first, "last": runs[0].last}
+        extra["train_size"][spec] = np.median([r.train_size for r in runs], axis=0).tolist()
+        extra["human_fraction"][spec] = np.mean([r.human_fraction for r in runs], axis=0).round(6).tolist()
+    config = {
+        "family_params": fam.get_params(),
+        "family_config_id": fam.config_id,
+        "generations": generations,
+        "seeds": seeds,
+        "sample_size": sample_size,
+        "entropy": entropy,
+        "vectorised": sorted(fast),
+    }
+    metrics_meta = {
+        m.name: {"higher_is_better": m.higher_is_better, "tail": m.tail, "description": m.description}
+        for m in fam.metrics
+    }
+    extra["sample_kind"] = fam.sample_kind
+    if fam.sample_kind == "text":
+        setup0 = fam.setup(sample_size, stream(entropy, seed=0, generation=0, purpose="setup"))
+        extra["sample_text"] = {
+            spec: {"first": fam.render_text(s["first"], setup0), "last": fam.render_text(s["last"], setup0)}
+            for spec, s in samples.items()
+        }
+    results = SimulationResults(fam.name, config, values, metrics_meta, samples, extra)
+    if record:
+        from tailguard.simulate.lineage import record_lineage
+
+        results.extra["lineage"] = record_lineage(ledger, fam, results, chains)
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        results.save(Path(out_dir) / "results.json")
+        Path(out_dir, "params.json").write_text(json.dumps(params, sort_keys=True))
+    return results

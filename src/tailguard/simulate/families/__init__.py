@@ -1,0 +1,1 @@
+"""Built-in model families, one module each; they register into ``FAMILIES`` lazily."""

@@ -1,0 +1,143 @@
+"""The family protocol and the ``FAMILIES`` registry.
+
+A *family* is one kind of model that is trained recursively: a Gaussian, a GMM,
+an n-gram language model... Each family is a small module holding one
+:class:`Family` subclass. The subclass is a :class:`~tailguard.config.Configurable`
+(its parameters are validated from one table) and implements
+
+- ``setup(sample_size, rng) -> Setup``: the human data of one seed: the training
+  set of generation 0, held-out human data the metrics are measured against and
+  (optionally) a reservoir of fresh human data for ``fresh:F`` policies;
+- ``fit(data, rng) -> model`` and ``sample(model, n, rng) -> data``;
+- ``evaluate(model, samples, ctx) -> dict[str, float]``: the family's own metrics.
+
+Data are always numeric numpy arrays whose first axis indexes samples (rows), so
+policies can select rows and checkpoints are plain ``.npz`` files.
+
+>>> from tailguard.simulate import FAMILIES
+>>> fam = FAMILIES.get("gaussian")(dim=2)
+>>> rng = np.random.default_rng(0)
+>>> setup = fam.setup(50, rng)
+>>> model = fam.fit(setup.train, rng)
+>>> fam.sample(model, 5, rng).shape
+(5, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tailguard.config import Configurable
+from tailguard.registry import Registry
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How to read one of a family's metrics.
+
+    ``tail`` marks the metrics that fall when the tails are lost (the ones the
+    reproduction checks and the report's verdict look at).
+    """
+
+    name: str
+    higher_is_better: bool
+    tail: bool = False
+    description: str = ""
+
+
+@dataclass
+class Setup:
+    """The human data of one seed.
+
+    ``train`` is generation 0's training set, ``heldout`` the human data metrics
+    are measured against, ``fresh`` a reservoir of unused human data (for
+    ``fresh:F`` policies) and ``extra`` anything family-specific that is fixed for
+    the whole run (a classifier, the true parameters, a vocabulary).
+    """
+
+    train: np.ndarray
+    heldout: np.ndarray
+    fresh: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalContext:
+    """What ``Family.evaluate`` may look at besides the model and its samples."""
+
+    setup: Setup
+    model0: Any
+    samples0: np.ndarray
+    generation: int
+    rng: np.random.Generator
+
+
+class Family(Configurable):
+    """Base class of every model family (see the module docstring)."""
+
+    name: ClassVar[str]
+    #: what each metric means and which direction is good
+    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    #: how the report draws samples: "hist" (1-D values), "scatter" (2-D points),
+    #: "images" (square images in rows), "text" (token-id rows), "bars" (category ids)
+    sample_kind: ClassVar[str] = "hist"
+
+    def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
+        raise NotImplementedError
+
+    def fit(self, data: np.ndarray, rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def sample(self, model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def evaluate(self, model: Any, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
+        raise NotImplementedError
+
+    # -- optional hooks used by policies and reports ---------------------------
+    def features(self, data: np.ndarray) -> np.ndarray | None:
+        """Vectors for the ``filter`` and ``tail-preserve`` policies (None: not supported)."""
+        return np.asarray(data, dtype=float).reshape(len(data), -1)
+
+    def classes(self, data: np.ndarray) -> np.ndarray | None:
+        """Class ids of rows, when the family has classes."""
+        return None
+
+    def render_text(self, data: np.ndarray, setup: Setup, limit: int = 8) -> list[str]:
+        """Human-readable samples for the report (text families override this)."""
+        return [str(row) for row in np.asarray(data)[:limit]]
+
+    @classmethod
+    def metric_specs(cls) -> Mapping[str, MetricSpec]:
+        return {m.name: m for m in cls.metrics}
+
+    @classmethod
+    def tail_metrics(cls) -> tuple[str, ...]:
+        return tuple(m.name for m in cls.metrics if m.tail)
+
+
+FAMILIES: Registry[type[Family]] = Registry("family")
+
+_BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "yolo")
+for _name in _BUILTIN:
+    FAMILIES.register_lazy(_name, f"tailguard.simulate.families.{_name}")
+
+
+def register_family(cls: type[Family]) -> type[Family]:
+    """Class decorator: register ``cls`` under ``cls.name``."""
+    return FAMILIES.register(cls.name)(cls)
+
+
+def get_family(name: str, **params: Any) -> Family:
+    """Build the family ``name`` with validated ``params``.
+
+    >>> get_family("gausian")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.UnknownChoiceError: Unknown family 'gausian'. Did you mean 'gaussian'? ...
+    """
+    return FAMILIES.get(name)(**params)

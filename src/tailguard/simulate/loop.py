@@ -1,0 +1,297 @@
+"""The generation loop of one chain: one family, one policy, one seed.
+
+Generation n is the n-th fitted model:
+
+1. generation 0 fits model 0 on the seed's human training data;
+2. model n samples M new rows (round n+1, synthetic, depth = 1 + the deepest row it
+   was trained on);
+3. the policy composes the training set of model n+1 from the pool of every row
+   so far (and, for ``fresh:F``, from a reservoir of unused human rows);
+4. model n's metrics are measured against held-out human data.
+
+The chain checkpoints after every generation when given a directory, and then
+continues from its last finished generation when run again.
+
+>>> from tailguard.simulate.family import get_family
+>>> res = run_chain(get_family("gaussian"), "replace", seed=0, generations=3, sample_size=20)
+>>> res.metrics["variance_ratio"].shape
+(4,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tailguard.errors import BadInputError
+from tailguard.simulate import checkpoint
+from tailguard.simulate.family import EvalContext, Family, Setup
+from tailguard.simulate.seeding import stream
+
+HUMAN, SYNTHETIC = 0, 1
+
+
+@dataclass
+class ChainResult:
+    """Per-generation metrics of one chain plus the samples of its first and last model."""
+
+    policy: str
+    seed: int
+    metrics: dict[str, np.ndarray]  # name -> (generations + 1,)
+    first: np.ndarray
+    last: np.ndarray
+    train_size: np.ndarray
+    human_fraction: np.ndarray
+    resumed_from: int | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def _needs_features(policy: Any) -> bool:
+    text = str(policy)
+    return "filter" in text or "tail-preserve" in text
+
+
+def _parse(policy: Any) -> Any:
+    if not isinstance(policy, str):
+        return policy
+    from tailguard.policy import parse_policy
+
+    return parse_policy(policy)
+
+
+def _header(family: Family, policy: str, seed: int, sample_size: int, entropy: int) -> dict[str, Any]:
+    return {
+        "family": family.name,
+        "family_config": family.config_id,
+        "policy": policy,
+        "seed": int(seed),
+        "sample_size": int(sample_size),
+        "entropy": int(entropy),
+    }
+
+
+class _Chain:
+    """Mutable state of one chain between generations."""
+
+    def __init__(self, family: Family, policy: Any, seed: int, sample_size: int, entropy: int):
+        self.family, self.policy, self.seed, self.m, self.entropy = family, policy, seed, sample_size, entropy
+        self.setup: Setup = family.setup(sample_size, self.rng(0, "setup"))
+        train = np.asarray(self.setup.train)
+        if len(train) == 0:
+            raise BadInputError(f"family {family.name!r} produced no human training data")
+        self.data = train
+        self.origin = np.full(len(train), HUMAN, dtype=np.int8)
+        self.depth = np.zeros(len(train), dtype=np.int64)
+        self.round = np.zeros(len(train), dtype=np.int64)
+        n_fresh = 0 if self.setup.fresh is None else len(self.setup.fresh)
+        self.fresh_used = np.zeros(n_fresh, dtype=bool)
+        self.metric_names: list[str] = [m.name for m in family.metrics]
+        self.metrics: list[list[float]] = []
+        self.train_size: list[int] = []
+        self.human_fraction: list[float] = []
+        self._reference = None
+
+    def rng(self, generation: int, purpose: str) -> np.random.Generator:
+        return stream(self.entropy, seed=self.seed, generation=generation, purpose=purpose)
+
+    # -- pool -----------------------------------------------------------------
+    def _pool(self, rows: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray) -> Any:
+        from tailguard.policy import Pool
+
+        feats = self.family.features(rows) if _needs_features(self.policy) else None
+        classes = self.family.classes(rows)
+        return Pool(origin=origin, depth=depth, round=rnd, features=feats, classes=classes)
+
+    def reference(self) -> Any:
+        if self._reference is None:
+            n = len(self.setup.train)
+            self._reference = self._pool(
+                np.asarray(self.setup.train), np.zeros(n, np.int8), np.zeros(n, np.int64), np.zeros(n, np.int64)
+            )
+        return self._reference
+
+    def compose(self, generation: int) -> np.ndarray:
+        """Pool rows of model ``generation``'s training set (generation >= 1)."""
+        pool = self._pool(self.data, self.origin, self.depth, self.round)
+        fresh_pool, fresh_idx = None, np.zeros(0, dtype=np.int64)
+        if self.setup.fresh is not None:
+            fresh_idx = np.flatnonzero(~self.fresh_used)
+            rows = np.asarray(self.setup.fresh)[fresh_idx]
+            k = len(rows)
+            fresh_pool = self._pool(rows, np.zeros(k, np.int8), np.zeros(k, np.int64), np.full(k, generation))
+        sel = self.policy.compose(
+            pool,
+            current_round=generation,
+            target_size=self.m,
+            rng=self.rng(generation, "compose"),
+            reference=self.reference(),
+            fresh_human=fresh_pool,
+        )
+        idx = np.asarray(sel.indices, dtype=np.int64)
+        fresh_sel = np.asarray(sel.fresh_indices, dtype=np.int64)
+        if len(fresh_sel):
+            # fresh rows join the pool as human data of this round, so later rounds can keep them
+            chosen = fresh_idx[fresh_sel]
+            self.fresh_used[chosen] = True
+            start = len(self.data)
+            self._append(np.asarray(self.setup.fresh)[chosen], HUMAN, 0, generation)
+            idx = np.concatenate([idx, np.arange(start, start + len(chosen))])
+        if len(idx) == 0:
+            raise BadInputError(f"policy {self.policy} composed an empty training set at generation {generation}")
+        return idx
+
+    def _append(self, rows: np.ndarray, origin: int, depth: int, rnd: int) -> None:
+        self.data = np.concatenate([self.data, rows.astype(self.data.dtype, copy=False)])
+        self.origin = np.concatenate([self.origin, np.full(len(rows), origin, np.int8)])
+        self.depth = np.concatenate([self.depth, np.full(len(rows), depth, np.int64)])
+        self.round = np.concatenate([self.round, np.full(len(rows), rnd, np.int64)])
+
+    # -- checkpoint -----------------------------------------------------------
+    def state(self, header: dict[str, Any]) -> checkpoint.ChainState:
+        return checkpoint.ChainState(
+            header=header,
+            data=self.data,
+            origin=self.origin,
+            depth=self.depth,
+            round=self.round,
+            fresh_used=self.fresh_used,
+            metric_names=self.metric_names,
+            metrics=np.asarray(self.metrics, dtype=float).reshape(len(self.metrics), len(self.metric_names)),
+            train_size=np.asarray(self.train_size, dtype=np.int64),
+            human_fraction=np.asarray(self.human_fraction, dtype=float),
+        )
+
+    def restore(self, st: checkpoint.ChainState) -> None:
+        self.data, self.origin, self.depth, self.round = st.data, st.origin, st.depth, st.round
+        self.fresh_used = st.fresh_used
+        self.metric_names = st.metric_names
+        self.metrics = st.metrics.tolist()
+        self.train_size = st.train_size.tolist()
+        self.human_fraction = st.human_fraction.tolist()
+
+
+def run_chain(
+    family: Family,
+    policy: Any,
+    *,
+    seed: int,
+    generations: int,
+    sample_size: int,
+    entropy: int = 0,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = True,
+    on_generation: Callable[[int], None] | None = None,
+    record_lineage: bool = False,
+) -> ChainResult:
+    """Run (or continue) one chain and return its metrics.
+
+    ``policy`` is a spec string or a parsed policy. ``on_generation(n)`` is called
+    after each finished generation (progress bars). With ``record_lineage`` the
+    result's ``lineage`` holds the whole pool (``rows``, ``origin``, ``round``,
+    ``depth``), each generation's training rows (``train``: pool indices) and the
+    pool rows it produced (``produced``: [start, end)), for the ledger; only the
+    generations run in this call are listed (``first_generation``).
+    ``resume=False`` ignores an existing checkpoint and overwrites it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # the models are small: BLAS/OpenMP threads only fight each other (and the
+    # other worker processes); one thread per chain is many times faster
+    with threadpool_limits(limits=1):
+        return _run_chain(
+            family,
+            policy,
+            seed,
+            generations,
+            sample_size,
+            entropy,
+            checkpoint_dir,
+            resume,
+            on_generation,
+            record_lineage,
+        )
+
+
+def _run_chain(
+    family: Family,
+    policy: Any,
+    seed: int,
+    generations: int,
+    sample_size: int,
+    entropy: int,
+    checkpoint_dir: str | Path | None,
+    resume: bool,
+    on_generation: Callable[[int], None] | None,
+    record_lineage: bool,
+) -> ChainResult:
+    spec = str(policy)
+    parsed = _parse(policy)
+    chain = _Chain(family, parsed, seed, sample_size, entropy)
+    header = _header(family, spec, seed, sample_size, entropy)
+    path = checkpoint.chain_path(checkpoint_dir, spec, seed) if checkpoint_dir is not None else None
+    resumed_from = None
+    if path is not None and resume:
+        st = checkpoint.load(path, header)
+        if st is not None:
+            chain.restore(st)
+            resumed_from = st.done
+    start = len(chain.metrics)
+    result_lineage: dict[str, Any] = {}
+    # model 0 and its samples are needed by every generation's metrics; they are
+    # a pure function of the seed's streams, so a resumed chain rebuilds them exactly
+    model0 = family.fit(chain.setup.train, chain.rng(0, "fit"))
+    samples0 = family.sample(model0, sample_size, chain.rng(0, "sample"))
+    samples = samples0
+    for g in range(start, generations + 1):
+        if g == 0:
+            model, samples = model0, samples0
+            idx = np.arange(len(chain.setup.train))
+        else:
+            idx = chain.compose(g)
+            model = family.fit(chain.data[idx], chain.rng(g, "fit"))
+            samples = family.sample(model, sample_size, chain.rng(g, "sample"))
+        tdepth = chain.depth[idx]
+        tsize, hfrac = len(idx), float(np.mean(chain.origin[idx] == HUMAN))
+        ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"))
+        values = family.evaluate(model, samples, ctx)
+        chain.metrics.append([float(values.get(k, np.nan)) for k in chain.metric_names])
+        chain.train_size.append(int(tsize))
+        chain.human_fraction.append(hfrac)
+        depth = int(tdepth.max()) + 1
+        start_row = len(chain.data)
+        chain._append(np.asarray(samples), SYNTHETIC, depth, g + 1)
+        if record_lineage:
+            result_lineage.setdefault("train", []).append(idx)
+            result_lineage.setdefault("produced", []).append((start_row, len(chain.data)))
+        if path is not None:
+            checkpoint.save(path, chain.state(header))
+        if on_generation is not None:
+            on_generation(g)
+    if start > generations:  # already finished: the last samples are in the pool
+        samples = chain.data[(chain.round == generations + 1) & (chain.origin == SYNTHETIC)]
+    if record_lineage:
+        result_lineage.update(
+            rows=chain.data,
+            origin=chain.origin,
+            round=chain.round,
+            depth=chain.depth,
+            first_generation=start,
+            human=np.asarray(chain.setup.train),
+            setup=chain.setup,
+        )
+    metrics = np.asarray(chain.metrics, dtype=float)[: generations + 1]
+    return ChainResult(
+        policy=spec,
+        seed=seed,
+        metrics={name: metrics[:, j].copy() for j, name in enumerate(chain.metric_names)},
+        first=np.asarray(samples0),
+        last=np.asarray(samples),
+        train_size=np.asarray(chain.train_size[: generations + 1]),
+        human_fraction=np.asarray(chain.human_fraction[: generations + 1]),
+        resumed_from=resumed_from,
+        lineage=result_lineage,
+    )

@@ -1,0 +1,243 @@
+"""The simulation report: one self-contained HTML file (figures inlined as PNG data URIs).
+
+It renders a stored :class:`SimulationResults` and never recomputes a metric:
+
+- a verdict table: per policy, each tail metric's median at generation 0 and at
+  the last generation, and the change;
+- per metric, the median over seeds and the 10–90% band across generations, one
+  line and band per policy;
+- per policy, a picture of model 0's samples beside the last model's (histograms,
+  scatter plots, sampled digits, sampled sentences, frequency bars), when the
+  results carry samples (results loaded from JSON do not).
+
+>>> import numpy as np, tempfile
+>>> from tailguard.simulate import simulate
+>>> res = simulate("gaussian", "replace,accumulate", generations=3, seeds=4, sample_size=30)
+>>> path = write_report(res, tempfile.mkdtemp())
+>>> path.name, "data:image/png;base64," in path.read_text()
+('report.html', True)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tailguard.simulate.results import SimulationResults
+
+COLOURS = ("#c62828", "#1e88e5", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#455a64")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_uri(fig: Any) -> str:
+    """PNG data URI of a matplotlib figure (the figure is closed)."""
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def metric_figure(results: SimulationResults, metric: str) -> str:
+    """Median and 10–90% band over seeds per policy, across generations."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    gens = np.arange(results.generations + 1)
+    for k, policy in enumerate(results.policies):
+        s = results.summary(policy, metric)
+        colour = COLOURS[k % len(COLOURS)]
+        med = np.array([np.nan if v is None else v for v in s["median"]], dtype=float)
+        lo = np.array([np.nan if v is None else v for v in s["p10"]], dtype=float)
+        hi = np.array([np.nan if v is None else v for v in s["p90"]], dtype=float)
+        ax.plot(gens, med, color=colour, label=policy, lw=1.8)
+        ax.fill_between(gens, lo, hi, color=colour, alpha=0.18, lw=0)
+    meta = results.metrics.get(metric, {})
+    arrow = "higher is better" if meta.get("higher_is_better", True) else "lower is better"
+    ax.set_title(f"{metric} ({arrow})", fontsize=10)
+    ax.set_xlabel("generation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return figure_uri(fig)
+
+
+def _images_grid(ax: Any, data: np.ndarray, title: str, n: int = 24) -> None:
+    imgs = np.asarray(data, dtype=float)[:n, :64].reshape(-1, 8, 8)
+    cols = 8
+    rows = int(np.ceil(len(imgs) / cols))
+    canvas = np.full((rows * 9, cols * 9), np.nan)
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, cols)
+        canvas[r * 9 : r * 9 + 8, c * 9 : c * 9 + 8] = im
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=16)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+def samples_figure(kind: str, first: np.ndarray, last: np.ndarray, last_gen: int) -> str | None:
+    """Model 0's samples beside the last model's, drawn for the family's ``sample_kind``."""
+    plt = _plt()
+    first, last = np.asarray(first), np.asarray(last)
+    if kind == "images":
+        fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
+        _images_grid(axes[0], first, "generation 0")
+        _images_grid(axes[1], last, f"generation {last_gen}")
+        return figure_uri(fig)
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    if kind == "hist":
+        a, b = first.reshape(len(first), -1)[:, 0], last.reshape(len(last), -1)[:, 0]
+        bins = np.histogram_bin_edges(np.concatenate([a, b]), bins=30)
+        ax.hist(a, bins=bins, alpha=0.5, label="generation 0", color=COLOURS[1])
+        ax.hist(b, bins=bins, alpha=0.5, label=f"generation {last_gen}", color=COLOURS[0])
+        ax.set_xlabel("first dimension")
+    elif kind == "scatter":
+        a, b = first.reshape(len(first), -1), last.reshape(len(last), -1)
+        ax.scatter(a[:, 0], a[:, -1], s=5, alpha=0.5, label="generation 0", color=COLOURS[1])
+        ax.scatter(b[:, 0], b[:, -1], s=5, alpha=0.5, label=f"generation {last_gen}", color=COLOURS[0])
+    elif kind == "bars":
+        col = 1 if first.ndim == 2 and first.shape[1] > 1 else 0  # recsys rows are [user, item]
+        a = first.reshape(len(first), -1)[:, col].astype(int)
+        b = last.reshape(len(last), -1)[:, col].astype(int)
+        ca = np.sort(np.bincount(a))[::-1]
+        cb = np.sort(np.bincount(b))[::-1]
+        ax.loglog(np.arange(1, len(ca) + 1), np.maximum(ca, 0.5), label="generation 0", color=COLOURS[1])
+        ax.loglog(np.arange(1, len(cb) + 1), np.maximum(cb, 0.5), label=f"generation {last_gen}", color=COLOURS[0])
+        ax.set_xlabel("rank")
+        ax.set_ylabel("count")
+    else:
+        plt.close(fig)
+        return None
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return figure_uri(fig)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    return f"{v:.4g}"
+
+
+def verdict_rows(results: SimulationResults) -> list[dict[str, Any]]:
+    """Per policy and tail metric: generation-0 median, last median, relative change, status."""
+    rows = []
+    last = results.generations
+    for policy in results.policies:
+        for metric in results.tail_metrics() or results.metric_names:
+            med = results.summary(policy, metric)["median"]
+            v0, vn = med[0], med[last]
+            change = None
+            if v0 not in (None, 0) and vn is not None:
+                change = (vn - v0) / abs(v0)
+            better = results.metrics.get(metric, {}).get("higher_is_better", True)
+            worse = None if change is None else (-change if better else change)
+            status = "–" if worse is None else ("collapse" if worse > 0.25 else "warn" if worse > 0.10 else "ok")
+            rows.append(
+                {
+                    "policy": policy,
+                    "metric": metric,
+                    "first": _fmt(v0),
+                    "last": _fmt(vn),
+                    "change": "–" if change is None else f"{change:+.0%}",
+                    "status": status,
+                }
+            )
+    return rows
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tailguard simulate {{ family }}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}
+th{background:#f3f3f3}.ok{color:#2e7d32}.warn{color:#ef6c00}.collapse{color:#c62828;font-weight:bold}
+figure{display:inline-block;margin:0.5em}pre{background:#f7f7f7;padding:0.6em;white-space:pre-wrap}
+.note{color:#555;font-size:14px}
+</style></head><body>
+<h1>Recursive training: {{ family }}</h1>
+<p class="note">Each generation trains a model on data composed by the policy from earlier generations'
+output; generation 0 is trained on human data. Lines are medians over {{ seeds }} seeds, bands the 10–90%
+range. {{ generations }} generations, {{ sample_size }} samples per generation.</p>
+<h2>Tail metrics: generation 0 vs generation {{ generations }}</h2>
+<table><tr><th>policy</th><th>metric</th><th>generation 0</th><th>generation {{ generations }}</th>
+<th>change</th><th>status</th></tr>
+{% for r in rows %}<tr><td>{{ r.policy }}</td><td>{{ r.metric }}</td><td>{{ r.first }}</td><td>{{ r.last }}</td>
+<td>{{ r.change }}</td><td class="{{ r.status }}">{{ r.status }}</td></tr>
+{% endfor %}</table>
+<p class="note">Status: the metric got worse by more than 25% (collapse), 10–25% (warn) or less (ok).</p>
+<h2>Metrics across generations</h2>
+{% for m in metric_figs %}<figure><img src="{{ m.uri }}" alt="{{ m.name }}">
+<figcaption class="note">{{ m.description }}</figcaption></figure>
+{% endfor %}
+{% if sample_figs %}<h2>Samples: generation 0 vs generation {{ generations }} (seed 0)</h2>
+{% for s in sample_figs %}<h3>{{ s.policy }}</h3>
+{% if s.uri %}<img src="{{ s.uri }}" alt="samples under {{ s.policy }}">{% endif %}
+{% if s.text_first %}<p><b>generation 0</b></p><pre>{{ s.text_first }}</pre>
+<p><b>generation {{ generations }}</b></p><pre>{{ s.text_last }}</pre>{% endif %}
+{% endfor %}{% endif %}
+<h2>Configuration</h2><pre>{{ config }}</pre>
+</body></html>
+"""
+
+
+def render_html(results: SimulationResults, *, family_obj: Any = None, setup: Any = None) -> str:
+    """The report as an HTML string (``family_obj``/``setup`` turn text samples into words)."""
+    import json
+
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    metric_figs = [
+        {"name": m, "uri": metric_figure(results, m), "description": results.metrics.get(m, {}).get("description", "")}
+        for m in results.metric_names
+    ]
+    kind = results.extra.get("sample_kind", "hist")
+    sample_figs = []
+    for policy in results.policies:
+        first, last = results.first_samples(policy), results.last_samples(policy)
+        if first is None or last is None:
+            continue
+        entry: dict[str, Any] = {"policy": policy, "uri": None, "text_first": "", "text_last": ""}
+        if kind == "text":
+            texts = results.extra.get("sample_text", {}).get(policy)
+            if texts is None and family_obj is not None and setup is not None:
+                texts = {"first": family_obj.render_text(first, setup), "last": family_obj.render_text(last, setup)}
+            if texts:
+                entry["text_first"] = "\n".join(texts["first"])
+                entry["text_last"] = "\n".join(texts["last"])
+        else:
+            entry["uri"] = samples_figure(kind, first, last, results.generations)
+        sample_figs.append(entry)
+    cfg = results.config
+    return env.from_string(_TEMPLATE).render(
+        family=html.escape(results.family),
+        seeds=cfg.get("seeds", "?"),
+        generations=results.generations,
+        sample_size=cfg.get("sample_size", "?"),
+        rows=verdict_rows(results),
+        metric_figs=metric_figs,
+        sample_figs=sample_figs,
+        config=json.dumps(cfg, indent=1, sort_keys=True, default=str),
+    )
+
+
+def write_report(results: SimulationResults, out_dir: str | Path, **kwargs: Any) -> Path:
+    """Write ``results.json`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results.save(out / "results.json")
+    path = out / "report.html"
+    path.write_text(render_html(results, **kwargs), encoding="utf-8")
+    return path

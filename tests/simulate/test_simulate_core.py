@@ -1,0 +1,140 @@
+"""Core simulator behaviour: registry, validation, determinism, results JSON, report, doctests."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from tailguard.errors import CorruptFileError, ParameterError, UnknownChoiceError
+from tailguard.simulate import FAMILIES, SimulationResults, get_family, run_chain, simulate, write_report
+
+BUILTIN = ["categorical", "digits", "gaussian", "gmm", "kde", "linreg", "ngram", "recsys"]
+
+MODULES = [
+    "tailguard.simulate",
+    "tailguard.simulate.family",
+    "tailguard.simulate.seeding",
+    "tailguard.simulate.loop",
+    "tailguard.simulate.executor",
+    "tailguard.simulate.results",
+    "tailguard.simulate.report",
+    *[f"tailguard.simulate.families.{f}" for f in BUILTIN],
+]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_doctests(module: str) -> None:
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_registry_lists_every_family_and_yolo_lazily() -> None:
+    assert set(BUILTIN) | {"yolo"} <= set(FAMILIES.names())
+    with pytest.raises(UnknownChoiceError, match="Did you mean 'gmm'"):
+        FAMILIES.get("gmn")
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_family_contract(name: str) -> None:
+    """fit/sample/evaluate shapes, finite metrics named as declared, pickling, seeded determinism."""
+    fam = get_family(name)
+    assert pickle.loads(pickle.dumps(fam)).get_params() == fam.get_params()
+    res_a = run_chain(fam, "replace", seed=3, generations=2, sample_size=300)
+    res_b = run_chain(fam, "replace", seed=3, generations=2, sample_size=300)
+    declared = [m.name for m in fam.metrics]
+    assert list(res_a.metrics) == declared
+    for m in declared:
+        assert res_a.metrics[m].shape == (3,)
+        assert np.all(np.isfinite(res_a.metrics[m])), m
+        np.testing.assert_array_equal(res_a.metrics[m], res_b.metrics[m])
+    assert len(res_a.first) == 300 and len(res_a.last) == 300
+    assert np.asarray(res_a.first).dtype.kind in "iuf"  # numeric rows: checkpoints need no pickle
+    other = run_chain(fam, "replace", seed=4, generations=2, sample_size=300)
+    assert any(not np.array_equal(other.metrics[m], res_a.metrics[m]) for m in declared)
+
+
+def test_parameter_errors_name_the_parameter() -> None:
+    with pytest.raises(ParameterError, match="'seeds' parameter of simulate must be an int >= 1"):
+        simulate("gaussian", "replace", seeds=0)
+    with pytest.raises(ParameterError, match="'variance' parameter of GaussianFamily"):
+        get_family("gaussian", variance="biased")
+    with pytest.raises(UnknownChoiceError, match="Did you mean 'accumulate'"):
+        simulate("gaussian", "acumulate", generations=1, seeds=1)
+    with pytest.raises(ParameterError, match="'resume' parameter of simulate needs an 'out'"):
+        simulate("gaussian", "replace", resume=True)
+    with pytest.raises(ParameterError, match="sample_size"):
+        simulate("ngram", "replace", generations=1, seeds=1, sample_size=10_000)
+
+
+def test_workers_do_not_change_the_numbers() -> None:
+    kw = dict(generations=3, seeds=3, sample_size=60, vectorised=False)
+    one = simulate("gmm", "replace,accumulate", workers=1, **kw)
+    two = simulate("gmm", "replace,accumulate", workers=2, **kw)
+    for p in one.policies:
+        for m in one.metric_names:
+            np.testing.assert_array_equal(one.per_seed(p, m), two.per_seed(p, m))
+
+
+def test_policies_share_human_data_and_model0() -> None:
+    res = simulate("categorical", "replace,accumulate,anchor:0.5", generations=2, seeds=4, sample_size=200)
+    base = res.per_seed("replace", "tv_error")[:, 0]
+    for p in res.policies:
+        np.testing.assert_array_equal(res.per_seed(p, "tv_error")[:, 0], base)
+
+
+def test_results_json_shape_and_round_trip(tmp_path) -> None:
+    res = simulate("gaussian", "replace,accumulate", generations=4, seeds=6, sample_size=40)
+    d = json.loads(res.to_json())
+    assert set(d) >= {"family", "config", "policies"}
+    assert d["family"] == "gaussian"
+    for policy in ("replace", "accumulate"):
+        stats = d["policies"][policy]["variance_ratio"]
+        assert set(stats) == {"mean", "median", "p10", "p90"}
+        assert all(len(v) == 5 for v in stats.values())
+        vals = res.per_seed(policy, "variance_ratio")
+        assert stats["median"][3] == pytest.approx(float(np.median(vals[:, 3])))
+        assert stats["p10"][4] <= stats["median"][4] <= stats["p90"][4]
+    back = SimulationResults.load(res.save(tmp_path / "r.json"))
+    assert back.summary("replace", "variance_ratio") == res.summary("replace", "variance_ratio")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(CorruptFileError, match=r"bad\.json"):
+        SimulationResults.load(tmp_path / "bad.json")
+
+
+def test_growing_pool_and_human_fraction_follow_the_policy() -> None:
+    res = simulate(
+        "gaussian", "replace,accumulate,anchor:0.3", generations=4, seeds=2, sample_size=50, vectorised=False
+    )
+    assert res.extra["train_size"]["accumulate"] == [50, 100, 150, 200, 250]
+    assert res.extra["human_fraction"]["replace"][1:] == [0.0] * 4
+    assert min(res.extra["human_fraction"]["anchor:0.3"]) >= 0.3
+
+
+def test_fresh_policy_draws_new_human_rows() -> None:
+    res = run_chain(
+        get_family("gaussian"), "replace+fresh:0.5", seed=0, generations=3, sample_size=40, record_lineage=True
+    )
+    lin = res.lineage
+    human_rows = np.flatnonzero(lin["origin"] == 0)
+    assert len(human_rows) == 40 + 3 * 20  # the human set plus 20 fresh rows per later generation
+    assert np.all(res.human_fraction[1:] == pytest.approx(0.5))
+
+
+def test_report_is_self_contained(tmp_path) -> None:
+    res = simulate("digits", "replace,accumulate", generations=2, seeds=2, sample_size=200)
+    path = write_report(res, str(tmp_path))
+    text = (tmp_path / "report.html").read_text()
+    assert path.endswith("report.html")
+    assert text.count("data:image/png;base64,") >= len(res.metric_names) + 2  # metrics + one picture per policy
+    assert 'src="http' not in text and "<script" not in text
+    assert "class_coverage" in text
+    ngram = simulate("ngram", "replace", generations=1, seeds=1, sample_size=200)
+    write_report(ngram, str(tmp_path / "ngram"))
+    sentences = ngram.extra["sample_text"]["replace"]["first"]
+    assert sentences and sentences[0] in (tmp_path / "ngram" / "report.html").read_text().replace("&#34;", '"')
