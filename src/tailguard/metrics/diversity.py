@@ -38,6 +38,7 @@ from tailguard.validation import Float, Int, OneOf
 
 _ROW_BOOT_FLOPS = 2e10
 _GROUPS = 50
+_GROUPED_MAX_D = 2048  # 50 d x d float64 Gram matrices: 1.6 GB at d = 2048
 
 
 def _weighted_spectrum(z: np.ndarray, w: np.ndarray, *, center: bool) -> np.ndarray:
@@ -95,7 +96,9 @@ def spectral_stat(
     value = stat(_weighted_spectrum(z, np.ones(n), center=center))
     rng = np.random.default_rng([seed, 0x5BEC])
     reps = []
-    if n * min(n, d) * max(n, d) * n_boot <= _ROW_BOOT_FLOPS or n <= _GROUPS:
+    # Row-level bootstrap when affordable or when the N x N primal is the small form;
+    # otherwise (d < N, d x d Gram) resample 50 groups of rows.
+    if d >= n or n * d * d * n_boot <= _ROW_BOOT_FLOPS or n <= _GROUPS or d > _GROUPED_MAX_D:
         for _ in range(n_boot):
             w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
             reps.append(stat(_weighted_spectrum(z, w, center=center)))

@@ -161,14 +161,32 @@ def nearest_sq_distance(index: Index, queries: np.ndarray) -> np.ndarray:
 
 
 def ball_counts(
-    index: Index, sq_radii: np.ndarray, queries: np.ndarray, *, backend: str, n_search: int = 64
+    index: Index,
+    sq_radii: np.ndarray,
+    queries: np.ndarray,
+    *,
+    backend: str,
+    n_search: int = 64,
+    max_search: int = 1024,
 ) -> np.ndarray:
     """For each query, the number of indexed points ``i`` whose ball holds it: ``d² <= sq_radii[i]``.
 
-    Exact for the exact backend; with faiss only the ``n_search`` nearest indexed
-    points are checked (a ball further away than that rarely holds the query).
+    Exact for the exact backend. With faiss the ``n_search`` nearest centres are
+    checked; a query whose farthest checked centre is still within the largest
+    radius may sit in further balls, so it is searched again with 4x as many
+    centres, up to ``max_search``.
     """
     if backend == "exact" and isinstance(index, ExactIndex):
         return index.count_within(sq_radii, queries)
-    d, ids = index.search(queries, n_search)
-    return (d <= sq_radii[ids].astype(np.float64)).sum(axis=1)
+    r_max = float(sq_radii.max())
+    counts = np.zeros(len(queries), dtype=np.int64)
+    todo = np.arange(len(queries))
+    k = min(n_search, index.n)
+    while len(todo):
+        d, ids = index.search(queries[todo], k)
+        counts[todo] = (d <= sq_radii[ids].astype(np.float64)).sum(axis=1)
+        if k >= min(max_search, index.n):
+            break
+        todo = todo[d[:, -1] <= r_max]
+        k = min(4 * k, max_search, index.n)
+    return counts
