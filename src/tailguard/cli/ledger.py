@@ -253,9 +253,19 @@ def export(
 
     Example: tailguard export coco-v1 --format yolo --out exported/ && yolo train data=exported/data.yaml
     """
+    import sys
+
     chosen = tuple(o.strip() for o in origins.split(",") if o.strip())
     with _open() as ledger:
-        target = ledger.export(version, format, out, origins=chosen, both=both)
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"export {version}", total=ledger.get_version(version).n_members)
+                target = ledger.export(version, format, out, origins=chosen, both=both,
+                                       progress=lambda n: bar.advance(task, n))
+        else:
+            target = ledger.export(version, format, out, origins=chosen, both=both)
     typer.echo(f"exported {version!r} as {format}: {target}")
 
 

@@ -7,10 +7,10 @@ have generation 0.
 Selector(key='generation', op='<=', value='2')
 >>> parse_selector("origin:human")
 Selector(key='origin', op='=', value='human')
->>> parse_selector("colour:red")
+>>> parse_selector("zzz:1")
 Traceback (most recent call last):
 ...
-tailguard.errors.UnknownChoiceError: Unknown selector 'colour'. Valid choices: generation, origin, source, version.
+tailguard.errors.UnknownChoiceError: Unknown selector 'zzz'. Valid choices: generation, origin, source, version.
 """
 
 from __future__ import annotations
