@@ -4,13 +4,15 @@
   :mod:`tailguard.metrics.tokenize` (documents shorter than that use their
   words); their 64-bit hashes are computed for a whole batch at once.
 * **One permutation hashing with densification** (Li, Owen & Zhang
-  2012; Shrivastava & Li 2014): each shingle hash is used once. Its high bits pick
+  2012; Shrivastava 2017): each shingle hash is used once. Its high bits pick
   one of ``num_perm`` bins and its low 32 bits are the value; a document's
   signature slot is the minimum value in that bin (``np.minimum.at`` over all
-  shingles of a batch at once). An empty bin borrows the value of the nearest
-  non-empty bin in a seeded direction that is the same for every document,
-  tagged with the distance (improved densification, Shrivastava & Li 2014),
-  which keeps ``P(slot_a == slot_b) = J``.
+  shingles of a batch at once). An empty bin borrows the value of the first
+  non-empty bin in a seeded probe sequence that is the same for every
+  document (optimal densification, Shrivastava 2017), which keeps
+  ``P(slot_a == slot_b) = J``; bins still empty after 16 probes (rare) use the
+  nearest non-empty bin in a seeded direction, tagged with the distance
+  (improved densification, Shrivastava & Li 2014).
   The work is O(shingles + documents * num_perm) instead of the
   O(shingles * num_perm) of classic MinHash (datasketch), with estimates of the
   same accuracy.
@@ -37,6 +39,7 @@ import numpy as np
 from tailguard.metrics.tokenize import encode_texts, mix64, ngram_hashes, tokenize
 
 _EMPTY = np.iinfo(np.uint32).max
+_PROBES = 16
 
 
 class MinHasher:
@@ -87,33 +90,60 @@ class MinHasher:
         return sig
 
     def _densify(self, sig: np.ndarray) -> None:
-        """Fill empty bins by improved densification (Shrivastava & Li 2014): an empty bin takes the
-        value of the nearest non-empty bin in a seeded per-bin direction, tagged with the distance."""
+        """Fill empty bins by optimal densification (Shrivastava 2017): an empty bin takes the value of
+        the first non-empty bin in a seeded probe sequence of bins that is the same for every document.
+
+        The first ``_PROBES`` probes are tried for all empty bins at once; the rare bins still empty
+        after them (with 30 of 128 bins filled: 1.5%) take the nearest non-empty bin in a seeded
+        direction, tagged with the distance (improved densification, Shrivastava & Li 2014).
+        """
         p = self.num_perm
         filled = sig != _EMPTY
         partial = filled.any(axis=1) & ~filled.all(axis=1)
         if not partial.any():
             return
         rows = np.flatnonzero(partial)
-        f = filled[rows]
+        probes = self._probe_table(p)  # (p, _PROBES) bins to try for each bin
+        for lo in range(0, len(rows), 512):
+            r = rows[lo : lo + 512]
+            f = filled[r]
+            hit = f[:, probes]  # (rows, p, probes)
+            found = hit.any(axis=2)
+            first = probes[np.arange(p)[None, :], hit.argmax(axis=2)]
+            block = sig[r]
+            take = ~f & found
+            borrowed = np.take_along_axis(block, first, axis=1)
+            block[take] = borrowed[take]
+            rest = ~f & ~found
+            if rest.any():
+                block[rest] = self._rotation_fill(block, f)[rest]
+            sig[r] = block
+
+    def _probe_table(self, p: int) -> np.ndarray:
+        t = np.arange(1, _PROBES + 1, dtype=np.uint64)[None, :]
+        with np.errstate(over="ignore"):
+            z = mix64(np.arange(p, dtype=np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15) + t + self._salt)
+        return (((z >> np.uint64(32)) * np.uint64(p)) >> np.uint64(32)).astype(np.intp)
+
+    def _rotation_fill(self, block: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Improved densification of every slot of ``block`` (only empty ones are used)."""
+        p = self.num_perm
         cols = np.arange(p, dtype=np.int32)
-        # nearest filled bin to the right, wrapping to the row's first filled bin (+p)
         right = np.where(f, cols, np.int32(4 * p))
         np.minimum.accumulate(right[:, ::-1], axis=1, out=right[:, ::-1])
         first = np.argmax(f, axis=1).astype(np.int32)
         right = np.where(right > 2 * p, (first + p)[:, None], right)
-        # nearest filled bin to the left, wrapping to the row's last filled bin (-p)
         left = np.where(f, cols, np.int32(-4 * p))
         np.maximum.accumulate(left, axis=1, out=left)
         last = (p - 1 - np.argmax(f[:, ::-1], axis=1)).astype(np.int32)
         left = np.where(left < -2 * p, (last - p)[:, None], left)
         src = np.where(self._directions(p)[None, :], right, left)
         dist = np.abs(src - cols[None, :]).astype(np.uint32)
-        borrowed = np.take_along_axis(sig[rows], src % p, axis=1)
+        borrowed = np.take_along_axis(block, src % p, axis=1)
         with np.errstate(over="ignore"):
             tagged = borrowed * np.uint32(0x9E3779B1) + dist * np.uint32(0x85EBCA77) + np.uint32(self._salt & 0xFFFF)
         tagged[tagged == _EMPTY] = _EMPTY - 1
-        sig[rows] = np.where(f, sig[rows], tagged)
+        return tagged
 
     def _directions(self, p: int) -> np.ndarray:
         bits = mix64(np.arange(p, dtype=np.uint64) ^ self._salt) >> np.uint64(63)

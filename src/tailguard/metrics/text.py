@@ -71,10 +71,8 @@ from tailguard.metrics.tokenize import (
     TokenizedBatch,
     doc_keys,
     encode_texts,
-    mix64,
     ngram_hashes,
     tokenize,
-    unique_u64,
 )
 from tailguard.validation import FloatTuple, Int
 
@@ -85,36 +83,52 @@ _Z = 1.959963984540054
 
 
 # -- per-document statistics ---------------------------------------------------------------
-def _sorted_runs(keys: np.ndarray, low_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sort ``keys`` and flag, per sorted element, whether its high part repeats the previous one."""
-    s = np.sort(keys)
-    high = s >> np.uint64(low_bits)
-    same = np.zeros(len(s), dtype=bool)
-    same[1:] = high[1:] == high[:-1]
-    return s, same
+def occurrence_runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One sort of the hashes ``h`` by (hash, position).
 
-
-def mattr_parts(tok: TokenizedBatch, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per document: the sum over its windows of the type-token ratio, and the number of windows.
-
-    A document of ``L >= window`` words has ``L - window + 1`` windows; a shorter
-    non-empty one counts as one window over all its words. Runs in O(N log N)
-    for the sort that finds each word's previous occurrence, and O(N) after it:
-    word ``j`` is new in every window starting in ``(prev(j), j]``.
+    Returns the positions in sorted order and, per sorted element, whether it has
+    the same hash as the element before it (so each run lists the occurrences of
+    one value in order). The sort key keeps the high bits of the hash above the
+    position bits; runs are then split wherever the *full* hashes differ, so
+    distinct values are never merged (in the rare case where two values share
+    their high bits, an occurrence may be reported as a first one: the stores
+    deduplicate, the per-document statistics can be off by one).
     """
+    n = len(h)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    bits = np.uint64(max(1, int(n).bit_length()))
+    keys = (h >> bits << bits) | np.arange(n, dtype=np.uint64)
+    s = np.sort(keys)
+    pos = (s & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    hs = h[pos]
+    same = np.zeros(n, dtype=bool)
+    same[1:] = hs[1:] == hs[:-1]
+    return pos, same
+
+
+def _new_group(same: np.ndarray, group_sorted: np.ndarray) -> np.ndarray:
+    """Sorted elements that start a new (value, group) run."""
+    new = ~same
+    new[1:] |= group_sorted[1:] != group_sorted[:-1]
+    return new
+
+
+def mattr_from_runs(
+    tok: TokenizedBatch, pos: np.ndarray, same: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """MATTR parts (see :func:`mattr_parts`) from the occurrence runs of the token hashes."""
     n = tok.n_tokens
     n_docs = tok.n_docs
     lengths = tok.doc_lengths
     if n == 0:
         return np.zeros(n_docs), np.zeros(n_docs, dtype=np.int64)
     doc = tok.doc_index()
-    pos_bits = max(1, int(n).bit_length())
-    pair = mix64(tok.hashes ^ (doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
-    keys = (pair >> np.uint64(pos_bits) << np.uint64(pos_bits)) | np.arange(n, dtype=np.uint64)
-    s, same = _sorted_runs(keys, pos_bits)
-    pos = (s & np.uint64((1 << pos_bits) - 1)).astype(np.int64)
+    ds = doc[pos]
+    linked = same.copy()
+    linked[1:] &= ds[1:] == ds[:-1]
     prev = np.full(n, -1, dtype=np.int64)
-    prev[pos[1:][same[1:]]] = pos[:-1][same[1:]]
+    prev[pos[1:][linked[1:]]] = pos[:-1][linked[1:]]
     start = tok.doc_offsets[:-1][doc]
     length = lengths[doc]
     j = np.arange(n, dtype=np.int64) - start
@@ -128,20 +142,35 @@ def mattr_parts(tok: TokenizedBatch, window: int) -> tuple[np.ndarray, np.ndarra
     return new_per_doc / width, windows.astype(np.int64)
 
 
+def repetition_from_runs(
+    doc: np.ndarray, n_docs: int, pos: np.ndarray, same: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repetition parts (see :func:`repetition_parts`) from the occurrence runs of n-gram hashes."""
+    total = np.bincount(doc, minlength=n_docs).astype(np.int64)
+    if len(pos) == 0:
+        return np.zeros(n_docs, dtype=np.int64), total
+    ds = doc[pos]
+    distinct = np.bincount(ds[_new_group(same, ds)], minlength=n_docs)
+    return total - distinct, total
+
+
+def mattr_parts(tok: TokenizedBatch, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: the sum over its windows of the type-token ratio, and the number of windows.
+
+    A document of ``L >= window`` words has ``L - window + 1`` windows; a shorter
+    non-empty one counts as one window over all its words. Runs in O(N log N)
+    for the sort that finds each word's previous occurrence, and O(N) after it:
+    word ``j`` is new in every window starting in ``(prev(j), j]``.
+    """
+    pos, same = occurrence_runs(tok.hashes)
+    return mattr_from_runs(tok, pos, same, window)
+
+
 def repetition_parts(tok: TokenizedBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per document: how many of its n-grams repeat an earlier one in it, and how many n-grams it has."""
     g, doc = ngram_hashes(tok, n)
-    n_docs = tok.n_docs
-    total = np.bincount(doc, minlength=n_docs).astype(np.int64)
-    if g.size == 0:
-        return np.zeros(n_docs, dtype=np.int64), total
-    doc_bits = max(1, int(n_docs).bit_length())
-    # the document id goes into the high bits: numpy's hash-based unique needs random low bits
-    shift = np.uint64(64 - doc_bits)
-    keys = (doc.astype(np.uint64) << shift) | (mix64(g) >> np.uint64(doc_bits))
-    u = unique_u64(keys)
-    distinct = np.bincount((u >> shift).astype(np.int64), minlength=n_docs)
-    return total - distinct, total
+    pos, same = occurrence_runs(g)
+    return repetition_from_runs(doc, tok.n_docs, pos, same)
 
 
 # -- estimators ------------------------------------------------------------------------------
@@ -306,30 +335,38 @@ class TextStatsMetric(Metric):
     def _update_chunk(self, side: _Side, encoded: list[bytes], keys: np.ndarray, strata: np.ndarray) -> None:
         p = self._params
         tok = tokenize(encoded, seed=p["seed"])
-        lengths = tok.doc_lengths
-        side.per_doc["length"].append(lengths.astype(np.int64))
-        msum, mwin = mattr_parts(tok, p["mattr_window"])
-        side.per_doc["mattr_sum"].append(msum)
-        side.per_doc["mattr_windows"].append(mwin)
-        rep, rep_total = repetition_parts(tok, p["repetition_n"])
-        side.per_doc["rep"].append(rep)
-        side.per_doc["rep_total"].append(rep_total)
-        # documents arrive sorted by stratum: stratum s owns docs [bounds[s], bounds[s+1])
-        present = np.unique(strata)
-        doc_bounds = np.searchsorted(strata, np.append(present, N_STRATA), side="left")
+        side.per_doc["length"].append(tok.doc_lengths.astype(np.int64))
         side.docs += np.bincount(strata, minlength=N_STRATA)
+        # one sort per n-gram order gives the per-stratum distinct values (with counts for words),
+        # the previous occurrence of each word (MATTR) and the repeats inside documents
         for n in range(1, _MAX_N + 1):
             g, doc = ngram_hashes(tok, n)
-            cuts = np.searchsorted(doc, doc_bounds, side="left")
-            for i, s in enumerate(present):
-                part = g[cuts[i] : cuts[i + 1]]
-                side.ngrams[s, n] += len(part)
-                if n == 1:
-                    side.tokens[s] += len(part)
-                    u, c = unique_u64(part, counts=True)
-                    side.stores[0].add(int(s), u, c)
-                else:
-                    side.stores[n - 1].add(int(s), unique_u64(part))
+            pos, same = occurrence_runs(g)
+            if n == 1:
+                msum, mwin = mattr_from_runs(tok, pos, same, p["mattr_window"])
+                side.per_doc["mattr_sum"].append(msum)
+                side.per_doc["mattr_windows"].append(mwin)
+            if n == p["repetition_n"]:
+                rep, rep_total = repetition_from_runs(doc, tok.n_docs, pos, same)
+                side.per_doc["rep"].append(rep)
+                side.per_doc["rep_total"].append(rep_total)
+            g_strata = strata[doc]
+            side.ngrams[:, n] += np.bincount(g_strata, minlength=N_STRATA)
+            if n == 1:
+                side.tokens += np.bincount(g_strata, minlength=N_STRATA)
+            if len(g) == 0:
+                continue
+            ss = g_strata[pos]
+            starts = np.flatnonzero(_new_group(same, ss))
+            uniq, u_strata = g[pos[starts]], ss[starts]
+            counts = np.diff(np.append(starts, len(pos))) if n == 1 else None
+            order = np.argsort(u_strata, kind="stable")
+            bounds = np.searchsorted(u_strata[order], np.arange(N_STRATA + 1))
+            for st in range(N_STRATA):
+                lo, hi = bounds[st], bounds[st + 1]
+                if hi > lo:
+                    idx = order[lo:hi]
+                    side.stores[n - 1].add(st, uniq[idx], counts[idx] if counts is not None else None)
 
     def _update_sample(self, side: _Side, encoded: list[bytes], keys: np.ndarray) -> None:
         k = self._params["sample_size"]
