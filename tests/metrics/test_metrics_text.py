@@ -240,3 +240,15 @@ def test_registered_and_json_serialisable():
     text = json.dumps(r.to_dict())
     assert all(v["reference_value"] is None for v in json.loads(text)["values"])
     assert not math.isnan(r.value("distinct_1").value)
+
+
+def test_undefined_values_are_left_out_not_nan():
+    import json
+
+    r = TextStatsMetric(sample_size=10).update(["one two", "three"]).result()
+    names = [v.name for v in r.values]
+    assert "distinct_1" in names and "distinct_4" not in names and "zipf_exponent" not in names
+    assert "distinct_4" in r.details["undefined"]
+    json.dumps(r.to_dict(), allow_nan=False)
+    with pytest.raises(EmptyDatasetError, match="the reference has no words"):
+        TextStatsMetric().update(["a b"]).update_reference(["", "..."]).result()

@@ -224,6 +224,20 @@ def _ratio_ci(y: np.ndarray, x: np.ndarray) -> tuple[float, tuple[float, float]]
     return r, (r - _Z * se, r + _Z * se)
 
 
+def _finite_values(values: list[MetricValue]) -> tuple[list[MetricValue], list[str]]:
+    """Drop values that are undefined on this data (e.g. distinct-4 of 3-word documents), so results
+    stay strict JSON; a non-finite reference value becomes ``None`` and a non-finite CI collapses."""
+    kept, undefined = [], []
+    for v in values:
+        if not math.isfinite(v.value):
+            undefined.append(v.name)
+            continue
+        ref = v.reference_value if v.reference_value is not None and math.isfinite(v.reference_value) else None
+        ci = v.ci if v.ci is not None and all(math.isfinite(c) for c in v.ci) else (v.value, v.value)
+        kept.append(MetricValue(v.name, v.value, v.higher_is_better, ref, ci, v.ci_method))
+    return kept, undefined
+
+
 # -- one side's accumulated state ------------------------------------------------------------
 class _Side:
     def __init__(self, max_exact: int, p: int):
@@ -452,8 +466,10 @@ class TextStatsMetric(Metric):
         tc = float(cand.tokens.sum())
         tr = float(ref.tokens.sum()) if has_ref else math.nan
         target = min(tc, tr) if has_ref else tc
-        if target <= 0:
+        if tc <= 0:
             raise EmptyDatasetError("text_stats: the candidate has no words")
+        if has_ref and tr <= 0:
+            raise EmptyDatasetError("text_stats: the reference has no words")
         cs = self._stats_at(cand, target)
         rs = self._stats_at(ref, target) if has_ref else None
         hll_err = {
@@ -542,12 +558,15 @@ class TextStatsMetric(Metric):
             details["length_hist_edges"] = edges.tolist()
             details["length_hist_candidate"] = np.histogram(np.minimum(c_len, edges[-1]), edges)[0].tolist()
             details["length_hist_reference"] = np.histogram(np.minimum(r_len, edges[-1]), edges)[0].tolist()
+        kept, undefined = _finite_values(values)
+        if undefined:
+            details["undefined"] = ", ".join(undefined)
         return MetricResult(
             metric=self.name,
             family=self.family,
             config_id=self.config_id,
             n=cand.n_docs,
             n_reference=ref.n_docs if has_ref else None,
-            values=tuple(values),
+            values=tuple(kept),
             details=details,
         )
