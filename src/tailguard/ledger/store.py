@@ -339,9 +339,13 @@ class Ledger:
         ids = list({p.id for p in items})
         known: dict[str, tuple[str, int | None]] = {}
         for part in _chunks(ids, IN_CHUNK):
-            for sid, origin, ds in conn.execute(
-                select(s_t.c.id, s_t.c.origin, s_t.c.dataset_id).where(s_t.c.id.in_(part))
-            ):
+            if self.dialect == "sqlite":  # plain placeholders: compiling a 5,000-item IN costs more than the query
+                marks = ",".join("?" * len(part))
+                found = conn.exec_driver_sql(
+                    f"SELECT id, origin, dataset_id FROM samples WHERE id IN ({marks})", tuple(part))
+            else:
+                found = conn.execute(select(s_t.c.id, s_t.c.origin, s_t.c.dataset_id).where(s_t.c.id.in_(part)))
+            for sid, origin, ds in found:
                 known[sid] = (origin, ds)
         new_rows: list[dict[str, Any]] = []
         label_rows: dict[str, dict[str, Any]] = {}
@@ -561,10 +565,16 @@ class Ledger:
             ids = list(dict.fromkeys(sample_ids))
             for part in _chunks(ids, IN_CHUNK):
                 cond = s_t.c.id.in_(part)
-                query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin).where(
-                    cond if clause is None else and_(cond, clause))
-                inserted = conn.execute(
-                    insert(vm_t).from_select(["version_id", "sample_id", "origin"], query)).rowcount
+                if clause is None and self.dialect == "sqlite":
+                    marks = ",".join("?" * len(part))
+                    inserted = conn.exec_driver_sql(
+                        "INSERT INTO version_members (version_id, sample_id, origin) "
+                        f"SELECT ?, id, origin FROM samples WHERE id IN ({marks})", (vid, *part)).rowcount
+                else:
+                    query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin).where(
+                        cond if clause is None else and_(cond, clause))
+                    inserted = conn.execute(
+                        insert(vm_t).from_select(["version_id", "sample_id", "origin"], query)).rowcount
                 if clause is not None or inserted is None or inserted < 0:  # psycopg reports -1 here
                     inserted = conn.execute(select(func.count()).select_from(s_t).where(cond)).scalar_one()
                 if inserted < len(part):
