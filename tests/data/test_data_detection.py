@@ -167,7 +167,9 @@ def test_refuses_to_overwrite_and_bad_split(tmp_path):
 
 
 @pytest.mark.yolo
-def test_ultralytics_accepts_the_yaml(tmp_path):
+def test_ultralytics_accepts_the_yaml(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOLO_AUTOINSTALL", "false")  # never pip-install from inside a test
+    monkeypatch.setenv("YOLO_OFFLINE", "true")
     pytest.importorskip("ultralytics", reason="needs the yolo extra")
     from ultralytics.data.utils import check_det_dataset
 

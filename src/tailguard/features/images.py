@@ -38,6 +38,10 @@ def _open_image(path: Path):
             return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise CorruptFileError(f"cannot decode image ({exc})", path=path) from None
+    except ImportError as exc:
+        # ultralytics replaces Image.open with a wrapper that, on an unidentified file, tries to
+        # install and import pi-heif; without it the file is still simply undecodable
+        raise CorruptFileError(f"cannot decode image ({exc})", path=path) from None
 
 
 def _to_pil(item: Any, index: int, name: str):
