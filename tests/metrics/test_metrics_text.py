@@ -252,3 +252,14 @@ def test_undefined_values_are_left_out_not_nan():
     json.dumps(r.to_dict(), allow_nan=False)
     with pytest.raises(EmptyDatasetError, match="the reference has no words"):
         TextStatsMetric().update(["a b"]).update_reference(["", "..."]).result()
+
+
+def test_tokenize_in_chunks_equals_one_pass(monkeypatch):
+    import tailguard.metrics.tokenize as tk
+
+    docs = encode_texts(zipf_docs(200, 300, seed=61))
+    whole = tokenize(docs)
+    monkeypatch.setattr(tk, "_CHUNK_BYTES", 1000)
+    chunked = tokenize(docs)
+    assert np.array_equal(whole.hashes, chunked.hashes)
+    assert np.array_equal(whole.doc_offsets, chunked.doc_offsets)

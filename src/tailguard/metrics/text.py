@@ -313,7 +313,7 @@ class TextStatsMetric(Metric):
         "sample_size": 1000,
         "zstd_level": 3,
         "alphas": (0.01, 0.05),
-        "n_half_samples": 50,
+        "n_half_samples": 20,
     }
 
     def __init__(self, **params: Any):

@@ -157,11 +157,33 @@ class TokenizedBatch:
         return np.repeat(np.arange(self.n_docs, dtype=np.int64), self.doc_lengths)
 
 
+_CHUNK_BYTES = 4 << 20
+
+
 def tokenize(encoded: Sequence[bytes], *, seed: int = 0) -> TokenizedBatch:
-    """Tokenise and hash a batch of UTF-8 documents (see the module docstring)."""
+    """Tokenise and hash a batch of UTF-8 documents (see the module docstring).
+
+    Large batches are processed in chunks of about 4 MB to bound temporary memory.
+    """
     n_docs = len(encoded)
     if n_docs == 0:
         return TokenizedBatch(np.zeros(0, _U64), np.zeros(1, np.int64), seed)
+    lens = np.fromiter((len(d) for d in encoded), dtype=np.int64, count=n_docs)
+    if lens.sum() <= _CHUNK_BYTES or n_docs == 1:
+        return _tokenize_chunk(encoded, lens, seed)
+    cum = np.cumsum(lens)
+    hashes, offsets, start, base = [], [np.zeros(1, np.int64)], 0, 0
+    while start < n_docs:
+        stop = max(int(np.searchsorted(cum, (cum[start - 1] if start else 0) + _CHUNK_BYTES, "right")), start + 1)
+        part = _tokenize_chunk(encoded[start:stop], lens[start:stop], seed)
+        hashes.append(part.hashes)
+        offsets.append(part.doc_offsets[1:] + base)
+        base += part.n_tokens
+        start = stop
+    return TokenizedBatch(np.concatenate(hashes), np.concatenate(offsets), seed)
+
+
+def _tokenize_chunk(encoded: Sequence[bytes], lens: np.ndarray, seed: int) -> TokenizedBatch:
     buf = b" ".join(encoded)
     low = _LUT[np.frombuffer(buf, dtype=np.uint8)]
     isword = low != 0
@@ -171,17 +193,17 @@ def tokenize(encoded: Sequence[bytes], *, seed: int = 0) -> TokenizedBatch:
         raw = np.zeros(0, dtype=_U64)
     else:
         # position of every byte inside its token (separators have low == 0 and add nothing)
-        tok_start = np.zeros(len(low), dtype=np.int64)
+        idx = np.int32 if len(low) < 2**31 else np.int64
+        tok_start = np.zeros(len(low), dtype=idx)
         tok_start[starts] = starts
         np.maximum.accumulate(tok_start, out=tok_start)
-        offset = np.arange(len(low), dtype=np.int64) - tok_start
+        offset = np.arange(len(low), dtype=idx) - tok_start
         np.minimum(offset, _MAX_TOKEN_BYTES - 1, out=offset)
         with np.errstate(over="ignore"):
             terms = low.astype(_U64) * _POW[offset]
             raw = np.add.reduceat(terms, starts, dtype=_U64)
     hashes = mix64(raw ^ _U64(int(seed) & 0xFFFFFFFFFFFFFFFF))
     # document boundaries in byte offsets of the joined buffer
-    lens = np.fromiter((len(d) for d in encoded), dtype=np.int64, count=n_docs)
     doc_starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
     offsets = np.searchsorted(starts, doc_starts, side="left")
     doc_offsets = np.append(offsets, len(starts)).astype(np.int64)
