@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from tailguard.ledger import Ledger, schema
+from tailguard.ledger import Ledger, NewSample, schema
 from tailguard.ledger.engine import normalise_url
 
 KILLED_INGEST = r"""
@@ -116,3 +116,21 @@ def test_concurrent_ingests_lose_nothing(ledger_url, tmp_path):
     with Ledger.open(ledger_url) as ledger:
         assert ledger.count_samples() == 11_000
         assert ledger.get_version("first").n_members == ledger.get_version("second").n_members == 6_000
+
+
+def test_readers_do_not_wait_for_a_writer(sqlite_url, tmp_path):
+    import sqlite3
+
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.add_samples([NewSample(content=b"x", uri=None, modality="text", origin="human")], as_version="v")
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process mid-ingest holds the write lock
+    try:
+        start = time.monotonic()
+        with Ledger.open(sqlite_url) as ledger:
+            assert [v.name for v in ledger.list_versions()] == ["v"]
+            assert ledger.version_summary("v").n == 1
+        assert time.monotonic() - start < 5  # not the 30 s busy timeout
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

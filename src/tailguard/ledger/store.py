@@ -173,7 +173,21 @@ class Ledger:
             raise LedgerError(f"cannot open the ledger {resolved!r}: {exc.orig}") from exc
         return ledger
 
+    def _schema_ready(self) -> bool:
+        from sqlalchemy import inspect
+
+        with read_connection(self._engine) as conn:
+            if not inspect(conn).has_table(schema.meta.name):
+                return False
+            have = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
+        if have is not None and int(have) != schema.SCHEMA_VERSION:
+            raise LedgerError(f"ledger schema version {have} is not supported (expected {schema.SCHEMA_VERSION})")
+        return have is not None
+
     def _create_schema(self) -> None:
+        if self._schema_ready():  # opening must not wait for the write lock a long ingest holds
+            return
         for attempt in range(5):
             try:
                 with write_transaction(self._engine) as conn:
