@@ -280,3 +280,27 @@ def test_yolo_embedder_pools_backbone_features(trained: Trained, fresh_images: P
     early = YoloEmbedder(trained.weights, imgsz=IMGSZ, layer=2).transform(images)
     assert np.abs(early[0] - early[1]).max() > 1e-5
     assert emb.config_id != YoloEmbedder(trained.weights, imgsz=IMGSZ, layer=2).config_id
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_pseudo_label_and_its_one_line_errors(
+    trained: Trained, yolo_ledger: Any, fresh_images: Path, yolo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tailguard.cli.app import main
+
+    url = str(yolo_ledger.url)
+    code = main(["--ledger", url, "pseudo-label", str(trained.weights), str(fresh_images), "--conf", str(LOW_CONF),
+                 "--imgsz", str(IMGSZ), "--as-version", "cli-pl", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "pseudo-labelled 6 images" in out and "generation 1, trained on human" in out
+    assert yolo_ledger.get_version("cli-pl").n_members == 6
+    notes = yolo_root / "cli-notes.pt"
+    notes.write_text("not weights")
+    code = main(["--ledger", url, "pseudo-label", str(notes), str(fresh_images)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: {notes}: not a YOLO checkpoint")
+    code = main(["--ledger", url, "pseudo-label", str(trained.weights), str(yolo_root / "missing-dir")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "missing-dir" in err[0]
