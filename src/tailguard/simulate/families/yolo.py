@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tailguard.simulate.family import EvalContext, Family, MetricSpec, Setup, register_family
-from tailguard.validation import Bool, Float, Int, Str
+from tailguard.validation import Bool, Float, Int, OneOf, Str
 
 _CLASS_NAMES: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _HEAD = 3  # image_seed, image_index, n_boxes
@@ -142,6 +142,9 @@ class YoloFamily(Family):
         "epochs0": Int(min=1),
         "epochs": Int(min=1),
         "warm_start": Bool(),
+        "optimizer": OneOf(("auto", "SGD", "AdamW", "Adam")),
+        "lr0": Float(min=0.0, max=1.0, min_open=True, optional=True),
+        "mosaic": Float(min=0.0, max=1.0),
         "batch": Int(min=1),
         "device": Str(),
         "conf": Float(min=0.0, max=1.0, min_open=True, max_open=True),
@@ -158,6 +161,9 @@ class YoloFamily(Family):
         "epochs0": 20,
         "epochs": 5,
         "warm_start": True,
+        "optimizer": "auto",
+        "lr0": None,
+        "mosaic": 1.0,
         "batch": 16,
         "device": "cpu",
         "conf": 0.25,
@@ -343,6 +349,9 @@ class YoloFamily(Family):
                     name=key,
                     val=False,
                     fliplr=0.0,  # a mirrored digit is not the same digit
+                    optimizer=str(self._params["optimizer"]),
+                    mosaic=float(self._params["mosaic"]),
+                    **({} if self._params["lr0"] is None else {"lr0": float(self._params["lr0"])}),
                 )
             )
             if not weights.exists():  # Ultralytics writes best.pt when it validates; last.pt always
