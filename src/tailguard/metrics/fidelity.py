@@ -81,8 +81,9 @@ class PRDC(VectorMetric):
         cand_index = build_index(cand_m, **kw)
         cand_r2 = kth_neighbour_sq_radii(cand_index, cand_m, k)
 
-        inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=max(p["n_search"], k + 1))
-        recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=max(p["n_search"], k + 1))
+        ns = max(p["n_search"], k + 1)
+        inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=ns, centres=ref)
+        recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand_m)
         covered = nearest_sq_distance(cand_index, ref) <= ref_r2
 
         n_prec, n_rec, n_cov = int((inside > 0).sum()), int((recalled > 0).sum()), int(covered.sum())

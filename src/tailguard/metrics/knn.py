@@ -2,8 +2,9 @@
 
 Exact search computes squared Euclidean distances block by block
 (``|a|² + |b|² − 2ab``, BLAS) so memory stays bounded; the faiss backend
-uses an inverted-file index (``IndexIVFFlat``) for large sets. Distances below
-a relative round-off floor are snapped to 0, so duplicated points are at
+uses an inverted-file index (``IndexIVFFlat``) for large sets. Squared distances
+below a round-off floor (1e-12 of the block's largest squared norms in float64,
+1e-6 in float32) are snapped to 0, so duplicated points are at
 distance exactly 0 and ``<=`` comparisons count ties.
 
 >>> import numpy as np
@@ -30,9 +31,12 @@ _BLOCK = 2**24  # elements per distance block (~128 MB of float64)
 
 
 def _sq_block(q: np.ndarray, qn: np.ndarray, x: np.ndarray, xn: np.ndarray) -> np.ndarray:
-    d = qn[:, None] + xn[None, :] - 2.0 * (q @ x.T)
-    floor = _REL_EPS.get(d.dtype, 1e-6) * (qn[:, None] + xn[None, :])
-    d[d <= floor] = 0.0
+    d = q @ x.T
+    d *= -2.0
+    d += qn[:, None]
+    d += xn[None, :]
+    floor = _REL_EPS.get(d.dtype, 1e-6) * (float(qn.max(initial=0.0)) + float(xn.max(initial=0.0)))
+    np.copyto(d, 0.0, where=d <= floor)
     return d
 
 
@@ -56,9 +60,9 @@ class ExactIndex:
     """Brute-force k-NN over ``x`` in blocks; ``search`` returns squared distances, ascending."""
 
     def __init__(self, x: np.ndarray):
-        self.x = x
+        self.x = x.astype(np.float64)  # exact means float64, like scikit-learn's distances
         self.n = len(x)
-        self.xn = np.einsum("ij,ij->i", x, x)
+        self.xn = np.einsum("ij,ij->i", self.x, self.x)
 
     def _blocks(self, q: np.ndarray):
         step = max(1, _BLOCK // max(1, self.n))
@@ -77,6 +81,14 @@ class ExactIndex:
             dist[lo : lo + len(d)] = np.take_along_axis(pd, order, axis=1)
             ids[lo : lo + len(d)] = np.take_along_axis(part, order, axis=1)
         return dist, ids
+
+    def kth_smallest(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """The k-th smallest squared distance (1-based) from each query to the indexed points."""
+        k = min(k, self.n)
+        out = np.empty(len(queries), dtype=np.float64)
+        for lo, d in self._blocks(queries):
+            out[lo : lo + len(d)] = d.min(axis=1) if k == 1 else np.partition(d, k - 1, axis=1)[:, k - 1]
+        return out
 
     def count_within(self, sq_radii: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """Exact number of points ``i`` with ``d(query, x_i)² <= sq_radii[i]`` for each query."""
@@ -150,12 +162,16 @@ def kth_neighbour_sq_radii(index: Index, x: np.ndarray, k: int) -> np.ndarray:
     As in prdc, this is the (k+1)-th smallest distance counting the point itself.
     Radii stay squared so that ``<=`` comparisons see the very same numbers.
     """
+    if isinstance(index, ExactIndex):
+        return index.kth_smallest(x, k + 1)
     d, _ = index.search(x, k + 1)
     return d[:, -1]
 
 
 def nearest_sq_distance(index: Index, queries: np.ndarray) -> np.ndarray:
     """Squared distance from each query to its nearest indexed point."""
+    if isinstance(index, ExactIndex):
+        return index.kth_smallest(queries, 1)
     d, _ = index.search(queries, 1)
     return d[:, 0]
 
@@ -168,25 +184,39 @@ def ball_counts(
     backend: str,
     n_search: int = 64,
     max_search: int = 1024,
+    centres: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each query, the number of indexed points ``i`` whose ball holds it: ``d² <= sq_radii[i]``.
 
-    Exact for the exact backend. With faiss the ``n_search`` nearest centres are
-    checked; a query whose farthest checked centre is still within the largest
-    radius may sit in further balls, so it is searched again with 4x as many
-    centres, up to ``max_search``.
+    Exact for the exact backend. With faiss, the largest 1% of balls (given
+    ``centres``, the indexed rows) are checked by brute force, and the others
+    among the ``n_search`` nearest centres: when the farthest of those is still
+    within the largest remaining radius, the query is searched again with 4x as
+    many centres, up to ``max_search``.
     """
     if backend == "exact" and isinstance(index, ExactIndex):
         return index.count_within(sq_radii, queries)
-    r_max = float(sq_radii.max())
+    sq_radii = sq_radii.astype(np.float64)
+    big = np.zeros(len(sq_radii), dtype=bool)
+    if centres is not None and len(sq_radii) >= 200:
+        big = sq_radii > np.quantile(sq_radii, 0.99)
+    small_max = float(sq_radii[~big].max()) if (~big).any() else 0.0
+    big_index = ExactIndex(centres[big].astype(np.float32)) if centres is not None and big.any() else None
     counts = np.zeros(len(queries), dtype=np.int64)
-    todo = np.arange(len(queries))
-    k = min(n_search, index.n)
-    while len(todo):
-        d, ids = index.search(queries[todo], k)
-        counts[todo] = (d <= sq_radii[ids].astype(np.float64)).sum(axis=1)
-        if k >= min(max_search, index.n):
-            break
-        todo = todo[d[:, -1] <= r_max]
-        k = min(4 * k, max_search, index.n)
+    step = 65536
+    for lo in range(0, len(queries), step):
+        q = queries[lo : lo + step]
+        part = np.zeros(len(q), dtype=np.int64)
+        todo = np.arange(len(q))
+        k = min(n_search, index.n)
+        while len(todo):
+            d, ids = index.search(q[todo], k)
+            part[todo] = ((d <= sq_radii[ids]) & ~big[ids]).sum(axis=1)
+            if k >= min(max_search, index.n):
+                break
+            todo = todo[d[:, -1] <= small_max]
+            k = min(4 * k, max_search, index.n)
+        if big_index is not None:
+            part += big_index.count_within(sq_radii[big], q)
+        counts[lo : lo + step] = part
     return counts

@@ -32,7 +32,7 @@ KNN_PARAMS = {
     "exact_max": Int(min=1),
     "nprobe": Int(min=1),
 }
-KNN_DEFAULTS = {"knn": "auto", "exact_max": 20_000, "nprobe": 16}
+KNN_DEFAULTS = {"knn": "auto", "exact_max": 5000, "nprobe": 16}
 
 
 @register_metric

@@ -1,0 +1,280 @@
+"""Benchmarks of the vector metrics against their peers, printed side by side from one run.
+
+Usage::
+
+    .venv/bin/python benchmarks/metrics.py            # default sizes (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/metrics.py --full     # the issue's sizes: 1M x 768 PRDC/Vendi, 1M+1M MMD
+    .venv/bin/python benchmarks/metrics.py --only prdc_equal vendi_equal
+
+Peers (the ``bench`` extra): prdc==0.2, vendi-score==0.0.3 (datasketch==2.0.0 in
+``benchmarks/metrics_text.py``, whose ``run`` is called at the end when present).
+
+Data is embedding-like: rows are a mixture of 50 Gaussian clusters in a 32-d
+latent space mapped linearly to d dimensions plus isotropic noise (float32); the
+candidate is a "collapsed" draw of the same world (latent spread x 0.8, the
+rarest clusters under-sampled). Heavy sections run in a child process so that
+their peak RSS (``ru_maxrss``) is their own. Wall times include ingesting the
+rows (``update``) and ``result()``, CIs included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from tailguard.metrics.diversity import Vendi  # noqa: E402
+from tailguard.metrics.drift import MMD  # noqa: E402
+from tailguard.metrics.fidelity import PRDC  # noqa: E402
+
+PRDC_NAMES = ("precision", "recall", "density", "coverage")
+
+
+class World:
+    """A fixed mixture of clusters in a low-dimensional latent space, seen in ``d`` dimensions."""
+
+    def __init__(self, d: int, seed: int = 0, clusters: int = 50, latent: int = 32):
+        rng = np.random.default_rng([seed, d])
+        self.d, self.latent = d, latent
+        self.centres = rng.normal(scale=3.0, size=(clusters, latent)).astype(np.float32)
+        self.mix = rng.dirichlet(np.full(clusters, 0.5))
+        self.w = (rng.normal(size=(latent, d)) / np.sqrt(latent)).astype(np.float32)
+
+    def sample(self, n: int, seed: int, *, collapsed: bool = False, chunk: int = 100_000):
+        """Yield float32 batches of ``n`` rows in total."""
+        rng = np.random.default_rng(seed)
+        mix = self.mix
+        spread = 1.0
+        if collapsed:
+            mix = np.where(mix < np.quantile(mix, 0.3), mix * 0.1, mix)
+            mix = mix / mix.sum()
+            spread = 0.8
+        done = 0
+        while done < n:
+            m = min(chunk, n - done)
+            c = rng.choice(len(mix), size=m, p=mix)
+            z = self.centres[c] + spread * rng.standard_normal((m, self.latent), dtype=np.float32)
+            x = z @ self.w + 0.1 * rng.standard_normal((m, self.d), dtype=np.float32)
+            done += m
+            yield x
+
+    def array(self, n: int, seed: int, **kw: Any) -> np.ndarray:
+        return np.vstack(list(self.sample(n, seed, **kw)))
+
+
+def _quiet(fn, *a, **kw):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*a, **kw)
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4f}" for k, v in d.items())
+
+
+def _prdc_values(res) -> dict[str, float]:
+    return {n: res.value(n).value for n in PRDC_NAMES}
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+# -- sections ----------------------------------------------------------------------------------------
+def prdc_equal(args: argparse.Namespace) -> None:
+    from prdc import compute_prdc
+
+    n, d = 5000, 64
+    w = World(d)
+    ref, cand = w.array(n, 1), w.array(n, 2, collapsed=True)
+    mine, t_mine = _timed(lambda: PRDC(equal_n=False).update_reference(ref).update(cand).result())
+    peer, t_peer = _timed(lambda: _quiet(compute_prdc, ref, cand, 5))
+    ours_v, peer_v = _prdc_values(mine), {k: float(v) for k, v in peer.items()}
+    diff = max(abs(ours_v[k] - peer_v[k]) for k in PRDC_NAMES)
+    print(f"[prdc_equal] N={n} d={d} k=5 ({mine.details['backend']})")
+    print(f"  tailguard : {_fmt(ours_v)}  ({t_mine:.2f}s)")
+    print(f"  prdc 0.2  : {_fmt(peer_v)}  ({t_peer:.2f}s)")
+    print(f"  max |diff| = {diff:.2e}")
+
+
+def prdc_speed(args: argparse.Namespace) -> None:
+    from prdc import compute_prdc
+
+    n, d = 10_000, 768
+    w = World(d)
+    ref, cand = w.array(n, 1), w.array(n, 2, collapsed=True)
+    mine, t_mine = _timed(lambda: PRDC(equal_n=False).update_reference(ref).update(cand).result())
+    exact, t_exact = _timed(lambda: PRDC(equal_n=False, knn="exact").update_reference(ref).update(cand).result())
+    peer, t_peer = _timed(lambda: _quiet(compute_prdc, ref, cand, 5))
+    peer_v = {k: float(v) for k, v in peer.items()}
+    print(f"[prdc_speed] N={n} d={d} k=5")
+    print(f"  tailguard ({mine.details['backend']}): {_fmt(_prdc_values(mine))}  {t_mine:.2f}s")
+    print(f"  tailguard (exact)  : {_fmt(_prdc_values(exact))}  {t_exact:.2f}s")
+    print(f"  prdc 0.2           : {_fmt(peer_v)}  {t_peer:.2f}s")
+    err = max(abs(_prdc_values(mine)[k] - _prdc_values(exact)[k]) for k in PRDC_NAMES)
+    print(
+        f"  speed-up vs prdc: {t_peer / t_mine:.1f}x (faiss), {t_peer / t_exact:.1f}x (exact); "
+        f"faiss error vs exact: {err:.4f}"
+    )
+
+
+def prdc_large(args: argparse.Namespace) -> dict[str, Any]:
+    n_cand, n_ref, d = (1_000_000, 100_000, 768) if args.full else (100_000, 20_000, 768)
+    n_check = 50_000 if args.full else 10_000
+    w = World(d)
+    t0 = time.perf_counter()
+    m = PRDC()
+    for b in w.sample(n_ref, 1):
+        m.update_reference(b)
+    for b in w.sample(n_cand, 2, collapsed=True):
+        m.update(b)
+    t_ingest = time.perf_counter() - t0
+    res = m.result()
+    t_total = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    del m
+    # Approximation error: faiss vs exact on an n_check x n_check subsample of the same data.
+    ref = w.array(n_check, 1)
+    cand = w.array(n_check, 2, collapsed=True)
+    approx = _prdc_values(PRDC(knn="faiss").update_reference(ref).update(cand).result())
+    exact, t_exact = _timed(lambda: _prdc_values(PRDC(knn="exact").update_reference(ref).update(cand).result()))
+    err = max(abs(approx[k] - exact[k]) for k in PRDC_NAMES)
+    print(f"[prdc_large] candidate {n_cand:,} x {d} vs reference {n_ref:,} ({res.details['backend']})")
+    print(f"  tailguard : {_fmt(_prdc_values(res))}")
+    print(
+        f"  wall {t_total:.1f}s (ingest {t_ingest:.1f}s), peak RSS {rss:.2f} GB; prdc 0.2: not run "
+        f"(needs {3 * 4 * n_cand * n_ref / 2**30:.0f} GB of distance matrices)"
+    )
+    print(f"  faiss vs exact on {n_check:,} x {n_check:,}: faiss {_fmt(approx)}")
+    print(f"                                exact {_fmt(exact)} ({t_exact:.1f}s); max |error| = {err:.4f}")
+    return {"seconds": t_total, "rss_gb": rss, "error": err}
+
+
+def vendi_equal(args: argparse.Namespace) -> None:
+    from vendi_score import vendi
+
+    n, d = 2000, 64
+    x = World(d).array(n, 3).astype(np.float64)
+    mine, t_mine = _timed(lambda: Vendi().update(x).result().value("vendi"))
+    peer, t_peer = _timed(lambda: float(vendi.score_X(x)))
+    print(f"[vendi_equal] N={n} d={d} cosine kernel")
+    print(f"  tailguard : {mine.value:.10f} CI [{mine.ci[0]:.3f}, {mine.ci[1]:.3f}] ({t_mine:.2f}s, CI included)")
+    print(f"  vendi-score 0.0.3 score_X: {peer:.10f} ({t_peer:.2f}s); |diff| = {abs(mine.value - peer):.2e}")
+
+
+def vendi_large(args: argparse.Namespace) -> dict[str, Any]:
+    n, d = (1_000_000, 768) if args.full else (100_000, 768)
+    w = World(d)
+    t0 = time.perf_counter()
+    m = Vendi()
+    for b in w.sample(n, 4):
+        m.update(b)
+    t_ingest = time.perf_counter() - t0
+    v = m.result().value("vendi")
+    t_total = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"[vendi_large] N={n:,} d={d} cosine kernel (d x d dual)")
+    print(
+        f"  tailguard : {v.value:.4f} CI [{v.ci[0]:.4f}, {v.ci[1]:.4f}]; wall {t_total:.1f}s "
+        f"(ingest {t_ingest:.1f}s), peak RSS {rss:.2f} GB"
+    )
+    print("  vendi-score 0.0.3 score_dual on the same rows: ", end="", flush=True)
+    if args.full:
+        print("not run (needs the rows twice in float64: 12 GB)")
+    else:
+        from vendi_score import vendi
+
+        x = np.vstack(list(w.sample(n, 4))).astype(np.float64)
+        peer, t_peer = _timed(lambda: float(vendi.score_dual(x)))
+        print(f"{peer:.4f} ({t_peer:.1f}s)")
+    return {"seconds": t_total}
+
+
+def mmd_large(args: argparse.Namespace) -> dict[str, Any]:
+    n, d = (1_000_000, 64) if args.full else (100_000, 64)
+    w = World(d)
+    t0 = time.perf_counter()
+    m = MMD(n_permutations=100)
+    for b in w.sample(n, 5):
+        m.update_reference(b)
+    for b in w.sample(n, 6, collapsed=True):
+        m.update(b)
+    res = m.result()
+    t_total = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    v, p = res.value("mmd2"), res.value("p_value")
+    print(
+        f"[mmd_large] {n:,} + {n:,} rows, d={d}, B=100 permutations ({res.details['method']}, "
+        f"{m.get_params()['rff_dim']} features)"
+    )
+    print(
+        f"  tailguard : MMD²={v.value:.5f} CI [{v.ci[0]:.5f}, {v.ci[1]:.5f}] p={p.value:.4f}; wall {t_total:.1f}s, "
+        f"peak RSS {rss:.2f} GB"
+    )
+    print("  peer (alibi-detect MMD permutation test): not installed; it runs out of memory above ~10k per side")
+    return {"seconds": t_total}
+
+
+SECTIONS = {
+    "prdc_equal": (prdc_equal, False),
+    "prdc_speed": (prdc_speed, False),
+    "prdc_large": (prdc_large, True),
+    "vendi_equal": (vendi_equal, False),
+    "vendi_large": (vendi_large, True),
+    "mmd_large": (mmd_large, True),
+}
+
+
+def _child(name: str, args: argparse.Namespace) -> None:
+    cmd = [sys.executable, __file__, "--only", name, "--in-process"] + (["--full"] if args.full else [])
+    subprocess.run(cmd, check=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (1M rows; needs ~8 GB, minutes)")
+    parser.add_argument("--only", nargs="*", choices=[*SECTIONS, "text"], help="run only these sections")
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    text_bench = None
+    if (ROOT / "benchmarks" / "metrics_text.py").exists():
+        import metrics_text as text_bench
+
+        text_bench.add_arguments(parser)
+    args = parser.parse_args(argv)
+    chosen = args.only or [*SECTIONS, "text"]
+    import numpy  # noqa: F401  (report the BLAS thread count below)
+
+    print(
+        f"# tailguard metric benchmarks ({'full' if args.full else 'default'} sizes), "
+        f"python {sys.version.split()[0]}, numpy {np.__version__}"
+    )
+    for name in chosen:
+        if name == "text":
+            continue
+        fn, heavy = SECTIONS[name]
+        if heavy and not args.in_process:
+            _child(name, args)
+        else:
+            fn(args)
+        sys.stdout.flush()
+    if "text" in chosen and text_bench is not None and not args.in_process:
+        print("[text] benchmarks/metrics_text.py")
+        sys.stdout.flush()
+        text_bench.run(args)
+
+
+if __name__ == "__main__":
+    main()
