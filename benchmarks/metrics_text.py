@@ -20,6 +20,10 @@ process (``time.process_time``), with wall time beside it.
   floor between two independent hash families).
 * **Text statistics**: ``text_stats`` over the Python docs repeated to
   ``--text-mb`` megabytes, in batches of 500 documents, then ``result()``.
+  Repetition keeps the distinct n-gram sets small, so a second corpus of
+  ``--varied-mb`` megabytes makes every copy different: in copy ``r`` a seeded
+  30% of the words get the suffix ``r``, which drives the distinct sets past
+  ``max_exact`` and into HyperLogLog.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-mb", type=float, default=200.0, help="size of the text-statistics corpus")
     parser.add_argument("--minhash-docs", type=int, default=20_000, help="documents for the MinHash speed test")
     parser.add_argument("--num-perm", type=int, default=128)
+    parser.add_argument("--varied-mb", type=float, default=50.0, help="size of the varied-text corpus (0 to skip)")
 
 
 def _pydoc_topics() -> list[str]:
@@ -143,13 +148,25 @@ def bench_minhash(n_docs: int, num_perm: int) -> None:
     )
 
 
-def bench_text_stats(target_mb: float) -> None:
+def _varied(topics: list[str], reps: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    out = []
+    for r in range(reps):
+        for t in topics:
+            words = t.split(" ")
+            mark = rng.random(len(words)) < 0.3
+            out.append(" ".join(f"{w}{r}" if m else w for w, m in zip(words, mark, strict=True)))
+    return out
+
+
+def bench_text_stats(target_mb: float, *, varied: bool = False) -> None:
     topics = _pydoc_topics()
     unit = sum(len(t.encode()) for t in topics)
     reps = max(1, round(target_mb * 1e6 / unit))
-    corpus = topics * reps
-    mb = unit * reps / 1e6
-    print(f"\n== text_stats on the Python docs repeated {reps}x: {mb:.1f} MB, {len(corpus)} documents")
+    corpus = _varied(topics, reps) if varied else topics * reps
+    mb = sum(len(t.encode()) for t in corpus) / 1e6
+    what = "varied copies of the Python docs (30% of words suffixed per copy)" if varied else "the Python docs"
+    print(f"\n== text_stats on {what} x{reps}: {mb:.1f} MB, {len(corpus)} documents")
     m = TextStatsMetric()
 
     def feed() -> None:
@@ -162,6 +179,7 @@ def bench_text_stats(target_mb: float) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  update {c_up:.1f} s CPU ({w_up:.1f} s wall), result {c_res:.1f} s CPU ({w_res:.1f} s wall)")
     print(f"  throughput {mb / cpu:.1f} MB/s per core ({mb / wall:.1f} MB/s wall); peak RSS {rss:.0f} MiB")
+    print(f"  vocabulary mode {res.details['candidate_vocabulary_mode']}")
     print("  values: " + ", ".join(f"{v.name}={v.value:.4g}" for v in res.values))
 
 
@@ -174,6 +192,8 @@ def run(args: argparse.Namespace | None = None) -> None:
         opts.update({k: v for k, v in vars(args).items() if k in opts})
     bench_minhash(opts["minhash_docs"], opts["num_perm"])
     bench_text_stats(opts["text_mb"])
+    if opts["varied_mb"] > 0:
+        bench_text_stats(opts["varied_mb"], varied=True)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,9 @@ def unique_u64(x: np.ndarray, *, counts: bool = False) -> Any:
     >>> unique_u64(np.array([3, 1, 3], dtype=np.uint64), counts=True)
     (array([1, 3], dtype=uint64), array([1, 2]))
     """
-    s = np.sort(np.asarray(x, dtype=_U64))
+    # a stable sort (timsort) merges already sorted runs in near-linear time: the stores call this on
+    # concatenations of sorted arrays
+    s = np.sort(np.asarray(x, dtype=_U64), kind="stable")
     first = np.ones(len(s), dtype=bool)
     first[1:] = s[1:] != s[:-1]
     u = s[first]
