@@ -304,3 +304,23 @@ def test_cli_pseudo_label_and_its_one_line_errors(
     code = main(["--ledger", url, "pseudo-label", str(trained.weights), str(yolo_root / "missing-dir")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "missing-dir" in err[0]
+
+
+def test_detection_audit_uses_labels_and_yolo_image_embeddings(
+    pseudo: Any, trained: Trained, yolo_ledger: Any
+) -> None:
+    from tailguard.audit import AuditConfig, audit
+    from tailguard.features import get_embedder
+    from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
+
+    emb = get_embedder("yolo", weights=str(trained.weights), imgsz=IMGSZ)
+    assert isinstance(emb, YoloEmbedder)
+    ref = detection_audit_input(yolo_ledger, "human", embedder=emb, origins=("human",))
+    cand = detection_audit_input(yolo_ledger, "pl-1", embedder=emb, origins=("pseudo_label",))
+    assert ref.n == len(yolo_ledger.version_sample_ids("human")) and ref.vectors.shape == (ref.n, emb.dim)
+    assert cand.vectors.shape == (7, emb.dim)
+    assert int(cand.boxes.class_ids.size) == pseudo[0].n_boxes
+    report = audit(cand, ref, config=AuditConfig(quick=True))
+    families = {row.family for row in report.metrics}
+    assert report.modality == "detection" and report.verdict in ("ok", "warn", "collapse")
+    assert len(families) >= 2  # label metrics and metrics over the image embeddings

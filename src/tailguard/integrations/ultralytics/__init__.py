@@ -4,7 +4,8 @@
   labels with generator, generation and per-box confidence (human labels are kept);
 - :func:`attach`: Ultralytics callbacks that gate training on a ledger version under a
   policy and record per-class validation metrics, warning when a rare class's recall falls;
-- :class:`YoloEmbedder`: image features from the user's own checkpoint for audits;
+- :class:`YoloEmbedder` and :func:`detection_audit_input`: image features from the user's
+  own checkpoint (backbone, pooled per image) beside the label statistics, for audits;
 - :func:`load_checkpoint`, :func:`check_class_names`: one-line errors for foreign weights
   and disagreeing data.yaml files;
 - the self-training loop is the simulator family ``yolo``
@@ -29,7 +30,7 @@ from tailguard.integrations.ultralytics.callbacks import (
     read_data_yaml,
 )
 from tailguard.integrations.ultralytics.checkpoint import CheckpointInfo, load_checkpoint
-from tailguard.integrations.ultralytics.embed import YoloEmbedder
+from tailguard.integrations.ultralytics.embed import YoloEmbedder, detection_audit_input
 from tailguard.integrations.ultralytics.metrics import PER_CLASS_METRICS, detection_metrics
 from tailguard.integrations.ultralytics.predict import predict_boxes
 from tailguard.integrations.ultralytics.pseudo_label import PseudoLabelReport, collect_images, pseudo_label
@@ -46,6 +47,7 @@ __all__ = [
     "attach",
     "check_class_names",
     "collect_images",
+    "detection_audit_input",
     "detection_metrics",
     "load_checkpoint",
     "load_ultralytics",

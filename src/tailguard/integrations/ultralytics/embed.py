@@ -23,6 +23,7 @@ tailguard.errors.ParameterError: The 'batch' parameter of YoloEmbedder must be a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -139,3 +140,70 @@ class YoloEmbedder(Configurable):
         return np.concatenate(rows)
 
     __call__ = transform
+
+
+def _register() -> None:
+    """Make ``tailguard.features.get_embedder("yolo", weights=...)`` work once this module is imported."""
+    import contextlib
+
+    from tailguard.errors import LedgerError
+    from tailguard.features import EMBEDDERS
+
+    with contextlib.suppress(LedgerError):  # another "yolo" embedder is registered: leave it
+        EMBEDDERS.register("yolo")(YoloEmbedder)
+
+
+_register()
+
+
+def detection_audit_input(
+    ledger: Any,
+    version: str,
+    *,
+    weights: str | Path | None = None,
+    origins: Sequence[str] | None = None,
+    embedder: YoloEmbedder | None = None,
+    name: str | None = None,
+) -> Any:
+    """One side of a detection audit: label statistics plus, with ``weights``, YOLO image embeddings.
+
+    Returns a :class:`tailguard.audit.AuditInput` of modality ``detection`` whose ``boxes``
+    feed the label metrics (class shares, rare-class share, box size and aspect tails,
+    objects per image; boxes of ``origins``, all by default) and whose ``vectors`` are the
+    backbone features of every image of ``version`` under the user's checkpoint (one row
+    per image), so the audit's tail, coverage and drift metrics compare images the way the
+    user's detector sees them. Use the same checkpoint (or ``embedder``) for both sides::
+
+        emb = YoloEmbedder("runs/detect/train/weights/best.pt")
+        ref = detection_audit_input(ledger, "human-v1", embedder=emb)
+        cand = detection_audit_input(ledger, "pseudo-v3", embedder=emb)
+        report = tailguard.audit.audit(cand, ref)
+    """
+    from tailguard.audit import AuditInput
+    from tailguard.errors import EmptyDatasetError
+    from tailguard.features import DetectionLabelArrays
+
+    records = [r for r in ledger.iter_samples(version) if r.modality in ("detection", "image")]
+    if not records:
+        raise EmptyDatasetError("version holds no detection images", path=version)
+    boxes = DetectionLabelArrays.from_records(records, origins=origins)
+    vectors = None
+    if embedder is None and weights is not None:
+        embedder = YoloEmbedder(weights)
+    if embedder is not None:
+        from tailguard.errors import MissingInputError
+
+        paths = []
+        for r in records:
+            if r.uri is None or not Path(r.uri).is_file():
+                raise MissingInputError("image file of the version is missing", path=r.uri or r.id)
+            paths.append(Path(r.uri))
+        vectors = np.asarray(embedder.transform(paths), dtype=np.float64)
+    return AuditInput(
+        "detection",
+        len(records),
+        name or version,
+        vectors=vectors,
+        categories=np.asarray(boxes.class_ids) if len(boxes.class_ids) else None,
+        boxes=boxes,
+    )
