@@ -32,9 +32,9 @@ Metrics (per generation, on the fixed validation set): ``map50``, ``map50_95``,
 the pseudo-labels the model wrote: ``pseudo_boxes_per_image`` and ``pseudo_rare_share_ratio``
 (the rare classes' share of the pseudo-label boxes over their share of the human boxes).
 
-CPU-sized defaults (imgsz 96, a few epochs) finish a generation in about a minute on two
-cores; they are far too short for a good detector, which is fine for watching the trend;
-use ``device="0"`` and more ``epochs`` on a GPU.
+CPU-sized defaults (imgsz 96, 20 epochs for generation 0, then 5-epoch warm starts) are far
+too short for a good detector, which is fine for watching the trend; on a GPU use
+``device=0`` (CLI: ``tailguard simulate yolo --param device=0 --param epochs0=100``).
 
 >>> fam = YoloFamily(epochs=1, imgsz=64)
 >>> fam.row_width
@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tailguard.simulate.family import EvalContext, Family, MetricSpec, Setup, register_family
-from tailguard.validation import Bool, Float, Int, OneOf, Str
+from tailguard.validation import Bool, Custom, Float, Int, OneOf, Str
 
 _CLASS_NAMES: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _HEAD = 3  # image_seed, image_index, n_boxes
@@ -146,7 +146,10 @@ class YoloFamily(Family):
         "lr0": Float(min=0.0, max=1.0, min_open=True, optional=True),
         "mosaic": Float(min=0.0, max=1.0),
         "batch": Int(min=1),
-        "device": Str(),
+        "device": Custom(
+            "a device name ('cpu', '0', '0,1', 'mps') or a GPU index",
+            lambda v: (isinstance(v, str) and bool(v)) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+        ),
         "conf": Float(min=0.0, max=1.0, min_open=True, max_open=True),
         "n_val": Int(min=1),
         "max_boxes": Int(min=1, max=64),
