@@ -50,7 +50,7 @@ SPLIT_NAMES: dict[int, tuple[str, ...]] = {1: ("train",), 2: ("train", "val"), 3
 
 _PARAMS = {
     "n_images": Int(min=1),
-    "imgsz": Int(min=32, max=1024),
+    "imgsz": Int(min=32, max=2048),
     "n_classes": Int(min=1, max=10),
     "exponent": Float(min=0.0, max=10.0),
     "max_objects": Int(min=1, max=16),
