@@ -22,7 +22,8 @@ row ``[image_seed, image_index, n_boxes, (class, x, y, w, h, confidence) * max_b
 every image again. Human boxes have confidence 1.
 
 Caching. ``fit`` is keyed by the training rows, the family's config and the state of its
-random stream; a finished model under ``workdir/models/<key>`` is reused. All policies of
+random stream (and the weights it starts from); a finished model under ``workdir/models/<key>``
+(marked ``tailguard-done``; a killed training is redone) is reused. All policies of
 one seed share generation 0 (same human data, same stream), so it is trained once. A file
 lock makes concurrent workers wait for each other instead of training the same model twice.
 
@@ -50,6 +51,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +114,14 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _epochs_done(run_dir: Path) -> int:
+    """Epochs an Ultralytics run folder logged in its ``results.csv`` (0 when there is none)."""
+    try:
+        return max(0, len((run_dir / "results.csv").read_text().strip().splitlines()) - 1)
+    except OSError:
+        return 0
 
 
 def _digit_pools(val_fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
@@ -314,7 +324,7 @@ class YoloFamily(Family):
         return best
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> YoloModel:
-        from tailguard.integrations.ultralytics.runtime import load_ultralytics, offline_train_args
+        from tailguard.integrations.ultralytics.runtime import load_ultralytics
 
         data = np.ascontiguousarray(np.asarray(data, dtype=np.float64))
         init = self._init_model(data) if self._params["warm_start"] else None
@@ -327,8 +337,10 @@ class YoloFamily(Family):
         depth = 0 if init is None else init.depth + 1
         project = self.workdir / "models"
         weights = project / key / "weights" / "best.pt"
+        done = project / key / "tailguard-done"  # Ultralytics saves weights every epoch: a killed run has some
         with _file_lock(self.workdir / "locks" / f"fit-{key}.lock"):
-            if weights.exists():
+            epochs = int(self._params["epochs0" if init is None else "epochs"])
+            if weights.exists() and (done.exists() or _epochs_done(project / key) >= epochs):
                 return YoloModel(str(weights), key, depth)
             root = self.workdir / "sets" / key
             self._write_split(root, "train", data)
@@ -340,26 +352,35 @@ class YoloFamily(Family):
             data_yaml.write_text(yaml.safe_dump(body, sort_keys=False))
             start = str(self._params["model"]) if init is None else init.weights
             yolo = load_ultralytics().YOLO(start)
-            yolo.train(
-                **offline_train_args(
-                    data=str(data_yaml),
-                    epochs=int(self._params["epochs0" if init is None else "epochs"]),
-                    imgsz=int(self._params["imgsz"]),
-                    batch=int(self._params["batch"]),
-                    device=str(self._params["device"]),
-                    seed=train_seed,
-                    project=str(project),
-                    name=key,
-                    val=False,
-                    fliplr=0.0,  # a mirrored digit is not the same digit
-                    optimizer=str(self._params["optimizer"]),
-                    mosaic=float(self._params["mosaic"]),
-                    **({} if self._params["lr0"] is None else {"lr0": float(self._params["lr0"])}),
-                )
-            )
+            with warnings.catch_warnings():
+                # Ultralytics' Ray Tune callback (on when ray is installed) warns outside a Tune session
+                warnings.filterwarnings("ignore", message=".*get_trial_id.*", category=UserWarning)
+                self._train(yolo, data_yaml, init, train_seed, project, key)
             if not weights.exists():  # Ultralytics writes best.pt when it validates; last.pt always
                 (project / key / "weights" / "last.pt").replace(weights)
+            done.write_text(json.dumps({"weights": str(weights), "depth": depth}))
         return YoloModel(str(weights), key, depth)
+
+    def _train(self, yolo: Any, data_yaml: Path, init: YoloModel | None, seed: int, project: Path, key: str) -> None:
+        from tailguard.integrations.ultralytics.runtime import offline_train_args
+
+        yolo.train(
+            **offline_train_args(
+                data=str(data_yaml),
+                epochs=int(self._params["epochs0" if init is None else "epochs"]),
+                imgsz=int(self._params["imgsz"]),
+                batch=int(self._params["batch"]),
+                device=str(self._params["device"]),
+                seed=seed,
+                project=str(project),
+                name=key,
+                val=False,
+                fliplr=0.0,  # a mirrored digit is not the same digit
+                optimizer=str(self._params["optimizer"]),
+                mosaic=float(self._params["mosaic"]),
+                **({} if self._params["lr0"] is None else {"lr0": float(self._params["lr0"])}),
+            )
+        )
 
     def sample(self, model: YoloModel, n: int, rng: np.random.Generator) -> np.ndarray:
         from tailguard.integrations.ultralytics.predict import predict_boxes
