@@ -1,9 +1,49 @@
-"""CLI commands: demo (placeholder until its issue lands)."""
+"""CLI: ``tailguard demo``, the main job on built-in real data."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the top-level app."""
+    """Attach ``demo`` to the top-level app."""
+
+    @app.command("demo")
+    def demo(
+        out: Annotated[Path, typer.Option("--out", help="Folder for the report, the demo ledger and the data.")] = Path(
+            "demo-report"
+        ),
+        quick: Annotated[bool, typer.Option("--quick", help="Tiny settings: a smoke run in seconds.")] = False,
+        generations: Annotated[int | None, typer.Option(min=1, help="Generations per chain.")] = None,
+        seeds: Annotated[int | None, typer.Option(min=1, help="Seeds per policy.")] = None,
+    ) -> None:
+        """Ingest real human data, simulate collapse under three policies, audit, and write one HTML report."""
+        import dataclasses
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from tailguard.demo import DemoSettings, run_demo
+
+        console = Console()
+        settings = DemoSettings.quick() if quick else DemoSettings.default()
+        overrides = {k: v for k, v in (("generations", generations), ("seeds", seeds)) if v is not None}
+        settings = dataclasses.replace(settings, **overrides)
+        with console.status("starting") as status:
+            result = run_demo(out, settings=settings, progress=lambda msg: status.update(msg))
+        table = Table(title="tailguard demo: worst tail-metric change, generation 0 -> last")
+        for col in ("family", "policy", "tail change", "gen 0 audit", "last gen audit", "diagnosis"):
+            table.add_column(col)
+        colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+        for row in result.verdict_table():
+            change = row["worst_tail_change"]
+            change_text = f"{change * 100:+.0f}%" if change == change else "n/a"
+            verdict = row["verdict"]
+            base = row["baseline_verdict"]
+            table.add_row(row["family"], row["policy"], change_text, f"[{colours.get(base, 'white')}]{base}[/]",
+                          f"[{colours.get(verdict, 'white')}]{verdict}[/]", row["diagnosis"])
+        console.print(table)
+        console.print(f"Report: {result.report}  ({result.elapsed_s:.0f} s)")
