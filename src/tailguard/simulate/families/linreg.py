@@ -77,7 +77,9 @@ class LinregFamily(Family):
         w, *_ = np.linalg.lstsq(x, y, rcond=None)
         # the fixed design: every generation relabels the same x rows, so the
         # distinct rows of the training set are the design (stacked copies collapse)
-        return {"w": w, "design": np.unique(x, axis=0)}
+        # (the first column is continuous, so its distinct values identify the rows)
+        _, first = np.unique(x[:, 0], return_index=True)
+        return {"w": w, "design": x[np.sort(first)]}
 
     def sample(self, model: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
         x = model["design"]

@@ -1,0 +1,91 @@
+"""Gaussian reproduction checks (Shumailov et al., Nature 2024; Suresh et al. 2025).
+
+Setup: 1-D Gaussian, MLE variance (divide by M), M = 100 samples per generation,
+2000 seeds, ``replace``. Model 0 is fit on human data; σ²ₙ/σ²₀ is then a product
+of n iid χ²_{M−1}/M factors, so
+
+- E[σ²ₙ/σ²₀] = ((M−1)/M)ⁿ, checked at n = 10, 50, 100 within 3 standard errors
+  (the standard error is the sample standard deviation over seeds / √2000);
+- log(σ²ₙ/σ²₀) is a sum of n iid log(χ²_{M−1}/M) terms. Its median is computed
+  from that exact law by numerical convolution (FFT on a 2⁻¹² grid) and the
+  simulated median at n = 100 must be within 10% of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from tailguard.simulate import get_family, simulate
+
+M = 100
+SEEDS = 2000
+
+
+def theoretical_median_log_ratio(n: int, m: int) -> float:
+    """Median of Σ_{i=1..n} log(χ²_{m−1}/m), by numerical convolution of the exact density."""
+    k = m - 1
+    mean1 = special.digamma(k / 2) + np.log(2) - np.log(m)  # E[log(χ²_k / m)]
+    step = 2.0**-12
+    grid = np.arange(-20.0, 20.0, step)  # centred single term and centred sum share one periodic grid
+    y = grid + mean1
+    pdf = stats.chi2(k).pdf(m * np.exp(y)) * m * np.exp(y)  # density of log(χ²_k/m), change of variable
+    pmf = pdf * step
+    pmf /= pmf.sum()
+    zero = int(np.argmin(np.abs(grid)))
+    pmf = np.roll(pmf, -zero)  # index 0 <-> centred value 0 (circular convolution)
+    total = np.real(np.fft.ifft(np.fft.fft(pmf) ** n))
+    total = np.roll(np.clip(total, 0, None), zero)
+    cdf = np.cumsum(total) / total.sum()
+    centred_median = grid[np.searchsorted(cdf, 0.5)]
+    return float(n * mean1 + centred_median)
+
+
+@pytest.fixture(scope="module")
+def replace_runs():
+    res = simulate("gaussian", "replace", generations=100, seeds=SEEDS, sample_size=M)
+    return res.per_seed("replace", "variance_ratio")
+
+
+@pytest.mark.parametrize("n", [10, 50, 100])
+def test_replace_mean_variance_matches_theory(replace_runs, n: int) -> None:
+    values = replace_runs[:, n]
+    expected = ((M - 1) / M) ** n
+    se = values.std(ddof=1) / np.sqrt(len(values))
+    assert abs(values.mean() - expected) <= 3 * se, (values.mean(), expected, se)
+
+
+def test_replace_median_matches_exact_law(replace_runs) -> None:
+    theory = np.exp(theoretical_median_log_ratio(100, M))
+    # sanity of the numerical law: the CLT value is close, and the mean of the exact law is right
+    clt = np.exp(100 * (special.digamma((M - 1) / 2) + np.log(2 / M)))
+    assert theory == pytest.approx(clt, rel=0.02)
+    simulated = float(np.median(replace_runs[:, 100]))
+    assert simulated == pytest.approx(theory, rel=0.10), (simulated, theory)
+    assert simulated < 0.5 * ((M - 1) / M) ** 100  # the median collapses far faster than the mean
+
+
+def test_accumulate_keeps_variance() -> None:
+    res = simulate("gaussian", "accumulate", generations=100, seeds=SEEDS, sample_size=M)
+    mean_ratio = res.per_seed("accumulate", "variance_ratio").mean(axis=0)
+    assert mean_ratio.min() >= 0.9, mean_ratio.min()
+
+
+def test_unbiased_variance_keeps_the_mean_but_not_the_median() -> None:
+    fam = get_family("gaussian", variance="unbiased")
+    res = simulate(fam, "replace", generations=50, seeds=SEEDS, sample_size=M)
+    v = res.per_seed("replace", "variance_ratio")[:, 50]
+    assert abs(v.mean() - 1.0) <= 3 * v.std(ddof=1) / np.sqrt(len(v))
+    assert np.median(v) < 0.9
+
+
+@pytest.mark.parametrize("policy", ["replace", "accumulate"])
+def test_vectorised_path_agrees_with_generic_loop(policy: str) -> None:
+    """Same law: two-sample KS test on σ²₈/σ²₀ (M = 20), p > 0.001, and means within 4 joint SEs."""
+    kw = dict(generations=8, sample_size=20)
+    fast = simulate("gaussian", policy, seeds=2000, **kw).per_seed(policy, "variance_ratio")[:, -1]
+    slow = simulate("gaussian", policy, seeds=200, vectorised=False, **kw).per_seed(policy, "variance_ratio")[:, -1]
+    assert stats.ks_2samp(fast, slow).pvalue > 0.001
+    se = np.hypot(fast.std(ddof=1) / np.sqrt(len(fast)), slow.std(ddof=1) / np.sqrt(len(slow)))
+    assert abs(fast.mean() - slow.mean()) <= 4 * se
