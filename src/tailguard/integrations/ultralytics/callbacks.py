@@ -156,10 +156,10 @@ class LedgerCallbacks:
             )
         self.ledger.get_version(version)  # typed error with suggestions when it does not exist
         self.class_names = check_class_names(self.ledger, version, data)
-        if self.policy is not None or self.limits is not None:
-            from tailguard.policy import enforce_gate
+        from tailguard.policy import enforce_gate
 
-            enforce_gate(self.ledger, version, policy=self.policy, limits=self.limits)
+        # with neither policy nor limits, the policy recorded by the `tailguard mix` that made the version applies
+        enforce_gate(self.ledger, version, policy=self.policy, limits=self.limits)
         self._resolved_version = version
 
     # -- validation ------------------------------------------------------------------
@@ -245,7 +245,8 @@ def attach(
     """Add tailguard's gate and per-class monitor to an ``ultralytics.YOLO`` (see the module doc).
 
     ``policy`` (a spec such as ``"accumulate+anchor:0.3"``) or ``limits`` set the gate; with
-    neither, only the class names are checked. ``rare_classes`` defaults to the classes
+    neither, the policy recorded by the ``tailguard mix`` that made the version applies (a
+    version made otherwise passes). ``rare_classes`` defaults to the classes
     whose share of the version's boxes is below a quarter of 1/K; ``recall_drop`` is the
     absolute recall drop that triggers a warning. Returns the callbacks' state, whose
     ``run_id``, ``final_metrics`` and ``alerts`` are filled in when training ends.
