@@ -13,7 +13,7 @@ SAMPLES = {"text": ["the cat sat", "a dog barked loudly"], "image": [np.zeros((8
 
 
 def test_registered_names():
-    assert EMBEDDERS.names() == ["hashed", "minilm", "pixels"]
+    assert EMBEDDERS.names() == ["hashed", "minilm", "pixels", "yolo"]
     assert type(get_embedder()).__name__ == "HashedTextFeatures"
 
 
