@@ -69,16 +69,27 @@ def main() -> None:
     from tailguard.simulate import get_family, run_chain, simulate, split_policies, write_report
 
     params: dict[str, Any] = {
-        "imgsz": args.imgsz, "epochs0": args.epochs0, "epochs": args.epochs, "batch": args.batch,
-        "device": args.device, "conf": args.conf, "n_val": args.n_val, "max_objects": args.max_objects,
-        "optimizer": args.optimizer, "lr0": args.lr0, "mosaic": args.mosaic,
+        "imgsz": args.imgsz,
+        "epochs0": args.epochs0,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "device": args.device,
+        "conf": args.conf,
+        "n_val": args.n_val,
+        "max_objects": args.max_objects,
+        "optimizer": args.optimizer,
+        "lr0": args.lr0,
+        "mosaic": args.mosaic,
         "workdir": str(Path(args.workdir) if args.workdir else (out / "work").resolve()),
     }
     fam = get_family("yolo", **params)
     rare = [CLASSES[c] for c in rare_classes(10, float(fam.get_params()["exponent"]))]
     policies = [str(p) for p in split_policies(args.policies)]
-    print(f"yolo loop: policies {policies}, generations 0..{args.generations}, M={args.sample_size}, "
-          f"params {json.dumps(params)}; rare classes {rare}", flush=True)
+    print(
+        f"yolo loop: policies {policies}, generations 0..{args.generations}, M={args.sample_size}, "
+        f"params {json.dumps(params)}; rare classes {rare}",
+        flush=True,
+    )
 
     original_evaluate = fam.evaluate
     current = {"policy": "", "t0": time.time()}
@@ -86,10 +97,13 @@ def main() -> None:
     def logged(model: Any, samples: Any, ctx: Any) -> dict[str, float]:
         values = original_evaluate(model, samples, ctx)
         recalls = " ".join(f"{c[:3]}={_fmt(values[f'recall/{c}'])}" for c in CLASSES)
-        print(f"[{time.time() - current['t0']:7.0f}s] {current['policy']:>12} gen {ctx.generation}: "
-              f"mAP50-95 {_fmt(values['map50_95'])} mAP50 {_fmt(values['map50'])} rare_recall "
-              f"{_fmt(values['rare_recall'])} pseudo_rare_share {_fmt(values['pseudo_rare_share_ratio'])} "
-              f"| {recalls}", flush=True)
+        print(
+            f"[{time.time() - current['t0']:7.0f}s] {current['policy']:>12} gen {ctx.generation}: "
+            f"mAP50-95 {_fmt(values['map50_95'])} mAP50 {_fmt(values['map50'])} rare_recall "
+            f"{_fmt(values['rare_recall'])} pseudo_rare_share {_fmt(values['pseudo_rare_share_ratio'])} "
+            f"| {recalls}",
+            flush=True,
+        )
         return values
 
     fam.evaluate = logged  # type: ignore[method-assign]  (an instance attribute: config_id is unchanged)
@@ -97,18 +111,31 @@ def main() -> None:
     for policy in policies:
         current["policy"] = policy
         t = time.time()
-        run_chain(fam, policy, seed=0, generations=args.generations, sample_size=args.sample_size,
-                  checkpoint_dir=str(out), resume=True)
+        run_chain(
+            fam,
+            policy,
+            seed=0,
+            generations=args.generations,
+            sample_size=args.sample_size,
+            checkpoint_dir=str(out),
+            resume=True,
+        )
         timings[policy] = time.time() - t
         print(f"{policy}: {timings[policy]:.0f} s", flush=True)
     fam.evaluate = original_evaluate  # type: ignore[method-assign]
 
     # the finished checkpoints make this cheap; it writes the simulator's results.json
-    results = simulate(fam, policies, generations=args.generations, seeds=1, sample_size=args.sample_size,
-                       out=str(out), resume=True)
+    results = simulate(
+        fam, policies, generations=args.generations, seeds=1, sample_size=args.sample_size, out=str(out), resume=True
+    )
     write_report(results, str(out))
-    summary: dict[str, Any] = {"params": params, "sample_size": args.sample_size, "rare": rare,
-                               "seconds": timings, "policies": {}}
+    summary: dict[str, Any] = {
+        "params": params,
+        "sample_size": args.sample_size,
+        "rare": rare,
+        "seconds": timings,
+        "policies": {},
+    }
     head = [c for c in CLASSES if c not in rare][:3]
     for policy in policies:
         table = {name: results.per_seed(policy, name)[0].tolist() for name in results.metric_names}

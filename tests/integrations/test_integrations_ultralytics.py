@@ -25,8 +25,9 @@ def pseudo(trained: Trained, yolo_ledger: Any, fresh_images: Path, digits_yaml: 
     from tailguard.integrations.ultralytics import pseudo_label
 
     human_image = sorted((digits_yaml.parent / "images" / "train").iterdir())[0]
-    return pseudo_label(trained.weights, [fresh_images, human_image], ledger=yolo_ledger, conf=LOW_CONF,
-                        imgsz=IMGSZ, as_version="pl-1"), human_image
+    return pseudo_label(
+        trained.weights, [fresh_images, human_image], ledger=yolo_ledger, conf=LOW_CONF, imgsz=IMGSZ, as_version="pl-1"
+    ), human_image
 
 
 # ----------------------------------------------------------------------------- attach
@@ -98,13 +99,11 @@ def test_pseudo_label_provenance_round_trips_through_ledger(pseudo: Any, trained
     assert {"produced_by", "trained_on"} <= relations
 
 
-def test_export_chooses_origins_and_never_loses_human_labels(
-    pseudo: Any, yolo_ledger: Any, yolo_root: Path
-) -> None:
+def test_export_chooses_origins_and_never_loses_human_labels(pseudo: Any, yolo_ledger: Any, yolo_root: Path) -> None:
     from tailguard.ledger.hashing import file_id
 
     report, human_image = pseudo
-    human_lines = (human_image.parent.parent.parent / "labels" / "train" / human_image.with_suffix(".txt").name)
+    human_lines = human_image.parent.parent.parent / "labels" / "train" / human_image.with_suffix(".txt").name
     expected_human = {tuple(round(float(v), 4) for v in line.split()) for line in human_lines.read_text().splitlines()}
 
     def labels_of(data_yaml: Path, image_id: str) -> set[tuple[float, ...]]:
@@ -117,8 +116,9 @@ def test_export_chooses_origins_and_never_loses_human_labels(
     human_id = file_id(human_image)
     prefer = yolo_ledger.export("pl-1", "yolo", yolo_root / "exp-prefer", origins=("human", "pseudo_label"))
     assert labels_of(prefer, human_id) == expected_human
-    merged = yolo_ledger.export("pl-1", "yolo", yolo_root / "exp-merge", origins=("human", "pseudo_label"),
-                                both="merge")
+    merged = yolo_ledger.export(
+        "pl-1", "yolo", yolo_root / "exp-merge", origins=("human", "pseudo_label"), both="merge"
+    )
     got = labels_of(merged, human_id)
     assert expected_human < got  # human boxes plus the pseudo boxes
     only_pseudo = yolo_ledger.export("pl-1", "yolo", yolo_root / "exp-pseudo", origins=("pseudo_label",))
@@ -167,8 +167,9 @@ def test_gate_accepts_compliant_mix_and_ultralytics_trains_on_the_export(
     from tailguard.integrations.ultralytics import pseudo_label
 
     images = [p for p in (yolo_root / "fresh" / "images" / "train").iterdir()][:2]
-    rep = pseudo_label(yolo_root / "runs" / "gen1" / "weights" / "best.pt", images, ledger=yolo_ledger,
-                       conf=LOW_CONF, imgsz=IMGSZ)
+    rep = pseudo_label(
+        yolo_root / "runs" / "gen1" / "weights" / "best.pt", images, ledger=yolo_ledger, conf=LOW_CONF, imgsz=IMGSZ
+    )
     assert rep.training_version == "mix-1" and rep.generation == 2
 
 
@@ -232,9 +233,7 @@ def test_empty_pseudo_label_result_is_an_error_and_stores_nothing(
         yolo_ledger.create_version("empty", sample_ids=yolo_ledger.version_sample_ids("human"))
 
 
-def test_data_yaml_with_other_class_names_is_refused(
-    trained: Trained, yolo_ledger: Any, yolo_root: Path
-) -> None:
+def test_data_yaml_with_other_class_names_is_refused(trained: Trained, yolo_ledger: Any, yolo_root: Path) -> None:
     import yaml
 
     from tailguard.errors import BadInputError
@@ -289,8 +288,23 @@ def test_cli_pseudo_label_and_its_one_line_errors(
     from tailguard.cli.app import main
 
     url = str(yolo_ledger.url)
-    code = main(["--ledger", url, "pseudo-label", str(trained.weights), str(fresh_images), "--conf", str(LOW_CONF),
-                 "--imgsz", str(IMGSZ), "--as-version", "cli-pl", "--device", "cpu"])
+    code = main(
+        [
+            "--ledger",
+            url,
+            "pseudo-label",
+            str(trained.weights),
+            str(fresh_images),
+            "--conf",
+            str(LOW_CONF),
+            "--imgsz",
+            str(IMGSZ),
+            "--as-version",
+            "cli-pl",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "pseudo-labelled 6 images" in out and "generation 1, trained on human" in out
@@ -306,9 +320,7 @@ def test_cli_pseudo_label_and_its_one_line_errors(
     assert code == 2 and len(err) == 1 and "missing-dir" in err[0]
 
 
-def test_detection_audit_uses_labels_and_yolo_image_embeddings(
-    pseudo: Any, trained: Trained, yolo_ledger: Any
-) -> None:
+def test_detection_audit_uses_labels_and_yolo_image_embeddings(pseudo: Any, trained: Trained, yolo_ledger: Any) -> None:
     from tailguard.audit import AuditConfig, audit
     from tailguard.features import get_embedder
     from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input

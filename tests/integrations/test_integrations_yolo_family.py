@@ -30,7 +30,12 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
     root = tmp_path_factory.mktemp("yolo-family")
     ledger = Ledger.open(f"sqlite:///{root / 'ledger.db'}")
     results = simulate(
-        "yolo", "replace,anchor:0.3", generations=1, seeds=1, sample_size=6, ledger=ledger,
+        "yolo",
+        "replace,anchor:0.3",
+        generations=1,
+        seeds=1,
+        sample_size=6,
+        ledger=ledger,
         family_params={**PARAMS, "workdir": str(root / "work")},
     )
     yield results, ledger, root / "work"

@@ -21,5 +21,6 @@ class Trained:
 def train_args(root: Path, name: str) -> dict[str, Any]:
     from tailguard.integrations.ultralytics import offline_train_args
 
-    return offline_train_args(epochs=1, imgsz=IMGSZ, batch=8, device="cpu", project=str(root / "runs"), name=name,
-                              seed=0)
+    return offline_train_args(
+        epochs=1, imgsz=IMGSZ, batch=8, device="cpu", project=str(root / "runs"), name=name, seed=0
+    )

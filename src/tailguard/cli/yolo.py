@@ -49,8 +49,16 @@ def pseudo_label(
     n_images = len(collect_images(images))
     with Ledger.open(state.resolved_ledger_url()) as ledger:
         kwargs = dict(
-            ledger=ledger, conf=conf, iou=iou, as_version=as_version, trained_on=trained_on, model_id=model_id,
-            imgsz=imgsz, device=device, batch=batch, skip_bad=skip_bad,
+            ledger=ledger,
+            conf=conf,
+            iou=iou,
+            as_version=as_version,
+            trained_on=trained_on,
+            model_id=model_id,
+            imgsz=imgsz,
+            device=device,
+            batch=batch,
+            skip_bad=skip_bad,
         )
         if sys.stderr.isatty():
             from rich.progress import Progress
@@ -66,8 +74,9 @@ def pseudo_label(
         f"{report.existing} already in the ledger (their labels kept)"
         + (f"; version {report.version!r} created" if report.version else "")
     )
-    typer.echo(f"generator {report.generator}, generation {report.generation}, trained on {trained}, "
-               f"run {report.run_id}")
+    typer.echo(
+        f"generator {report.generator}, generation {report.generation}, trained on {trained}, run {report.run_id}"
+    )
     typer.echo("boxes per class: " + ", ".join(f"{k} {v}" for k, v in report.class_counts.items()))
     for item in report.skipped:
         typer.echo(f"skipped {item.reason}")

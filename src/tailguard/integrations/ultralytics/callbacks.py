@@ -109,9 +109,7 @@ def check_class_names(ledger: Ledger, version: str, data: str | Path) -> list[st
         diff = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(zip(names, expected, strict=False)) if a != b]
         if len(names) != len(expected):
             diff.append(f"{len(names)} names vs {len(expected)}")
-        raise BadInputError(
-            f"class names disagree with ledger version {version!r} ({'; '.join(diff[:3])})", path=path
-        )
+        raise BadInputError(f"class names disagree with ledger version {version!r} ({'; '.join(diff[:3])})", path=path)
     return names
 
 
@@ -187,11 +185,19 @@ class LedgerCallbacks:
         self.run_id = self.ledger.record_model_run(
             f"{model_id}@{content_hash}",
             self._resolved_version,
-            config={"task": "train", "epochs": int(trainer.epochs), "imgsz": int(trainer.args.imgsz),
-                    "data": str(trainer.args.data), "policy": None if self.policy is None else str(self.policy)},
-            extra={WEIGHTS_HASH_KEY: content_hash, "weights": str(weights.resolve()),
-                   "class_names": list(self.class_names),
-                   "synthetic_depth": self.ledger.version_summary(self._resolved_version).max_synthetic_depth},
+            config={
+                "task": "train",
+                "epochs": int(trainer.epochs),
+                "imgsz": int(trainer.args.imgsz),
+                "data": str(trainer.args.data),
+                "policy": None if self.policy is None else str(self.policy),
+            },
+            extra={
+                WEIGHTS_HASH_KEY: content_hash,
+                "weights": str(weights.resolve()),
+                "class_names": list(self.class_names),
+                "synthetic_depth": self.ledger.version_summary(self._resolved_version).max_synthetic_depth,
+            },
         )
         for epoch, values in self.epoch_metrics[:-1]:
             self.ledger.record_run_metrics(self.run_id, values, step=epoch)
@@ -263,8 +269,13 @@ def attach(
 
         parse_policy(policy)  # a typo fails here, not after the first epoch
     state = LedgerCallbacks(
-        ledger=ledger, policy=policy, limits=limits, version=version, rare_classes=rare_classes,
-        recall_drop=recall_drop, model_id=model_id,
+        ledger=ledger,
+        policy=policy,
+        limits=limits,
+        version=version,
+        rare_classes=rare_classes,
+        recall_drop=recall_drop,
+        model_id=model_id,
     )
     for event in ("on_pretrain_routine_start", "on_val_end", "on_fit_epoch_end", "on_train_end"):
         model.add_callback(event, getattr(state, event))

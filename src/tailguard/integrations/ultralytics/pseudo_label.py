@@ -91,8 +91,7 @@ def collect_images(images: str | Path | Iterable[str | Path]) -> list[tuple[Path
             found.append((root, root.name))
     if not found:
         where = ", ".join(str(r) for r in roots) or "no images given"
-        raise EmptyDatasetError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {where}"
-                                if roots else where)
+        raise EmptyDatasetError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {where}" if roots else where)
     return found
 
 
@@ -202,8 +201,11 @@ def pseudo_label(
     if trained_on is not None:
         ledger.get_version(trained_on)  # typed error with suggestions
         training_version, run_id = trained_on, None
-        same = [r for r in ledger.model_runs()
-                if r.extra.get(WEIGHTS_HASH_KEY) == info.content_hash and r.trained_on == trained_on]
+        same = [
+            r
+            for r in ledger.model_runs()
+            if r.extra.get(WEIGHTS_HASH_KEY) == info.content_hash and r.trained_on == trained_on
+        ]
         run_id = same[-1].id if same else None
     else:
         training_version, run_id = find_training_version(ledger, model, info)
@@ -222,8 +224,9 @@ def pseudo_label(
     found: list[tuple[Path, str, Any]] = []
     per_image: list[Any] = []
     for chunk in _decoded(files, skip_bad, skipped, batch):
-        boxes = predict_boxes(model, [im for _p, _n, im in chunk], conf=conf, iou=iou, imgsz=imgsz,
-                              device=device, batch=batch)
+        boxes = predict_boxes(
+            model, [im for _p, _n, im in chunk], conf=conf, iou=iou, imgsz=imgsz, device=device, batch=batch
+        )
         found.extend(chunk)
         per_image.extend(boxes)
         if progress is not None:
@@ -237,8 +240,7 @@ def pseudo_label(
             "(is it the right model? try a lower --conf)",
             path=info.path,
         )
-    return _store(ledger, info, found, per_image, generation, training_version, run_id, as_version, conf, iou,
-                  skipped)
+    return _store(ledger, info, found, per_image, generation, training_version, run_id, as_version, conf, iou, skipped)
 
 
 def _unique_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
@@ -285,25 +287,40 @@ def _store(
             cname = info.names[box.class_id]
             counts[cname] = counts.get(cname, 0) + 1
         origin = known.get(sid, "pseudo_label")
-        samples.append(NewSample(
-            content=None, uri=str(path.resolve()), modality="detection", origin=origin,
-            generator=generator if origin == "pseudo_label" else None,
-            generation=generation if origin == "pseudo_label" else None,
-            source=str(path.parent.resolve()),
-            extra={"class_names": list(info.names), "name": name, "split": "train"},
-            labels=labels,
-        ))
+        samples.append(
+            NewSample(
+                content=None,
+                uri=str(path.resolve()),
+                modality="detection",
+                origin=origin,
+                generator=generator if origin == "pseudo_label" else None,
+                generation=generation if origin == "pseudo_label" else None,
+                source=str(path.parent.resolve()),
+                extra={"class_names": list(info.names), "name": name, "split": "train"},
+                labels=labels,
+            )
+        )
     n_boxes = sum(len(s.labels) for s in samples)
     report = ledger.add_samples(samples, as_version=as_version)
     if run_id is None:
         run_id = ledger.record_model_run(
-            info.generator, training_version,
+            info.generator,
+            training_version,
             config={"task": "pseudo_label", "conf": conf, "iou": iou},
             extra={WEIGHTS_HASH_KEY: info.content_hash, "weights": str(info.path), "class_names": list(info.names)},
         )
     ledger.link_run_outputs(run_id, report.sample_ids)
     return PseudoLabelReport(
-        version=as_version, generator=generator, generation=generation, training_version=training_version,
-        run_id=run_id, n_images=len(found), n_boxes=n_boxes, added=report.added, existing=report.existing,
-        sample_ids=list(report.sample_ids), class_counts=dict(sorted(counts.items())), skipped=list(skipped),
+        version=as_version,
+        generator=generator,
+        generation=generation,
+        training_version=training_version,
+        run_id=run_id,
+        n_images=len(found),
+        n_boxes=n_boxes,
+        added=report.added,
+        existing=report.existing,
+        sample_ids=list(report.sample_ids),
+        class_counts=dict(sorted(counts.items())),
+        skipped=list(skipped),
     )
