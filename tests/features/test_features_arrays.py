@@ -1,7 +1,6 @@
 """Tabular and .npy features are used as they are, after validation with named errors."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tailguard.data import load_wine
@@ -24,6 +23,10 @@ def test_non_finite_names_input_row_and_column():
     with pytest.raises(NonFiniteValueError) as info:
         as_feature_matrix(X, name="emb.npy")
     assert str(info.value) == "emb.npy: non-finite value nan at row 3, column 2 (2 non-finite values in all)"
+
+
+def test_dataframe_errors_name_the_column():
+    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"alcohol": [1.0, 2.0], "ash": [np.inf, 1.0]})
     with pytest.raises(NonFiniteValueError, match=r"wine.csv: non-finite value inf at row 0, column 'ash'"):
         as_feature_matrix(frame, name="wine.csv")
