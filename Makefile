@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-ledger bench-metrics bench-simulate bench-yolo clean
+.PHONY: demo test lint bench bench-data bench-ledger bench-metrics bench-simulate bench-yolo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,10 @@ lint: $(VENV)/.installed-all
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-bench: bench-ledger bench-metrics bench-simulate
+bench: bench-data bench-ledger bench-metrics bench-simulate
+
+bench-data: $(VENV)/.installed-all
+	$(BIN)/python benchmarks/data.py
 
 bench-ledger: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/ledger.py
