@@ -152,7 +152,7 @@ version_members = Table(
     Column("version_id", Integer, primary_key=True),
     Column("sample_id", ID, primary_key=True),
     Column("origin", String(16), nullable=False),
-    Index("ix_version_members_sample", "sample_id"),
+    sqlite_with_rowid=False,  # clustered on (version_id, sample_id): one B-tree, sorted scans for diff
 )
 
 model_runs = Table(

@@ -229,11 +229,15 @@ class Ledger:
 
         On SQLite (where BEGIN IMMEDIATE serialises writers, so nothing races) rows go
         straight to ``cursor.executemany``; SQLAlchemy's per-row parameter processing
-        would otherwise dominate ingest time. PostgreSQL uses Core with RETURNING.
+        would otherwise dominate ingest time. On PostgreSQL rows are COPY'd into a
+        temporary staging table, then moved with ``INSERT … SELECT … ON CONFLICT DO
+        NOTHING RETURNING`` (exact even when concurrent ingests race).
         """
         if not rows:
             return set()
-        if self.dialect != "sqlite":
+        if self.dialect == "postgresql":
+            return self._copy_insert(conn, table, rows, returning)
+        if self.dialect != "sqlite":  # pragma: no cover - other SQLAlchemy dialects
             stmt = self._insert_ignore(table)
             if returning is not None:
                 return set(conn.execute(stmt.returning(returning), rows).scalars())
@@ -264,6 +268,24 @@ class Ledger:
             params = [tuple(r[k] for k in keys) for r in rows]
         conn.exec_driver_sql(sql, params)
         return {r[returning.name] for r in rows} if returning is not None else None
+
+    def _copy_insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], returning: Any) -> set[Any] | None:
+        keys = list(rows[0])
+        cols = ", ".join(keys)
+        stage = f"tg_stage_{table.name}"
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {table.name} WITH NO DATA")
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([r[k] for k in keys])
+            sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} ORDER BY 1 ON CONFLICT DO NOTHING"
+            if returning is None:
+                cur.execute(sql)
+                return None
+            cur.execute(sql + f" RETURNING {returning.name}")
+            return {row[0] for row in cur.fetchall()}
 
     def _insert_ignore(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -357,6 +379,9 @@ class Ledger:
                 marks = ",".join("?" * len(part))
                 found = conn.exec_driver_sql(
                     f"SELECT id, origin, dataset_id FROM samples WHERE id IN ({marks})", tuple(part))
+            elif self.dialect == "postgresql":
+                found = conn.exec_driver_sql(
+                    "SELECT id, origin, dataset_id FROM samples WHERE id = ANY(%(ids)s)", {"ids": list(part)})
             else:
                 found = conn.execute(select(s_t.c.id, s_t.c.origin, s_t.c.dataset_id).where(s_t.c.id.in_(part)))
             for sid, origin, ds in found:
@@ -574,6 +599,7 @@ class Ledger:
             query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin)
             if clause is not None:
                 query = query.where(clause)
+            query = query.order_by(s_t.c.id)  # append to the manifest's primary key in order
             conn.execute(insert(vm_t).from_select(["version_id", "sample_id", "origin"], query))
         else:
             ids = list(dict.fromkeys(sample_ids))
@@ -584,6 +610,11 @@ class Ledger:
                     inserted = conn.exec_driver_sql(
                         "INSERT INTO version_members (version_id, sample_id, origin) "
                         f"SELECT ?, id, origin FROM samples WHERE id IN ({marks})", (vid, *part)).rowcount
+                elif clause is None and self.dialect == "postgresql":
+                    inserted = conn.exec_driver_sql(
+                        "INSERT INTO version_members (version_id, sample_id, origin) "
+                        "SELECT %(vid)s, id, origin FROM samples WHERE id = ANY(%(ids)s)",
+                        {"vid": vid, "ids": list(part)}).rowcount
                 else:
                     query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin).where(
                         cond if clause is None else and_(cond, clause))
@@ -844,21 +875,22 @@ class Ledger:
             va = self._version_row(conn, a).id
             vb = self._version_row(conn, b).id
             other = vm_t.alias("other")
-
-            def only_in(x: int, y: int) -> list[str]:
-                missing = ~select(other.c.sample_id).where(
-                    and_(other.c.version_id == y, other.c.sample_id == vm_t.c.sample_id)).exists()
-                q = select(vm_t.c.sample_id).where(and_(vm_t.c.version_id == x, missing)).order_by(vm_t.c.sample_id)
-                return list(conn.execute(q).scalars())
-
-            changed = conn.execute(
+            # one ordered pass over A probing B's primary key gives removed + origin changes
+            rows = conn.execute(
                 select(vm_t.c.sample_id, vm_t.c.origin, other.c.origin)
-                .select_from(vm_t.join(other, and_(other.c.sample_id == vm_t.c.sample_id, other.c.version_id == vb)))
-                .where(and_(vm_t.c.version_id == va, vm_t.c.origin != other.c.origin))
+                .select_from(vm_t.outerjoin(other, and_(other.c.version_id == vb,
+                                                        other.c.sample_id == vm_t.c.sample_id)))
+                .where(and_(vm_t.c.version_id == va, or_(other.c.sample_id.is_(None), vm_t.c.origin != other.c.origin)))
                 .order_by(vm_t.c.sample_id)
-            )
-            origin_changed = [OriginChange(sid, before, after) for sid, before, after in changed]
-            return VersionDiff(added=only_in(vb, va), removed=only_in(va, vb), origin_changed=origin_changed)
+            ).all()
+            removed = [sid for sid, _before, after in rows if after is None]
+            origin_changed = [OriginChange(sid, before, after) for sid, before, after in rows if after is not None]
+            missing = ~select(other.c.sample_id).where(
+                and_(other.c.version_id == va, other.c.sample_id == vm_t.c.sample_id)).exists()
+            added = list(conn.execute(
+                select(vm_t.c.sample_id).where(and_(vm_t.c.version_id == vb, missing)).order_by(vm_t.c.sample_id)
+            ).scalars())
+            return VersionDiff(added=added, removed=removed, origin_changed=origin_changed)
 
     def verify(self, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Rehash every member (its file, or its inline content) and report missing or changed ones."""
