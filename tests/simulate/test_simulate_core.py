@@ -47,8 +47,11 @@ def test_family_contract(name: str) -> None:
     assert pickle.loads(pickle.dumps(fam)).get_params() == fam.get_params()
     res_a = run_chain(fam, "replace", seed=3, generations=2, sample_size=300)
     res_b = run_chain(fam, "replace", seed=3, generations=2, sample_size=300)
-    declared = [m.name for m in fam.metrics]
-    assert list(res_a.metrics) == declared
+    own = [m.name for m in fam.metrics]
+    declared = list(res_a.metrics)
+    assert declared[: len(own)] == own  # the family's metrics, then its audit-suite metrics
+    assert {m.split("_")[0] for m in declared[len(own) :]} <= {"audit"}
+    assert len(declared) > len(own) or not fam.audit_metrics
     for m in declared:
         assert res_a.metrics[m].shape == (3,)
         assert np.all(np.isfinite(res_a.metrics[m])), m
@@ -138,3 +141,17 @@ def test_report_is_self_contained(tmp_path) -> None:
     write_report(ngram, str(tmp_path / "ngram"))
     sentences = ngram.extra["sample_text"]["replace"]["first"]
     assert sentences and sentences[0] in (tmp_path / "ngram" / "report.html").read_text().replace("&#34;", '"')
+
+
+def test_audit_suite_metrics_match_the_metric_library() -> None:
+    import tailguard.metrics  # noqa: F401
+    from tailguard.metrics.base import METRICS
+    from tailguard.simulate.seeding import stream
+
+    fam = get_family("gmm", eval_size=500)
+    res = run_chain(fam, "replace", seed=2, generations=1, sample_size=200, audit_metrics=("rare_mode_coverage",))
+    setup = fam.setup(200, stream(0, seed=2, generation=0, purpose="setup"))
+    direct = METRICS.get("rare_mode_coverage")(seed=2).update(res.first).update_reference(setup.heldout).result()
+    assert res.metrics["audit_rare_mode_coverage"][0] == pytest.approx(direct.value("rare_mode_coverage").value)
+    sim = simulate(fam, "replace", generations=1, seeds=1, sample_size=200, audit_metrics=())
+    assert not [m for m in sim.metric_names if m.startswith("audit_")]

@@ -62,8 +62,8 @@ def _parse_all(policies: list[Any]) -> dict[str, Any]:
     return parsed
 
 
-def _chain_task(args: tuple[Family, Any, int, int, int, int, str | None, bool, bool]) -> ChainResult:
-    family, policy, seed, generations, sample_size, entropy, out, resume, lineage = args
+def _chain_task(args: tuple[Any, ...]) -> ChainResult:
+    family, policy, seed, generations, sample_size, entropy, out, resume, lineage, audit = args
     return run_chain(
         family,
         policy,
@@ -74,6 +74,7 @@ def _chain_task(args: tuple[Family, Any, int, int, int, int, str | None, bool, b
         checkpoint_dir=out,
         resume=resume,
         record_lineage=lineage,
+        audit_metrics=audit,
     )
 
 
@@ -116,6 +117,7 @@ def simulate(
     entropy: int = 0,
     vectorised: bool = True,
     family_params: dict[str, Any] | None = None,
+    audit_metrics: Sequence[str] | None = None,
 ) -> SimulationResults:
     """Train ``family`` recursively under each policy for ``generations`` over ``seeds``.
 
@@ -136,6 +138,9 @@ def simulate(
         vectorised: run the Gaussian's ``replace``/``accumulate`` vectorised across
             seeds (same law as the generic loop; no per-generation checkpoints).
         family_params: parameters when ``family`` is a name.
+        audit_metrics: names of ``tailguard.metrics`` metrics measured every generation on
+            the samples' features against held-out human data (default: the family's
+            ``audit_metrics``; ``()`` for none). Stored as ``audit_<value name>``.
     """
     params = validate_params(
         "simulate",
@@ -156,10 +161,11 @@ def simulate(
         raise ParameterError("The 'resume' parameter of simulate needs an 'out' directory to resume from.")
     out_dir = str(out) if out is not None else None
     record = ledger is not None
+    audit = tuple(fam.audit_metrics if audit_metrics is None else audit_metrics)
 
-    fast = {s for s in parsed if vectorised and _vectorised_ok(fam, s) and not record}
+    fast = {s for s in parsed if vectorised and _vectorised_ok(fam, s) and not record and not audit}
     slow_tasks = [
-        (fam, pol, seed, generations, sample_size, entropy, out_dir, resume, record and seed == 0)
+        (fam, pol, seed, generations, sample_size, entropy, out_dir, resume, record and seed == 0, audit)
         for spec, pol in parsed.items()
         if spec not in fast
         for seed in range(seeds)
@@ -189,6 +195,7 @@ def simulate(
             bar.stop()
 
     values: dict[str, dict[str, np.ndarray]] = {}
+    directions: dict[str, bool] = {}
     samples: dict[str, dict[str, np.ndarray]] = {}
     extra: dict[str, Any] = {"train_size": {}, "human_fraction": {}}
     for spec in parsed:
@@ -198,7 +205,9 @@ def simulate(
             samples[spec] = {"first": fo["first"][0], "last": fo["last"][0]}
             continue
         runs = [chains[(spec, s)] for s in range(seeds)]
-        values[spec] = {m.name: np.stack([r.metrics[m.name] for r in runs]) for m in fam.metrics}
+        values[spec] = {name: np.stack([r.metrics[name] for r in runs]) for name in runs[0].metrics}
+        for r in runs:
+            directions.update(r.directions)
         samples[spec] = {"first": runs[0].first, "last": runs[0].last}
         extra["train_size"][spec] = np.median([r.train_size for r in runs], axis=0).tolist()
         extra["human_fraction"][spec] = np.mean([r.human_fraction for r in runs], axis=0).round(6).tolist()
@@ -215,6 +224,12 @@ def simulate(
         m.name: {"higher_is_better": m.higher_is_better, "tail": m.tail, "description": m.description}
         for m in fam.metrics
     }
+    for name, higher in sorted(directions.items()):
+        metrics_meta[name] = {
+            "higher_is_better": higher,
+            "tail": False,
+            "description": f"audit suite metric {name[len('audit_') :]}: generation samples vs held-out human data",
+        }
     extra["sample_kind"] = fam.sample_kind
     if fam.sample_kind == "text":
         setup0 = fam.setup(sample_size, stream(entropy, seed=0, generation=0, purpose="setup"))

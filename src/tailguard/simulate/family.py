@@ -85,6 +85,9 @@ class Family(Configurable):
     #: how the report draws samples: "hist" (1-D values), "scatter" (2-D points),
     #: "images" (square images in rows), "text" (token-id rows), "bars" (category ids)
     sample_kind: ClassVar[str] = "hist"
+    #: metrics of the audit suite (``tailguard.metrics``) measured every generation on
+    #: ``features(samples)`` against ``features(heldout)``; stored as ``audit_<value>``
+    audit_metrics: ClassVar[tuple[str, ...]] = ()
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         raise NotImplementedError

@@ -48,6 +48,7 @@ class ChainResult:
     human_fraction: np.ndarray
     resumed_from: int | None = None
     lineage: dict[str, Any] = field(default_factory=dict)
+    directions: dict[str, bool] = field(default_factory=dict)  # higher_is_better of audit metrics
 
 
 def _needs_features(policy: Any) -> bool:
@@ -63,8 +64,11 @@ def _parse(policy: Any) -> Any:
     return parse_policy(policy)
 
 
-def _header(family: Family, policy: str, seed: int, sample_size: int, entropy: int) -> dict[str, Any]:
+def _header(
+    family: Family, policy: str, seed: int, sample_size: int, entropy: int, audit: tuple[str, ...] = ()
+) -> dict[str, Any]:
     return {
+        "audit_metrics": list(audit),
         "family": family.name,
         "family_config": family.config_id,
         "policy": policy,
@@ -94,6 +98,8 @@ class _Chain:
         self.train_size: list[int] = []
         self.human_fraction: list[float] = []
         self._reference = None
+        self._heldout_features: np.ndarray | None = None
+        self.audit_directions: dict[str, bool] = {}
 
     def rng(self, generation: int, purpose: str) -> np.random.Generator:
         return stream(self.entropy, seed=self.seed, generation=generation, purpose=purpose)
@@ -150,6 +156,32 @@ class _Chain:
         self.depth = np.concatenate([self.depth, np.full(len(rows), depth, np.int64)])
         self.round = np.concatenate([self.round, np.full(len(rows), rnd, np.int64)])
 
+    # -- audit-suite metrics ------------------------------------------------
+    def audit(self, samples: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+        """``audit_<value>`` for each value of each named metric (tailguard.metrics) of the
+        samples' features against the held-out human features."""
+        import tailguard.metrics  # noqa: F401  (registers the metrics)
+        from tailguard.metrics.base import METRICS
+
+        feats = self.family.features(samples)
+        if feats is None:
+            return {}
+        if self._heldout_features is None:
+            self._heldout_features = self.family.features(np.asarray(self.setup.heldout))
+        out: dict[str, float] = {}
+        for name in names:
+            cls = METRICS.get(name)
+            params = {"seed": int(self.seed)} if "seed" in cls.params else {}
+            if "n_boot" in cls.params:
+                params["n_boot"] = 10  # the simulator keeps values only, not their CIs
+            metric = cls(**params).update(feats)
+            if cls.requires_reference:
+                metric.update_reference(self._heldout_features)
+            for v in metric.result().values:
+                out[f"audit_{v.name}"] = float(v.value)
+                self.audit_directions[f"audit_{v.name}"] = bool(v.higher_is_better)
+        return out
+
     # -- checkpoint -----------------------------------------------------------
     def state(self, header: dict[str, Any]) -> checkpoint.ChainState:
         return checkpoint.ChainState(
@@ -186,6 +218,7 @@ def run_chain(
     resume: bool = True,
     on_generation: Callable[[int], None] | None = None,
     record_lineage: bool = False,
+    audit_metrics: tuple[str, ...] | None = None,
 ) -> ChainResult:
     """Run (or continue) one chain and return its metrics.
 
@@ -213,6 +246,7 @@ def run_chain(
             resume,
             on_generation,
             record_lineage,
+            family.audit_metrics if audit_metrics is None else tuple(audit_metrics),
         )
 
 
@@ -227,17 +261,19 @@ def _run_chain(
     resume: bool,
     on_generation: Callable[[int], None] | None,
     record_lineage: bool,
+    audit_metrics: tuple[str, ...],
 ) -> ChainResult:
     spec = str(policy)
     parsed = _parse(policy)
     chain = _Chain(family, parsed, seed, sample_size, entropy)
-    header = _header(family, spec, seed, sample_size, entropy)
+    header = _header(family, spec, seed, sample_size, entropy, audit_metrics)
     path = checkpoint.chain_path(checkpoint_dir, spec, seed) if checkpoint_dir is not None else None
     resumed_from = None
     if path is not None and resume:
         st = checkpoint.load(path, header)
         if st is not None:
             chain.restore(st)
+            chain.audit_directions = dict(st.header.get("audit_directions", {}))
             resumed_from = st.done
     start = len(chain.metrics)
     result_lineage: dict[str, Any] = {}
@@ -258,6 +294,10 @@ def _run_chain(
         tsize, hfrac = len(idx), float(np.mean(chain.origin[idx] == HUMAN))
         ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"))
         values = family.evaluate(model, samples, ctx)
+        if audit_metrics:
+            values.update(chain.audit(samples, audit_metrics))
+            if not chain.metrics:  # names are fixed by the first generation (and stored in checkpoints)
+                chain.metric_names = [m.name for m in family.metrics] + sorted(set(values) - set(chain.metric_names))
         chain.metrics.append([float(values.get(k, np.nan)) for k in chain.metric_names])
         chain.train_size.append(int(tsize))
         chain.human_fraction.append(hfrac)
@@ -268,7 +308,7 @@ def _run_chain(
             result_lineage.setdefault("train", []).append(idx)
             result_lineage.setdefault("produced", []).append((start_row, len(chain.data)))
         if path is not None:
-            checkpoint.save(path, chain.state(header))
+            checkpoint.save(path, chain.state({**header, "audit_directions": chain.audit_directions}))
         if on_generation is not None:
             on_generation(g)
     if start > generations:  # already finished: the last samples are in the pool
@@ -294,4 +334,5 @@ def _run_chain(
         human_fraction=np.asarray(chain.human_fraction[: generations + 1]),
         resumed_from=resumed_from,
         lineage=result_lineage,
+        directions=chain.audit_directions,
     )

@@ -94,6 +94,7 @@ class DigitsFamily(Family):
         MetricSpec("variance_ratio", True, description="total pixel variance / model 0's"),
     )
     sample_kind = "images"
+    audit_metrics = ("rare_mode_coverage",)
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         from sklearn.neighbors import NearestNeighbors

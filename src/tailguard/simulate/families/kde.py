@@ -59,6 +59,7 @@ class KDEFamily(Family):
         MetricSpec("heldout_loglik", True, description="mean log-likelihood of held-out human data"),
     )
     sample_kind = "scatter"
+    audit_metrics = ("tail_mass", "rare_mode_coverage")
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         return _mixture_setup(sample_size, self._params["heldout_size"], rng)

@@ -1,0 +1,118 @@
+"""Simulator benchmarks, each side by side with a straightforward per-seed Python loop.
+
+1. Gaussian, ``replace``: 1000 seeds × 1000 generations × M = 100 (target ≤ 5 s),
+   vectorised across seeds (:func:`tailguard.simulate.families.gaussian.simulate_vectorised`
+   through :func:`tailguard.simulate.simulate`). Baseline: for each seed, for each
+   generation, draw M normals with numpy and refit mean and variance — the same
+   work, one seed at a time. Both also report the mean variance ratio at n = 1000
+   against theory ((M−1)/M)^1000.
+2. GMM (the Nature paper's setup, M = 500 points, 3 components, metrics measured
+   every generation), ``replace``: 100 generations × 20 seeds (target ≤ 60 s) with
+   ``tailguard.simulate.simulate(workers=2)``. Baseline: a plain loop over seeds and
+   generations with scikit-learn defaults (``GaussianMixture.fit`` + ``.sample``, no
+   metrics, BLAS threads left at their default), on ``--baseline-seeds`` seeds and
+   scaled to 20 (stated in the output).
+
+Run: ``python benchmarks/simulate.py`` (``--quick`` for a smaller smoke run).
+Results are printed and written to ``bench-results/simulate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def gaussian_naive(seeds: int, generations: int, m: int) -> np.ndarray:
+    """Per-seed Python loop: the straightforward way to run the Gaussian experiment."""
+    ratios = np.empty(seeds)
+    for s in range(seeds):
+        rng = np.random.default_rng(s)
+        x = rng.normal(0.0, 1.0, m)
+        mu, var = x.mean(), x.var()
+        var0 = var
+        for _ in range(generations):
+            x = rng.normal(mu, np.sqrt(var), m)
+            mu, var = x.mean(), x.var()
+        ratios[s] = var / var0
+    return ratios
+
+
+def gmm_naive(seeds: int, generations: int, m: int) -> None:
+    """Per-seed loop with scikit-learn defaults (fit + sample only)."""
+    from sklearn.mixture import GaussianMixture
+
+    from tailguard.simulate.families import _mixture
+
+    for s in range(seeds):
+        x = _mixture.true_sample(m, np.random.default_rng(s))
+        for g in range(generations + 1):
+            gm = GaussianMixture(n_components=3, random_state=s * 1000 + g).fit(x)
+            x, _ = gm.sample(m)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    ap.add_argument("--baseline-seeds", type=int, default=4, help="seeds the GMM baseline runs (scaled to 20)")
+    args = ap.parse_args()
+
+    from tailguard.simulate import simulate
+
+    g_seeds, g_gens, m = (200, 200, 100) if args.quick else (1000, 1000, 100)
+    gmm_seeds, gmm_gens, gmm_m = (4, 20, 500) if args.quick else (20, 100, 500)
+    out: dict[str, dict] = {"cpu_count": {"value": os.cpu_count()}}
+
+    # -- Gaussian -------------------------------------------------------------------------
+    simulate("gaussian", "replace", generations=2, seeds=2, sample_size=10)  # warm imports
+    t = time.perf_counter()
+    res = simulate("gaussian", "replace", generations=g_gens, seeds=g_seeds, sample_size=m)
+    fast_s = time.perf_counter() - t
+    fast_mean = float(res.per_seed("replace", "variance_ratio")[:, -1].mean())
+    t = time.perf_counter()
+    naive = gaussian_naive(g_seeds, g_gens, m)
+    naive_s = time.perf_counter() - t
+    theory = ((m - 1) / m) ** g_gens
+    out["gaussian"] = {
+        "size": f"{g_seeds} seeds x {g_gens} generations x M={m}",
+        "vectorised_s": round(fast_s, 3),
+        "per_seed_loop_s": round(naive_s, 3),
+        "speedup": round(naive_s / fast_s, 1),
+        "target_s": 5.0,
+        "mean_variance_ratio_vectorised": fast_mean,
+        "mean_variance_ratio_loop": float(naive.mean()),
+        "theory": theory,
+    }
+
+    # -- GMM ------------------------------------------------------------------------------
+    t = time.perf_counter()
+    res = simulate("gmm", "replace", generations=gmm_gens, seeds=gmm_seeds, sample_size=gmm_m, workers=2)
+    gmm_s = time.perf_counter() - t
+    base_seeds = min(args.baseline_seeds, gmm_seeds)
+    t = time.perf_counter()
+    gmm_naive(base_seeds, gmm_gens, gmm_m)
+    base_s = (time.perf_counter() - t) * gmm_seeds / base_seeds
+    tail = res.summary("replace", "tail_coverage")["median"]
+    out["gmm"] = {
+        "size": f"{gmm_seeds} seeds x {gmm_gens} generations x M={gmm_m}, metrics every generation, 2 workers",
+        "simulate_s": round(gmm_s, 2),
+        "per_seed_loop_s_scaled": round(base_s, 2),
+        "baseline_note": f"plain sklearn fit+sample loop, {base_seeds} seeds run, scaled x{gmm_seeds / base_seeds:g}",
+        "speedup": round(base_s / gmm_s, 1),
+        "target_s": 60.0,
+        "tail_coverage_median_first_last": [tail[0], tail[-1]],
+    }
+
+    Path("bench-results").mkdir(exist_ok=True)
+    Path("bench-results/simulate.json").write_text(json.dumps(out, indent=1))
+    for name, row in out.items():
+        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+
+
+if __name__ == "__main__":
+    main()
