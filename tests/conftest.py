@@ -65,10 +65,17 @@ class PostgresServer:
     def start(self) -> None:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-                  str(self.base / "server.log"), "-w", "-t", "60", "start")
+        for attempt in range(3):  # another xdist worker may grab the same free port first
+            options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+            try:
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                          str(self.base / "server.log"), "-w", "-t", "60", "start")
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                self.port = _free_port()
 
     def stop(self) -> None:
         try:
