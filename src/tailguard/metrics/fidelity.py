@@ -22,9 +22,11 @@ import numpy as np
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import mean_ci, wilson_ci
 from tailguard.metrics.knn import (
+    ExactIndex,
     ball_counts,
     build_index,
     choose_backend,
+    exact_cross_stats,
     kth_neighbour_sq_radii,
     nearest_sq_distance,
 )
@@ -49,9 +51,10 @@ class PRDC(VectorMetric):
     against the (equal-N) reference, since they do not depend on the number of
     candidates. ``equal_n=False`` uses both sides whole, like ``prdc``.
 
-    Search is exact up to ``exact_max`` points per side (``knn="auto"``), with
-    faiss (IVF, ``nprobe``) beyond; with faiss, ball membership checks the
-    ``n_search`` nearest centres. CIs are analytic: Wilson for the three shares,
+    With ``knn="auto"`` search is exact in float64 up to ``exact_max`` points per
+    side, exact in float32 (faiss flat index, BLAS blocks) up to ``flat_max``,
+    and approximate beyond (faiss IVF, ``nprobe``; ball membership then checks
+    the ``n_search`` nearest centres plus the largest 1% of balls by brute force). CIs are analytic: Wilson for the three shares,
     a normal interval over per-candidate counts for density. Expected values for
     two samples of one distribution: precision and recall near 1 − 2^-k-ish,
     coverage ≈ 1 − 2^-k, density ≈ 1.
@@ -74,17 +77,22 @@ class PRDC(VectorMetric):
         else:
             cand_m = cand
         require_rows(self.name, k + 2, min(len(ref), len(cand_m)))
-        backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"])
+        backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"], p["flat_max"])
         kw = {"backend": backend, "nprobe": p["nprobe"], "seed": p["seed"]}
         ref_index = build_index(ref, **kw)
         ref_r2 = kth_neighbour_sq_radii(ref_index, ref, k)
         cand_index = build_index(cand_m, **kw)
         cand_r2 = kth_neighbour_sq_radii(cand_index, cand_m, k)
 
-        ns = max(p["n_search"], k + 1)
-        inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=ns, centres=ref)
-        recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand_m)
-        covered = nearest_sq_distance(cand_index, ref) <= ref_r2
+        if isinstance(ref_index, ExactIndex) and len(cand_m) == len(cand):
+            inside, recalled_any, nearest = exact_cross_stats(ref_index, ref_r2, cand, cand_r2)
+            recalled = recalled_any.astype(np.int64)
+            covered = nearest <= ref_r2
+        else:
+            ns = max(p["n_search"], k + 1)
+            inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=ns, centres=ref)
+            recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand_m)
+            covered = nearest_sq_distance(cand_index, ref) <= ref_r2
 
         n_prec, n_rec, n_cov = int((inside > 0).sum()), int((recalled > 0).sum()), int(covered.sum())
         per_cand_density = inside / k

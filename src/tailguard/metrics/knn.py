@@ -59,8 +59,10 @@ class Index(Protocol):
 class ExactIndex:
     """Brute-force k-NN over ``x`` in blocks; ``search`` returns squared distances, ascending."""
 
-    def __init__(self, x: np.ndarray):
-        self.x = x.astype(np.float64)  # exact means float64, like scikit-learn's distances
+    def __init__(self, x: np.ndarray, dtype: type = np.float64):
+        # float64 by default, like scikit-learn's distances; float32 ("flat") halves
+        # the cost and selects neighbours with faiss's exact flat index.
+        self.x = np.ascontiguousarray(x, dtype=dtype)
         self.n = len(x)
         self.xn = np.einsum("ij,ij->i", self.x, self.x)
 
@@ -85,9 +87,26 @@ class ExactIndex:
     def kth_smallest(self, queries: np.ndarray, k: int) -> np.ndarray:
         """The k-th smallest squared distance (1-based) from each query to the indexed points."""
         k = min(k, self.n)
+        if self.x.dtype == np.float32:
+            return self._faiss_kth(queries, k)
         out = np.empty(len(queries), dtype=np.float64)
         for lo, d in self._blocks(queries):
             out[lo : lo + len(d)] = d.min(axis=1) if k == 1 else np.partition(d, k - 1, axis=1)[:, k - 1]
+        return out
+
+    def _faiss_kth(self, queries: np.ndarray, k: int) -> np.ndarray:
+        faiss = require("faiss", extra="all", feature="flat k-NN search")
+        index = faiss.IndexFlatL2(self.x.shape[1])
+        index.add(self.x)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        qn = np.einsum("ij,ij->i", q, q)
+        out = np.empty(len(q), dtype=np.float64)
+        floor = _REL_EPS[np.dtype(np.float32)] * (float(qn.max(initial=0.0)) + float(self.xn.max(initial=0.0)))
+        for lo in range(0, len(q), 16384):
+            d, _ = index.search(q[lo : lo + 16384], k)
+            kth = d[:, k - 1].astype(np.float64)
+            kth[kth <= floor] = 0.0
+            out[lo : lo + len(kth)] = kth
         return out
 
     def count_within(self, sq_radii: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -143,17 +162,23 @@ class FaissIndex:
 
 
 def build_index(x: np.ndarray, *, backend: str = "exact", nprobe: int = 16, seed: int = 0) -> Index:
-    """An :class:`ExactIndex` (``backend="exact"``) or a :class:`FaissIndex` (``"faiss"``)."""
+    """An :class:`ExactIndex` in float64 (``"exact"``) or float32 (``"flat"``, also exact
+    search), or an approximate :class:`FaissIndex` (``"faiss"``, IVF)."""
     if backend == "exact":
         return ExactIndex(x)
+    if backend == "flat":
+        return ExactIndex(x, np.float32)
     return FaissIndex(x, nprobe=nprobe, seed=seed)
 
 
-def choose_backend(knn: str, n: int, exact_max: int) -> str:
-    """Resolve ``knn="auto"``: exact up to ``exact_max`` points, faiss beyond."""
+def choose_backend(knn: str, n: int, exact_max: int, flat_max: int | None = None) -> str:
+    """Resolve ``knn="auto"``: float64 exact up to ``exact_max`` points, float32 exact
+    (faiss flat) up to ``flat_max``, approximate faiss IVF beyond."""
     if knn != "auto":
         return knn
-    return "exact" if n <= exact_max else "faiss"
+    if n <= exact_max:
+        return "exact"
+    return "flat" if flat_max is None or n <= flat_max else "faiss"
 
 
 def kth_neighbour_sq_radii(index: Index, x: np.ndarray, k: int) -> np.ndarray:
@@ -176,6 +201,27 @@ def nearest_sq_distance(index: Index, queries: np.ndarray) -> np.ndarray:
     return d[:, 0]
 
 
+def exact_cross_stats(
+    ref: ExactIndex, ref_sq_radii: np.ndarray, cand: np.ndarray, cand_sq_radii: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the candidate x reference distance blocks for PRDC.
+
+    Returns, exactly: for each candidate the number of reference balls holding it;
+    for each reference point whether some candidate ball holds it; and its squared
+    distance to the nearest candidate (``cand_sq_radii`` are the candidates' own).
+    """
+    inside = np.empty(len(cand), dtype=np.int64)
+    recalled = np.zeros(ref.n, dtype=bool)
+    nearest = np.full(ref.n, np.inf)
+    r2 = ref_sq_radii.astype(np.float64)
+    c2 = cand_sq_radii.astype(np.float64)
+    for lo, d in ref._blocks(cand):
+        inside[lo : lo + len(d)] = (d <= r2[None, :]).sum(axis=1)
+        recalled |= (d <= c2[lo : lo + len(d), None]).any(axis=0)
+        np.minimum(nearest, d.min(axis=0), out=nearest)
+    return inside, recalled, nearest
+
+
 def ball_counts(
     index: Index,
     sq_radii: np.ndarray,
@@ -194,7 +240,7 @@ def ball_counts(
     within the largest remaining radius, the query is searched again with 4x as
     many centres, up to ``max_search``.
     """
-    if backend == "exact" and isinstance(index, ExactIndex):
+    if isinstance(index, ExactIndex):
         return index.count_within(sq_radii, queries)
     sq_radii = sq_radii.astype(np.float64)
     big = np.zeros(len(sq_radii), dtype=bool)

@@ -28,11 +28,12 @@ from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetr
 from tailguard.validation import Bool, Float, FloatTuple, Int, OneOf
 
 KNN_PARAMS = {
-    "knn": OneOf(("auto", "exact", "faiss")),
+    "knn": OneOf(("auto", "exact", "flat", "faiss")),
     "exact_max": Int(min=1),
+    "flat_max": Int(min=1),
     "nprobe": Int(min=1),
 }
-KNN_DEFAULTS = {"knn": "auto", "exact_max": 5000, "nprobe": 16}
+KNN_DEFAULTS = {"knn": "auto", "exact_max": 5000, "flat_max": 200_000, "nprobe": 16}
 
 
 @register_metric
@@ -174,7 +175,7 @@ class RareModeCoverage(VectorMetric):
         m = min(len(cand), len(ref) // 2) if split else min(len(cand), len(ref))
         require_rows(self.name, k + 2, m)
         ref_a, cand_m = equal_n(ref, m), equal_n(cand, m)
-        backend = choose_backend(p["knn"], m, p["exact_max"])
+        backend = choose_backend(p["knn"], m, p["exact_max"], p["flat_max"])
         index_a = build_index(ref_a, backend=backend, nprobe=p["nprobe"], seed=p["seed"])
         sq_r = kth_neighbour_sq_radii(index_a, ref_a, k)
         order = np.argsort(sq_r, kind="stable")  # densest first
