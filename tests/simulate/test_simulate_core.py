@@ -103,6 +103,9 @@ def test_results_json_shape_and_round_trip(tmp_path) -> None:
         vals = res.per_seed(policy, "variance_ratio")
         assert stats["median"][3] == pytest.approx(float(np.median(vals[:, 3])))
         assert stats["p10"][4] <= stats["median"][4] <= stats["p90"][4]
+    spelled = simulate("gaussian", "replace+anchor:0.3+filter", generations=1, seeds=2, sample_size=40)
+    assert spelled.policies == ["replace+filter+anchor:0.3"]  # stored under the canonical spec
+    assert spelled.summary("replace+anchor:0.3+filter", "variance_ratio")["median"][0] == 1.0
     back = SimulationResults.load(res.save(tmp_path / "r.json"))
     assert back.summary("replace", "variance_ratio") == res.summary("replace", "variance_ratio")
     (tmp_path / "bad.json").write_text("{not json")

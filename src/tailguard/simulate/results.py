@@ -33,6 +33,17 @@ from tailguard.errors import CorruptFileError, UnknownChoiceError
 STATS = ("mean", "median", "p10", "p90")
 
 
+def _canonical(policy: str) -> str:
+    """The canonical spelling of a policy spec (``accumulate+anchor:0.2+filter`` -> ``accumulate+filter+anchor:0.2``)."""
+    from tailguard.errors import TailguardError
+    from tailguard.policy import parse_policy
+
+    try:
+        return str(parse_policy(policy))
+    except TailguardError:
+        return policy
+
+
 def _clean(x: float) -> float | None:
     return float(x) if math.isfinite(float(x)) else None
 
@@ -96,6 +107,8 @@ class SimulationResults:
     def per_seed(self, policy: str, metric: str) -> np.ndarray:
         """(seeds, generations + 1) array; raises UnknownChoiceError with suggestions."""
         if policy not in self.values:
+            policy = _canonical(policy)
+        if policy not in self.values:
             raise UnknownChoiceError("policy in these results", policy, self.values)
         if metric not in self.values[policy]:
             raise UnknownChoiceError("metric in these results", metric, self.values[policy])
@@ -110,10 +123,12 @@ class SimulationResults:
         return summarise(values)
 
     def first_samples(self, policy: str) -> np.ndarray | None:
-        return self.samples.get(policy, {}).get("first")
+        """Seed 0's samples of model 0 under ``policy`` (None for results loaded from JSON)."""
+        return self.samples.get(policy, self.samples.get(_canonical(policy), {})).get("first")
 
     def last_samples(self, policy: str) -> np.ndarray | None:
-        return self.samples.get(policy, {}).get("last")
+        """Seed 0's samples of the last model under ``policy`` (None for results loaded from JSON)."""
+        return self.samples.get(policy, self.samples.get(_canonical(policy), {})).get("last")
 
     def to_dict(self) -> dict[str, Any]:
         return {
