@@ -52,8 +52,7 @@ class ChainResult:
 
 
 def _needs_features(policy: Any) -> bool:
-    text = str(policy)
-    return "filter" in text or "tail-preserve" in text
+    return bool(getattr(policy, "needs_features", False))
 
 
 def _parse(policy: Any) -> Any:
@@ -124,7 +123,7 @@ class _Chain:
         """Pool rows of model ``generation``'s training set (generation >= 1)."""
         pool = self._pool(self.data, self.origin, self.depth, self.round)
         fresh_pool, fresh_idx = None, np.zeros(0, dtype=np.int64)
-        if self.setup.fresh is not None:
+        if self.setup.fresh is not None and getattr(self.policy, "fresh_step", None) is not None:
             fresh_idx = np.flatnonzero(~self.fresh_used)
             rows = np.asarray(self.setup.fresh)[fresh_idx]
             k = len(rows)
