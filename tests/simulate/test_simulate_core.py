@@ -158,3 +158,17 @@ def test_audit_suite_metrics_match_the_metric_library() -> None:
     assert res.metrics["audit_rare_mode_coverage"][0] == pytest.approx(direct.value("rare_mode_coverage").value)
     sim = simulate(fam, "replace", generations=1, seeds=1, sample_size=200, audit_metrics=())
     assert not [m for m in sim.metric_names if m.startswith("audit_")]
+
+
+def test_progress_callback_counts_every_generation() -> None:
+    calls: list[tuple[int, int]] = []
+    simulate(
+        "categorical",
+        "replace,accumulate",
+        generations=4,
+        seeds=2,
+        sample_size=100,
+        progress=lambda advance, total: calls.append((advance, total)),
+    )
+    assert sum(a for a, _ in calls) == 2 * 2 * 5
+    assert {t for _, t in calls} == {20}

@@ -62,7 +62,7 @@ def _parse_all(policies: list[Any]) -> dict[str, Any]:
     return parsed
 
 
-def _chain_task(args: tuple[Any, ...]) -> ChainResult:
+def _chain_task(args: tuple[Any, ...], on_generation: Callable[[int], None] | None = None) -> ChainResult:
     family, policy, seed, generations, sample_size, entropy, out, resume, lineage, audit = args
     return run_chain(
         family,
@@ -75,6 +75,7 @@ def _chain_task(args: tuple[Any, ...]) -> ChainResult:
         resume=resume,
         record_lineage=lineage,
         audit_metrics=audit,
+        on_generation=on_generation,
     )
 
 
@@ -187,9 +188,15 @@ def simulate(
                     advance(generations + 1, total)
         else:
             for t in slow_tasks:
-                res = _chain_task(t)
+                counted = [0]
+
+                def tick(_g: int, counted: list[int] = counted) -> None:
+                    counted[0] += 1
+                    advance(1, total)
+
+                res = _chain_task(t, tick)
                 chains[(res.policy, res.seed)] = res
-                advance(generations + 1, total)
+                advance(generations + 1 - counted[0], total)  # generations a resumed chain skipped
     finally:
         if bar is not None:
             bar.stop()
