@@ -93,17 +93,18 @@ def spectral_stat(
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Point values of ``stat(eigenvalues)`` (a vector) and a bootstrap CI for each entry."""
     n, d = z.shape
-    value = stat(_weighted_spectrum(z, np.ones(n), center=center))
     rng = np.random.default_rng([seed, 0x5BEC])
     reps = []
     # Row-level bootstrap when affordable or when the N x N primal is the small form;
     # otherwise (d < N, d x d Gram) resample 50 groups of rows.
     if d >= n or n * d * d * n_boot <= _ROW_BOOT_FLOPS or n <= _GROUPS or d > _GROUPED_MAX_D:
+        value = stat(_weighted_spectrum(z, np.ones(n), center=center))
         for _ in range(n_boot):
             w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
             reps.append(stat(_weighted_spectrum(z, w, center=center)))
     else:
-        grouped = _GroupedGram(z, _GROUPS)
+        grouped = _GroupedGram(z, _GROUPS)  # one pass over the rows; the value is their sum
+        value = stat(grouped.spectrum(np.ones(_GROUPS), center=center))
         for _ in range(n_boot):
             w = rng.multinomial(_GROUPS, np.full(_GROUPS, 1.0 / _GROUPS)).astype(np.float64)
             reps.append(stat(grouped.spectrum(w, center=center)))
