@@ -221,13 +221,13 @@ def pseudo_label(
     generation = depth + 1
 
     skipped: list[SkippedItem] = []
-    found: list[tuple[Path, str, Any]] = []
+    found: list[tuple[Path, str]] = []  # decoded images are dropped after their batch
     per_image: list[Any] = []
     for chunk in _decoded(files, skip_bad, skipped, batch):
         boxes = predict_boxes(
             model, [im for _p, _n, im in chunk], conf=conf, iou=iou, imgsz=imgsz, device=device, batch=batch
         )
-        found.extend(chunk)
+        found.extend((path, name) for path, name, _im in chunk)
         per_image.extend(boxes)
         if progress is not None:
             progress(len(chunk))
@@ -260,7 +260,7 @@ def _unique_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
 def _store(
     ledger: Ledger,
     info: CheckpointInfo,
-    found: list[tuple[Path, str, Any]],
+    found: list[tuple[Path, str]],
     per_image: list[Any],
     generation: int,
     training_version: str | None,
@@ -273,12 +273,12 @@ def _store(
     from tailguard.ledger import Box, NewSample
     from tailguard.ledger.hashing import file_id
 
-    ids = [file_id(path) for path, _n, _im in found]
+    ids = [file_id(path) for path, _n in found]
     known = _existing_origins(ledger, ids)
     generator = info.generator
     samples = []
     counts: dict[str, int] = {}
-    for (path, name, _im), sid, boxes in zip(found, ids, per_image, strict=True):
+    for (path, name), sid, boxes in zip(found, ids, per_image, strict=True):
         labels = _unique_boxes(
             Box(int(c), float(x), float(y), float(w), float(h), "pseudo_label", float(s), generator)
             for c, x, y, w, h, s in boxes.tolist()
