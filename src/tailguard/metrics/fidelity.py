@@ -45,11 +45,10 @@ class PRDC(VectorMetric):
     - coverage: share of reference points whose nearest candidate is inside their ball.
 
     Radii are the distance to the k-th nearest other point of the same set, as
-    in ``prdc``. With ``equal_n`` (default) the larger side is brought to the
-    smaller side's size (seeded hash subsample) for the N-dependent values:
-    recall and coverage always; precision and density use every candidate
-    against the (equal-N) reference, since they do not depend on the number of
-    candidates. ``equal_n=False`` uses both sides whole, like ``prdc``.
+    in ``prdc``. Radii, and so all four values, depend on N: with ``equal_n``
+    (default) the larger side is brought to the smaller side's size (seeded hash
+    subsample; the CIs are those of the sample used). ``equal_n=False`` uses both
+    sides whole, like ``prdc``.
 
     With ``knn="auto"`` search is exact in float64 up to ``exact_max`` points per
     side, exact in float32 (faiss flat index, BLAS blocks) up to ``flat_max``,
@@ -73,25 +72,23 @@ class PRDC(VectorMetric):
         k, level = p["k"], p["ci_level"]
         if p["equal_n"]:
             m = min(len(cand), len(ref))
-            ref, cand_m = equal_n(ref, m), equal_n(cand, m)
-        else:
-            cand_m = cand
-        require_rows(self.name, k + 2, min(len(ref), len(cand_m)))
+            ref, cand = equal_n(ref, m), equal_n(cand, m)
+        require_rows(self.name, k + 2, min(len(ref), len(cand)))
         backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"], p["flat_max"])
         kw = {"backend": backend, "nprobe": p["nprobe"], "seed": p["seed"]}
         ref_index = build_index(ref, **kw)
         ref_r2 = kth_neighbour_sq_radii(ref_index, ref, k)
-        cand_index = build_index(cand_m, **kw)
-        cand_r2 = kth_neighbour_sq_radii(cand_index, cand_m, k)
+        cand_index = build_index(cand, **kw)
+        cand_r2 = kth_neighbour_sq_radii(cand_index, cand, k)
 
-        if isinstance(ref_index, ExactIndex) and len(cand_m) == len(cand):
+        if isinstance(ref_index, ExactIndex):
             inside, recalled_any, nearest = exact_cross_stats(ref_index, ref_r2, cand, cand_r2)
             recalled = recalled_any.astype(np.int64)
             covered = nearest <= ref_r2
         else:
             ns = max(p["n_search"], k + 1)
             inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=ns, centres=ref)
-            recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand_m)
+            recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand)
             covered = nearest_sq_distance(cand_index, ref) <= ref_r2
 
         n_prec, n_rec, n_cov = int((inside > 0).sum()), int((recalled > 0).sum()), int(covered.sum())
@@ -104,5 +101,5 @@ class PRDC(VectorMetric):
             ),
             MetricValue("coverage", n_cov / len(ref), True, None, wilson_ci(n_cov, len(ref), level), "analytic"),
         ]
-        details = {"backend": backend, "n_reference_used": len(ref), "n_candidate_used": len(cand_m)}
+        details = {"backend": backend, "n_reference_used": len(ref), "n_candidate_used": len(cand)}
         return values, details
