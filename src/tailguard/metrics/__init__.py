@@ -10,16 +10,18 @@ metrics live in ``text``, ``duplicates``, ``categorical`` and ``labels``.
 True
 """
 
-import importlib
-import importlib.util
-
-from tailguard.metrics import bulk, diversity, drift, fidelity, tails
+from tailguard.metrics import (
+    bulk,
+    categorical,
+    diversity,
+    drift,
+    duplicates,
+    fidelity,
+    labels,
+    tails,
+    text,
+)
 from tailguard.metrics.base import METRICS, Metric, MetricResult, MetricValue, register_metric
-
-# Modules still being written by their owner are imported once they exist.
-for _module in ("text", "duplicates", "categorical", "labels"):
-    if importlib.util.find_spec(f"tailguard.metrics.{_module}") is not None:
-        importlib.import_module(f"tailguard.metrics.{_module}")
 
 __all__ = [
     "METRICS",
@@ -27,9 +29,13 @@ __all__ = [
     "MetricResult",
     "MetricValue",
     "bulk",
+    "categorical",
     "diversity",
     "drift",
+    "duplicates",
     "fidelity",
+    "labels",
     "register_metric",
     "tails",
+    "text",
 ]
