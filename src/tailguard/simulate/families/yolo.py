@@ -10,7 +10,10 @@ The loop the issue describes, on the built-in long-tailed digits detection set
    seen) at confidence ``conf``; the boxes it finds become the next round's samples;
 3. the policy composes model n+1's training set from the human images and every round of
    pseudo-labelled images (``replace``: only the latest pseudo-labels; ``anchor:0.3``: at
-   least 30 % human images; ...);
+   least 30 % human images; ...); with ``warm_start`` (default) model n+1 is fine-tuned
+   from model n for ``epochs`` epochs (the newest model whose pseudo-labels it trains on;
+   for a human-only mix, the chain's previous model), generation 0 trains ``epochs0``
+   epochs from ``model`` (a YAML);
 4. every model is validated on a fixed human-labelled validation set (its own digit
    handwriting, disjoint from the training digits) and its per-class metrics are recorded.
 
@@ -294,6 +297,7 @@ class YoloFamily(Family):
 
     # -- protocol ----------------------------------------------------------------
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
+        self._previous: YoloModel | None = None  # a new chain starts from the YAML
         seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=3)]
         n_val = int(self._params["n_val"])
         _, train_boxes = self._render(sample_size, seeds[0], "train")
@@ -313,7 +317,8 @@ class YoloFamily(Family):
         return self.workdir / "producers" / f"s{seed}.json"
 
     def _init_model(self, data: np.ndarray) -> YoloModel | None:
-        """The newest model that pseudo-labelled some of ``data`` (None: only human rows)."""
+        """The model to warm-start from: the newest one that pseudo-labelled some of ``data``;
+        for a training set of human rows only, the chain's previous model (None in generation 0)."""
         best: YoloModel | None = None
         for seed in np.unique(data[:, 0]).astype(np.int64).tolist():
             path = self._producer_file(int(seed))
@@ -321,7 +326,7 @@ class YoloFamily(Family):
                 found = YoloModel(**json.loads(path.read_text()))
                 if best is None or found.depth > best.depth:
                     best = found
-        return best
+        return best if best is not None else self.__dict__.get("_previous")
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> YoloModel:
         from tailguard.integrations.ultralytics.runtime import load_ultralytics
@@ -388,6 +393,7 @@ class YoloFamily(Family):
 
         seed = int(rng.integers(0, 2**31 - 1))
         images, _truth = self._render(n, seed, "train")  # fresh, unlabelled: the true boxes are dropped
+        self._previous = model  # the loop fits the next generation after sampling this one
         producer = self._producer_file(seed)
         producer.parent.mkdir(parents=True, exist_ok=True)
         producer.write_text(json.dumps({"weights": model.weights, "key": model.key, "depth": model.depth}))
