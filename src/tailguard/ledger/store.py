@@ -63,6 +63,7 @@ from tailguard.ledger.types import (
 
 CHUNK = 2_000
 IN_CHUNK = 5_000
+ANALYZE_AFTER = 50_000  # rows; PostgreSQL re-plans with fresh statistics after bulk changes
 
 s_t = schema.samples
 vm_t = schema.version_members
@@ -489,6 +490,11 @@ class Ledger:
             conn.execute(update(l_t).where(l_t.c.id.in_(part)).values(retired_by=ingest_id))
         return keep
 
+    def _analyze_if_bulk(self, conn: Connection, acc: _Accumulator) -> None:
+        if self.dialect == "postgresql" and acc.added >= ANALYZE_AFTER:
+            conn.exec_driver_sql("ANALYZE samples")
+            conn.exec_driver_sql("ANALYZE labels")
+
     def _begin_ingest(self, conn: Connection, path: str | None, fmt: str, origin: str | None) -> int:
         result = conn.execute(
             insert(schema.ingests).values(path=path, format=fmt, origin=origin, started_at=_now(),
@@ -526,6 +532,7 @@ class Ledger:
                     batch = []
             if batch:
                 self._write_chunk(conn, batch, ingest_id, acc)
+            self._analyze_if_bulk(conn, acc)
             if as_version is not None:
                 if not acc.sample_ids:
                     raise EmptyDatasetError(f"no samples given for version {as_version!r}")
@@ -631,6 +638,9 @@ class Ledger:
             raise EmptyDatasetError(
                 f"version {name!r} would be empty: no sample matches {' '.join(selectors) or 'the given ids'}"
             )
+        if self.dialect == "postgresql" and n >= ANALYZE_AFTER:
+            # fresh planner statistics: without them a diff of two big versions can pick a nested loop
+            conn.exec_driver_sql("ANALYZE version_members")
         names = explicit_names if explicit_names is not None else self._member_class_names(conn, vid, name)
         watermark = conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0
         conn.execute(

@@ -119,6 +119,7 @@ def run_ingest(
             if batch:
                 ledger._write_chunk(conn, batch, ingest_id, acc)
                 tick(len(batch))
+            ledger._analyze_if_bulk(conn, acc)
             if not acc.sample_ids and not acc.skipped:
                 raise EmptyDatasetError(f"no {fmt} samples found", path=str(path))
             if as_version is not None and acc.sample_ids:
