@@ -82,8 +82,9 @@ def row_keys(x: np.ndarray, seed: int) -> np.ndarray:
     step = max(1, 2**22 // max(1, x.shape[1]))
     with np.errstate(over="ignore"):
         for lo in range(0, x.shape[0], step):
-            bits = (x[lo : lo + step].astype(np.float64) + 0.0).view(np.uint64)  # +0.0 folds -0.0 into 0.0
-            h = (bits * mult).sum(axis=1, dtype=np.uint64)
+            a = x[lo : lo + step].astype(np.float64)  # a copy, changed in place below
+            np.add(a, 0.0, out=a)  # folds -0.0 into 0.0
+            h = np.einsum("ij,j->i", a.view(np.uint64), mult)  # wraps mod 2**64, no temporaries
             # splitmix64 finaliser
             h ^= h >> np.uint64(30)
             h *= np.uint64(0xBF58476D1CE4E5B9)
