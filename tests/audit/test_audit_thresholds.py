@@ -74,12 +74,12 @@ def test_significance_guard_uses_ci():
 
 def test_first_match_wins_and_overrides_take_precedence():
     t = Thresholds.default()
-    assert t.rule_for("tails", "tail_mass", "tail_mass_0.01") == Rule("ratio", 0.2, 0.5)
+    assert t.rule_for("tails", "tail_mass", "tail_mass_0.01") == Rule("ratio", 0.1, 0.5)
     assert t.rule_for("drift", "ks", "ks_p_value").kind == "info"
     custom = t.with_overrides({"tails/tail_mass/*": {"kind": "ratio", "warn": 0.05, "collapse": 0.1}})
     assert custom.rule_for("tails", "tail_mass", "x").warn == 0.05
-    assert custom.rule_for("tails", "rare_mode_coverage", "x").warn == 0.2  # untouched
-    assert t.rule_for("tails", "tail_mass", "x").warn == 0.2  # the original is frozen
+    assert custom.rule_for("tails", "other_tail_metric", "x").warn == 0.1  # untouched
+    assert t.rule_for("tails", "tail_mass", "x").warn == 0.1  # the original is frozen
 
 
 def test_unknown_pattern_is_info():

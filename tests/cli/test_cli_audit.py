@@ -9,7 +9,7 @@ import pytest
 
 from tailguard.cli.app import main
 
-FAST = ["-m", "tail_mass", "-m", "rare_mode_coverage"]
+FAST = ["-m", "tail_mass"]
 
 
 @pytest.fixture()

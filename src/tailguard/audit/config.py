@@ -15,7 +15,7 @@ from typing import Any
 
 from tailguard.audit.thresholds import Thresholds
 from tailguard.config import Configurable
-from tailguard.validation import Bool, Custom, Int, OneOf
+from tailguard.validation import Bool, Custom, Float, Int, OneOf
 
 
 def _is_names(v: Any) -> bool:
@@ -41,6 +41,13 @@ class AuditConfig(Configurable):
     - ``metric_params``: extra parameters per metric name, e.g.
       ``{"mmd": {"n_permutations": 50}}`` (keys a metric does not declare are dropped);
     - ``figures``: collect the data the HTML report draws;
+    - ``standardize``: scale both sides' vectors per feature (pooled standard deviation,
+      floored at a quarter of the median scale) before the
+      metrics see them (``auto``: for tabular data, whose columns have arbitrary units;
+      not for embeddings, whose geometry is meant);
+    - ``ci_level``: confidence level of every metric's interval (passed to each metric
+      that takes ``ci_level``). 0.99 rather than 0.95 because an audit judges a dozen
+      rows at once and a flag needs the interval to clear the reference;
     - ``strict``: re-raise a metric's error instead of skipping it (and listing it in
       ``report.skipped``).
     """
@@ -56,6 +63,8 @@ class AuditConfig(Configurable):
         "metric_params": Custom("a dict of metric name -> dict of parameters", _is_metric_params),
         "figures": Bool(),
         "strict": Bool(),
+        "standardize": OneOf(("auto", "always", "never")),
+        "ci_level": Float(min=0.5, max=1.0, max_open=True),
     }
     defaults = {
         "metrics": None,
@@ -68,6 +77,8 @@ class AuditConfig(Configurable):
         "metric_params": {},
         "figures": True,
         "strict": False,
+        "standardize": "auto",
+        "ci_level": 0.99,
     }
 
     def __getattr__(self, name: str) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,26 @@ def _same_footing(
     if n_r < reference.n:
         reference = reference.take(np.sort(rng.choice(reference.n, n_r, replace=False)))
     return candidate, reference
+
+
+def _standardized(candidate: AuditInput, reference: AuditInput, mode: str) -> tuple[AuditInput, AuditInput]:
+    """Both sides scaled per feature by the standard deviation of both sides pooled.
+
+    Pooling keeps the two sides symmetric (scaling by the reference alone makes the
+    reference's variances exactly 1 and biases spread ratios). Scales below a quarter
+    of the median feature scale are raised to it, so near-constant columns (edge
+    pixels) do not turn single values into 50-sigma outliers. Nothing is centred: every
+    metric is shift-invariant, and centring would turn constant columns into rounding noise.
+    """
+    if candidate.vectors is None or reference.vectors is None:
+        return candidate, reference
+    if mode == "never" or (mode == "auto" and reference.modality != "vectors"):
+        return candidate, reference
+    std = np.concatenate([candidate.vectors, reference.vectors]).std(axis=0)
+    positive = std[std > 0]
+    floor = 0.25 * float(np.median(positive)) if positive.size else 1.0
+    std = np.maximum(std, floor)
+    return replace(candidate, vectors=candidate.vectors / std), replace(reference, vectors=reference.vectors / std)
 
 
 def _figures(candidate: AuditInput, reference: AuditInput, runs: list[RunResult], seed: int) -> dict[str, Any]:
@@ -117,9 +138,11 @@ def audit(
     rng = np.random.default_rng(seed)
     cand, ref = _same_footing(cand, ref, config, rng)
     entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
+    scaled_cand, scaled_ref = _standardized(cand, ref, config.standardize)
     runs, skipped = run_suite(
-        cand, ref, entries, batch_size=config.batch_size, seed=seed,
+        scaled_cand, scaled_ref, entries, batch_size=config.batch_size, seed=seed,
         metric_params=config.metric_params, progress=progress, strict=config.strict,
+        common={"ci_level": config.ci_level},
     )
     rows = judge_results([r.result for r in runs], thresholds)
     report = AuditReport(

@@ -4,8 +4,8 @@ Reports (``report.json``, ``report.html``) are rendered from this object or its
 JSON alone; nothing is recomputed.
 
 >>> row = MetricRow("tail_mass_ratio_0.01", "tail_mass", "tails", 0.5, 1.0, 0.5, True, "collapse", (0.4, 0.6))
->>> AuditReport.from_dict(AuditReport(verdict="collapse", modality="vectors", metrics=[row]).to_dict()).metrics[0]
-... == row
+>>> report = AuditReport(verdict="collapse", modality="vectors", metrics=[row])
+>>> AuditReport.from_json(report.to_json()).metrics[0] == row
 True
 """
 

@@ -59,15 +59,22 @@ def resolve(entry: SuiteEntry) -> type[Metric] | None:
 
 
 def build_params(
-    cls: type[Metric], entry: SuiteEntry, seed: int, overrides: Mapping[str, Mapping[str, Any]]
+    cls: type[Metric],
+    entry: SuiteEntry,
+    seed: int,
+    overrides: Mapping[str, Mapping[str, Any]],
+    common: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The entry's parameters plus overrides, restricted to what ``cls`` declares; the seed
-    goes to every metric that takes one."""
+    (and the ``common`` settings, e.g. ``ci_level``) go to every metric that takes them."""
     table = getattr(cls, "params", {}) or {}
     params: dict[str, Any] = {}
     for key in SEED_KEYS:
         if key in table:
             params[key] = seed
+    for key, value in (common or {}).items():
+        if key in table:
+            params[key] = value
     extra: dict[str, Any] = {}
     for pattern, values in overrides.items():
         if any(fnmatch.fnmatchcase(n, pattern) for n in (*entry.names, cls.name)):
@@ -99,6 +106,7 @@ def run_suite(
     metric_params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
+    common: Mapping[str, Any] | None = None,
 ) -> tuple[list[RunResult], list[str]]:
     """Run ``entries``; returns the results and a line per skipped metric (with why).
 
@@ -117,10 +125,12 @@ def run_suite(
         cand_data, ref_data = candidate.view(kind), reference.view(kind)
         uses_ref = cls.uses_reference() if hasattr(cls, "uses_reference") else cls.requires_reference
         if cand_data is None or (cls.requires_reference and ref_data is None):
+            if entry.optional:
+                continue
             skipped.append(f"{entry.label}: no {kind} view for {candidate.modality} data")
             continue
         try:
-            metric = cls(**build_params(cls, entry, seed, metric_params or {}))
+            metric = cls(**build_params(cls, entry, seed, metric_params or {}, common))
             for batch in batches(cand_data, batch_size):
                 metric.update(batch)
             if uses_ref and ref_data is not None:

@@ -30,63 +30,62 @@ class SuiteEntry:
     params: Mapping[str, Any] = field(default_factory=dict)
     quick: bool = True
     label: str = ""
+    #: Skipped without a note when the data has no view for it (e.g. no labels given).
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.names[0])
 
 
-def _e(*names: str, quick: bool = True, label: str = "", **params: Any) -> SuiteEntry:
-    return SuiteEntry(tuple(names), params, quick, label)
+def _e(*names: str, quick: bool = True, label: str = "", optional: bool = False, **params: Any) -> SuiteEntry:
+    return SuiteEntry(tuple(names), params, quick, label, optional)
 
 
 #: Metrics on vectors (tabular data and any embedding). Tails first.
 VECTOR_SUITE: tuple[SuiteEntry, ...] = (
-    _e("tail_mass", "tail_mass_ratio"),
-    _e("rare_mode_coverage", "rare_coverage"),
-    _e("prdc", "coverage_density", "precision_recall_coverage_density"),
-    _e("covariance", "covariance_ratio", "spread"),
-    _e("vendi", "vendi_score"),
-    _e("bulk_moments", "bulk", "moments"),
+    _e("tail_mass"),
+    _e("rare_mode_coverage"),
+    _e("prdc"),
+    _e("covariance"),
+    _e("vendi"),
+    _e("bulk_moments"),
     _e("psi"),
-    _e("ks", "ks_test", "per_feature_ks"),
-    _e("mmd", "mmd_test", quick=False),
-    _e("c2st", "classifier_two_sample", quick=False),
+    _e("ks"),
+    _e("mmd", quick=False),
+    _e("c2st", quick=False),
 )
 
+#: Metrics on raw documents (the vector suite runs on their embeddings too).
 TEXT_SUITE: tuple[SuiteEntry, ...] = (
-    _e("text_stats", "text_statistics", "text"),
-    _e("distinct_n", "distinct"),
-    _e("vocabulary", "vocab_size", "vocabulary_size"),
-    _e("hapax_ratio", "hapax"),
-    _e("zipf", "zipf_exponent"),
-    _e("mattr"),
-    _e("repetition", "repetition_rate"),
-    _e("compression", "compression_ratio"),
-    _e("self_bleu", quick=False),
-    _e("length", "length_distribution", "text_length"),
-    _e("near_duplicates", "minhash_duplicates", "duplicates", "minhash"),
+    _e("text_stats"),
+    _e("near_duplicates"),
 )
 
+#: Metrics on one label per sample (or per box).
 CATEGORY_SUITE: tuple[SuiteEntry, ...] = (
-    _e("hill_numbers", "hill"),
-    _e("missing_mass", "good_turing"),
     _e("lost_categories"),
+    _e("missing_mass"),
+    _e("hill_numbers"),
 )
 
+#: Metrics on detection labels.
 LABEL_SUITE: tuple[SuiteEntry, ...] = (
-    _e("detection_labels", "labels", "class_share", "label_stats"),
-    _e("rare_class_share"),
-    _e("box_tails", "box_geometry"),
-    _e("objects_per_image"),
+    _e("class_share"),
+    _e("box_geometry"),
+)
+
+#: Category metrics run on vectors, images and text only when labels are given.
+OPTIONAL_CATEGORIES: tuple[SuiteEntry, ...] = tuple(
+    SuiteEntry(e.names, e.params, e.quick, e.label, True) for e in CATEGORY_SUITE
 )
 
 SUITES: dict[str, tuple[SuiteEntry, ...]] = {
-    "vectors": VECTOR_SUITE,
-    "images": VECTOR_SUITE,
-    "text": VECTOR_SUITE + TEXT_SUITE,
+    "vectors": VECTOR_SUITE + OPTIONAL_CATEGORIES,
+    "images": VECTOR_SUITE + OPTIONAL_CATEGORIES,
+    "text": VECTOR_SUITE + TEXT_SUITE + OPTIONAL_CATEGORIES,
     "categorical": CATEGORY_SUITE,
-    "detection": LABEL_SUITE + CATEGORY_SUITE + VECTOR_SUITE[:3],
+    "detection": LABEL_SUITE + CATEGORY_SUITE + VECTOR_SUITE[:2],
 }
 
 

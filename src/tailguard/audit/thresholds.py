@@ -10,6 +10,10 @@ matched against an ordered list of rules; the first rule whose pattern matches
     ``warn`` and ``collapse`` are degradation levels (0.15 = 15% worse).
 ``abs_ratio``
     Like ``ratio`` but a change in either direction counts: ``|ratio - 1|``.
+``excess``
+    The degradation is the plain difference ``value - reference`` (lower is better)
+    or ``reference - value`` (higher is better), for shares whose reference is
+    near zero (duplicate rates, lost-category shares).
 ``value``
     The value itself is compared with ``warn``/``collapse``: below them when
     higher is better (a p-value, a coverage), above them when lower is better
@@ -45,7 +49,7 @@ from typing import Any
 from tailguard.errors import BadInputError, MissingInputError, ParameterError, UnknownChoiceError
 
 STATUSES = ("ok", "warn", "collapse")
-RULE_KINDS = ("ratio", "abs_ratio", "value", "info")
+RULE_KINDS = ("ratio", "abs_ratio", "excess", "value", "info")
 
 
 def worst(statuses: list[str] | tuple[str, ...]) -> str:
@@ -66,17 +70,26 @@ class Rule:
     kind: str
     warn: float = math.inf
     collapse: float = math.inf
+    #: For ``value`` rules on statistics with a known sampling floor: the value is first
+    #: reduced by ``noise * (1/n + 1/n_reference) ** noise_power`` (PSI: a chi-square
+    #: over n, power 1; mean |z| shifts: power 1/2).
+    noise: float = 0.0
+    noise_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in RULE_KINDS:
             raise UnknownChoiceError("threshold rule kind", self.kind, RULE_KINDS)
-        for name in ("warn", "collapse"):
+        for name in ("warn", "collapse", "noise", "noise_power"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or isinstance(v, bool) or math.isnan(v):
                 raise ParameterError(f"The {name!r} parameter of Rule must be a number. Got {v!r}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "warn": _json_float(self.warn), "collapse": _json_float(self.collapse)}
+        d: dict[str, Any] = {"kind": self.kind, "warn": _json_float(self.warn), "collapse": _json_float(self.collapse)}
+        if self.noise:
+            d["noise"] = self.noise
+            d["noise_power"] = self.noise_power
+        return d
 
 
 def _json_float(v: float) -> float | str:
@@ -97,6 +110,8 @@ def degradation(
     """
     if reference_value is None or not math.isfinite(value) or not math.isfinite(reference_value):
         return None
+    if kind == "excess":
+        return (reference_value - value) if higher_is_better else (value - reference_value)
     if reference_value == 0:
         if value == 0:
             return 0.0
@@ -126,6 +141,7 @@ class Thresholds:
 
     rules: tuple[tuple[str, Rule], ...]
     require_significance: bool = True
+    ci_widening: float = math.sqrt(2)
     # Diagnosis and averages-trap knobs (documented in docs/audit.md).
     extras: Mapping[str, float] = field(default_factory=dict)
 
@@ -141,12 +157,16 @@ class Thresholds:
         """A copy whose ``rules`` take precedence over the current ones."""
         new_rules = [(pattern, _rule_from(pattern, spec)) for pattern, spec in (rules or {}).items()]
         require = extras.pop("require_significance", self.require_significance)
+        widening = float(extras.pop("ci_widening", self.ci_widening))
+        if not math.isfinite(widening) or widening < 1.0:
+            raise ParameterError(f"The 'ci_widening' parameter of Thresholds must be a float >= 1. Got {widening!r}.")
         unknown = set(extras) - set(DEFAULT_EXTRAS)
         if unknown:
             raise UnknownChoiceError("threshold setting", sorted(unknown)[0], [*DEFAULT_EXTRAS, "rules"])
         return Thresholds(
             rules=tuple(new_rules) + self.rules,
             require_significance=bool(require),
+            ci_widening=widening,
             extras={**self.extras, **{k: float(v) for k, v in extras.items()}},
         )
 
@@ -207,12 +227,21 @@ class Thresholds:
         reference_value: float | None,
         higher_is_better: bool,
         ci: tuple[float, float] | None = None,
+        n: int | None = None,
+        n_reference: int | None = None,
     ) -> Judgement:
-        """Status of one row under the first matching rule."""
+        """Status of one row under the first matching rule (``n``/``n_reference``: sample sizes)."""
         rule = self.rule_for(family, metric, value_name)
         if rule.kind == "info" or value is None or not math.isfinite(value):
             return Judgement("ok", None, "reported only")
         if rule.kind == "value":
+            if rule.noise and n and n_reference:
+                shift = rule.noise * (1.0 / n + 1.0 / n_reference) ** rule.noise_power
+                value -= shift
+                ci = (ci[0] - shift, ci[1] - shift) if ci is not None else None
+            if self.require_significance and ci is not None:
+                # Judge the interval's most favourable end: a flag needs the whole interval past the limit.
+                value = max(ci) if higher_is_better else min(ci)
             bad = -value if higher_is_better else value
             warn, collapse = (-rule.warn, -rule.collapse) if higher_is_better else (rule.warn, rule.collapse)
             if bad >= collapse:
@@ -223,7 +252,10 @@ class Thresholds:
                 status = "ok"
             cmp = "<=" if higher_is_better else ">="
             limit = rule.collapse if status == "collapse" else rule.warn
-            reason = f"value {value:.4g} {cmp} {limit:.4g}" if status != "ok" else "within limits"
+            what = "noise-corrected value" if rule.noise and n and n_reference else "value"
+            if self.require_significance and ci is not None:
+                what = f"CI end of the {what}"
+            reason = f"{what} {value:.4g} {cmp} {limit:.4g}" if status != "ok" else "within limits"
             return Judgement(status, None, reason)
         d = degradation(rule.kind, value, reference_value, higher_is_better)
         if d is None:
@@ -235,16 +267,23 @@ class Thresholds:
         else:
             return Judgement("ok", d, "within limits")
         if self.require_significance and ci is not None and reference_value is not None:
-            lo, hi = ci
+            # The reference value is itself a same-size estimate with about the same noise,
+            # so the interval of the difference is about sqrt(2) wider than the candidate's.
+            w = self.ci_widening
+            lo, hi = value - w * (value - min(ci)), value + w * (max(ci) - value)
             if lo <= reference_value <= hi:
-                return Judgement("ok", d, f"{d:+.1%} but the CI [{lo:.4g}, {hi:.4g}] reaches the reference")
+                return Judgement("ok", d, f"{d:.1%} worse but within noise: the widened CI "
+                                          f"[{lo:.4g}, {hi:.4g}] reaches the reference {reference_value:.4g}")
         limit = rule.collapse if status == "collapse" else rule.warn
+        if rule.kind == "excess":
+            return Judgement(status, d, f"{d:.3g} worse than the reference (limit {limit:.3g})")
         return Judgement(status, d, f"{d:.1%} worse than the reference (limit {limit:.0%})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rules": [{"pattern": p, **r.to_dict()} for p, r in self.rules],
             "require_significance": self.require_significance,
+            "ci_widening": self.ci_widening,
             **dict(self.extras),
         }
 
@@ -254,14 +293,20 @@ def _rule_from(pattern: str, spec: Mapping[str, Any]) -> Rule:
         return spec
     if not isinstance(spec, Mapping):
         raise ParameterError(f"The rule for {pattern!r} must be a mapping with kind, warn, collapse. Got {spec!r}.")
-    unknown = set(spec) - {"kind", "warn", "collapse"}
+    keys = ["kind", "warn", "collapse", "noise", "noise_power"]
+    unknown = set(spec) - set(keys)
     if unknown:
-        raise UnknownChoiceError(f"key of the rule for {pattern!r}", sorted(unknown)[0], ["kind", "warn", "collapse"])
-    return Rule(
-        kind=spec.get("kind", "ratio"),
-        warn=float(spec.get("warn", math.inf)),
-        collapse=float(spec.get("collapse", math.inf)),
-    )
+        raise UnknownChoiceError(f"key of the rule for {pattern!r}", sorted(unknown)[0], keys)
+    try:
+        return Rule(
+            kind=spec.get("kind", "ratio"),
+            warn=float(spec.get("warn", math.inf)),
+            collapse=float(spec.get("collapse", math.inf)),
+            noise=float(spec.get("noise", 0.0)),
+            noise_power=float(spec.get("noise_power", 1.0)),
+        )
+    except (TypeError, ValueError):
+        raise ParameterError(f"The rule for {pattern!r} must have numeric warn/collapse/noise. Got {spec!r}.") from None
 
 
 #: Knobs used outside row statuses.
@@ -282,22 +327,50 @@ DEFAULT_EXTRAS: dict[str, float] = {
 
 #: Default rules, most specific first. Tuned by benchmarks/calibration.py.
 DEFAULT_RULES: list[tuple[str, Rule]] = [
-    # p-values and raw statistics are shown, the effect sizes are judged.
+    # p-values and raw test statistics are shown; effect sizes are judged.
     ("*/*/*p_value*", Rule("info")),
     ("*/*/*pvalue*", Rule("info")),
     ("*/*/*_n", Rule("info")),
-    # Drift effect sizes.
-    ("*/*/psi*", Rule("value", warn=0.1, collapse=0.25)),
+    # The covariance determinant (geometric-mean eigenvalue) swings wildly when the
+    # covariance is near-singular (constant pixels in digits); trace and effective rank
+    # carry the spread signal.
+    ("*/covariance/geomean*", Rule("info")),
+    ("*/covariance/*det*", Rule("info")),
+    # Bulk: mean/median shifts in reference SDs, less their two-sample floor
+    # (about 0.8 and 1.0 x sqrt(1/n + 1/m)); 0.1 SD warns, 0.25 SD is a collapse-level move.
+    ("bulk/*/mean_shift", Rule("value", warn=0.1, collapse=0.25, noise=0.8, noise_power=0.5)),
+    ("bulk/*/median_shift", Rule("value", warn=0.1, collapse=0.25, noise=1.0, noise_power=0.5)),
+    # Drift effect sizes. PSI on B = 10 bins has a sampling floor of about
+    # (B - 1) (1/n + 1/m) (a chi-square over n); it is subtracted before the usual
+    # 0.1 / 0.25 rule of thumb. Drift alone warns; it is not a collapse.
+    ("*/*/psi*", Rule("value", warn=0.1, collapse=0.25, noise=9.0)),
     ("*/c2st*/*auc*", Rule("value", warn=0.65, collapse=0.8)),
-    ("*/*/*auc*", Rule("value", warn=0.65, collapse=0.8)),
-    # Duplicates inside the candidate / copies of the reference.
-    ("duplicates/*", Rule("value", warn=0.1, collapse=0.3)),
-    # Families.
-    ("tails/*", Rule("ratio", warn=0.2, collapse=0.5)),
-    ("fidelity/*", Rule("ratio", warn=0.15, collapse=0.4)),
-    ("diversity/*", Rule("ratio", warn=0.1, collapse=0.3)),
-    ("text/*", Rule("ratio", warn=0.15, collapse=0.4)),
-    ("labels/*", Rule("ratio", warn=0.25, collapse=0.6)),
-    ("bulk/*", Rule("abs_ratio", warn=0.1, collapse=0.3)),
+    ("*/ks/drifted_feature_share", Rule("value", warn=0.1)),
     ("drift/*", Rule("info")),
+    # Duplicates inside the candidate, beyond the reference's own rate. Copies of the
+    # reference are shown only: corpora with boilerplate (Python docs) copy themselves
+    # across any split, so there is no fair default limit.
+    ("*/near_duplicates/reference_copy_rate", Rule("info")),
+    ("duplicates/*", Rule("excess", warn=0.05, collapse=0.2)),
+    # Categories: counts are shown, shares judged against a same-size reference draw.
+    ("*/lost_categories/lost_categories", Rule("info")),
+    ("*/lost_categories/lost_category_share", Rule("excess", warn=0.05, collapse=0.2)),
+    ("*/lost_categories/lost_reference_mass", Rule("excess", warn=0.01, collapse=0.05)),
+    ("*/missing_mass/*", Rule("excess", warn=0.02, collapse=0.1)),
+    # Text: self-BLEU's interval treats overlapping pairs as independent, and the 1%
+    # length tails hold a dozen documents at n ~ 1k with integer lengths tied at the
+    # quantiles; both get wider limits.
+    ("text/*/self_bleu", Rule("ratio", warn=0.2, collapse=0.5)),
+    ("text/*/length_tail_mass_0.01", Rule("info")),
+    ("text/*/length_tail_mass*", Rule("ratio", warn=0.6, collapse=0.9)),
+    # Rare-mode coverage rests on the rarest 10% of half the reference: 5 points at n = 89.
+    ("tails/rare_mode_coverage/*", Rule("ratio", warn=0.2, collapse=0.5)),
+    # Families.
+    ("tails/*", Rule("ratio", warn=0.1, collapse=0.5)),
+    ("fidelity/*", Rule("ratio", warn=0.15, collapse=0.4)),
+    ("diversity/*", Rule("ratio", warn=0.15, collapse=0.4)),
+    ("text/*", Rule("ratio", warn=0.1, collapse=0.3)),
+    ("*/class_share/class_share_tv", Rule("excess", warn=0.05, collapse=0.15)),
+    ("labels/*", Rule("ratio", warn=0.2, collapse=0.5)),
+    ("bulk/*", Rule("abs_ratio", warn=0.1, collapse=0.3)),
 ]

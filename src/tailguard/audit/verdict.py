@@ -37,7 +37,8 @@ def judge_results(results: Sequence[MetricResult], thresholds: Thresholds) -> li
             value = float(v.value) if v.value is not None else math.nan
             ref = float(v.reference_value) if v.reference_value is not None else None
             ci = (float(v.ci[0]), float(v.ci[1])) if v.ci is not None else None
-            j = thresholds.judge(res.family, res.metric, v.name, value, ref, v.higher_is_better, ci)
+            j = thresholds.judge(res.family, res.metric, v.name, value, ref, v.higher_is_better, ci,
+                                 n=res.n, n_reference=res.n_reference)
             rows.append(
                 MetricRow(
                     name=name,
