@@ -66,7 +66,7 @@ def tail_histograms(
 
 
 def coverage_by_decile(
-    candidate: np.ndarray, reference: np.ndarray, *, k: int = 5, max_points: int = 3000, seed: int = 0
+    candidate: np.ndarray, reference: np.ndarray, *, k: int = 5, max_points: int = 1500, seed: int = 0
 ) -> dict[str, Any]:
     """Coverage of reference points by rarity decile (decile 10 = the sparsest 10%)."""
     from sklearn.neighbors import NearestNeighbors

@@ -19,7 +19,6 @@ from tailguard.metrics.base import MetricResult
 
 #: Families whose loss is what the averages trap is about.
 TAIL_FAMILIES = ("tails", "diversity", "fidelity")
-BULK_NAME_HINTS = ("mean", "median", "psi")
 
 
 def judge_results(results: Sequence[MetricResult], thresholds: Thresholds) -> list[MetricRow]:
@@ -65,8 +64,12 @@ def verdict_of(rows: Sequence[MetricRow]) -> str:
 
 
 def is_bulk(row: MetricRow) -> bool:
-    """Means, medians and PSI: what an average-watching monitor sees."""
-    return row.family == "bulk" or any(h in row.name.lower() for h in BULK_NAME_HINTS)
+    """Means, medians and PSI: what an average-watching monitor sees (rows that are only
+    reported do not count)."""
+    if row.reason == "reported only":
+        return False
+    name = row.name.lower()
+    return row.family == "bulk" or "psi" in name or name.split("_")[0] in ("mean", "median")
 
 
 def averages_trap(rows: Sequence[MetricRow]) -> AveragesTrap:
