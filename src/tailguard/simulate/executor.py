@@ -180,6 +180,9 @@ def simulate(
             fast_out[spec] = _run_vectorised(fam, spec, generations, seeds, sample_size, entropy)
             advance(generations + 1, total)
         if workers > 1 and len(slow_tasks) > 1:
+            fam.warm_up()  # forked workers inherit the caches
+            if audit:
+                import tailguard.metrics  # noqa: F401
             with ProcessPoolExecutor(max_workers=min(workers, len(slow_tasks))) as pool:
                 futures = {pool.submit(_chain_task, t): t for t in slow_tasks}
                 for fut in as_completed(futures):

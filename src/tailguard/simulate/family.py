@@ -102,6 +102,13 @@ class Family(Configurable):
         raise NotImplementedError
 
     # -- optional hooks used by policies and reports ---------------------------
+    def warm_up(self) -> None:
+        """Build process-wide caches (a judge classifier, a tail threshold) once.
+
+        The executor calls it in the parent process before it starts workers, which
+        inherit the caches when processes fork.
+        """
+
     def features(self, data: np.ndarray) -> np.ndarray | None:
         """Vectors for the ``filter`` and ``tail-preserve`` policies (None: not supported)."""
         return np.asarray(data, dtype=float).reshape(len(data), -1)

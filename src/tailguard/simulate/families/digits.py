@@ -96,6 +96,10 @@ class DigitsFamily(Family):
     sample_kind = "images"
     audit_metrics = ("rare_mode_coverage",)
 
+    def warm_up(self) -> None:
+        _digits()
+        judge()
+
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         from sklearn.neighbors import NearestNeighbors
 

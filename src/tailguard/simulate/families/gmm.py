@@ -95,6 +95,9 @@ class GMMFamily(Family):
     sample_kind = "scatter"
     audit_metrics = ("tail_mass", "rare_mode_coverage")
 
+    def warm_up(self) -> None:
+        _mixture.tail_level()
+
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         return _mixture_setup(sample_size, self._params["heldout_size"], rng)
 
