@@ -1,0 +1,55 @@
+"""The README's walkthroughs run as written."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _block(marker: str) -> str:
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S):
+        if block.startswith(f"# {marker}\n"):
+            return block
+    raise AssertionError(f"README has no bash block starting with '# {marker}'")
+
+
+def _run(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("TAILGUARD_LEDGER", None)
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def walkthrough(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("readme")
+    return cwd, _run(_block("walkthrough"), cwd)
+
+
+def test_walkthrough_runs(walkthrough):
+    cwd, proc = walkthrough
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (cwd / "audit" / "docs" / "report.html").exists()
+    assert (cwd / "export" / "det" / "data.yaml").exists()
+    assert (cwd / "sim" / "gaussian" / "results.json").exists()
+    assert (cwd / "demo" / "report.html").exists()
+    assert "refused (exit code 2)" in proc.stdout
+
+
+@pytest.mark.yolo
+def test_yolo_walkthrough_runs(walkthrough):
+    pytest.importorskip("ultralytics")
+    cwd, proc = walkthrough
+    if proc.returncode != 0:
+        pytest.fail("the main walkthrough failed; see test_walkthrough_runs")
+    yolo = _run(_block("yolo walkthrough"), cwd)
+    assert yolo.returncode == 0, yolo.stdout[-3000:] + yolo.stderr[-3000:]
+    assert (cwd / "export" / "det-pseudo" / "data.yaml").exists()
+    shutil.rmtree(cwd / "runs", ignore_errors=True)
