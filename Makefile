@@ -23,9 +23,10 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-core
 	$(BIN)/tailguard demo --out demo-report
 
+# Two pytest workers on two cores: one BLAS/OpenMP thread each, or small products oversubscribe.
 test: $(VENV)/.installed-all
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n 2 --timeout=1800 $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --timeout=1800 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-all
 	$(BIN)/ruff check src tests benchmarks
