@@ -84,7 +84,9 @@ def main() -> None:
     }
     fam = get_family("yolo", **params)
     rare = [CLASSES[c] for c in rare_classes(10, float(fam.get_params()["exponent"]))]
-    policies = [str(p) for p in split_policies(args.policies)]
+    from tailguard.policy import parse_policy
+
+    policies = [str(parse_policy(p)) for p in split_policies(args.policies)]  # canonical: anchor:1.0 -> anchor:1
     print(
         f"yolo loop: policies {policies}, generations 0..{args.generations}, M={args.sample_size}, "
         f"params {json.dumps(params)}; rare classes {rare}",
