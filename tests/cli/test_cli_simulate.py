@@ -99,3 +99,13 @@ def test_simulate_records_lineage_in_the_ledger(tmp_path: Path, capsys: pytest.C
         assert {(s.origin, s.generation, s.generator) for s in trained} == {("synthetic", 2, runs[1].model_id)}
         human = list(led.iter_samples(runs[0].trained_on))
         assert {(s.origin, s.generation) for s in human} == {("human", 0)}
+
+
+def test_device_option_reaches_the_family(tmp_path):
+    """--device is passed to families that train networks and refused by the others."""
+    from tailguard.cli.app import main
+
+    assert main(["simulate", "gmm", "--device", "cpu", "--generations", "1", "--seeds", "1",
+                 "--out", str(tmp_path / "g"), "--no-progress"]) == 2
+    assert main(["simulate", "yolo", "--device", "cpu", "--param", "device=cpu", "--out", str(tmp_path / "y"),
+                 "--no-progress"]) == 2

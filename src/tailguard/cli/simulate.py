@@ -45,16 +45,26 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed", help="Root seed of all random streams.")] = 0,
     record: Annotated[bool, typer.Option("--record", help="Record seed 0's lineage in the ledger (--ledger).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="Training device for families that train networks (yolo): cpu, 0, 0,1 ..."),
+    ] = None,
 ) -> None:
     """Train a model family recursively under each policy and report its tails across generations."""
     from rich.console import Console
     from rich.table import Table
 
     from tailguard.cli.state import state
+    from tailguard.errors import ParameterError
     from tailguard.simulate import get_family, simulate, write_report
     from tailguard.simulate.report import verdict_rows
 
-    fam = get_family(family, **_parse_params(param or []))
+    params = _parse_params(param or [])
+    if device is not None:
+        if "device" in params:
+            raise ParameterError("give the device once: --device or --param device=..., not both")
+        params["device"] = device
+    fam = get_family(family, **params)
     out_dir = out if out is not None else Path("runs") / f"simulate-{fam.name}"
     results = simulate(
         fam,
