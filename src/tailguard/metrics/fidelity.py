@@ -21,15 +21,8 @@ import numpy as np
 
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import mean_ci, wilson_ci
-from tailguard.metrics.knn import (
-    ExactIndex,
-    ball_counts,
-    build_index,
-    choose_backend,
-    exact_cross_stats,
-    kth_neighbour_sq_radii,
-    nearest_sq_distance,
-)
+from tailguard.metrics.knn import build_index, choose_backend, exact_cross_stats, kth_neighbour_sq_radii
+from tailguard.metrics.prdc_kernels import cluster_prdc_stats
 from tailguard.metrics.tails import KNN_DEFAULTS, KNN_PARAMS
 from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n, require_rows
 from tailguard.validation import Bool, Int
@@ -51,9 +44,11 @@ class PRDC(VectorMetric):
     sides whole, like ``prdc``.
 
     With ``knn="auto"`` search is exact in float64 up to ``exact_max`` points per
-    side, exact in float32 (faiss flat index, BLAS blocks) up to ``flat_max``,
-    and approximate beyond (faiss IVF, ``nprobe``; ball membership then checks
-    the ``n_search`` nearest centres plus the largest 1% of balls by brute force). CIs are analytic: Wilson for the three shares,
+    side, exact in float32 (faiss flat index, BLAS blocks) up to ``flat_max``
+    (by default also 5000, so ``"flat"`` is opt-in), and approximate beyond
+    (``"faiss"``: :func:`~tailguard.metrics.prdc_kernels.cluster_prdc_stats`,
+    k-means lists each searched against its ``nprobe`` nearest lists, the
+    largest 1% of balls by brute force). CIs are analytic: Wilson for the three shares,
     a normal interval over per-candidate counts for density. Expected values for
     two samples of one distribution: precision and recall near 1 − 2^-k-ish,
     coverage ≈ 1 − 2^-k, density ≈ 1.
@@ -62,8 +57,8 @@ class PRDC(VectorMetric):
     name: ClassVar[str] = "prdc"
     family: ClassVar[str] = "fidelity"
     higher_is_better: ClassVar[bool] = True
-    params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "n_search": Int(min=1)}
-    defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "k": 5, "equal_n": True, "n_search": 64}
+    params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool()}
+    defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True}
     min_rows = 3
 
     def _compute(self, cand: np.ndarray, ref: np.ndarray | None) -> tuple[list[MetricValue], dict[str, Any]]:
@@ -75,21 +70,15 @@ class PRDC(VectorMetric):
             ref, cand = equal_n(ref, m), equal_n(cand, m)
         require_rows(self.name, k + 2, min(len(ref), len(cand)))
         backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"], p["flat_max"])
-        kw = {"backend": backend, "nprobe": p["nprobe"], "seed": p["seed"]}
-        ref_index = build_index(ref, **kw)
-        ref_r2 = kth_neighbour_sq_radii(ref_index, ref, k)
-        cand_index = build_index(cand, **kw)
-        cand_r2 = kth_neighbour_sq_radii(cand_index, cand, k)
-
-        if isinstance(ref_index, ExactIndex):
-            inside, recalled_any, nearest = exact_cross_stats(ref_index, ref_r2, cand, cand_r2)
-            recalled = recalled_any.astype(np.int64)
-            covered = nearest <= ref_r2
+        if backend == "faiss":
+            s = cluster_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"])
+            inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
         else:
-            ns = max(p["n_search"], k + 1)
-            inside = ball_counts(ref_index, ref_r2, cand, backend=backend, n_search=ns, centres=ref)
-            recalled = ball_counts(cand_index, cand_r2, ref, backend=backend, n_search=ns, centres=cand)
-            covered = nearest_sq_distance(cand_index, ref) <= ref_r2
+            ref_index = build_index(ref, backend=backend)
+            ref_r2 = kth_neighbour_sq_radii(ref_index, ref, k)
+            cand_r2 = kth_neighbour_sq_radii(build_index(cand, backend=backend), cand, k)
+            inside, recalled, nearest = exact_cross_stats(ref_index, ref_r2, cand, cand_r2)
+            covered = nearest <= ref_r2
 
         n_prec, n_rec, n_cov = int((inside > 0).sum()), int((recalled > 0).sum()), int(covered.sum())
         per_cand_density = inside / k
