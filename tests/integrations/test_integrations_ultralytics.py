@@ -215,6 +215,8 @@ def test_undecodable_images_fail_or_are_skipped_and_reported(
     report = pseudo_label(trained.weights, folder, ledger=yolo_ledger, conf=LOW_CONF, imgsz=IMGSZ, skip_bad=True)
     assert report.n_images == 2
     assert [s.item for s in report.skipped] == [str(broken)]
+    recorded = [s for s in yolo_ledger.skipped() if s.item == str(broken)]
+    assert len(recorded) == 1 and recorded[0].reason  # in the ledger too, with its reason
 
 
 def test_empty_pseudo_label_result_is_an_error_and_stores_nothing(

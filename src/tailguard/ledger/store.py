@@ -514,12 +514,20 @@ class Ledger:
             .values(n_added=acc.added, n_existing=acc.existing, n_skipped=len(acc.skipped), version=version)
         )
 
-    def add_samples(self, samples: Iterable[NewSample], *, as_version: str | None = None) -> IngestReport:
+    def add_samples(
+        self,
+        samples: Iterable[NewSample],
+        *,
+        as_version: str | None = None,
+        skipped: Iterable[SkippedItem] = (),
+    ) -> IngestReport:
         """Add samples in one atomic transaction (re-adding the same bytes is idempotent).
 
         With ``as_version`` the added samples also become a new immutable version.
+        ``skipped`` lists items the caller left out (e.g. images that failed to decode
+        under ``--skip-bad``); they are recorded with this ingest, like a file ingest's.
         """
-        acc = _Accumulator()
+        acc = _Accumulator(skipped=list(skipped))
         with write_transaction(self._engine) as conn:
             if as_version is not None:
                 self._check_new_version(conn, as_version)

@@ -301,7 +301,7 @@ def _store(
             )
         )
     n_boxes = sum(len(s.labels) for s in samples)
-    report = ledger.add_samples(samples, as_version=as_version)
+    report = ledger.add_samples(samples, as_version=as_version, skipped=skipped)
     if run_id is None:
         run_id = ledger.record_model_run(
             info.generator,
