@@ -683,17 +683,21 @@ class Ledger:
         sample_ids: Iterable[str] | None = None,
         description: str = "",
         extra: dict[str, Any] | None = None,
+        exclusions: Iterable[tuple[str, str]] = (),
     ) -> VersionInfo:
         """Create an immutable version from selectors and/or explicit sample ids.
 
         Selectors: ``version:NAME``, ``origin:human``, ``generation:<=2``, ``source:PATH``
         (same key OR'ed, different keys AND'ed). ``extra={"class_names": [...]}`` sets the
         detection class names explicitly. Reusing a name raises VersionExistsError.
+        ``exclusions`` ((sample_id, reason) pairs a policy left out) are written in the
+        same transaction, so a version never exists without its exclusion records.
         """
         if isinstance(selectors, str):
             selectors = (selectors,)
         with write_transaction(self._engine) as conn:
             self._create_version(conn, name, tuple(selectors), sample_ids, description, extra)
+            self._insert_exclusions(conn, name, exclusions)
         return self.get_version(name)
 
     def _info(self, row: Any) -> VersionInfo:
@@ -1029,10 +1033,17 @@ class Ledger:
     def record_exclusions(self, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
         """Record samples a policy left out of ``version``, each with its reason."""
         with write_transaction(self._engine) as conn:
-            vid = self._version_row(conn, version).id
-            rows = [{"version_id": vid, "sample_id": str(s), "reason": str(r)} for s, r in exclusions]
-            for part in _chunks(rows, CHUNK):
-                conn.execute(insert(schema.exclusions), list(part))
+            self._insert_exclusions(conn, version, exclusions)
+
+    def _insert_exclusions(self, conn: Connection, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
+        rows = [{"sample_id": str(s), "reason": str(r)} for s, r in exclusions]
+        if not rows:
+            return
+        vid = self._version_row(conn, version).id
+        for row in rows:
+            row["version_id"] = vid
+        for part in _chunks(rows, CHUNK):
+            conn.execute(insert(schema.exclusions), list(part))
 
     def exclusions(self, version: str) -> list[tuple[str, str]]:
         """(sample_id, reason) pairs recorded for ``version``."""

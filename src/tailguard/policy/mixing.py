@@ -212,9 +212,8 @@ def mix(
         sample_ids=ids,
         description=description or f"mix {pol} of {', '.join(human_names + synth_names)}",
         extra=extra,
+        exclusions=excluded,  # same transaction: never a version without its exclusion records
     )
-    if excluded:
-        ledger.record_exclusions(as_version, excluded)
     return MixReport(
         version=as_version,
         policy=str(pol),
