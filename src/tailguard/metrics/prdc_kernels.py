@@ -1,6 +1,6 @@
 """Approximate PRDC neighbour statistics: cluster-blocked exact search (faiss k-means + BLAS).
 
-Both sets are pooled and clustered with faiss k-means into about √N lists.
+Both sets are pooled and clustered with faiss k-means into about √N lists (at most 128).
 Each list is then searched, with dense float32 BLAS blocks, against the points of
 its ``n_probe`` nearest lists (by centroid), so every product is a large matrix
 multiply over a few per cent of the pairs instead of all N² of them:
@@ -102,14 +102,15 @@ def cluster_prdc_stats(
 ) -> PRDCStats:
     """Approximate PRDC statistics of ``cand`` against ``ref`` (see the module docstring).
 
-    ``n_lists`` defaults to √(len(ref) + len(cand)); ``n_probe`` lists (centroid
+    ``n_lists`` defaults to √(len(ref) + len(cand)), at most 128; ``n_probe`` lists (centroid
     neighbours, the list itself first) are searched per list. ``seed`` seeds k-means.
     """
     faiss = require("faiss", extra="all", feature="approximate PRDC")
     x = np.ascontiguousarray(np.vstack([ref, cand]), dtype=np.float32)
     n_r, n = len(ref), len(ref) + len(cand)
     xn = np.einsum("ij,ij->i", x, x)
-    n_lists = min(n_lists or round(math.sqrt(n)), n // 39)  # faiss wants >= 39 points per list
+    # At most 128 lists, so that 16 probed lists see >= 1/8 of the pairs (fewer lost near pairs).
+    n_lists = min(n_lists or min(round(math.sqrt(n)), 128), n // 39)  # faiss wants >= 39 points per list
     n_lists = max(1, n_lists)
     km = faiss.Kmeans(x.shape[1], n_lists, niter=10, seed=int(seed), max_points_per_centroid=64, verbose=False)
     km.train(x)
