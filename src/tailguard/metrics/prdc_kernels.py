@@ -33,14 +33,29 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from tailguard.dependencies import require
 
 _FLOOR = 1e-6  # float32 round-off floor, relative to the squared norms
 _BLOCK_ROWS = 8192  # query rows per brute-force block (big balls)
+_T = TypeVar("_T")
+
+
+def _map(fn: Callable[[int], _T], items: Iterable[int]) -> list[_T]:
+    """``fn`` over the lists: on as many threads as BLAS may use, each running one-thread BLAS
+    (small products scale better over lists than within one product)."""
+    workers = max([i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"] or [1])
+    if workers <= 1:
+        return [fn(i) for i in items]
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ def cluster_prdc_stats(
     # At most 128 lists, so that 16 probed lists see >= 1/8 of the pairs (fewer lost near pairs).
     n_lists = min(n_lists or min(round(math.sqrt(n)), 128), n // 39)  # faiss wants >= 39 points per list
     n_lists = max(1, n_lists)
-    km = faiss.Kmeans(x.shape[1], n_lists, niter=10, seed=int(seed), max_points_per_centroid=64, verbose=False)
+    km = faiss.Kmeans(x.shape[1], n_lists, niter=10, seed=int(seed), max_points_per_centroid=32, verbose=False)
     km.train(x)
     _, lab = km.index.search(x, 1)
     lab = lab[:, 0]
@@ -131,12 +146,15 @@ def cluster_prdc_stats(
 
     # Pass 1: k-NN radii of each side among its own points in the probed lists.
     r2 = np.full(n, np.inf)
-    for c in range(n_lists):
-        for own in (ref_members, cand_members):
-            q = own[c]
-            if len(q):
-                cols = np.concatenate([own[j] for j in probes[c]])
-                r2[q] = _kth(x[q], xn[q], x[cols], xn[cols], k + 1)
+    jobs = [(c, own) for c in range(n_lists) for own in (ref_members, cand_members) if len(own[c])]
+
+    def radii(i: int) -> tuple[np.ndarray, np.ndarray]:
+        c, own = jobs[i]
+        cols = np.concatenate([own[j] for j in probes[c]])
+        return own[c], _kth(x[own[c]], xn[own[c]], x[cols], xn[cols], k + 1)
+
+    for q, r in _map(radii, range(len(jobs))):
+        r2[q] = r
     ref_r2, cand_r2 = r2[:n_r], r2[n_r:]
 
     # The largest balls on each side are checked against the whole other side.
@@ -155,15 +173,18 @@ def cluster_prdc_stats(
     inside = np.zeros(n, dtype=np.int64)
     recalled = np.zeros(n, dtype=bool)
     nearest = np.full(n, np.inf, dtype=np.float32)
-    for c in range(n_lists):
+
+    def cross(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         q = cand_members[c]
-        if not len(q):
-            continue
         cols = np.concatenate([ref_members[j] for j in probes[c]])
         d = _sq_dist(x[q], xn[q], x[cols], xn[cols])
-        inside[q] += (d <= r2_small[cols][None, :]).sum(axis=1)
-        recalled[cols] |= (d <= r2_small[q][:, None]).any(axis=0)
-        np.minimum.at(nearest, cols, d.min(axis=0))
+        held = (d <= r2_small[cols][None, :]).sum(axis=1)
+        return q, held, cols, (d <= r2_small[q][:, None]).any(axis=0), d.min(axis=0)
+
+    for q, held, cols, rec, low in _map(cross, [c for c in range(n_lists) if len(cand_members[c])]):
+        inside[q] += held
+        recalled[cols] |= rec  # cols are distinct within a list
+        nearest[cols] = np.minimum(nearest[cols], low)
 
     all_ref, all_cand = np.arange(n_r), np.arange(n_r, n)
     big_ref, big_cand = np.flatnonzero(big[:n_r]), n_r + np.flatnonzero(big[n_r:])
