@@ -20,7 +20,8 @@ REFERENCE_COLOUR = "#37474f"
 CANDIDATE_COLOUR = "#1e88e5"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -29,17 +30,18 @@ def _pyplot() -> Any:
     return plt
 
 
-def _to_uri(fig: Any) -> str:
-    plt = _pyplot()
+def figure_uri(fig: Any, *, dpi: int = 96) -> str:
+    """PNG data URI of a matplotlib figure, which is closed: reports inline their figures."""
+    plt = pyplot()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def tail_histogram_figure(histograms: list[dict[str, Any]]) -> str:
     """Reference vs candidate histograms with the reference's tail quantiles marked."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(histograms)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
@@ -63,12 +65,12 @@ def tail_histogram_figure(histograms: list[dict[str, Any]]) -> str:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=8)
     fig.suptitle(f"Tails beyond the reference's {histograms[0]['alpha']:.0%} quantiles (log counts)", fontsize=10)
-    return _to_uri(fig)
+    return figure_uri(fig)
 
 
 def coverage_figure(decile: dict[str, Any]) -> str:
     """Share of reference points covered by the candidate, by rarity decile."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     cov = decile["coverage"]
     colours = [STATUS_COLOURS["ok"] if c >= 0.8 else STATUS_COLOURS["warn"] if c >= 0.5
@@ -84,14 +86,14 @@ def coverage_figure(decile: dict[str, Any]) -> str:
     ax.set_ylabel("covered by candidate", fontsize=9)
     ax.set_title("Coverage by rarity decile", fontsize=10)
     ax.tick_params(labelsize=8)
-    return _to_uri(fig)
+    return figure_uri(fig)
 
 
 def class_share_figure(shares: dict[str, Any]) -> str:
     """Per-class shares, reference vs candidate (lost classes marked)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     classes = shares["classes"]
     x = np.arange(len(classes))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(classes) + 2), 3.0))
@@ -105,12 +107,12 @@ def class_share_figure(shares: dict[str, Any]) -> str:
     ax.set_ylabel("share", fontsize=9)
     ax.set_title("Per-class share (reference order, rarest right)", fontsize=10)
     ax.legend(fontsize=8)
-    return _to_uri(fig)
+    return figure_uri(fig)
 
 
 def ratio_figure(rows: list[dict[str, Any]]) -> str | None:
     """Candidate/reference ratio of every row that has one, coloured by status."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for r in rows if isinstance(r.get("ratio"), int | float)][:40]
     if not rows:
         return None
@@ -121,4 +123,4 @@ def ratio_figure(rows: list[dict[str, Any]]) -> str | None:
     ax.set_yticks(y, [r["name"] for r in rows], fontsize=7)
     ax.set_xlabel("candidate / reference (clipped at 3)", fontsize=9)
     ax.set_title("Ratios to the reference", fontsize=10)
-    return _to_uri(fig)
+    return figure_uri(fig)

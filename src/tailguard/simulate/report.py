@@ -20,40 +20,21 @@ It renders a stored :class:`SimulationResults` and never recomputes a metric:
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tailguard.report.figures import figure_uri, pyplot
 from tailguard.simulate.results import SimulationResults
 
 COLOURS = ("#c62828", "#1e88e5", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#455a64")
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_uri(fig: Any) -> str:
-    """PNG data URI of a matplotlib figure (the figure is closed)."""
-    plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def metric_figure(results: SimulationResults, metric: str) -> str:
     """Median and 10–90% band over seeds per policy, across generations."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     gens = np.arange(results.generations + 1)
     for k, policy in enumerate(results.policies):
@@ -70,7 +51,7 @@ def metric_figure(results: SimulationResults, metric: str) -> str:
     ax.set_xlabel("generation")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return figure_uri(fig)
+    return figure_uri(fig, dpi=90)
 
 
 def _images_grid(ax: Any, data: np.ndarray, title: str, n: int = 24) -> None:
@@ -88,13 +69,13 @@ def _images_grid(ax: Any, data: np.ndarray, title: str, n: int = 24) -> None:
 
 def samples_figure(kind: str, first: np.ndarray, last: np.ndarray, last_gen: int) -> str | None:
     """Model 0's samples beside the last model's, drawn for the family's ``sample_kind``."""
-    plt = _plt()
+    plt = pyplot()
     first, last = np.asarray(first), np.asarray(last)
     if kind == "images":
         fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
         _images_grid(axes[0], first, "generation 0")
         _images_grid(axes[1], last, f"generation {last_gen}")
-        return figure_uri(fig)
+        return figure_uri(fig, dpi=90)
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     if kind == "hist":
         a, b = first.reshape(len(first), -1)[:, 0], last.reshape(len(last), -1)[:, 0]
@@ -121,7 +102,7 @@ def samples_figure(kind: str, first: np.ndarray, last: np.ndarray, last_gen: int
         return None
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return figure_uri(fig)
+    return figure_uri(fig, dpi=90)
 
 
 def _fmt(v: float | None) -> str:
