@@ -7,7 +7,7 @@ multiply over a few per cent of the pairs instead of all N² of them:
 
 - pass 1: k-NN radii of each set within its own points of the probed lists
   (the (k+1)-th smallest squared distance, the point itself included, as in
-  ``prdc``);
+  ``prdc``), one product per unordered pair of lists, used for both;
 - pass 2: one candidate x reference block per list gives, at once, the number of
   reference balls holding each candidate (precision, density), whether a
   candidate ball holds each reference point (recall) and each reference point's
@@ -105,6 +105,35 @@ def _probe_lists(centroids: np.ndarray, ref_count: np.ndarray, cand_count: np.nd
     return out
 
 
+def _own_radii(
+    x: np.ndarray, xn: np.ndarray, own: list[np.ndarray], probes: list[np.ndarray], kk: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The kk-th smallest squared distance of each point of one side to that side's points in
+    the probed lists. Each unordered pair of lists is one product, used for both lists' rows."""
+    pairs = sorted({(min(c, j), max(c, j)) for c in range(len(own)) for j in probes[c] if len(own[c]) and len(own[j])})
+
+    def block(i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        c, j = pairs[i]
+        d = _sq_dist(x[own[c]], xn[own[c]], x[own[j]], xn[own[j]])
+        rows = d if d.shape[1] <= kk else np.partition(d, kk - 1, axis=1)[:, :kk]
+        if c == j:
+            return rows, None
+        return rows, (d if d.shape[0] <= kk else np.partition(d, kk - 1, axis=0)[:kk]).T
+
+    tops: list[list[np.ndarray]] = [[] for _ in own]
+    for (c, j), (rows, cols) in zip(pairs, _map(block, range(len(pairs))), strict=True):
+        tops[c].append(rows)
+        if cols is not None:
+            tops[j].append(cols)
+    out = []
+    for c, q in enumerate(own):
+        if len(q):
+            t = np.concatenate(tops[c], axis=1)
+            r = np.partition(t, kk - 1, axis=1)[:, kk - 1].astype(np.float64) if t.shape[1] >= kk else np.inf
+            out.append((q, np.broadcast_to(r, (len(q),))))
+    return out
+
+
 def cluster_prdc_stats(
     ref: np.ndarray,
     cand: np.ndarray,
@@ -146,15 +175,9 @@ def cluster_prdc_stats(
 
     # Pass 1: k-NN radii of each side among its own points in the probed lists.
     r2 = np.full(n, np.inf)
-    jobs = [(c, own) for c in range(n_lists) for own in (ref_members, cand_members) if len(own[c])]
-
-    def radii(i: int) -> tuple[np.ndarray, np.ndarray]:
-        c, own = jobs[i]
-        cols = np.concatenate([own[j] for j in probes[c]])
-        return own[c], _kth(x[own[c]], xn[own[c]], x[cols], xn[cols], k + 1)
-
-    for q, r in _map(radii, range(len(jobs))):
-        r2[q] = r
+    for own in (ref_members, cand_members):
+        for q, r in _own_radii(x, xn, own, probes, k + 1):
+            r2[q] = r
     ref_r2, cand_r2 = r2[:n_r], r2[n_r:]
 
     # The largest balls on each side are checked against the whole other side.
