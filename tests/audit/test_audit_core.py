@@ -115,3 +115,16 @@ def test_full_vector_suite_runs_quick(gaussians):
     names = {row.metric for row in r.metrics}
     assert {"tail_mass", "rare_mode_coverage"} <= names
     assert all(s.endswith("not registered") for s in r.skipped), r.skipped
+
+
+def test_knn_distance_tail_runs_in_the_data_units():
+    """Entries marked ``standardized=False`` get the vectors before per-feature scaling."""
+    from tailguard.metrics.tails import NNDistanceTail
+
+    rng = np.random.default_rng(5)
+    scale = np.array([1.0, 10.0, 100.0])
+    ref, cand = rng.normal(size=(300, 3)) * scale, rng.normal(size=(300, 3)) * scale
+    report = audit(cand, ref, config=AuditConfig(quick=True, figures=False, metrics=["nn_distance_tail"]))
+    got = next(r for r in report.results if r["metric"] == "nn_distance_tail")
+    direct = NNDistanceTail().update_reference(ref).update(cand).result()
+    assert got["details"]["threshold_0.95"] == pytest.approx(direct.details["threshold_0.95"], rel=1e-9)

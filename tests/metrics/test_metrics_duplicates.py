@@ -10,7 +10,7 @@ import pytest
 
 from tailguard.errors import EmptyDatasetError, ParameterError, TextFormatError
 from tailguard.metrics.base import METRICS
-from tailguard.metrics.duplicates import NearDuplicateMetric, duplicate_clusters
+from tailguard.metrics.duplicates import NearDuplicateMetric, draw_keys, duplicate_clusters
 from tailguard.metrics.minhash import MinHasher, jaccard_estimate, optimal_bands
 
 
@@ -147,3 +147,28 @@ def test_without_a_reference():
     assert [v.name for v in r.values] == ["duplicate_rate"]
     assert r.value("duplicate_rate").value == pytest.approx(10 / 40)
     assert r.value("duplicate_rate").reference_value is None
+
+
+def test_reference_copy_baseline_counts_the_reference_own_boilerplate():
+    # A corpus that repeats itself (each of 200 documents 3 times): a second sample
+    # of it copies the reference about as often as the reference copies itself
+    # (leave-one-out), while the old content-hash split put all copies of a document
+    # in one half and gave a near-zero baseline.
+    rng = np.random.default_rng(16)
+    base = [" ".join(d) for d in random_docs(200, seed=17)] * 3
+    uniq = [" ".join(d) for d in random_docs(600, seed=18)]
+    corpus = base + uniq
+    order = rng.permutation(len(corpus))
+    ref, cand = [corpus[i] for i in order[:600]], [corpus[i] for i in order[600:]]
+    copy = NearDuplicateMetric().update(cand).update_reference(ref).result().value("reference_copy_rate")
+    assert copy.reference_value > 0.2
+    assert copy.value == pytest.approx(copy.reference_value, abs=0.08)
+
+
+def test_draw_keys_split_copies_independently():
+    keys = np.sort(np.repeat(np.arange(500, dtype=np.uint64) * np.uint64(7919), 2))
+    draws = draw_keys(keys, seed=3)
+    assert len(np.unique(draws)) == len(draws)
+    # Both copies of a document fall in the same half (lower draws) about half the time.
+    low = draws < np.median(draws)
+    assert np.mean(low[0::2] == low[1::2]) == pytest.approx(0.5, abs=0.1)

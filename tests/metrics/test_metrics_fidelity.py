@@ -77,3 +77,22 @@ def test_equal_n_and_collapse_direction() -> None:
     for n in NAMES:
         lo, hi = res.value(n).ci
         assert lo <= res.value(n).value <= hi
+
+
+def test_split_reference_baseline_gives_reference_values() -> None:
+    # Same distribution: each value is close to its reference-vs-reference baseline
+    # (two disjoint halves of the reference). Tolerances: 0.05 on the shares, 0.15 on
+    # density (sd of a mean of ball counts at n = 400-800).
+    rng = np.random.default_rng(4)
+    ref = rng.normal(size=(1600, 8))
+    res = PRDC().update_reference(ref).update(rng.normal(size=(800, 8))).result()
+    assert res.details["n_baseline"] == 800
+    for n in NAMES:
+        v = res.value(n)
+        assert v.reference_value is not None
+        assert v.value == pytest.approx(v.reference_value, abs=0.15 if n == "density" else 0.05), n
+    shrunk = PRDC().update_reference(ref).update(0.5 * rng.normal(size=(800, 8))).result()
+    assert shrunk.value("recall").ratio < 0.7 and shrunk.value("coverage").ratio < 0.9
+    plain = PRDC(baseline=False).update_reference(ref).update(rng.normal(size=(800, 8))).result()
+    assert all(v.reference_value is None for v in plain.values)
+    assert all(v.reference_value is None for v in PRDC(equal_n=False).update_reference(ref).update(ref).result().values)

@@ -1,4 +1,4 @@
-"""Tail mass and rare-mode coverage against Gaussian theory; the row store; batch validation."""
+"""Tail mass, rare-mode coverage and k-NN distance tails against Gaussian theory; the row store; batch validation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from tailguard.errors import BadInputError, EmptyDatasetError, IncompatibleMergeError, NonFiniteValueError
 from tailguard.metrics.rows import RowStore, as_vectors
-from tailguard.metrics.tails import RareModeCoverage, TailMass
+from tailguard.metrics.tails import NNDistanceTail, RareModeCoverage, TailMass
 
 
 @pytest.fixture(autouse=True)
@@ -137,3 +137,49 @@ def test_bad_batches_get_typed_errors_naming_the_input() -> None:
         m.result()
     assert as_vectors([[1, 2]]).dtype == np.float64
     assert as_vectors(np.ones((1, 2), np.float32)).dtype == np.float32
+
+
+def _nn_ratios(cand: np.ndarray, ref: np.ndarray, **kw) -> dict[str, float]:
+    r = NNDistanceTail(**kw).update_reference(ref).update(cand).result()
+    return {v.name: v.ratio for v in r.values}
+
+
+def test_nn_distance_tail_is_one_for_the_same_distribution() -> None:
+    # Two samples of one distribution: both shares sit at the reference's own (1 - q).
+    # Mean over 20 seeds of 1,000-row 8-d Gaussians; the per-trial ratio has a relative
+    # SD of about 0.2 (binomial, ~50 rows beyond the 0.95 quantile), so the mean is
+    # within 1 +- 0.1 (about 2 standard errors).
+    rng = np.random.default_rng(40)
+    ratios = [_nn_ratios(rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8))) for _ in range(20)]
+    for name in ("nn_tail_share_0.95", "radius_tail_share_0.95"):
+        assert np.mean([r[name] for r in ratios]) == pytest.approx(1.0, abs=0.1), name
+    r = NNDistanceTail().update_reference(rng.normal(size=(1000, 8))).update(rng.normal(size=(900, 8))).result()
+    v = r.value("nn_tail_share_0.95")
+    assert v.reference_value == pytest.approx(0.05, abs=0.002)  # the reference's own share
+    assert v.ci[0] <= v.value <= v.ci[1]
+
+
+def test_nn_distance_tail_sees_the_rarest_points_removed() -> None:
+    # Removing the 5% of the candidate farthest from the centre empties the far end of
+    # the k-NN distances; a 10% wider candidate fills it (ratio above 1).
+    rng = np.random.default_rng(41)
+    ref, cand = rng.normal(size=(2000, 16)), rng.normal(size=(2000, 16))
+    norms = np.linalg.norm(cand, axis=1)
+    kept = cand[norms < np.quantile(norms, 0.95)]
+    lost = _nn_ratios(kept, ref)
+    assert lost["nn_tail_share_0.95"] < 0.6 and lost["radius_tail_share_0.95"] < 0.6
+    wide = _nn_ratios(1.1 * cand, ref)
+    assert wide["nn_tail_share_0.95"] > 1.5
+
+
+def test_nn_distance_tail_copies_are_not_in_the_tail_and_levels_are_named() -> None:
+    rng = np.random.default_rng(42)
+    ref = rng.normal(size=(300, 4))
+    r = NNDistanceTail(k=1, levels=(0.9, 0.99), own_radius=False).update_reference(ref).update(ref[:100]).result()
+    assert [v.name for v in r.values] == ["nn_tail_share_0.9", "nn_tail_share_0.99"]
+    # A copy of a reference row is at distance 0 from it: never beyond the threshold.
+    assert r.value("nn_tail_share_0.9").value == 0.0
+    assert r.details["threshold_0.9"] < r.details["threshold_0.99"]
+    assert sum(r.details["candidate_share_by_reference_decile"]) == pytest.approx(1.0)
+    with pytest.raises(BadInputError, match="nn_distance_tail needs at least 3"):
+        NNDistanceTail().update_reference(ref[:2]).update(ref).result()

@@ -142,7 +142,7 @@ def audit(
     runs, skipped = run_suite(
         scaled_cand, scaled_ref, entries, batch_size=config.batch_size, seed=seed,
         metric_params=config.metric_params, progress=progress, strict=config.strict,
-        common={"ci_level": config.ci_level},
+        common={"ci_level": config.ci_level}, unscaled=(cand, ref),
     )
     rows = judge_results([r.result for r in runs], thresholds)
     report = AuditReport(

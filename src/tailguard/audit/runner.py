@@ -107,10 +107,13 @@ def run_suite(
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
     common: Mapping[str, Any] | None = None,
+    unscaled: tuple[AuditInput, AuditInput] | None = None,
 ) -> tuple[list[RunResult], list[str]]:
     """Run ``entries``; returns the results and a line per skipped metric (with why).
 
-    A metric that raises is skipped and reported (``strict=True`` re-raises instead)."""
+    Entries with ``standardized=False`` get ``unscaled`` (the inputs before
+    standardization) when given. A metric that raises is skipped and reported
+    (``strict=True`` re-raises instead)."""
     _load_metrics()
     results: list[RunResult] = []
     skipped: list[str] = []
@@ -122,7 +125,8 @@ def run_suite(
             skipped.append(f"{entry.label}: not registered")
             continue
         kind = getattr(cls, "input_kind", "vectors")
-        cand_data, ref_data = candidate.view(kind), reference.view(kind)
+        cand_in, ref_in = unscaled if (unscaled is not None and not entry.standardized) else (candidate, reference)
+        cand_data, ref_data = cand_in.view(kind), ref_in.view(kind)
         uses_ref = cls.uses_reference() if hasattr(cls, "uses_reference") else cls.requires_reference
         if cand_data is None or (cls.requires_reference and ref_data is None):
             if entry.optional:

@@ -32,20 +32,28 @@ class SuiteEntry:
     label: str = ""
     #: Skipped without a note when the data has no view for it (e.g. no labels given).
     optional: bool = False
+    #: Fed the audit's standardized vectors (``True``) or the vectors in their own units.
+    standardized: bool = True
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.names[0])
 
 
-def _e(*names: str, quick: bool = True, label: str = "", optional: bool = False, **params: Any) -> SuiteEntry:
-    return SuiteEntry(tuple(names), params, quick, label, optional)
+def _e(
+    *names: str, quick: bool = True, label: str = "", optional: bool = False, standardized: bool = True, **params: Any
+) -> SuiteEntry:
+    return SuiteEntry(tuple(names), params, quick, label, optional, standardized)
 
 
 #: Metrics on vectors (tabular data and any embedding). Tails first.
 VECTOR_SUITE: tuple[SuiteEntry, ...] = (
     _e("tail_mass"),
     _e("rare_mode_coverage"),
+    # Point-to-point rarity in the data's own units: per-feature scaling blows up
+    # near-constant columns (edge pixels), whose stray values would then decide
+    # which points count as rare. See docs/audit.md.
+    _e("nn_distance_tail", standardized=False),
     _e("prdc"),
     _e("covariance"),
     _e("vendi"),
@@ -77,7 +85,7 @@ LABEL_SUITE: tuple[SuiteEntry, ...] = (
 
 #: Category metrics run on vectors, images and text only when labels are given.
 OPTIONAL_CATEGORIES: tuple[SuiteEntry, ...] = tuple(
-    SuiteEntry(e.names, e.params, e.quick, e.label, True) for e in CATEGORY_SUITE
+    SuiteEntry(e.names, e.params, e.quick, e.label, True, e.standardized) for e in CATEGORY_SUITE
 )
 
 SUITES: dict[str, tuple[SuiteEntry, ...]] = {

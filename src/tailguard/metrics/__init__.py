@@ -1,6 +1,6 @@
 """Metrics that compare a candidate with a human reference; importing this package registers them all.
 
-Vector metrics: ``tail_mass``, ``rare_mode_coverage`` (tails), ``prdc`` (fidelity),
+Vector metrics: ``tail_mass``, ``rare_mode_coverage``, ``nn_distance_tail`` (tails), ``prdc`` (fidelity),
 ``covariance``, ``vendi`` (diversity), ``mmd``, ``ks``, ``psi``, ``c2st`` (drift),
 ``bulk_moments`` (bulk). Text, near-duplicate, categorical and detection-label
 metrics live in ``text``, ``duplicates``, ``categorical`` and ``labels``.

@@ -13,12 +13,18 @@ Values (lower is better for all):
   ``>= threshold`` among LSH candidate pairs (in each band bucket, every
   document is checked against the bucket's first document and its neighbour in
   key order). Its reference value is the same rate on a same-size seeded
-  subsample of the reference (the documents with the smallest keys).
+  subsample of the reference (see :func:`draw_keys`: copies of one document are
+  drawn independently, as a random subsample would).
 * ``reference_copy_rate``: the share of candidate documents with a reference
   document at estimated Jaccard ``>= threshold`` (checked against the first
   reference document of each shared LSH bucket). Its reference value is the
-  rate at which one half of the reference (odd keys) near-copies the other
-  half (even keys): the overlap human documents have among themselves.
+  reference's leave-one-out copy rate: the share of reference documents with a
+  near-copy among the *other* reference documents (those in a duplicate cluster
+  of two or more). A candidate document is checked against n reference documents,
+  a reference document against n - 1, so a second sample of the same corpus gets
+  the same rate, boilerplate included. (Splitting the reference in halves by
+  content hash put every copy of a document in the same half and gave corpora
+  with boilerplate a near-zero baseline.)
 
 LSH uses ``bands`` bands of ``num_perm / bands`` rows; by default the number
 of bands whose S-curve midpoint sits just below ``threshold``. Documents
@@ -67,6 +73,36 @@ def _similar(sig_a: np.ndarray, sig_b: np.ndarray, ia: np.ndarray, ib: np.ndarra
         hi = lo + _VERIFY_CHUNK
         out[lo:hi] = np.mean(sig_a[ia[lo:hi]] == sig_b[ib[lo:hi]], axis=1) >= threshold
     return out
+
+
+def draw_keys(keys: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random 64-bit draw per document, given content keys sorted ascending.
+
+    Equal documents have equal content keys; the j-th copy of a document gets the
+    hash of ``(key, j)``, so copies are drawn independently of each other while the
+    draws still do not depend on arrival order or partitioning (mergeable).
+
+    >>> k = np.array([5, 5, 9], dtype=np.uint64)
+    >>> d = draw_keys(k, seed=0)
+    >>> bool(d[0] != d[1]), bool(np.array_equal(d, draw_keys(k, seed=0)))
+    (True, True)
+    """
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(new_run)
+    occurrence = (np.arange(n) - starts[np.cumsum(new_run) - 1]).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = keys ^ (occurrence * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64((seed * 0xD1B54A32D192ED03) % 2**64)
+        # splitmix64 finaliser
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
 
 
 def duplicate_clusters(sig: np.ndarray, bands: int, threshold: float) -> np.ndarray:
@@ -219,11 +255,12 @@ class NearDuplicateMetric(Metric):
         ref_rate = None
         copy_rate, ref_copy = math.nan, None
         if n_ref:
-            ref_rate, _ = self._dup_rate(r_sig[: min(n, n_ref)])  # r_sig is sorted by seeded key
+            order = np.argsort(draw_keys(r_keys, p["seed"]), kind="stable")
+            ref_rate, _ = self._dup_rate(r_sig[np.sort(order[: min(n, n_ref)])])
             copy_rate = float(near_copies(c_sig, r_sig, self._bands, p["threshold"]).mean())
-            odd = (r_keys & np.uint64(1)).astype(bool)
-            if odd.any() and (~odd).any():
-                ref_copy = float(near_copies(r_sig[odd], r_sig[~odd], self._bands, p["threshold"]).mean())
+            if n_ref >= 2:
+                ref_labels = duplicate_clusters(r_sig, self._bands, p["threshold"])
+                ref_copy = float((np.bincount(ref_labels)[ref_labels] > 1).mean())
         values = [MetricValue("duplicate_rate", rate, False, ref_rate, _prop_ci(rate, n), "analytic")]
         if n_ref:
             values.append(

@@ -201,6 +201,20 @@ def nearest_sq_distance(index: Index, queries: np.ndarray) -> np.ndarray:
     return d[:, 0]
 
 
+def kth_nearest_sq_distance(index: Index, queries: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each query to its k-th nearest indexed point (1-based).
+
+    >>> import numpy as np
+    >>> idx = build_index(np.array([[0.0], [1.0], [3.0]]))
+    >>> kth_nearest_sq_distance(idx, np.array([[0.5], [3.0]]), 2).tolist()
+    [0.25, 4.0]
+    """
+    if isinstance(index, ExactIndex):
+        return index.kth_smallest(queries, k)
+    d, _ = index.search(queries, k)
+    return d[:, -1]
+
+
 def exact_cross_stats(
     ref: ExactIndex, ref_sq_radii: np.ndarray, cand: np.ndarray, cand_sq_radii: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

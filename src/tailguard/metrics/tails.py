@@ -23,7 +23,13 @@ import numpy as np
 
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import bootstrap_ci, wilson_ci
-from tailguard.metrics.knn import build_index, choose_backend, kth_neighbour_sq_radii, nearest_sq_distance
+from tailguard.metrics.knn import (
+    build_index,
+    choose_backend,
+    kth_nearest_sq_distance,
+    kth_neighbour_sq_radii,
+    nearest_sq_distance,
+)
 from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n, require_rows
 from tailguard.validation import Bool, Float, FloatTuple, Int, OneOf
 
@@ -196,3 +202,102 @@ class RareModeCoverage(VectorMetric):
         ci = wilson_ci(hits, n_rare, p["ci_level"])
         details["n_rare"] = n_rare
         return [MetricValue("rare_mode_coverage", hits / n_rare, True, ref_value, ci, "analytic")], details
+
+
+@register_metric
+class NNDistanceTail(VectorMetric):
+    """Share of the candidate beyond the reference's own k-NN distance quantiles.
+
+    Two rarity scores, each compared with the reference's own (so the baseline is
+    reference against reference), for each ``q`` in ``levels``:
+
+    - ``nn_tail_share_<q>`` (cross): the distance from a candidate point to its k-th
+      nearest reference point. For the reference itself it is the leave-one-out
+      distance (to its k-th nearest *other* reference point), whose ``q`` quantile
+      ``t_q`` marks the reference's outskirts. The value is the share of candidate
+      points beyond ``t_q``; ``reference_value`` is the share of reference points
+      beyond it (about ``1 - q``). Both sides are measured against the whole
+      reference (n vs n - 1 points), so the candidate's N does not matter.
+    - ``radius_tail_share_<q>`` (own): a point's k-NN radius within its own set.
+      Radii depend on N, so both sides are first brought to the same size m with
+      the seeded hash subsample; the value is the share of candidate radii beyond
+      the ``q`` quantile of the reference's radii, ``reference_value`` the
+      reference's own share. It sees a candidate that no longer has sparse regions
+      of its own even where its points stay near reference points.
+
+    A ratio of 1 is what a second sample of the same distribution gives; it drops
+    when the candidate's rarest points are gone. This sees what per-feature tails
+    miss: removing the rarest 5% of 64-d images (largest k-NN radius) barely moves
+    any pixel's quantiles but empties the far end of the k-NN distances. Higher is
+    better: a candidate with *more* far-out points (noise, drift) is not a loss of
+    tails and shows as a ratio above 1. Shares use strict ``>``, so ties (exact
+    copies) are never in the tail. CIs are Wilson intervals of the candidate share.
+    ``details`` has the thresholds and the candidate's share per decile of the
+    reference's leave-one-out distances (decile 10 = rarest).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ref, cand = rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8))
+    >>> kept = cand[np.linalg.norm(cand, axis=1) < np.quantile(np.linalg.norm(cand, axis=1), 0.95)]
+    >>> same = NNDistanceTail().update_reference(ref).update(cand).result().value("nn_tail_share_0.95")
+    >>> lost = NNDistanceTail().update_reference(ref).update(kept).result().value("nn_tail_share_0.95")
+    >>> round(same.reference_value, 3), 0.8 < same.ratio < 1.25, lost.ratio < 0.6
+    (0.05, True, True)
+    """
+
+    name: ClassVar[str] = "nn_distance_tail"
+    family: ClassVar[str] = "tails"
+    higher_is_better: ClassVar[bool] = True
+    params = {
+        **COMMON_PARAMS,
+        **KNN_PARAMS,
+        "k": Int(min=1),
+        "levels": FloatTuple(min=0.0, max=1.0),
+        "own_radius": Bool(),
+    }
+    defaults = {
+        **COMMON_DEFAULTS,
+        **KNN_DEFAULTS,
+        "max_samples": 200_000,
+        "k": 5,
+        "levels": (0.95,),
+        "own_radius": True,
+    }
+    min_rows = 3
+
+    def _index(self, x: np.ndarray) -> Any:
+        p = self._params
+        backend = choose_backend(p["knn"], len(x), p["exact_max"], p["flat_max"])
+        return build_index(x, backend=backend, nprobe=p["nprobe"], seed=p["seed"]), backend
+
+    def _compute(self, cand: np.ndarray, ref: np.ndarray | None) -> tuple[list[MetricValue], dict[str, Any]]:
+        assert ref is not None
+        p = self._params
+        level, levels = p["ci_level"], sorted(float(v) for v in p["levels"])
+        k = min(p["k"], len(ref) - 1)
+        index, backend = self._index(ref)
+        ref_d2 = kth_neighbour_sq_radii(index, ref, k)  # leave-one-out: k-th nearest other point
+        cand_d2 = kth_nearest_sq_distance(index, cand, k)
+        details: dict[str, Any] = {"backend": backend, "k": k, "n_reference_used": len(ref), "n_candidate_used": len(cand)}
+        values: list[MetricValue] = []
+        for q in levels:
+            t2 = float(np.quantile(ref_d2, q))
+            hits = int((cand_d2 > t2).sum())
+            details[f"threshold_{q:g}"] = math.sqrt(t2)
+            values.append(MetricValue(f"nn_tail_share_{q:g}", hits / len(cand), True, float((ref_d2 > t2).mean()),
+                                      wilson_ci(hits, len(cand), level), "analytic"))
+        edges = np.quantile(ref_d2, np.linspace(0.0, 1.0, 11)[1:-1])
+        decile = np.searchsorted(edges, cand_d2, side="left")
+        details["candidate_share_by_reference_decile"] = (np.bincount(decile, minlength=10) / len(cand)).tolist()
+        m = min(len(cand), len(ref))
+        if p["own_radius"] and m >= k + 2:
+            ref_m, cand_m = equal_n(ref, m), equal_n(cand, m)
+            ref_r2 = ref_d2 if m == len(ref) else kth_neighbour_sq_radii(self._index(ref_m)[0], ref_m, k)
+            cand_r2 = kth_neighbour_sq_radii(self._index(cand_m)[0], cand_m, k)
+            details["m"] = m
+            for q in levels:
+                t2 = float(np.quantile(ref_r2, q))
+                hits = int((cand_r2 > t2).sum())
+                values.append(MetricValue(f"radius_tail_share_{q:g}", hits / m, True, float((ref_r2 > t2).mean()),
+                                          wilson_ci(hits, m, level), "analytic"))
+        return values, details
