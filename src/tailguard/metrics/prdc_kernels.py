@@ -115,10 +115,11 @@ def _own_radii(
     def block(i: int) -> tuple[np.ndarray, np.ndarray | None]:
         c, j = pairs[i]
         d = _sq_dist(x[own[c]], xn[own[c]], x[own[j]], xn[own[j]])
-        rows = d if d.shape[1] <= kk else np.partition(d, kk - 1, axis=1)[:, :kk]
+        # copies: a slice would keep the whole block alive
+        rows = d if d.shape[1] <= kk else np.partition(d, kk - 1, axis=1)[:, :kk].copy()
         if c == j:
             return rows, None
-        return rows, (d if d.shape[0] <= kk else np.partition(d, kk - 1, axis=0)[:kk]).T
+        return rows, (d if d.shape[0] <= kk else np.partition(d, kk - 1, axis=0)[:kk]).T.copy()
 
     tops: list[list[np.ndarray]] = [[] for _ in own]
     for (c, j), (rows, cols) in zip(pairs, _map(block, range(len(pairs))), strict=True):
