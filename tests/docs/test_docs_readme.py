@@ -53,3 +53,12 @@ def test_yolo_walkthrough_runs(walkthrough):
     assert yolo.returncode == 0, yolo.stdout[-3000:] + yolo.stderr[-3000:]
     assert (cwd / "export" / "det-pseudo" / "data.yaml").exists()
     shutil.rmtree(cwd / "runs", ignore_errors=True)
+
+
+def test_library_example_runs(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    example = next(b for b in blocks if "from tailguard.audit import audit" in b)
+    exec(compile(example, "README.md", "exec"), {})
+    verdict_line, variance_line = capsys.readouterr().out.splitlines()[:2]
+    assert verdict_line.split()[0] in ("warn", "collapse")  # a 10% narrower std is flagged
+    assert abs(float(variance_line) - 0.99**100) < 0.03
