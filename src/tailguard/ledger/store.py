@@ -1036,12 +1036,8 @@ class Ledger:
             self._insert_exclusions(conn, version, exclusions)
 
     def _insert_exclusions(self, conn: Connection, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
-        rows = [{"sample_id": str(s), "reason": str(r)} for s, r in exclusions]
-        if not rows:
-            return
-        vid = self._version_row(conn, version).id
-        for row in rows:
-            row["version_id"] = vid
+        vid = self._version_row(conn, version).id  # an unknown version is an error even with nothing to record
+        rows = [{"version_id": vid, "sample_id": str(s), "reason": str(r)} for s, r in exclusions]
         for part in _chunks(rows, CHUNK):
             conn.execute(insert(schema.exclusions), list(part))
 
