@@ -22,13 +22,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest real human data, simulate collapse under three policies, audit, and write one HTML report."""
         import dataclasses
+        import sys
 
         from rich.console import Console
         from rich.table import Table
 
         from tailguard.demo import DemoSettings, run_demo
 
-        console = Console()
+        # piped output (make, CI logs) gets a width that fits the table instead of 80 columns
+        console = Console() if sys.stdout.isatty() else Console(width=110)
         settings = DemoSettings.quick() if quick else DemoSettings.default()
         overrides = {k: v for k, v in (("generations", generations), ("seeds", seeds)) if v is not None}
         settings = dataclasses.replace(settings, **overrides)
