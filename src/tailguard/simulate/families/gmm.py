@@ -73,8 +73,38 @@ def _coverages(samples: np.ndarray, setup: Setup) -> dict[str, float]:
     return {"tail_coverage": float(cov[tail].mean()) if tail.any() else float("nan"), "coverage": float(cov.mean())}
 
 
+class MixtureDataFamily(Family):
+    """Base of the families trained on the 2-D mixture of :mod:`._mixture` (gmm, kde).
+
+    They share the human data (``setup``), the report's scatter plots, the audit
+    metrics and the first three metrics; subclasses add their own.
+    """
+
+    SHARED_METRICS = (
+        MetricSpec("tail_coverage", True, tail=True, description="held-out human tail points covered"),
+        MetricSpec("coverage", True, tail=True, description="held-out human points covered (PRDC)"),
+        MetricSpec("rare_mode_ratio", True, description="share in the rare true mode / 0.1"),
+    )
+    sample_kind = "scatter"
+    audit_metrics = ("tail_mass", "rare_mode_coverage")
+
+    def warm_up(self) -> None:
+        _mixture.tail_level()
+
+    def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
+        return _mixture_setup(sample_size, self._params["heldout_size"], rng)
+
+    @staticmethod
+    def shared_metrics(samples: np.ndarray, setup: Setup) -> dict[str, float]:
+        """Values of ``SHARED_METRICS`` for a model's samples."""
+        return {
+            **_coverages(samples, setup),
+            "rare_mode_ratio": _mixture.rare_share(samples) / _mixture.WEIGHTS[_mixture.RARE],
+        }
+
+
 @register_family
-class GMMFamily(Family):
+class GMMFamily(MixtureDataFamily):
     """Gaussian mixture refit by EM every generation."""
 
     name = "gmm"
@@ -86,20 +116,10 @@ class GMMFamily(Family):
     }
     defaults = {"components": 3, "eval_size": 4000, "heldout_size": 2000, "max_iter": 100}
     metrics = (
-        MetricSpec("tail_coverage", True, tail=True, description="held-out human tail points covered"),
-        MetricSpec("coverage", True, tail=True, description="held-out human points covered (PRDC)"),
-        MetricSpec("rare_mode_ratio", True, description="share in the rare true mode / 0.1"),
+        *MixtureDataFamily.SHARED_METRICS,
         MetricSpec("variance_ratio", True, description="total variance / model 0's"),
         MetricSpec("heldout_loglik", True, description="mean log-likelihood of held-out human data"),
     )
-    sample_kind = "scatter"
-    audit_metrics = ("tail_mass", "rare_mode_coverage")
-
-    def warm_up(self) -> None:
-        _mixture.tail_level()
-
-    def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
-        return _mixture_setup(sample_size, self._params["heldout_size"], rng)
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> Any:
         from sklearn.mixture import GaussianMixture
@@ -125,8 +145,7 @@ class GMMFamily(Family):
         x = self.sample(model, self._params["eval_size"], ctx.rng)
         m0 = ctx.model0
         return {
-            **_coverages(x, ctx.setup),
-            "rare_mode_ratio": _mixture.rare_share(x) / _mixture.WEIGHTS[_mixture.RARE],
+            **self.shared_metrics(x, ctx.setup),
             "variance_ratio": mixture_variance(model.weights_, model.means_, model.covariances_)
             / mixture_variance(m0.weights_, m0.means_, m0.covariances_),
             "heldout_loglik": float(model.score(ctx.setup.heldout)),

@@ -33,13 +33,13 @@ import numpy as np
 from scipy.stats import gaussian_kde
 
 from tailguard.simulate.families import _mixture
-from tailguard.simulate.families.gmm import _coverages, _mixture_setup
-from tailguard.simulate.family import EvalContext, Family, MetricSpec, Setup, register_family
+from tailguard.simulate.families.gmm import MixtureDataFamily
+from tailguard.simulate.family import EvalContext, MetricSpec, register_family
 from tailguard.validation import Float, Int
 
 
 @register_family
-class KDEFamily(Family):
+class KDEFamily(MixtureDataFamily):
     """Gaussian KDE with Scott's bandwidth."""
 
     name = "kde"
@@ -51,22 +51,11 @@ class KDEFamily(Family):
     }
     defaults = {"bandwidth_scale": 1.0, "eval_size": 4000, "heldout_size": 2000, "loglik_size": 500}
     metrics = (
-        MetricSpec("tail_coverage", True, tail=True, description="held-out human tail points covered"),
-        MetricSpec("coverage", True, tail=True, description="held-out human points covered (PRDC)"),
-        MetricSpec("rare_mode_ratio", True, description="share in the rare true mode / 0.1"),
+        *MixtureDataFamily.SHARED_METRICS,
         MetricSpec("tail_mass_ratio", True, description="share in the true 5% tail region / 0.05"),
         MetricSpec("variance_ratio", True, description="total variance / model 0's"),
         MetricSpec("heldout_loglik", True, description="mean log-likelihood of held-out human data"),
     )
-    sample_kind = "scatter"
-    audit_metrics = ("tail_mass", "rare_mode_coverage")
-
-    def warm_up(self) -> None:
-        _mixture.tail_level()
-
-    def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
-        return _mixture_setup(sample_size, self._params["heldout_size"], rng)
-
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> Any:
         x = np.asarray(data, dtype=float)
         kde = gaussian_kde(x.T, bw_method="scott")
@@ -86,8 +75,7 @@ class KDEFamily(Family):
         x = self.sample(model, self._params["eval_size"], ctx.rng)
         held = ctx.setup.heldout[: self._params["loglik_size"]]
         return {
-            **_coverages(x, ctx.setup),
-            "rare_mode_ratio": _mixture.rare_share(x) / _mixture.WEIGHTS[_mixture.RARE],
+            **self.shared_metrics(x, ctx.setup),
             "tail_mass_ratio": _mixture.tail_share(x) / _mixture.TAIL_SHARE,
             "variance_ratio": self.variance(model) / self.variance(ctx.model0),
             "heldout_loglik": float(np.mean(model.logpdf(held.T))),
