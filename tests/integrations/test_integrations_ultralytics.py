@@ -338,3 +338,21 @@ def test_detection_audit_uses_labels_and_yolo_image_embeddings(pseudo: Any, trai
     families = {row.family for row in report.metrics}
     assert report.modality == "detection" and report.verdict in ("ok", "warn", "collapse")
     assert len(families) >= 2  # label metrics and metrics over the image embeddings
+
+
+def test_audit_cli_embeds_detection_images_with_the_users_checkpoint(
+    pseudo: Any, trained: Trained, yolo_ledger: Any, tmp_path: Path
+) -> None:
+    import json
+
+    from tailguard.cli.app import main
+
+    code = main(["--ledger", yolo_ledger.url, "audit", "pl-1", "--reference", "human", "--weights",
+                 str(trained.weights), "--quick", "--out", str(tmp_path / "audit")])
+    assert code in (0, 3)
+    report = json.loads((tmp_path / "audit" / "report.json").read_text())
+    families = {m["family"] for m in report["metrics"]}
+    assert report["modality"] == "detection"
+    assert "labels" in families and len(families) >= 2  # label metrics plus metrics over YOLO image features
+    assert main(["--ledger", yolo_ledger.url, "audit", "pl-1", "--reference", "human", "--weights",
+                 str(tmp_path / "missing.pt"), "--out", str(tmp_path / "bad")]) == 2

@@ -72,6 +72,18 @@ def _print_table(report: Any) -> None:
     console.print(f"verdict: [bold {colours[report.verdict]}]{report.verdict}[/]")
 
 
+def _yolo_inputs(url: str, reference: str, candidate: str, weights: Path) -> tuple[Any, Any]:
+    """Both sides of a detection audit, images embedded by the user's own YOLO checkpoint."""
+    from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
+    from tailguard.ledger import Ledger
+
+    embedder = YoloEmbedder(weights)  # one embedder: both sides see the same backbone
+    with Ledger.open(url) as ledger:
+        ref = detection_audit_input(ledger, reference, embedder=embedder, name=reference)
+        cand = detection_audit_input(ledger, candidate, embedder=embedder, name=candidate)
+    return ref, cand
+
+
 def audit_command(
     candidate: Annotated[str, typer.Argument(help="Candidate: a ledger version name or a path.")],
     reference: Annotated[str, typer.Option("--reference", "-r", help="Human reference: a version name or a path.")],
@@ -98,6 +110,11 @@ def audit_command(
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip the expensive metrics.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every subsample, bootstrap and permutation.")] = 0,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="Detection versions: embed images with this YOLO checkpoint's backbone "
+                     "(yolo extra); label metrics run either way."),
+    ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -121,9 +138,12 @@ def audit_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), *Progress.get_default_columns()[1:3],
                   TimeElapsedColumn(), transient=True, disable=as_json) as progress:
         task = progress.add_task("reading the reference and the candidate", total=None)
-        ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
-        cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value, name=candidate,
-                        seed=seed)
+        if weights is not None:
+            ref, cand = _yolo_inputs(url, reference, candidate, weights)
+        else:
+            ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
+            cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value,
+                            name=candidate, seed=seed)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
         progress.update(task, total=n_metrics + 1, completed=0)
 

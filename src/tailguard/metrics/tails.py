@@ -189,12 +189,11 @@ class RareModeCoverage(VectorMetric):
         decile[order] = np.minimum(np.arange(m) * 10 // m, 9)
         covered = self._coverage(ref_a, sq_r, cand_m, backend)
         base = self._coverage(ref_a, sq_r, ref[m : 2 * m], backend) if split else None
-        details: dict[str, Any] = {
-            "m": m,
-            "coverage_by_decile": [float(covered[decile == d].mean()) for d in range(10)],
-        }
-        if base is not None:
-            details["reference_coverage_by_decile"] = [float(base[decile == d].mean()) for d in range(10)]
+        details: dict[str, Any] = {"m": m}
+        if m >= 10:  # fewer points leave deciles empty: no figure rather than NaN bars
+            details["coverage_by_decile"] = [float(covered[decile == d].mean()) for d in range(10)]
+            if base is not None:
+                details["reference_coverage_by_decile"] = [float(base[decile == d].mean()) for d in range(10)]
         n_rare = max(1, math.ceil(p["rare_fraction"] * m))
         rare = order[m - n_rare :]
         hits = int(covered[rare].sum())
