@@ -30,6 +30,7 @@ from tailguard.errors import (
     TextFormatError,
     UnknownChoiceError,
 )
+from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TEXT_SUFFIXES = (".jsonl", ".txt", ".ndjson")
@@ -186,51 +187,8 @@ def load_version(
 
         return as_input(DetectionLabelArrays.from_records(records), modality="detection", name=version)
     if kind == "text":
-        docs = []
-        for record, payload in pairs:
-            try:
-                docs.append(payload.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise TextFormatError(f"sample is not valid UTF-8 ({exc})", path=record.id) from None
-        return as_input(docs, modality="text", name=version, embedder=embedder, seed=seed)
+        return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":
-        import io
-
-        from PIL import Image, UnidentifiedImageError
-
-        images = []
-        for record, payload in pairs:
-            try:
-                images.append(Image.open(io.BytesIO(payload)))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise CorruptFileError(f"cannot decode image ({exc})", path=record.uri or record.id) from None
-        return as_input(images, modality="images", name=version)
-    return as_input(_decode_rows(pairs, version), modality="vectors", name=version)
-
-
-def _decode_rows(pairs: list[tuple[Any, bytes]], version: str) -> np.ndarray:
-    """Tabular/vector samples stored in the ledger: raw vector rows (dtype in ``extra``) or
-    JSON objects of column -> value (the numeric columns of the first row are kept)."""
-    rows: list[np.ndarray] = []
-    columns: list[str] | None = None
-    for record, payload in pairs:
-        dtype = (record.extra or {}).get("dtype")
-        if dtype is not None:
-            rows.append(np.frombuffer(payload, dtype=np.dtype(dtype)).astype(np.float64))
-            continue
-        try:
-            data = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadInputError(f"sample {record.id} is not a JSON row ({exc})", path=version) from None
-        if columns is None:
-            columns = [k for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)]
-            if not columns:
-                raise BadInputError("tabular samples have no numeric columns", path=version)
-        try:
-            rows.append(np.array([float(data[c]) for c in columns]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadInputError(f"sample {record.id} lacks a numeric value for {exc}", path=version) from None
-    widths = {len(r) for r in rows}
-    if len(widths) > 1:
-        raise BadInputError(f"samples have different lengths {sorted(widths)}", path=version)
-    return check_vectors(np.vstack(rows), version)
+        return as_input(decode_images(pairs), modality="images", name=version)
+    rows, _ = decode_rows(pairs)
+    return as_input(check_vectors(rows, version), modality="vectors", name=version)

@@ -20,15 +20,14 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from tailguard.errors import BadInputError, CorruptFileError, ParameterError, TextFormatError
+from tailguard.errors import BadInputError, ParameterError
+from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
 from tailguard.policy.pool import Pool, origin_codes
 
 #: Which features each ledger modality gets, and from what.
@@ -93,62 +92,10 @@ def feature_matrix(
     kind = FEATURE_KINDS.get(modality)
     if kind is None:
         raise ParameterError(f"no features are available for the modality {modality!r}")
-    if kind == "vector":
-        rows = []
-        for record, payload in pairs:
-            dtype = (record.extra or {}).get("dtype")
-            if dtype is None:
-                raise BadInputError("vector sample has no stored dtype", path=record.id)
-            rows.append(np.frombuffer(payload, dtype=np.dtype(dtype)).astype(np.float64))
-        return _stack(rows, pairs), None
-    if kind == "tabular":
-        return _tabular(pairs, columns)
+    if kind in ("vector", "tabular"):
+        return decode_rows(pairs, columns)
     from tailguard.features import get_embedder
 
     if kind == "text":
-        texts = []
-        for record, payload in pairs:
-            try:
-                texts.append(payload.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise TextFormatError(f"sample is not valid UTF-8 ({exc})", path=record.id) from None
-        return get_embedder(embedder or "hashed").transform(texts), None
-    from PIL import Image, UnidentifiedImageError
-
-    images = []
-    for record, payload in pairs:
-        try:
-            im = Image.open(io.BytesIO(payload))
-            im.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise CorruptFileError(f"cannot decode image ({exc})", path=record.uri or record.id) from None
-        images.append(im)
-    return get_embedder(embedder or "pixels").transform(images), None
-
-
-def _stack(rows: list[np.ndarray], pairs: Sequence[tuple[Any, bytes]]) -> np.ndarray:
-    if not rows:
-        return np.zeros((0, 1))
-    widths = {r.shape[0] for r in rows}
-    if len(widths) > 1:
-        first = next(rec.id for (rec, _), r in zip(pairs, rows, strict=True) if r.shape[0] != rows[0].shape[0])
-        raise BadInputError(f"samples have different lengths {sorted(widths)}", path=first)
-    return np.vstack(rows)
-
-
-def _tabular(pairs: Sequence[tuple[Any, bytes]], columns: list[str] | None) -> tuple[np.ndarray, list[str]]:
-    rows = []
-    for record, payload in pairs:
-        try:
-            data = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadInputError(f"tabular sample is not a JSON row ({exc})", path=record.id) from None
-        if columns is None:
-            columns = [k for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)]
-            if not columns:
-                raise BadInputError("tabular sample has no numeric columns", path=record.id)
-        try:
-            rows.append(np.array([float(data[c]) for c in columns]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadInputError(f"tabular sample lacks a numeric value for {exc}", path=record.id) from None
-    return _stack(rows, pairs), list(columns or [])
+        return get_embedder(embedder or "hashed").transform(decode_texts(pairs)), None
+    return get_embedder(embedder or "pixels").transform(decode_images(pairs)), None
