@@ -818,16 +818,17 @@ class Ledger:
         """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file)."""
         for rows, watermark, conn in self._iter_rows(version, ids, batch_size, True):
             for rec, row in zip(self._records(conn, rows, watermark), rows, strict=True):
-                yield rec, row.content if row.content is not None else self._file_bytes(rec)
+                yield rec, row.content if row.content is not None else self._file_bytes(rec.id, rec.uri)
 
     @staticmethod
-    def _file_bytes(record: SampleRecord) -> bytes:
-        if record.uri is None:
-            raise MissingInputError(f"sample {record.id!r} has neither inline content nor a uri")
+    def _file_bytes(sample_id: str, uri: str | None) -> bytes:
+        """The bytes of a sample stored by reference (its file)."""
+        if uri is None:
+            raise MissingInputError(f"sample {sample_id!r} has neither inline content nor a uri")
         try:
-            return Path(record.uri).read_bytes()
+            return Path(uri).read_bytes()
         except FileNotFoundError as exc:
-            raise MissingInputError("file not found", path=record.uri) from exc
+            raise MissingInputError("file not found", path=uri) from exc
 
     def read_bytes(self, record: SampleRecord | str) -> bytes:
         """The sample's content: stored inline (text, tabular, vector rows) or the file at its uri."""
@@ -838,12 +839,7 @@ class Ledger:
             raise MissingInputError(f"sample {sid!r} is not in the ledger")
         if row.content is not None:
             return bytes(row.content)
-        if row.uri is None:
-            raise MissingInputError(f"sample {sid!r} has neither inline content nor a uri")
-        try:
-            return Path(row.uri).read_bytes()
-        except FileNotFoundError as exc:
-            raise MissingInputError("file not found", path=row.uri) from exc
+        return self._file_bytes(sid, row.uri)
 
     # ------------------------------------------------------------------ summaries
     def _conflicts_for(self, conn: Connection, vid: int) -> list[Conflict]:
