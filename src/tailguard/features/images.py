@@ -28,20 +28,27 @@ MODES = ("gray", "rgb")
 
 
 def _open_image(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise MissingInputError("no such image file", path=path)
+    return decode_image(path, name=path)
+
+
+def decode_image(source: Path | bytes, *, name: str | Path):
+    """A fully decoded PIL image from a file or from bytes; :class:`CorruptFileError` names ``name``."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
             im.load()
             return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise CorruptFileError(f"cannot decode image ({exc})", path=path) from None
+        raise CorruptFileError(f"cannot decode image ({exc})", path=name) from None
     except ImportError as exc:
         # ultralytics replaces Image.open with a wrapper that, on an unidentified file, tries to
         # install and import pi-heif; without it the file is still simply undecodable
-        raise CorruptFileError(f"cannot decode image ({exc})", path=path) from None
+        raise CorruptFileError(f"cannot decode image ({exc})", path=name) from None
 
 
 def _to_pil(item: Any, index: int, name: str):

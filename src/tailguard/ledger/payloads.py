@@ -14,14 +14,13 @@ The audit (reading a version) and the policies (featurising a mix) share them.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tailguard.errors import BadInputError, CorruptFileError, TextFormatError
+from tailguard.errors import BadInputError, TextFormatError
 
 Pairs = Sequence[tuple[Any, bytes]]
 
@@ -39,17 +38,9 @@ def decode_texts(pairs: Pairs) -> list[str]:
 
 def decode_images(pairs: Pairs) -> list[Any]:
     """Decoded PIL images; an undecodable one raises :class:`CorruptFileError` naming its file."""
-    from PIL import Image, UnidentifiedImageError
+    from tailguard.features.images import decode_image
 
-    images = []
-    for record, payload in pairs:
-        try:
-            image = Image.open(io.BytesIO(payload))
-            image.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise CorruptFileError(f"cannot decode image ({exc})", path=record.uri or record.id) from None
-        images.append(image)
-    return images
+    return [decode_image(payload, name=record.uri or record.id) for record, payload in pairs]
 
 
 def decode_rows(pairs: Pairs, columns: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:
