@@ -97,6 +97,10 @@ class LedgerError(TailguardError, RuntimeError):
     """The ledger refused an operation (an existing version, a broken invariant)."""
 
 
+class LedgerUpgradeRequiredError(LedgerError):
+    """The ledger was written by an older tailguard; ``tailguard upgrade`` migrates it in place."""
+
+
 class VersionExistsError(LedgerError):
     """Versions are immutable: a name can be created only once."""
 
@@ -125,6 +129,7 @@ __all__ = [
     "IncompatibleMergeError",
     "LabelFormatError",
     "LedgerError",
+    "LedgerUpgradeRequiredError",
     "MissingDependencyError",
     "MissingInputError",
     "NonFiniteValueError",

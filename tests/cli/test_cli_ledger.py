@@ -39,7 +39,7 @@ def test_full_flow(capsys, ledger_url, make_yolo_dataset, tmp_path):
     code, out, _ = run(capsys, ledger_url, "version", "diff", "v1", "mix")
     assert code == 0 and "2 added, 0 removed, 0 origin changes" in out
     code, out, _ = run(capsys, ledger_url, "version", "verify", "v1")
-    assert code == 0 and "5 samples ok" in out
+    assert code == 0 and "digest ok, 5 contents ok" in out
     code, out, _ = run(capsys, ledger_url, "version", "list", "--json")
     assert [v["name"] for v in json.loads(out)] == ["v1", "mix"]
 

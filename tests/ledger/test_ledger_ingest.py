@@ -52,10 +52,12 @@ def test_yolo_tree_without_yaml_and_pseudo_labels_attach(ledger: Ledger, make_yo
         (pseudo / "labels" / f"img{i}.txt").write_text("1 0.4 0.4 0.1 0.1 0.87\n")
     report = ledger.ingest(pseudo, origin="pseudo_label", generator="yolo26n", as_version="pseudo")
     assert report.existing == 2 and report.added == 0
-    # same bytes claimed human and pseudo_label: a recorded conflict, the stored origin is kept
+    # same bytes claimed human and pseudo_label: a recorded conflict; each version keeps its occurrences' origin
     assert {c.kind for c in report.conflicts} == {"claim"}
     rec = next(ledger.iter_samples("pseudo"))
-    assert rec.origin == "human"
+    assert rec.origin == "pseudo_label"
+    assert next(ledger.iter_samples("human")).origin == "human"
+    assert ledger.version_summary("pseudo").human_fraction == 0.0
     assert sorted(b.origin for b in rec.labels) == ["human", "pseudo_label"]
     pseudo_box = next(b for b in rec.labels if b.origin == "pseudo_label")
     assert pseudo_box.confidence == pytest.approx(0.87) and pseudo_box.generator == "yolo26n"
@@ -157,7 +159,8 @@ def test_csv_parquet_npy(ledger: Ledger, tmp_path):
     with pytest.raises(BadInputError, match=f"^{csv}:5: expected 3 fields"):
         ledger.ingest(csv)
     report = ledger.ingest(csv, skip_bad=True, as_version="csv")
-    assert (report.added, report.existing, len(report.skipped)) == (2, 1, 1)
+    assert (report.added, report.existing, report.duplicates, len(report.skipped)) == (2, 0, 1, 1)
+    assert ledger.get_version("csv").n_members == 3  # the repeated row is a second occurrence
     by_origin = {r.origin: json.loads(ledger.read_bytes(r)) for r in ledger.iter_samples("csv")}
     assert by_origin == {"human": {"a": "1", "b": "x"}, "synthetic": {"a": "2", "b": "y"}}
 

@@ -21,7 +21,7 @@ def text(t: str, origin: str = "human", **kw) -> NewSample:
 
 def test_add_samples_is_idempotent_and_ids_are_content_hashes(ledger: Ledger):
     first = ledger.add_samples([text("a"), text("b"), text("a")])
-    assert (first.added, first.existing) == (2, 1)
+    assert (first.added, first.existing, first.duplicates) == (2, 0, 1)
     assert first.sample_ids[0] == content_id(b"a")
     again = ledger.add_samples([text("a"), text("b")])
     assert (again.added, again.existing) == (0, 2)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from tailguard.cli import audit, demo, ledger, mix, simulate, yolo
+from tailguard.cli import audit, demo, ledger, mix, simulate, upgrade, yolo
 from tailguard.cli.state import state
 
 app = typer.Typer(
@@ -42,7 +42,7 @@ def _global_options(
     state.debug = debug
 
 
-for _module in (ledger, audit, mix, simulate, demo, yolo):
+for _module in (ledger, audit, mix, simulate, demo, yolo, upgrade):
     _module.register(app)
 
 

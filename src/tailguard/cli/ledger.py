@@ -72,7 +72,8 @@ def ingest(
         data = {k: v for k, v in report.__dict__.items() if k != "sample_ids"} | {"n_samples": len(report.sample_ids)}
         typer.echo(_dump(data))
         return
-    typer.echo(f"ingested {path}: {report.added} added, {report.existing} already present, "
+    typer.echo(f"ingested {path}: {report.occurrences} samples; {report.added} new, {report.existing} already in "
+               f"the ledger, {report.duplicates} duplicates within this source; "
                f"{len(report.skipped)} skipped, {len(report.conflicts)} conflicts"
                + (f"; version {report.version!r} created" if report.version else ""))
     for item in report.skipped:
@@ -100,7 +101,7 @@ def version_create(
     """
     with _open() as ledger:
         info = ledger.create_version(name, selectors, description=description)
-    typer.echo(f"version {info.name!r} created with {info.n_members} samples")
+    typer.echo(f"version {info.name!r} created with {info.n_members} samples ({info.n_distinct} distinct)")
 
 
 @version_app.command("list")
@@ -116,10 +117,10 @@ def version_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     from rich.table import Table
 
-    table = Table("name", "members", "created", "description")
+    table = Table("name", "samples", "distinct", "created", "description")
     for info in infos:
-        table.add_row(info.name, str(info.n_members), info.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      info.description)
+        table.add_row(info.name, str(info.n_members), str(info.n_distinct),
+                      info.created_at.strftime("%Y-%m-%d %H:%M:%S"), info.description)
     _console().print(table)
 
 
@@ -136,7 +137,9 @@ def version_show(
     if as_json:
         typer.echo(_dump({"version": info, "summary": summary, "class_names": names}))
         return
-    out = [f"version {info.name}: {summary.n} samples (created {info.created_at:%Y-%m-%d %H:%M:%S})"]
+    repeats = summary.n - summary.n_distinct
+    out = [f"version {info.name}: {summary.n} samples, {summary.n_distinct} distinct"
+           + (f" ({repeats} repeats)" if repeats else "") + f" (created {info.created_at:%Y-%m-%d %H:%M:%S})"]
     out.append("by origin: " + ", ".join(f"{k} {v}" for k, v in summary.by_origin.items()))
     out.append(f"human fraction {summary.human_fraction:.3f}, unknown fraction {summary.unknown_fraction:.3f}, "
                f"max synthetic depth {summary.max_synthetic_depth}")
@@ -157,31 +160,33 @@ def version_diff(
     limit: Annotated[int, typer.Option("--limit", help="Ids to list per section.")] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Samples added, removed and whose origin changed from A to B."""
+    """Contents added, removed, and whose origin or count changed from A to B."""
     with _open() as ledger:
         d = ledger.diff(a, b)
     if as_json:
         typer.echo(_dump(d))
         return
     typer.echo(f"{a} -> {b}: {len(d.added)} added, {len(d.removed)} removed, "
-               f"{len(d.origin_changed)} origin changes")
+               f"{len(d.origin_changed)} origin changes, {len(d.count_changed)} count changes")
     for sid in d.added[:limit]:
         typer.echo(f"+ {sid}")
     for sid in d.removed[:limit]:
         typer.echo(f"- {sid}")
     for ch in d.origin_changed[:limit]:
         typer.echo(f"~ {ch.sample_id}: {ch.before} -> {ch.after}")
+    for cc in d.count_changed[:limit]:
+        typer.echo(f"# {cc.sample_id}: {cc.before} -> {cc.after} occurrences")
 
 
 @version_app.command("verify")
 def version_verify(name: Annotated[str, typer.Argument(help="Version name.")]) -> None:
-    """Rehash every member's bytes; exit 2 naming missing or changed files."""
+    """Check the version's digest and rehash every content; exit 2 naming what was edited, missing or changed."""
     import sys
 
     from tailguard.errors import LedgerError
 
     with _open() as ledger:
-        total = ledger.get_version(name).n_members
+        total = ledger.get_version(name).n_distinct
         if sys.stderr.isatty():
             from rich.progress import Progress
 
@@ -194,10 +199,13 @@ def version_verify(name: Annotated[str, typer.Argument(help="Version name.")]) -
         typer.echo(f"missing {p.uri or p.sample_id}: {p.reason}")
     for p in report.changed:
         typer.echo(f"changed {p.uri or p.sample_id}: {p.reason} (recorded {p.sample_id})")
+    if report.digest_problem:
+        typer.echo(f"edited: {report.digest_problem}")
     if not report.passed:
         raise LedgerError(f"version {name!r} failed verification: {report.ok} ok, {len(report.missing)} missing, "
-                          f"{len(report.changed)} changed")
-    typer.echo(f"version {name!r} verified: {report.ok} samples ok")
+                          f"{len(report.changed)} changed"
+                          + (", manifest digest differs" if report.digest_problem else ""))
+    typer.echo(f"version {name!r} verified: digest ok, {report.ok} contents ok ({report.occurrences} samples)")
 
 
 def lineage(

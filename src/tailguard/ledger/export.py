@@ -164,24 +164,22 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, origins: Sequence[str]
 
 
 def _rows(ledger: Ledger, version: str, origins: Sequence[str], both: str) -> Iterator[dict[str, Any]]:
-    for rows, watermark, conn in ledger._iter_rows(version, None, 2_000, True):
-        for rec, row in zip(ledger._records(conn, rows, watermark), rows, strict=True):
-            boxes = choose_labels(rec.labels, origins, both)
-            if boxes is None:
-                continue
-            content = bytes(row.content) if row.content is not None else None
-            text = None
-            if content is not None and rec.modality in ("text", "tabular"):
-                text = content.decode("utf-8", "replace")
-            yield {
-                "id": rec.id, "modality": rec.modality, "origin": rec.origin, "uri": rec.uri,
-                "generator": rec.generator, "generation": rec.generation, "verified_by": rec.verified_by,
-                "source": rec.source, "synthetic_depth": rec.synthetic_depth, "parents": list(rec.parents),
-                "extra": rec.extra, "text": text,
-                "content": content if content is not None and text is None else None,
-                "labels": [{"class_id": b.class_id, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "origin": b.origin,
-                            "confidence": b.confidence, "generator": b.generator} for b in boxes],
-            }
+    for rec, content in ledger.iter_bytes(version, read_files=False):  # one row per occurrence
+        boxes = choose_labels(rec.labels, origins, both)
+        if boxes is None:
+            continue
+        text = None
+        if content is not None and rec.modality in ("text", "tabular"):
+            text = content.decode("utf-8", "replace")
+        yield {
+            "id": rec.id, "modality": rec.modality, "origin": rec.origin, "uri": rec.uri,
+            "generator": rec.generator, "generation": rec.generation, "verified_by": rec.verified_by,
+            "source": rec.source, "synthetic_depth": rec.synthetic_depth, "parents": list(rec.parents),
+            "extra": rec.extra, "text": text,
+            "content": content if content is not None and text is None else None,
+            "labels": [{"class_id": b.class_id, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "origin": b.origin,
+                        "confidence": b.confidence, "generator": b.generator} for b in boxes],
+        }
 
 
 def _export_table(ledger: Ledger, version: str, fmt: str, out: Path, origins: Sequence[str], both: str,

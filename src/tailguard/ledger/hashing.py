@@ -35,3 +35,22 @@ def file_id(path: str | Path) -> str:
 def label_key(sample_id: str, origin: str, line: str, generator: str | None) -> str:
     """Key of one stored box: the same box re-ingested with the same origin is stored once."""
     return content_id(f"{sample_id}\x00{origin}\x00{generator or ''}\x00{line}".encode())
+
+
+PROVENANCE_FIELDS = ("id", "uri", "modality", "origin", "generation", "generator", "verified_by", "source")
+
+
+def provenance_digest(row: object) -> str:
+    """Digest of a stored sample's provenance fields (:data:`PROVENANCE_FIELDS`), for tamper evidence.
+
+    ``row`` is a mapping or an object with those attributes. The ledger writes it with
+    the row and rewrites it whenever it changes them itself, so an edit made behind
+    its back shows up in ``verify``.
+
+    >>> provenance_digest({"id": "ab", "uri": None, "modality": "text", "origin": "human", "generation": 0,
+    ...                    "generator": None, "verified_by": None, "source": None})
+    '8e2d033e079fe783d172e1acfc98dead'
+    """
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+    parts = ["" if get(k) is None else str(get(k)) for k in PROVENANCE_FIELDS]
+    return content_id("\x1f".join(parts).encode())

@@ -1,8 +1,17 @@
 """The ledger's tables (SQLAlchemy 2 Core; the same schema on SQLite and PostgreSQL).
 
-A version is a manifest table (``version_members``), never a file per sample, and
-keeps the origin each member had when the version was made, so versions stay
-immutable even when a sample's origin is later upgraded from ``unknown``.
+A version is a manifest table (``version_members``), never a file per sample. A
+version is a multiset: each member row is one stored content with the origin its
+occurrences had when the version was made, and how many times it occurs
+(``multiplicity``), so repeated samples weigh in as they do in training. Versions
+stay immutable even when a sample's origin is later upgraded from ``unknown``; each
+carries a digest over its manifest (see :mod:`tailguard.ledger.manifest`).
+
+``occurrences`` is the per-source record: how many times each content occurs in each
+source (a file path, or one API call), with the provenance claimed there.
+
+Schema 1 (tailguard 0.1) kept versions as sets; :mod:`tailguard.ledger.upgrade`
+migrates it in place.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -74,6 +83,7 @@ samples = Table(
     Column("dataset_id", Integer, ForeignKey("datasets.id")),
     Column("synthetic_depth", Integer, nullable=False, default=0),
     Column("ingest_id", Integer),
+    Column("provenance_digest", ID),  # hashing.provenance_digest of the row, rewritten by the ledger's own updates
     Index("ix_samples_origin", "origin"),
     Index("ix_samples_source", "source"),
     Index("ix_samples_generation", "generation"),
@@ -144,6 +154,9 @@ versions = Table(
     Column("class_names", Text),  # JSON list, or NULL when no detection names are known
     # labels visible in the version: ingest_id <= label_watermark and not retired by then
     Column("label_watermark", Integer, nullable=False, default=0),
+    Column("n_distinct", Integer, nullable=False, default=0),  # distinct contents (n_members counts occurrences)
+    Column("digest", String(64)),  # Merkle root over the manifest (NULL only while being written)
+    Column("chunk_digests", Text),  # JSON list of the leaf-chunk digests, to say where an edit is
 )
 
 version_members = Table(
@@ -151,8 +164,25 @@ version_members = Table(
     metadata,
     Column("version_id", Integer, primary_key=True),
     Column("sample_id", ID, primary_key=True),
-    Column("origin", String(16), nullable=False),
-    sqlite_with_rowid=False,  # clustered on (version_id, sample_id): one B-tree, sorted scans for diff
+    Column("origin", String(16), primary_key=True),  # the same bytes can be human in one source, synthetic in another
+    Column("multiplicity", Integer, nullable=False, default=1),
+    Column("generation", Integer),
+    sqlite_with_rowid=False,  # clustered on (version_id, sample_id, origin): one B-tree, sorted scans for diff
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("source", Text, primary_key=True),  # resolved file path, or "ingest:N" for an API call without one
+    Column("sample_id", ID, primary_key=True),
+    Column("origin", String(16), primary_key=True),
+    Column("multiplicity", Integer, nullable=False),
+    Column("generation", Integer),
+    Column("generator", Text),
+    Column("verified_by", Text),
+    Column("item", Text),  # the first item (file:line) it occurs at
+    Column("ingest_id", Integer, nullable=False),
+    Index("ix_occurrences_sample", "sample_id"),
 )
 
 model_runs = Table(

@@ -1,7 +1,7 @@
 """Version selectors: ``version:NAME``, ``origin:human``, ``generation:<=2``, ``source:PATH``.
 
 Selectors with the same key are OR'ed, different keys are AND'ed. Human samples
-have generation 0.
+have generation 0. :func:`tailguard.ledger.manifest.selection` turns them into SQL.
 
 >>> parse_selector("generation:<=2")
 Selector(key='generation', op='<=', value='2')
@@ -16,13 +16,9 @@ tailguard.errors.UnknownChoiceError: Unknown selector 'zzz'. Valid choices: gene
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
-
 from tailguard.errors import BadInputError, UnknownChoiceError
-from tailguard.ledger import schema
 from tailguard.ledger.types import ORIGINS
 
 KEYS = ("version", "origin", "generation", "source")
@@ -64,39 +60,6 @@ def parse_selector(text: str) -> Selector:
     return Selector(key, op, value)
 
 
-def _escape_like(value: str) -> str:
+def escape_like(value: str) -> str:
+    """``value`` with LIKE wildcards escaped (backslash is the escape character)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def selector_clause(
-    selectors: Sequence[str], version_id_of: Callable[[str], int]
-) -> ColumnElement[bool] | None:
-    """A WHERE clause over ``samples`` for the selectors (None when there are none)."""
-    s = schema.samples
-    vm = schema.version_members
-    groups: dict[str, list[ColumnElement[bool]]] = {}
-    for text in selectors:
-        sel = parse_selector(text)
-        if sel.key == "version":
-            vid = version_id_of(sel.value)
-            clause = s.c.id.in_(select(vm.c.sample_id).where(vm.c.version_id == vid))
-        elif sel.key == "origin":
-            clause = s.c.origin == sel.value
-        elif sel.key == "source":
-            clause = s.c.source.like(_escape_like(sel.value) + "%", escape="\\")
-        else:
-            n = int(sel.value)
-            col = s.c.generation
-            clause = {
-                "<=": col <= n,
-                ">=": col >= n,
-                "<": col < n,
-                ">": col > n,
-                "=": col == n,
-                "!=": col != n,
-            }[sel.op]
-        groups.setdefault(sel.key, []).append(clause)
-    if not groups:
-        return None
-    parts = [or_(*clauses) if clauses else false() for clauses in groups.values()]
-    return and_(*parts)

@@ -25,13 +25,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Integer, and_, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from tailguard.errors import (
     EmptyDatasetError,
     IncompatibleMergeError,
     LedgerError,
+    LedgerUpgradeRequiredError,
     MissingInputError,
     ParameterError,
     UnknownChoiceError,
@@ -39,8 +53,8 @@ from tailguard.errors import (
 )
 from tailguard.ledger import schema
 from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
-from tailguard.ledger.hashing import content_id, file_id, label_key
-from tailguard.ledger.selectors import selector_clause
+from tailguard.ledger.hashing import PROVENANCE_FIELDS, content_id, file_id, label_key, provenance_digest
+from tailguard.ledger.manifest import check_digest, selection, version_digest, visible_labels
 from tailguard.ledger.types import (
     MODALITIES,
     ORIGINS,
@@ -50,7 +64,6 @@ from tailguard.ledger.types import (
     Lineage,
     ModelRun,
     NewSample,
-    OriginChange,
     RunMetric,
     SampleRecord,
     SkippedItem,
@@ -108,17 +121,6 @@ def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield seq[start : start + size]
 
 
-def _visible(watermark: int | None) -> Any:
-    """Labels visible at a version's watermark (None: the current labels).
-
-    A label is visible in a version when it was added by an ingest up to the version's
-    watermark and had not been replaced (retired) by then.
-    """
-    if watermark is None:
-        return l_t.c.retired_by.is_(None)
-    return and_(l_t.c.ingest_id <= watermark, or_(l_t.c.retired_by.is_(None), l_t.c.retired_by > watermark))
-
-
 def default_depth(origin: str, generation: int | None) -> int:
     """Synthetic depth before any model run is linked: human 0, machine-made its generation (>= 1)."""
     if origin == "human":
@@ -126,6 +128,32 @@ def default_depth(origin: str, generation: int | None) -> int:
     if origin in ("synthetic", "pseudo_label"):
         return generation if generation is not None else 1
     return generation if generation is not None else 0
+
+
+def schema_mismatch(url: str, have: int) -> LedgerError:
+    """The error for a ledger whose schema is not this tailguard's."""
+    if have < schema.SCHEMA_VERSION:
+        return LedgerUpgradeRequiredError(
+            f"the ledger {url} was written by an older tailguard (schema {have}; this one uses "
+            f"{schema.SCHEMA_VERSION}): run 'tailguard upgrade' to migrate it in place (a backup is kept)")
+    return LedgerError(f"the ledger {url} was written by a newer tailguard (schema {have}; this one "
+                       f"understands {schema.SCHEMA_VERSION}): upgrade tailguard")
+
+
+def _member_depth(origin: str, stored_depth: int) -> int:
+    """Synthetic depth of an occurrence: 0 when it is human, at least 1 when machine-made."""
+    if origin == "human":
+        return 0
+    if origin in ("synthetic", "pseudo_label"):
+        return max(stored_depth, 1)
+    return stored_depth
+
+
+def _member_depth_sql() -> Any:
+    """:func:`_member_depth` in SQL, over a version's members joined with their samples."""
+    return case((vm_t.c.origin == "human", 0),
+                (and_(vm_t.c.origin.in_(("synthetic", "pseudo_label")), s_t.c.synthetic_depth < 1), 1),
+                else_=s_t.c.synthetic_depth)
 
 
 @dataclass
@@ -142,11 +170,20 @@ class Prepared:
 
 @dataclass
 class _Accumulator:
-    added: int = 0
-    existing: int = 0
-    sample_ids: list[str] = field(default_factory=list)
+    added: int = 0  # contents new to the ledger
+    existing: int = 0  # occurrences whose content the ledger already had before this ingest
+    duplicates: int = 0  # occurrences whose content came earlier in this same ingest
+    sample_ids: list[str] = field(default_factory=list)  # one per occurrence, in input order
+    members: list[tuple[str, str]] = field(default_factory=list)  # (sample id, origin) per occurrence
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    # (source, sample id, origin) -> [multiplicity, generation, generator, verified_by, first item]
+    occurrences: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+
+    def report(self, version: str | None, ingest_id: int | None) -> IngestReport:
+        return IngestReport(self.added, self.existing, self.skipped, self.conflicts, version, self.sample_ids,
+                            ingest_id, duplicates=self.duplicates)
 
 
 class Ledger:
@@ -183,7 +220,7 @@ class Ledger:
             have = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
         if have is not None and int(have) != schema.SCHEMA_VERSION:
-            raise LedgerError(f"ledger schema version {have} is not supported (expected {schema.SCHEMA_VERSION})")
+            raise schema_mismatch(self.url, int(have))
         return have is not None
 
     def _create_schema(self) -> None:
@@ -201,9 +238,7 @@ class Ledger:
                             insert(schema.meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION))
                         )
                     elif int(have) != schema.SCHEMA_VERSION:
-                        raise LedgerError(
-                            f"ledger schema version {have} is not supported (expected {schema.SCHEMA_VERSION})"
-                        )
+                        raise schema_mismatch(self.url, int(have))
                 return
             except (IntegrityError, ProgrammingError):  # another process created it at the same time
                 if attempt == 4:
@@ -348,6 +383,7 @@ class Ledger:
             "synthetic_depth": default_depth(sample.origin, generation),
             "ingest_id": ingest_id,
         }
+        row["provenance_digest"] = provenance_digest(row)
         return Prepared(sample_id, row, tuple(sample.labels), tuple(map(str, sample.parents)),
                         item or sample.uri or sample_id)
 
@@ -404,10 +440,16 @@ class Ledger:
 
         for p in items:
             origin = p.row["origin"]
+            occurrence_origin = origin
             if p.id in known:
-                acc.existing += 1
+                if p.id in acc.seen:
+                    acc.duplicates += 1
+                else:
+                    acc.existing += 1
                 prev_origin, prev_ds = known[p.id]
-                if prev_origin != origin:
+                if origin == "unknown":
+                    occurrence_origin = prev_origin  # the ledger knows more about these bytes than this claim
+                elif prev_origin != origin:
                     if prev_origin == "unknown":
                         upgrades.append({"b_id": p.id, "b_origin": origin, "b_vby": p.row["verified_by"],
                                          "b_vat": p.row["verified_at"],
@@ -436,6 +478,14 @@ class Ledger:
                 label_groups.setdefault((p.id, box.origin, box.generator), set()).add(key)
             parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
             acc.sample_ids.append(p.id)
+            acc.members.append((p.id, occurrence_origin))
+            acc.seen.add(p.id)
+            key = (p.row["source"] or f"ingest:{ingest_id}", p.id, occurrence_origin)
+            occ = acc.occurrences.get(key)
+            if occ is None:
+                acc.occurrences[key] = [1, p.row["generation"], p.row["generator"], p.row["verified_by"], p.item]
+            else:
+                occ[0] += 1
         if new_rows:
             new_rows.sort(key=lambda r: r["id"])  # one lock order for concurrent writers (PostgreSQL)
             inserted = self._bulk_insert(conn, s_t, new_rows, returning=s_t.c.id) or set()
@@ -445,12 +495,22 @@ class Ledger:
         if upgrades:
             from sqlalchemy import bindparam
 
+            stored = {r.id: r for r in conn.execute(
+                select(s_t.c.id, s_t.c.uri, s_t.c.modality, s_t.c.generator, s_t.c.source)
+                .where(s_t.c.id.in_([u["b_id"] for u in upgrades])))}
+            for u in upgrades:  # the ledger's own edit: its provenance digest follows
+                r = stored[u["b_id"]]
+                u["b_digest"] = provenance_digest({
+                    "id": r.id, "uri": r.uri, "modality": r.modality, "origin": u["b_origin"],
+                    "generation": u["b_gen"], "generator": r.generator, "verified_by": u["b_vby"],
+                    "source": r.source})
+
             conn.execute(
                 update(s_t)
                 .where(s_t.c.id == bindparam("b_id"))
                 .values(origin=bindparam("b_origin"), verified_by=bindparam("b_vby"),
                         verified_at=bindparam("b_vat"), synthetic_depth=bindparam("b_depth"),
-                        generation=bindparam("b_gen")),
+                        generation=bindparam("b_gen"), provenance_digest=bindparam("b_digest")),
                 upgrades,
             )
         if label_groups:
@@ -502,7 +562,20 @@ class Ledger:
         )
         return int(result.inserted_primary_key[0])
 
+    def _write_occurrences(self, conn: Connection, ingest_id: int, acc: _Accumulator) -> None:
+        """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds)."""
+        o_t = schema.occurrences
+        sources = sorted({key[0] for key in acc.occurrences})
+        for part in _chunks(sources, IN_CHUNK):
+            conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
+        rows = [{"source": src, "sample_id": sid, "origin": origin, "multiplicity": mult, "generation": gen,
+                 "generator": generator, "verified_by": vby, "item": item, "ingest_id": ingest_id}
+                for (src, sid, origin), (mult, gen, generator, vby, item) in sorted(acc.occurrences.items())]
+        for part in _chunks(rows, 20_000):
+            self._bulk_insert(conn, o_t, list(part))
+
     def _finish_ingest(self, conn: Connection, ingest_id: int, acc: _Accumulator, version: str | None) -> None:
+        self._write_occurrences(conn, ingest_id, acc)
         if acc.skipped:
             conn.execute(
                 insert(schema.skipped),
@@ -511,7 +584,8 @@ class Ledger:
         conn.execute(
             update(schema.ingests)
             .where(schema.ingests.c.id == ingest_id)
-            .values(n_added=acc.added, n_existing=acc.existing, n_skipped=len(acc.skipped), version=version)
+            .values(n_added=acc.added, n_existing=acc.existing + acc.duplicates, n_skipped=len(acc.skipped),
+                    version=version)
         )
 
     def add_samples(
@@ -544,10 +618,9 @@ class Ledger:
             if as_version is not None:
                 if not acc.sample_ids:
                     raise EmptyDatasetError(f"no samples given for version {as_version!r}")
-                self._create_version(conn, as_version, (), acc.sample_ids, "", {"ingest_id": ingest_id})
+                self._create_version(conn, as_version, (), acc.members, "", {"ingest_id": ingest_id})
             self._finish_ingest(conn, ingest_id, acc, as_version)
-        return IngestReport(acc.added, acc.existing, acc.skipped, acc.conflicts, as_version,
-                            acc.sample_ids, ingest_id)
+        return acc.report(as_version, ingest_id)
 
     def ingest(
         self,
@@ -592,10 +665,16 @@ class Ledger:
         conn: Connection,
         name: str,
         selectors: Sequence[str],
-        sample_ids: Iterable[str] | None,
+        members: Iterable[str | tuple[str, str | None]] | None,
         description: str,
         extra: dict[str, Any] | None,
     ) -> int:
+        """Write a version: its manifest (a multiset), counts, class names, watermark and digest.
+
+        ``members`` lists one entry per occurrence: a sample id (its stored origin) or a
+        ``(sample_id, origin)`` pair. With ``selectors`` as well, only members the
+        selectors match are kept.
+        """
         self._check_new_version(conn, name)
         extra = dict(extra or {})
         explicit_names = extra.pop("class_names", None)
@@ -604,60 +683,82 @@ class Ledger:
         try:
             vid = int(conn.execute(
                 insert(v_t).values(name=name, created_at=_now(), description=description, extra=_dumps(extra),
-                                   n_members=0, label_watermark=0)
+                                   n_members=0, n_distinct=0, label_watermark=0)
             ).inserted_primary_key[0])
         except IntegrityError as exc:
             raise VersionExistsError(f"version {name!r} already exists; versions are immutable") from exc
 
-        clause = selector_clause(selectors, lambda n: int(self._version_row(conn, n).id))
-        if sample_ids is None:
-            query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin)
-            if clause is not None:
-                query = query.where(clause)
-            query = query.order_by(s_t.c.id)  # append to the manifest's primary key in order
-            conn.execute(insert(vm_t).from_select(["version_id", "sample_id", "origin"], query))
+        def version_id_of(n: str) -> int:
+            return int(self._version_row(conn, n).id)
+
+        if members is None:
+            query = selection(selectors, version_id_of, vid)
+            conn.execute(insert(vm_t).from_select(
+                ["version_id", "sample_id", "origin", "multiplicity", "generation"], query))
         else:
-            ids = list(dict.fromkeys(sample_ids))
-            for part in _chunks(ids, IN_CHUNK):
-                cond = s_t.c.id.in_(part)
-                if clause is None and self.dialect == "sqlite":
-                    marks = ",".join("?" * len(part))
-                    inserted = conn.exec_driver_sql(
-                        "INSERT INTO version_members (version_id, sample_id, origin) "
-                        f"SELECT ?, id, origin FROM samples WHERE id IN ({marks})", (vid, *part)).rowcount
-                elif clause is None and self.dialect == "postgresql":
-                    inserted = conn.exec_driver_sql(
-                        "INSERT INTO version_members (version_id, sample_id, origin) "
-                        "SELECT %(vid)s, id, origin FROM samples WHERE id = ANY(%(ids)s)",
-                        {"vid": vid, "ids": list(part)}).rowcount
-                else:
-                    query = select(literal(vid, Integer), s_t.c.id, s_t.c.origin).where(
-                        cond if clause is None else and_(cond, clause))
-                    inserted = conn.execute(
-                        insert(vm_t).from_select(["version_id", "sample_id", "origin"], query)).rowcount
-                if clause is not None or inserted is None or inserted < 0:  # psycopg reports -1 here
-                    inserted = conn.execute(select(func.count()).select_from(s_t).where(cond)).scalar_one()
-                if inserted < len(part):
-                    found = set(conn.execute(select(s_t.c.id).where(cond)).scalars())
-                    missing = next(i for i in part if i not in found)
-                    raise MissingInputError(f"sample {missing!r} is not in the ledger (version {name!r})")
-        n = int(conn.execute(select(func.count()).select_from(vm_t).where(vm_t.c.version_id == vid)).scalar_one())
+            self._insert_members(conn, vid, name, selectors, members, version_id_of)
+        n, n_distinct = conn.execute(
+            select(func.coalesce(func.sum(vm_t.c.multiplicity), 0), func.count(func.distinct(vm_t.c.sample_id)))
+            .where(vm_t.c.version_id == vid)).one()
         if n == 0:
             raise EmptyDatasetError(
                 f"version {name!r} would be empty: no sample matches {' '.join(selectors) or 'the given ids'}"
             )
-        if self.dialect == "postgresql" and n >= ANALYZE_AFTER:
+        if self.dialect == "postgresql" and n_distinct >= ANALYZE_AFTER:
             # fresh planner statistics: without them a diff of two big versions can pick a nested loop
             conn.exec_driver_sql("ANALYZE version_members")
         names = explicit_names if explicit_names is not None else self._member_class_names(conn, vid, name)
-        watermark = conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0
+        watermark = int(conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0)
+        root, chunks = version_digest(conn, vid, watermark)
         conn.execute(
             update(v_t).where(v_t.c.id == vid).values(
-                n_members=n, label_watermark=int(watermark),
+                n_members=int(n), n_distinct=int(n_distinct), label_watermark=watermark,
                 class_names=_dumps([str(x) for x in names]) if names is not None else None,
+                digest=root, chunk_digests=_dumps(chunks),
             )
         )
         return vid
+
+    def _insert_members(self, conn: Connection, vid: int, name: str, selectors: Sequence[str],
+                        members: Iterable[str | tuple[str, str | None]],
+                        version_id_of: Callable[[str], int]) -> None:
+        counts: dict[tuple[str, str | None], int] = {}
+        for m in members:
+            key = (m, None) if isinstance(m, str) else (str(m[0]), m[1])
+            if key[1] is not None and key[1] not in ORIGINS:
+                raise UnknownChoiceError("origin", str(key[1]), ORIGINS)
+            counts[key] = counts.get(key, 0) + 1
+        ids = sorted({sid for sid, _ in counts})
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for part in _chunks(ids, IN_CHUNK):
+            allowed: set[tuple[str, str]] | None = None
+            if selectors:  # keep only the (sample, origin) pairs the selectors match
+                query = selection(selectors, version_id_of, vid)
+                sid_col = query.selected_columns[1]
+                allowed = {(r[1], r[2]) for r in conn.execute(query.where(sid_col.in_(part)))}
+            known = {r.id: (r.origin, r.generation) for r in conn.execute(
+                select(s_t.c.id, s_t.c.origin, s_t.c.generation).where(s_t.c.id.in_(part)))}
+            for sid in part:
+                if sid not in known:
+                    raise MissingInputError(f"sample {sid!r} is not in the ledger (version {name!r})")
+            for sid in part:
+                sample_origin, generation = known[sid]
+                for origin in (*ORIGINS, None):
+                    mult = counts.get((sid, origin))
+                    if not mult:
+                        continue
+                    resolved = sample_origin if origin is None or origin == "unknown" else origin
+                    if allowed is not None and (sid, resolved) not in allowed:
+                        continue
+                    row = rows.get((sid, resolved))
+                    if row is None:
+                        rows[(sid, resolved)] = {"version_id": vid, "sample_id": sid, "origin": resolved,
+                                                 "multiplicity": mult, "generation": generation}
+                    else:
+                        row["multiplicity"] += mult
+        ordered = [rows[k] for k in sorted(rows)]
+        for part in _chunks(ordered, 50_000):
+            self._bulk_insert(conn, vm_t, list(part))
 
     def _member_class_names(self, conn: Connection, vid: int, name: str) -> list[str] | None:
         d = schema.datasets
@@ -702,7 +803,7 @@ class Ledger:
 
     def _info(self, row: Any) -> VersionInfo:
         return VersionInfo(row.name, _aware(row.created_at), int(row.n_members), row.description or "",
-                           json.loads(row.extra or "{}"))
+                           json.loads(row.extra or "{}"), int(row.n_distinct), row.digest)
 
     def get_version(self, name: str) -> VersionInfo:
         """The version called ``name`` (UnknownChoiceError with suggestions when absent)."""
@@ -730,11 +831,11 @@ class Ledger:
 
     # ------------------------------------------------------------------ reading
     def _records(self, conn: Connection, rows: list[Any], watermark: int | None) -> list[SampleRecord]:
-        ids = [r.id for r in rows]
+        ids = list(dict.fromkeys(r.id for r in rows))
         labels: dict[str, list[Box]] = {}
         parents: dict[str, list[str]] = {}
         for part in _chunks(ids, IN_CHUNK):
-            q = select(l_t).where(and_(l_t.c.sample_id.in_(part), _visible(watermark))).order_by(l_t.c.id)
+            q = select(l_t).where(and_(l_t.c.sample_id.in_(part), visible_labels(watermark))).order_by(l_t.c.id)
             for lb in conn.execute(q):
                 labels.setdefault(lb.sample_id, []).append(
                     Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator)
@@ -748,7 +849,7 @@ class Ledger:
                 verified_at=_aware(r.verified_at), generator=r.generator, generation=r.generation,
                 parents=tuple(sorted(parents.get(r.id, ()))), source=r.source, created_at=_aware(r.created_at),
                 extra=json.loads(r.extra or "{}"), labels=tuple(labels.get(r.id, ())),
-                synthetic_depth=int(r.synthetic_depth),
+                synthetic_depth=_member_depth(r.origin, int(r.synthetic_depth)),
             )
             for r in rows
         ]
@@ -759,66 +860,81 @@ class Ledger:
     def _iter_rows(
         self, version: str | None, ids: Iterable[str] | None, batch_size: int, with_content: bool
     ) -> Iterator[tuple[list[Any], int | None, Connection]]:
+        """Batches of stored rows, one per content (and origin, in a version) with its ``multiplicity``.
+
+        Without a version every stored content is one row of multiplicity 1.
+        """
         if batch_size < 1:
             raise ParameterError(f"The 'batch_size' parameter of Ledger.iter_samples must be an int >= 1. "
                                  f"Got {batch_size}.")
         cols = list(self._COLS) + ([s_t.c.content] if with_content else [])
         with read_connection(self._engine) as conn:
+            vrow = self._version_row(conn, version) if version is not None else None
+            watermark = vrow.label_watermark if vrow is not None else None
+            if vrow is None:
+                base = select(*cols, s_t.c.origin, literal(1, Integer).label("multiplicity"))
+            else:
+                base = (select(*cols, vm_t.c.origin, vm_t.c.multiplicity)
+                        .select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                        .where(vm_t.c.version_id == vrow.id))
             if ids is not None:
                 wanted = list(dict.fromkeys(ids))
-                vid = watermark = None
-                if version is not None:
-                    vrow = self._version_row(conn, version)
-                    vid, watermark = vrow.id, vrow.label_watermark
+                id_col = s_t.c.id if vrow is None else vm_t.c.sample_id
                 for part in _chunks(wanted, min(batch_size, IN_CHUNK)):
-                    if vid is None:
-                        q = select(*cols, s_t.c.origin).where(s_t.c.id.in_(part))
-                    else:
-                        q = select(*cols, vm_t.c.origin).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-                        q = q.where(and_(vm_t.c.version_id == vid, vm_t.c.sample_id.in_(part)))
-                    by_id = {r.id: r for r in conn.execute(q)}
+                    by_id: dict[str, list[Any]] = {}
+                    for r in conn.execute(base.where(id_col.in_(part)).order_by(id_col)):
+                        by_id.setdefault(r.id, []).append(r)
                     missing = [i for i in part if i not in by_id]
                     if missing:
                         where = f" in version {version!r}" if version else ""
                         raise MissingInputError(f"sample {missing[0]!r} is not in the ledger{where}")
-                    yield [by_id[i] for i in part], watermark, conn
+                    yield [r for i in part for r in by_id[i]], watermark, conn
                 return
-            last = ""
-            if version is None:
-                base = select(*cols, s_t.c.origin)
-                key = s_t.c.id
-                watermark = None
+            if vrow is None:
+                last: tuple[str, ...] = ("",)
+                keys: tuple[Any, ...] = (s_t.c.id,)
             else:
-                vrow = self._version_row(conn, version)
-                watermark = vrow.label_watermark
-                base = select(*cols, vm_t.c.origin).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-                base = base.where(vm_t.c.version_id == vrow.id)
-                key = vm_t.c.sample_id
+                last = ("", "")
+                keys = (vm_t.c.sample_id, vm_t.c.origin)
             while True:
-                rows = conn.execute(base.where(key > last).order_by(key).limit(batch_size)).all()
+                after = keys[0] > last[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*map(literal, last))
+                rows = conn.execute(base.where(after).order_by(*keys).limit(batch_size)).all()
                 if not rows:
                     return
                 yield rows, watermark, conn
-                last = rows[-1].id
+                last = (rows[-1].id,) if len(keys) == 1 else (rows[-1].id, rows[-1].origin)
 
     def iter_samples(
         self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 10_000
     ) -> Iterator[SampleRecord]:
         """Stream sample records (with labels and synthetic depth), ordered by id.
 
-        In a version, each record carries the origin it had when the version was made and
-        only the labels that existed then.
+        A version yields one record per occurrence: a content that occurs three times
+        is yielded three times, as training would see it. In a version, each record
+        carries the origin it had when the version was made and only the labels that
+        existed then. Without a version, each stored content is yielded once.
         """
         for rows, watermark, conn in self._iter_rows(version, ids, batch_size, False):
-            yield from self._records(conn, rows, watermark)
+            for rec, row in zip(self._records(conn, rows, watermark), rows, strict=True):
+                for _ in range(int(row.multiplicity)):
+                    yield rec
 
     def iter_bytes(
-        self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 2_000
-    ) -> Iterator[tuple[SampleRecord, bytes]]:
-        """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file)."""
+        self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 2_000,
+        read_files: bool = True,
+    ) -> Iterator[tuple[SampleRecord, bytes | None]]:
+        """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file).
+
+        With ``read_files=False`` samples stored by reference (images) yield ``None``.
+        """
         for rows, watermark, conn in self._iter_rows(version, ids, batch_size, True):
             for rec, row in zip(self._records(conn, rows, watermark), rows, strict=True):
-                yield rec, row.content if row.content is not None else self._file_bytes(rec.id, rec.uri)
+                if row.content is not None:
+                    data: bytes | None = bytes(row.content)
+                else:
+                    data = self._file_bytes(rec.id, rec.uri) if read_files else None
+                for _ in range(int(row.multiplicity)):
+                    yield rec, data
 
     @staticmethod
     def _file_bytes(sample_id: str, uri: str | None) -> bytes:
@@ -860,22 +976,26 @@ class Ledger:
                     for r in conn.execute(select(c).order_by(c.c.id))]
 
     def version_summary(self, name: str) -> VersionSummary:
-        """Counts by origin, generation and class (boxes of every origin), depth and conflicts."""
+        """Occurrence counts by origin, generation and class (boxes of every origin), depth and conflicts."""
         with read_connection(self._engine) as conn:
             vrow = self._version_row(conn, name)
             vid = vrow.id
-            members = vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id)
+            mult = func.sum(vm_t.c.multiplicity)
             by_origin = {o: int(n) for o, n in conn.execute(
-                select(vm_t.c.origin, func.count()).where(vm_t.c.version_id == vid).group_by(vm_t.c.origin))}
+                select(vm_t.c.origin, mult).where(vm_t.c.version_id == vid).group_by(vm_t.c.origin))}
             by_generation = {g: int(n) for g, n in conn.execute(
-                select(s_t.c.generation, func.count()).select_from(members)
-                .where(vm_t.c.version_id == vid).group_by(s_t.c.generation))}
+                select(vm_t.c.generation, mult).where(vm_t.c.version_id == vid).group_by(vm_t.c.generation))}
+            # a box is trained on as often as its image occurs
+            per_member = (select(vm_t.c.sample_id, func.sum(vm_t.c.multiplicity).label("m"))
+                          .where(vm_t.c.version_id == vid).group_by(vm_t.c.sample_id).subquery())
             by_class = {int(k): int(n) for k, n in conn.execute(
-                select(l_t.c.class_id, func.count()).select_from(vm_t.join(l_t, l_t.c.sample_id == vm_t.c.sample_id))
-                .where(and_(vm_t.c.version_id == vid, _visible(vrow.label_watermark)))
+                select(l_t.c.class_id, func.sum(per_member.c.m))
+                .select_from(per_member.join(l_t, l_t.c.sample_id == per_member.c.sample_id))
+                .where(visible_labels(vrow.label_watermark))
                 .group_by(l_t.c.class_id).order_by(l_t.c.class_id))}
             depth = conn.execute(
-                select(func.max(s_t.c.synthetic_depth)).select_from(members).where(vm_t.c.version_id == vid)
+                select(func.max(_member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                .where(vm_t.c.version_id == vid)
             ).scalar()
             conflicts = self._conflicts_for(conn, vid)
         n = sum(by_origin.values())
@@ -884,60 +1004,71 @@ class Ledger:
             by_generation=dict(sorted(by_generation.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))),
             by_class=by_class, human_fraction=by_origin.get("human", 0) / n if n else 0.0,
             unknown_fraction=by_origin.get("unknown", 0) / n if n else 0.0,
-            max_synthetic_depth=int(depth or 0), conflicts=conflicts,
+            max_synthetic_depth=int(depth or 0), conflicts=conflicts, n_distinct=int(vrow.n_distinct),
         )
 
     def diff(self, a: str, b: str) -> VersionDiff:
-        """Samples added in ``b``, removed from ``a``, and members whose origin changed."""
+        """Contents added in ``b``, removed from ``a``, and members whose origin or count changed."""
+        from tailguard.ledger.diff import diff_versions
+
         with read_connection(self._engine) as conn:
-            va = self._version_row(conn, a).id
-            vb = self._version_row(conn, b).id
-            other = vm_t.alias("other")
-            # one ordered pass over A probing B's primary key gives removed + origin changes
-            rows = conn.execute(
-                select(vm_t.c.sample_id, vm_t.c.origin, other.c.origin)
-                .select_from(vm_t.outerjoin(other, and_(other.c.version_id == vb,
-                                                        other.c.sample_id == vm_t.c.sample_id)))
-                .where(and_(vm_t.c.version_id == va, or_(other.c.sample_id.is_(None), vm_t.c.origin != other.c.origin)))
-                .order_by(vm_t.c.sample_id)
-            ).all()
-            removed = [sid for sid, _before, after in rows if after is None]
-            origin_changed = [OriginChange(sid, before, after) for sid, before, after in rows if after is not None]
-            missing = ~select(other.c.sample_id).where(
-                and_(other.c.version_id == va, other.c.sample_id == vm_t.c.sample_id)).exists()
-            added = list(conn.execute(
-                select(vm_t.c.sample_id).where(and_(vm_t.c.version_id == vb, missing)).order_by(vm_t.c.sample_id)
-            ).scalars())
-            return VersionDiff(added=added, removed=removed, origin_changed=origin_changed)
+            return diff_versions(conn, self._version_row(conn, a).id, self._version_row(conn, b).id)
 
     def verify(self, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Rehash every member (its file, or its inline content) and report missing or changed ones."""
+        """Check a version end to end: its manifest digest, its sample rows, and every content's bytes.
+
+        Each distinct content is rehashed once (its file, or its inline bytes); the
+        digest is recomputed from the database, so edited members, counts, origins,
+        generations or boxes are caught as well as changed files.
+        """
         ok = 0
         missing: list[VerifyProblem] = []
         changed: list[VerifyProblem] = []
-        for rows, _w, _conn in self._iter_rows(name, None, 2_000, True):
+        with read_connection(self._engine) as conn:
+            vrow = self._version_row(conn, name)
+            digest = check_digest(conn, vrow)
+            contents = select(vm_t.c.sample_id).where(vm_t.c.version_id == vrow.id).distinct().subquery()
+            rows = conn.execute(
+                select(contents.c.sample_id.label("member"), s_t.c.content, s_t.c.provenance_digest,
+                       *[s_t.c[k] for k in PROVENANCE_FIELDS])
+                .select_from(contents.outerjoin(s_t, s_t.c.id == contents.c.sample_id))
+                .order_by(contents.c.sample_id).execution_options(yield_per=2_000)
+            )
+            done = 0
             for row in rows:
-                if row.content is not None:
-                    actual = content_id(bytes(row.content))
-                elif row.uri is None:
-                    missing.append(VerifyProblem(row.id, None, "no content and no uri"))
+                sid, content, uri = row.id, row.content, row.uri
+                done += 1
+                if progress is not None and done % 2_000 == 0:
+                    progress(2_000)
+                if sid is None:
+                    missing.append(VerifyProblem(row.member, None, "its sample row was deleted from the ledger"))
+                    continue
+                if row.provenance_digest != provenance_digest(row):
+                    changed.append(VerifyProblem(sid, uri, "its provenance record (origin, generation, generator, "
+                                                           "verified_by, source or uri) was edited in the database"))
+                    continue
+                if content is not None:
+                    actual = content_id(bytes(content))
+                elif uri is None:
+                    missing.append(VerifyProblem(sid, None, "no content and no uri"))
                     continue
                 else:
                     try:
-                        actual = file_id(row.uri)
+                        actual = file_id(uri)
                     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                        missing.append(VerifyProblem(row.id, row.uri, "file not found"))
+                        missing.append(VerifyProblem(sid, uri, "file not found"))
                         continue
                     except OSError as exc:
-                        missing.append(VerifyProblem(row.id, row.uri, f"unreadable: {exc.strerror or exc}"))
+                        missing.append(VerifyProblem(sid, uri, f"unreadable: {exc.strerror or exc}"))
                         continue
-                if actual != row.id:
-                    changed.append(VerifyProblem(row.id, row.uri, f"content hash is now {actual}"))
+                if actual != sid:
+                    changed.append(VerifyProblem(sid, uri, f"content hash is now {actual}"))
                 else:
                     ok += 1
-            if progress is not None:
-                progress(len(rows))
-        return VerifyReport(ok=ok, missing=missing, changed=changed)
+            if progress is not None and done % 2_000:
+                progress(done % 2_000)
+        return VerifyReport(ok=ok, missing=missing, changed=changed, occurrences=int(vrow.n_members),
+                            digest_problem=digest.describe(name))
 
     # ------------------------------------------------------------------ runs
     def record_model_run(

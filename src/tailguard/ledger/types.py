@@ -111,17 +111,27 @@ class IngestReport:
     skipped: list[SkippedItem]
     conflicts: list[Conflict]
     version: str | None
-    sample_ids: list[str]
+    sample_ids: list[str]  # one per occurrence read, in input order
     ingest_id: int | None = None
+    duplicates: int = 0  # occurrences whose bytes came earlier in the same input
+
+    @property
+    def occurrences(self) -> int:
+        """How many samples (occurrences) were read: repeats count, as they do in training."""
+        return len(self.sample_ids)
 
 
 @dataclass(frozen=True)
 class VersionInfo:
+    """A version: ``n_members`` counts occurrences (repeats included), ``n_distinct`` distinct contents."""
+
     name: str
     created_at: dt.datetime
     n_members: int
     description: str
     extra: dict[str, Any]
+    n_distinct: int = 0
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class VersionSummary:
     unknown_fraction: float
     max_synthetic_depth: int
     conflicts: list[Conflict]
+    n_distinct: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,10 +155,26 @@ class OriginChange:
 
 
 @dataclass(frozen=True)
+class CountChange:
+    """A content in both versions that occurs a different number of times."""
+
+    sample_id: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
 class VersionDiff:
+    """Contents only in B (``added``), only in A (``removed``), with other origins, or other counts.
+
+    ``origin_changed`` entries name the origins as ``human`` or ``human+synthetic`` when
+    one content occurs under several.
+    """
+
     added: list[str]
     removed: list[str]
     origin_changed: list[OriginChange]
+    count_changed: list[CountChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -159,13 +186,17 @@ class VerifyProblem:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """What ``verify`` found: contents that rehash fine, missing or changed ones, and a digest problem."""
+
     ok: int
     missing: list[VerifyProblem]
     changed: list[VerifyProblem]
+    occurrences: int = 0
+    digest_problem: str = ""  # empty when the manifest digest matches
 
     @property
     def passed(self) -> bool:
-        return not self.missing and not self.changed
+        return not self.missing and not self.changed and not self.digest_problem
 
 
 @dataclass(frozen=True)
@@ -228,6 +259,7 @@ __all__ = [
     "ORIGINS",
     "Box",
     "Conflict",
+    "CountChange",
     "IngestReport",
     "Lineage",
     "LineageEdge",

@@ -26,7 +26,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,12 +83,31 @@ def _names(value: str | Sequence[str] | None, what: str) -> list[str]:
     return names
 
 
+def _union(groups: Iterable[Iterable[Any]]) -> list[Any]:
+    """Occurrences of several record streams combined as a multiset union.
+
+    Repeats within one stream are kept (they weigh in training); an occurrence that
+    two streams share (one version derived from the other) counts once: each
+    (content, origin) occurs as often as in the stream that holds it most.
+    """
+    most: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], Any] = {}
+    for group in groups:
+        counts: dict[tuple[str, str], int] = {}
+        for rec in group:
+            key = (rec.id, rec.origin)
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, rec)
+        for key, n in counts.items():
+            most[key] = max(most.get(key, 0), n)
+    return [first[key] for key in most for _ in range(most[key])]
+
+
 def _records(ledger: Any, versions: list[str]) -> list[Any]:
-    out = []
+    """Every occurrence of the versions (see :func:`_union`)."""
     for name in versions:
         ledger.get_version(name)  # typed error with did-you-mean when absent
-        out.extend(ledger.iter_samples(name))
-    return out
+    return _union(ledger.iter_samples(name) for name in versions)
 
 
 def mix(
@@ -146,14 +165,10 @@ def mix(
     say("reading versions")
     human_recs = _records(ledger, human_names)
     synth_recs = _records(ledger, synth_names)
-    seen: set[str] = set()
-    records = []
-    from_human = []
-    for is_h, rec in [(True, r) for r in human_recs] + [(False, r) for r in synth_recs]:
-        if rec.id not in seen:
-            seen.add(rec.id)
-            records.append(rec)
-            from_human.append(is_h)
+    records = _union([human_recs, synth_recs])
+    human_keys = {(r.id, r.origin) for r in human_recs}
+    from_human = [(r.id, r.origin) in human_keys for r in records]
+    seen = {r.id for r in records}
     if not records:
         raise EmptyDatasetError(f"the versions {human_names + synth_names} hold no samples")
     fresh_recs = _records(ledger, fresh_names)
@@ -172,8 +187,11 @@ def mix(
         classes, _ = detection_classes(records, [r for r, m in zip(records, ref_mask, strict=True) if m])
     if pol.filter_step is not None or (pol.sampler_step is not None and classes is None):
         say("computing features")
-        pairs = list(ledger.iter_bytes(ids=[r.id for r in records]))
-        features, _ = feature_matrix(pairs, modality, embedder=embedder)
+        unique = list(dict.fromkeys(r.id for r in records))  # each content embedded once
+        pairs = list(ledger.iter_bytes(ids=unique))
+        unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
+        row_of = {sid: k for k, sid in enumerate(unique)}
+        features = unique_features[[row_of[r.id] for r in records]]
     pool = pool_from_records(records, features=features, classes=classes)
     reference = pool.subset(np.flatnonzero(ref_mask)) if ref_mask.any() else None
     fresh_pool = pool_from_records(fresh_recs) if fresh_names else None
@@ -191,9 +209,9 @@ def mix(
     decision.raise_if_refused(version=as_version)
 
     say("writing the version")
-    ids = list(pool.ids[sel.indices])  # type: ignore[index]
+    members = [(records[int(i)].id, records[int(i)].origin) for i in sel.indices]  # one per occurrence
     if fresh_pool is not None:
-        ids += list(fresh_pool.ids[sel.fresh_indices])  # type: ignore[index]
+        members += [(fresh_recs[int(i)].id, "human") for i in sel.fresh_indices]
     excluded = [(str(pool.ids[i]), reason) for i, reason in sel.excluded_pairs()]  # type: ignore[index]
     if fresh_pool is not None:
         excluded += [(str(fresh_pool.ids[i]), reason) for i, reason in sel.fresh_excluded_pairs()]  # type: ignore[index]
@@ -209,7 +227,7 @@ def mix(
     }
     ledger.create_version(
         as_version,
-        sample_ids=ids,
+        sample_ids=members,
         description=description or f"mix {pol} of {', '.join(human_names + synth_names)}",
         extra=extra,
         exclusions=excluded,  # same transaction: never a version without its exclusion records

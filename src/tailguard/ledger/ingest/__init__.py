@@ -126,12 +126,11 @@ def run_ingest(
                 extra = {"ingest_id": ingest_id, "path": str(path.resolve())}
                 if names_seen is not None:
                     extra["class_names"] = names_seen
-                ledger._create_version(conn, as_version, (), acc.sample_ids, "", extra)
+                ledger._create_version(conn, as_version, (), acc.members, "", extra)
             ledger._finish_ingest(conn, ingest_id, acc, as_version if acc.sample_ids else None)
     finally:
         close_progress()
-    version = as_version if acc.sample_ids else None
-    return IngestReport(acc.added, acc.existing, acc.skipped, acc.conflicts, version, acc.sample_ids, ingest_id)
+    return acc.report(as_version if acc.sample_ids else None, ingest_id)
 
 
 def _prepare(ledger: Ledger, conn, entry: Item, ingest_id: int):  # type: ignore[no-untyped-def]

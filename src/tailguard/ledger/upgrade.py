@@ -1,0 +1,162 @@
+"""``tailguard upgrade``: migrate a ledger written by an older tailguard in place, keeping a backup.
+
+Schema 1 (tailguard 0.1) kept each version as a set of contents. Schema 2 keeps
+versions as multisets (``version_members.multiplicity``), records each source's
+occurrences, and stores a digest per version. A schema-1 version cannot know how
+often its contents occurred, so each member migrates with multiplicity 1 and the
+report says so; new ingests count every occurrence.
+
+Before anything changes a backup is written: for SQLite a copy of the file
+(``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema1_<time>``
+holding a copy of every table. The migration itself is one transaction.
+
+>>> import os, tempfile
+>>> from tailguard.ledger import Ledger
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "ledger.db")
+>>> Ledger.open(url).close()
+>>> upgrade_ledger(url).already_current
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
+
+from tailguard.errors import LedgerError
+from tailguard.ledger import schema
+from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
+from tailguard.ledger.hashing import PROVENANCE_FIELDS, provenance_digest
+from tailguard.ledger.manifest import version_digest
+
+V1_TABLES = ("tg_meta", "datasets", "ingests", "samples", "sample_parents", "labels", "conflicts", "skipped",
+             "versions", "version_members", "model_runs", "run_outputs", "run_metrics", "exclusions")
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    """What ``upgrade`` did: schema versions, the backup's location, counts and the time it took."""
+
+    url: str
+    from_schema: int
+    to_schema: int
+    backup: str | None
+    n_versions: int = 0
+    n_members: int = 0
+    n_samples: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def already_current(self) -> bool:
+        return self.from_schema == self.to_schema
+
+
+def _schema_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(schema.meta.name):
+        return None
+    have = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
+    return None if have is None else int(have)
+
+
+def upgrade_ledger(url: str | None = None) -> UpgradeReport:
+    """Migrate the ledger at ``url`` to the current schema in place (a no-op when it is current)."""
+    resolved = resolve_url(url)
+    engine = make_engine(resolved)
+    try:
+        with read_connection(engine) as conn:
+            have = _schema_version(conn)
+        if have is None:
+            raise LedgerError(f"{resolved} holds no tailguard ledger to upgrade")
+        if have == schema.SCHEMA_VERSION:
+            return UpgradeReport(resolved, have, have, None)
+        if have > schema.SCHEMA_VERSION:
+            raise LedgerError(f"the ledger {resolved} was written by a newer tailguard (schema {have}); "
+                              f"this one understands {schema.SCHEMA_VERSION}")
+        start = time.perf_counter()
+        backup = _backup(engine)
+        with write_transaction(engine) as conn:
+            counts = _migrate_1_to_2(conn)
+        return UpgradeReport(
+            resolved, have, schema.SCHEMA_VERSION, backup, *counts, seconds=time.perf_counter() - start,
+            notes=["versions made by schema 1 were sets: each member migrated with multiplicity 1"],
+        )
+    finally:
+        engine.dispose()
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def _backup(engine: Engine) -> str:
+    if engine.dialect.name == "sqlite":
+        db = Path(engine.url.database or "")
+        target = db.with_name(f"{db.name}.schema1-backup-{_stamp()}")
+        raw = engine.raw_connection()  # VACUUM cannot run inside the transaction a Connection opens
+        try:
+            raw.cursor().execute("VACUUM INTO ?", (str(target),))
+        finally:
+            raw.close()
+        return str(target)
+    backup_schema = f"tg_backup_schema1_{_stamp().lower()}"
+    with write_transaction(engine) as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{backup_schema}"')
+        present = set(inspect(conn).get_table_names())
+        for table in V1_TABLES:
+            if table in present:
+                conn.exec_driver_sql(f'CREATE TABLE "{backup_schema}"."{table}" AS TABLE "{table}"')
+    return f"schema {backup_schema}"
+
+
+def _digest_samples(conn: Connection) -> None:
+    """Write every sample's provenance digest (chunked by id, so memory stays flat)."""
+    s_t = schema.samples
+    last = ""
+    while True:
+        rows = conn.execute(select(*[s_t.c[k] for k in PROVENANCE_FIELDS]).where(s_t.c.id > last)
+                            .order_by(s_t.c.id).limit(20_000)).all()
+        if not rows:
+            return
+        conn.execute(update(s_t).where(s_t.c.id == bindparam("b_id")).values(provenance_digest=bindparam("b_d")),
+                     [{"b_id": r.id, "b_d": provenance_digest(r)} for r in rows])
+        last = rows[-1].id
+
+
+def _migrate_1_to_2(conn: Connection) -> tuple[int, int, int]:
+    """The migration proper (one transaction): new columns and tables, members with counts, digests."""
+    for column, ddl in (("n_distinct", "INTEGER NOT NULL DEFAULT 0"), ("digest", "VARCHAR(64)"),
+                        ("chunk_digests", "TEXT")):
+        conn.exec_driver_sql(f"ALTER TABLE versions ADD COLUMN {column} {ddl}")
+    # a new manifest table beside the old one, then swap (keeps PostgreSQL's constraint names distinct)
+    conn.exec_driver_sql("ALTER TABLE version_members RENAME TO version_members_schema1")
+    schema.version_members.create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO version_members (version_id, sample_id, origin, multiplicity, generation) "
+        "SELECT m.version_id, m.sample_id, m.origin, 1, s.generation FROM version_members_schema1 m "
+        "LEFT JOIN samples s ON s.id = m.sample_id ORDER BY m.version_id, m.sample_id, m.origin")
+    conn.exec_driver_sql("DROP TABLE version_members_schema1")
+    conn.exec_driver_sql("ALTER TABLE samples ADD COLUMN provenance_digest VARCHAR(32)")
+    _digest_samples(conn)
+    schema.occurrences.create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO occurrences (source, sample_id, origin, multiplicity, generation, generator, verified_by, "
+        "item, ingest_id) SELECT COALESCE(source, 'ingest:' || CAST(COALESCE(ingest_id, 0) AS TEXT)), id, origin, "
+        "1, generation, generator, verified_by, NULL, COALESCE(ingest_id, 0) FROM samples")
+    v_t = schema.versions
+    n_members = 0
+    rows = conn.execute(select(v_t.c.id, v_t.c.n_members, v_t.c.label_watermark)).all()
+    for vid, n, watermark in rows:
+        root, chunks = version_digest(conn, vid, watermark)
+        conn.execute(update(v_t).where(v_t.c.id == vid).values(
+            n_distinct=n, digest=root, chunk_digests=json.dumps(chunks, separators=(",", ":"))))
+        n_members += int(n)
+    n_samples = int(conn.execute(text("SELECT COUNT(*) FROM samples")).scalar_one())
+    conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
+                 .values(value=str(schema.SCHEMA_VERSION)))
+    return len(rows), n_members, n_samples

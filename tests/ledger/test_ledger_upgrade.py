@@ -1,0 +1,90 @@
+"""Ledgers written by tailguard 0.1 (schema 1) open with a clear message and migrate in place, with a backup.
+
+``data/ledger_v01.sql`` is a SQLite dump of a ledger that tailguard 0.1 itself wrote
+(text versions with a repeat, a mix, a detection version with boxes, a model run).
+The PostgreSQL case copies the same rows into tables made by the frozen 0.1 schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from tailguard.cli.app import main
+from tailguard.errors import LedgerUpgradeRequiredError
+from tailguard.ledger import Ledger
+from tailguard.ledger.engine import normalise_url
+from tailguard.ledger.upgrade import upgrade_ledger
+
+DUMP = Path(__file__).parent / "data" / "ledger_v01.sql"
+
+
+def _v01_sqlite(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.executescript(DUMP.read_text())
+    con.close()
+    return path
+
+
+def _v01_postgres(url: str, tmp_path: Path) -> None:
+    import schema_v01
+
+    source = create_engine(f"sqlite:///{_v01_sqlite(tmp_path / 'src.db')}")
+    target = create_engine(normalise_url(url))
+    with source.connect() as src, target.begin() as dst:
+        schema_v01.metadata.create_all(dst)
+        for table in schema_v01.metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(select(table))]
+            if rows:
+                dst.execute(insert(table), rows)
+            if "id" in table.c and table.c.id.autoincrement is True:  # explicit ids do not advance the sequence
+                dst.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)")
+    source.dispose()
+    target.dispose()
+
+
+@pytest.fixture
+def v01_url(ledger_url: str, tmp_path: Path) -> str:
+    if ledger_url.startswith("sqlite"):
+        return f"sqlite:///{_v01_sqlite(tmp_path / 'old.db')}"
+    _v01_postgres(ledger_url, tmp_path)
+    return ledger_url
+
+
+def test_a_01_ledger_says_how_to_upgrade(v01_url: str, capsys):
+    with pytest.raises(LedgerUpgradeRequiredError, match="tailguard upgrade"):
+        Ledger.open(v01_url)
+    assert main(["--ledger", v01_url, "version", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tailguard upgrade" in err[0]
+
+
+def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
+    assert main(["--ledger", v01_url, "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert "schema 1 -> 2" in out and "backup" in out
+    with Ledger.open(v01_url) as ledger:
+        names = [v.name for v in ledger.list_versions()]
+        assert names == ["human-v1", "synth-v1", "mix-v1", "det-v1"]
+        # 0.1 kept sets: the repeated "the cat sat" of human-v1 was one member, and stays one
+        assert ledger.get_version("human-v1").n_members == 3
+        assert ledger.version_summary("mix-v1").by_origin == {"human": 3, "synthetic": 1}
+        assert ledger.version_summary("det-v1").by_class == {0: 1, 1: 1}
+        for name in ("human-v1", "synth-v1", "mix-v1"):
+            assert ledger.verify(name).passed, name
+        det = ledger.verify("det-v1")
+        assert det.digest_problem == ""  # image files of the 0.1 run are gone; the records are intact
+        assert [r.model_id for r in ledger.model_runs()] == ["yolo-tiny"]
+        # the upgraded ledger keeps working: new ingests count occurrences
+        ledger.add_samples([])
+    backup = out.split("backup: ", 1)[1].split()[0] if "backup: " in out else ""
+    if v01_url.startswith("sqlite"):
+        assert Path(backup).is_file()
+        con = sqlite3.connect(backup)
+        assert con.execute("SELECT value FROM tg_meta WHERE key='schema_version'").fetchone() == ("1",)
+        con.close()
+    assert upgrade_ledger(v01_url).already_current
