@@ -1,7 +1,9 @@
-"""Ledger benchmark: ingest speed, 1M-member versions, diff, and CLI start-up.
+"""Ledger benchmark: ingest speed, 1M-occurrence versions, diff, verify, upgrade and CLI start-up.
 
-Targets (2-core machine): ingest >= 20k JSONL records/s into SQLite, diff of two
-1M-member versions < 3 s, ``tailguard --help`` < 0.5 s.
+Targets (2-core machine, each backend): ingest >= 20k JSONL records/s with 30% repeated
+records, diff of two 1M-occurrence versions < 3 s, verify of the digest of a
+1M-occurrence version < 5 s, ``tailguard --help`` < 0.5 s; the upgrade of a 1M-sample
+ledger written by tailguard 0.1 (schema 1) is timed.
 
 Usage:
     python benchmarks/ledger.py                       # SQLite, full sizes
@@ -72,12 +74,77 @@ def timed(label: str, results: dict, fn, *args, **kwargs):  # type: ignore[no-un
     return value
 
 
-def write_jsonl(path: Path, n: int) -> None:
+REPEAT_SHARE = 0.3
+
+
+def write_jsonl(path: Path, n: int) -> int:
+    """``n`` records, 30% of which repeat an earlier record's text; returns the number of distinct texts."""
     words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "while", "model", "collapse", "erodes", "rare", "tails"]
+    distinct = 0
     with open(path, "w") as handle:
         for i in range(n):
-            text = " ".join(words[(i * 7 + k) % len(words)] for k in range(12))
-            handle.write(json.dumps({"text": f"{i}: {text}", "topic": words[i % len(words)]}) + "\n")
+            if i % 10 < REPEAT_SHARE * 10 and distinct:
+                j = (i * 2654435761) % distinct  # an earlier distinct text, spread over the file
+            else:
+                j, distinct = distinct, distinct + 1
+            text = " ".join(words[(j * 7 + k) % len(words)] for k in range(12))
+            handle.write(json.dumps({"text": f"{j}: {text}", "topic": words[j % len(words)]}) + "\n")
+    return distinct
+
+
+def make_schema1_ledger(url: str, n: int) -> None:
+    """A ledger as tailguard 0.1 wrote it (the frozen schema 1 of the tests): n samples, one n-member version."""
+    import datetime as dt
+
+    from sqlalchemy import create_engine, insert
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ledger"))
+    import schema_v01
+
+    from tailguard.ledger.engine import normalise_url
+    from tailguard.ledger.hashing import content_id
+
+    engine = create_engine(normalise_url(url))
+    now = dt.datetime(2026, 1, 1)
+    with engine.begin() as conn:
+        schema_v01.metadata.create_all(conn)
+        conn.execute(insert(schema_v01.meta).values(key="schema_version", value="1"))
+        conn.execute(insert(schema_v01.ingests).values(id=1, path="/bench/old.jsonl", format="jsonl",
+                                                       origin="human", started_at=now, n_added=n))
+        conn.execute(insert(schema_v01.versions).values(id=1, name="old", created_at=now, n_members=n,
+                                                        label_watermark=1))
+        for start in range(0, n, 50_000):
+            rows = [{"id": content_id(f"old{i}".encode()), "content": f"old{i}".encode(), "modality": "text",
+                     "origin": "human", "generation": 0, "source": "/bench/old.jsonl", "created_at": now,
+                     "extra": "{}", "synthetic_depth": 0, "ingest_id": 1} for i in range(start, min(n, start + 50_000))]
+            conn.execute(insert(schema_v01.samples), rows)
+            conn.execute(insert(schema_v01.version_members),
+                         [{"version_id": 1, "sample_id": r["id"], "origin": "human"} for r in rows])
+    engine.dispose()
+
+
+def upgrade_schema1(url: str, work: Path, n: int) -> None:
+    """Time the in-place upgrade of a fresh n-sample schema-1 ledger (beside the benchmark's own)."""
+    from tailguard.ledger.upgrade import upgrade_ledger
+
+    if url.startswith("sqlite"):
+        old = f"sqlite:///{work / 'schema1.db'}"
+    else:
+        from sqlalchemy import create_engine
+
+        from tailguard.ledger.engine import normalise_url
+
+        admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("CREATE DATABASE schema1")
+        admin.dispose()
+        old = url.rsplit("/", 1)[0] + "/schema1"
+    make_schema1_ledger(old, n)
+    start = time.perf_counter()
+    report = upgrade_ledger(old)
+    print(f"  {'-> upgrade (migration alone)':<34} {time.perf_counter() - start:8.2f} s; backup {report.backup}")
+    with Ledger.open(old) as ledger:
+        assert ledger.get_version("old").n_members == n and ledger.check_digest("old").ok
 
 
 def help_seconds() -> float:
@@ -96,10 +163,11 @@ def run(url: str, args: argparse.Namespace, work: Path) -> dict:
     with Ledger.open(url) as ledger:
         print(f"backend {ledger.dialect}", flush=True)
         jsonl = work / "records.jsonl"
-        if not jsonl.exists():
-            write_jsonl(jsonl, args.records)
+        distinct = write_jsonl(jsonl, args.records)
         report = timed("ingest_jsonl_s", results, ledger.ingest, jsonl, origin="human", as_version="jsonl")
-        assert report.added == args.records
+        assert report.added == distinct and report.occurrences == args.records
+        assert ledger.get_version("jsonl").n_members == args.records
+        results["ingest_jsonl_repeats"] = report.duplicates
         results["ingest_jsonl_records_per_s"] = round(args.records / results["ingest_jsonl_s"])
         results["ingest_jsonl_records_per_cpu_s"] = round(args.records / results["ingest_jsonl_cpu_s"])
         print(f"  {'-> records/s (wall, cpu)':<34} {results['ingest_jsonl_records_per_s']:8d} "
@@ -132,6 +200,11 @@ def run(url: str, args: argparse.Namespace, work: Path) -> dict:
         diff = timed("diff_1M_vs_1M_s", results, ledger.diff, "big_a", "big_b")
         assert len(diff.added) == shift and len(diff.removed) == shift
         timed("version_summary_1M_s", results, ledger.version_summary, "big_a")
+        check = timed("verify_digest_1M_s", results, ledger.check_digest, "big_a")
+        assert check.ok
+        verified = timed("verify_full_1M_s", results, ledger.verify, "big_a")
+        assert verified.passed and verified.occurrences == n
+    timed("upgrade_1M_schema1_s", results, upgrade_schema1, url, work, args.members)
     results["tailguard_help_s"] = round(help_seconds(), 3)
     print(f"  {'tailguard --help (best of 5)':<34} {results['tailguard_help_s']:8.2f} s", flush=True)
     return results

@@ -22,7 +22,7 @@ def test_full_flow(capsys, ledger_url, make_yolo_dataset, tmp_path):
     data = make_yolo_dataset(n_train=3, n_val=2)
     assert run(capsys, ledger_url, "init")[0] == 0
     code, out, _ = run(capsys, ledger_url, "ingest", str(data), "--origin", "human", "--as-version", "v1")
-    assert code == 0 and "5 added" in out and "version 'v1' created" in out
+    assert code == 0 and "5 new" in out and "version 'v1' created" in out
     texts = tmp_path / "t.jsonl"
     texts.write_text('{"text": "a", "origin": "human"}\n{"text": "b", "origin": "synthetic", "generation": 1}\n')
     code, out, _ = run(capsys, ledger_url, "ingest", str(texts), "--json")
@@ -37,7 +37,7 @@ def test_full_flow(capsys, ledger_url, make_yolo_dataset, tmp_path):
     code, out, _ = run(capsys, ledger_url, "version", "show", "mix", "--json")
     assert json.loads(out)["summary"]["by_origin"] == {"human": 6, "synthetic": 1}
     code, out, _ = run(capsys, ledger_url, "version", "diff", "v1", "mix")
-    assert code == 0 and "2 added, 0 removed, 0 origin changes" in out
+    assert code == 0 and "2 added, 0 removed, 0 origin changes, 0 count changes" in out
     code, out, _ = run(capsys, ledger_url, "version", "verify", "v1")
     assert code == 0 and "digest ok, 5 contents ok" in out
     code, out, _ = run(capsys, ledger_url, "version", "list", "--json")
@@ -66,7 +66,7 @@ def test_errors_are_one_line_naming_file_and_line(capsys, sqlite_url, make_yolo_
     assert code == 2 and err == f"error: {label}:2: class id 7 is not in data.yaml (classes 0..1)\n"
 
     code, out, _ = run(capsys, sqlite_url, "ingest", str(data), "--origin", "human", "--skip-bad")
-    assert code == 0 and "1 added" in out and "1 skipped" in out and f"{label}:2: class id 7" in out
+    assert code == 0 and "1 new" in out and "1 skipped" in out and f"{label}:2: class id 7" in out
 
     code, _, err = run(capsys, sqlite_url, "version", "create", "x", "--from", "orgin:human")
     assert code == 2 and "Unknown selector 'orgin'. Did you mean 'origin'" in err and err.count("\n") == 1

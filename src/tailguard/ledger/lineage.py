@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from tailguard.errors import MissingInputError
 from tailguard.ledger import schema
+from tailguard.ledger.manifest import member_depth_sql
 from tailguard.ledger.types import Lineage, LineageEdge, LineageNode
 
 if TYPE_CHECKING:
@@ -49,11 +50,12 @@ class _Builder:
             self.nodes[node_id] = LineageNode(node_id, "version", f"{name} (missing)")
             return node_id
         depth = self.conn.execute(
-            select(func.max(s_t.c.synthetic_depth)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+            select(func.max(member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
             .where(vm_t.c.version_id == row.id)
         ).scalar() or 0
         origins = dict(self.conn.execute(
-            select(vm_t.c.origin, func.count()).where(vm_t.c.version_id == row.id).group_by(vm_t.c.origin)).all())
+            select(vm_t.c.origin, func.sum(vm_t.c.multiplicity)).where(vm_t.c.version_id == row.id)
+            .group_by(vm_t.c.origin)).all())
         counts = ", ".join(f"{k} {v}" for k, v in sorted(origins.items()))
         self.nodes[node_id] = LineageNode(node_id, "version", f"{name} ({row.n_members} samples: {counts})",
                                           synthetic_depth=int(depth))
@@ -118,9 +120,10 @@ def build_lineage(ledger: Ledger, conn: Connection, target: str) -> Lineage:
     vrow = conn.execute(select(v_t).where(v_t.c.name == target)).first()
     if vrow is not None:
         builder.version(target)
+        depth = member_depth_sql()
         hist = conn.execute(
-            select(s_t.c.synthetic_depth, func.count()).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-            .where(and_(vm_t.c.version_id == vrow.id)).group_by(s_t.c.synthetic_depth)
+            select(depth, func.sum(vm_t.c.multiplicity)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+            .where(and_(vm_t.c.version_id == vrow.id)).group_by(depth)
         ).all()
         return Lineage(target, "version", list(builder.nodes.values()), builder.edges,
                        {int(d): int(n) for d, n in sorted(hist)})

@@ -144,6 +144,13 @@ def check_digest(conn: Connection, vrow: object) -> DigestCheck:
     return DigestCheck(stored == actual, stored, actual, changed if stored != actual else [], len(chunks))
 
 
+def member_depth_sql() -> object:
+    """Synthetic depth of a member (over members joined with samples): human 0, machine-made at least 1."""
+    return case((vm_t.c.origin == "human", 0),
+                (and_(vm_t.c.origin.in_(("synthetic", "pseudo_label")), s_t.c.synthetic_depth < 1), 1),
+                else_=s_t.c.synthetic_depth)
+
+
 # ---------------------------------------------------------------------------- selection
 def effective_origin() -> object:
     """An occurrence's origin, upgraded to what the ledger now knows when it was claimed ``unknown``."""

@@ -31,7 +31,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     and_,
-    case,
     func,
     insert,
     literal,
@@ -54,7 +53,14 @@ from tailguard.errors import (
 from tailguard.ledger import schema
 from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, content_id, file_id, label_key, provenance_digest
-from tailguard.ledger.manifest import check_digest, selection, version_digest, visible_labels
+from tailguard.ledger.manifest import (
+    DigestCheck,
+    check_digest,
+    member_depth_sql,
+    selection,
+    version_digest,
+    visible_labels,
+)
 from tailguard.ledger.types import (
     MODALITIES,
     ORIGINS,
@@ -147,13 +153,6 @@ def _member_depth(origin: str, stored_depth: int) -> int:
     if origin in ("synthetic", "pseudo_label"):
         return max(stored_depth, 1)
     return stored_depth
-
-
-def _member_depth_sql() -> Any:
-    """:func:`_member_depth` in SQL, over a version's members joined with their samples."""
-    return case((vm_t.c.origin == "human", 0),
-                (and_(vm_t.c.origin.in_(("synthetic", "pseudo_label")), s_t.c.synthetic_depth < 1), 1),
-                else_=s_t.c.synthetic_depth)
 
 
 @dataclass
@@ -816,12 +815,17 @@ class Ledger:
             return [self._info(r) for r in conn.execute(select(v_t).order_by(v_t.c.id))]
 
     def version_sample_ids(self, name: str) -> list[str]:
-        """Member ids of a version, sorted."""
+        """Sample ids of a version, sorted, one per occurrence (a content that occurs twice is listed twice)."""
         with read_connection(self._engine) as conn:
             vid = self._version_row(conn, name).id
-            return list(conn.execute(
-                select(vm_t.c.sample_id).where(vm_t.c.version_id == vid).order_by(vm_t.c.sample_id)
-            ).scalars())
+            rows = conn.execute(select(vm_t.c.sample_id, vm_t.c.multiplicity).where(vm_t.c.version_id == vid)
+                                .order_by(vm_t.c.sample_id, vm_t.c.origin))
+            return [sid for sid, mult in rows for _ in range(int(mult))]
+
+    def check_digest(self, name: str) -> DigestCheck:
+        """Recompute the manifest digest of version ``name`` from the database (no file is read)."""
+        with read_connection(self._engine) as conn:
+            return check_digest(conn, self._version_row(conn, name))
 
     def class_names(self, version: str) -> list[str]:
         """Detection class names recorded for a version (from data.yaml); [] when none are known."""
@@ -994,7 +998,7 @@ class Ledger:
                 .where(visible_labels(vrow.label_watermark))
                 .group_by(l_t.c.class_id).order_by(l_t.c.class_id))}
             depth = conn.execute(
-                select(func.max(_member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+                select(func.max(member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
                 .where(vm_t.c.version_id == vid)
             ).scalar()
             conflicts = self._conflicts_for(conn, vid)

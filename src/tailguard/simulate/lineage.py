@@ -119,7 +119,7 @@ def record_lineage(
                 version = f"{prefix}-train{g}"
                 led.create_version(
                     version,
-                    sample_ids=sorted({ids[int(i)] for i in train_idx}),  # type: ignore[misc]
+                    sample_ids=sorted(ids[int(i)] for i in train_idx),  # type: ignore[misc]  # a multiset: repeats count
                     description=f"training set of generation {g} under {policy}",
                 )
                 produced = add(np.arange(lo, hi), model_id, g + 1, False)
