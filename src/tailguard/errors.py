@@ -65,6 +65,11 @@ class UnsafePathError(BadInputError):
     """A path would escape its root (``../``), or a symlink loops."""
 
 
+class MissingSplitError(BadInputError):
+    """A YOLO export lacks a train or val split; the message says how to choose one
+    (``--val-fraction F`` or ``--val-from VERSION``)."""
+
+
 class MissingInputError(TailguardError, FileNotFoundError):
     """A file, folder, version or sample that was named does not exist."""
 
@@ -127,6 +132,7 @@ __all__ = [
     "LedgerError",
     "MissingDependencyError",
     "MissingInputError",
+    "MissingSplitError",
     "NonFiniteValueError",
     "ParameterError",
     "ProvenanceConflictError",
