@@ -263,10 +263,15 @@ def test_val_from_takes_val_images_from_another_version(sqlite_ledger: Ledger, m
     assert all((root / p).is_file() for p in train + val)
     assert all((root / p.replace("/images/", "/labels/", 1)).with_suffix(".txt").is_file() for p in val)
     assert yaml.safe_load(data_yaml.read_text())["val"] == "val.txt"
-    from tailguard.errors import EmptyDatasetError
+    from tailguard.errors import BadInputError, EmptyDatasetError
 
     with pytest.raises(EmptyDatasetError, match="'ref' \\(--val-from\\) has no images outside version 'ref'"):
         export_version(sqlite_ledger, "ref", "yolo", tmp_path / "self", val_from="ref")
+    sqlite_ledger.ingest(make_yolo_dataset("ants", n_val=0, names=("ant", "bee"), seed=2), origin="human",
+                         as_version="ants")
+    with pytest.raises(BadInputError, match="'ants' \\(--val-from\\) has other class names than version "
+                                            "'t\\+1' \\(0: 'cat' vs 'ant'\\)"):
+        export_version(sqlite_ledger, "t+1", "yolo", tmp_path / "ants", val_from="ants")
 
 
 def test_export_copies_images_and_link_shares_the_inode(sqlite_ledger: Ledger, sqlite_url, capsys,

@@ -271,12 +271,24 @@ def _split_by_fraction(items: list[_Item], version: str, fraction: float, seed: 
         item.split = "val" if k < n_val else "train"
 
 
+def _check_same_names(ledger: Ledger, version: str, val_from: str) -> None:
+    """Refuse val images labelled with another list of class names than the exported version's."""
+    mine, theirs = ledger.class_names(version), ledger.class_names(val_from)
+    if mine and theirs and mine != theirs:
+        k = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
+        detail = f"{k}: {mine[k]!r} vs {theirs[k]!r}" if k < min(len(mine), len(theirs)) else (
+            f"{len(mine)} vs {len(theirs)} names")
+        raise BadInputError(f"version {val_from!r} (--val-from) has other class names than version {version!r} "
+                            f"({detail})")
+
+
 def _assign_splits(ledger: Ledger, version: str, out: Path, opts: _YoloOptions, found: _Collected) -> None:
     """Decide train/val: the stored split if it has both, else the explicit ``val_fraction`` / ``val_from``."""
     if opts.val_fraction is not None:
         _split_by_fraction(found.items, version, opts.val_fraction, opts.seed)
         return
     if opts.val_from is not None:
+        _check_same_names(ledger, version, opts.val_from)
         for item in found.items:
             if item.split != "test":
                 item.split = "train"
@@ -332,7 +344,8 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, opts: _YoloOptions,
                                 f"({found.other_modalities} non-image samples, {len(found.skipped)} skipped)")
     _assign_splits(ledger, version, out, opts, found)
     max_class = max((b.class_id for item in found.items for b in item.boxes), default=-1)
-    names = ledger.class_names(version) or [str(i) for i in range(max_class + 1)] or ["object"]
+    names = (ledger.class_names(version) or (ledger.class_names(opts.val_from) if opts.val_from else [])
+             or [str(i) for i in range(max_class + 1)] or ["object"])
     if max_class >= len(names):
         raise BadInputError(f"version {version!r}: labels use class {max_class} but the version has "
                             f"{len(names)} class names")
