@@ -65,6 +65,11 @@ class UnsafePathError(BadInputError):
     """A path would escape its root (``../``), or a symlink loops."""
 
 
+class MissingSplitError(BadInputError):
+    """A YOLO export lacks a train or val split; the message says how to choose one
+    (``--val-fraction F`` or ``--val-from VERSION``)."""
+
+
 class MissingInputError(TailguardError, FileNotFoundError):
     """A file, folder, version or sample that was named does not exist."""
 
@@ -132,6 +137,7 @@ __all__ = [
     "LedgerUpgradeRequiredError",
     "MissingDependencyError",
     "MissingInputError",
+    "MissingSplitError",
     "NonFiniteValueError",
     "ParameterError",
     "ProvenanceConflictError",

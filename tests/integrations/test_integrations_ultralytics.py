@@ -30,6 +30,17 @@ def pseudo(trained: Trained, yolo_ledger: Any, fresh_images: Path, digits_yaml: 
     ), human_image
 
 
+def labels_of(data_yaml: Path, image_id: str) -> set[tuple[float, ...]]:
+    """The exported boxes of one image (found by its content hash), rounded to 4 digits."""
+    from tailguard.ledger.hashing import file_id
+
+    root = data_yaml.parent
+    images = [p for p in (root / "images").rglob("*.png") if file_id(p) == image_id]
+    assert len(images) == 1
+    label = root / "labels" / images[0].relative_to(root / "images").with_suffix(".txt")
+    return {tuple(round(float(v), 4) for v in line.split()) for line in label.read_text().splitlines()}
+
+
 # ----------------------------------------------------------------------------- attach
 def test_attach_records_per_class_metrics_linked_to_run_and_version(trained: Trained, yolo_ledger: Any) -> None:
     from tailguard.ledger.hashing import file_id
@@ -100,28 +111,23 @@ def test_pseudo_label_provenance_round_trips_through_ledger(pseudo: Any, trained
 
 
 def test_export_chooses_origins_and_never_loses_human_labels(pseudo: Any, yolo_ledger: Any, yolo_root: Path) -> None:
+    from tailguard.ledger.export import ExportWarning, export_version
     from tailguard.ledger.hashing import file_id
 
     report, human_image = pseudo
     human_lines = human_image.parent.parent.parent / "labels" / "train" / human_image.with_suffix(".txt").name
     expected_human = {tuple(round(float(v), 4) for v in line.split()) for line in human_lines.read_text().splitlines()}
 
-    def labels_of(data_yaml: Path, image_id: str) -> set[tuple[float, ...]]:
-        root = data_yaml.parent
-        images = [p for p in (root / "images").rglob("*.png") if file_id(p) == image_id]
-        assert len(images) == 1
-        label = root / "labels" / images[0].relative_to(root / "images").with_suffix(".txt")
-        return {tuple(round(float(v), 4) for v in line.split()) for line in label.read_text().splitlines()}
-
     human_id = file_id(human_image)
-    prefer = yolo_ledger.export("pl-1", "yolo", yolo_root / "exp-prefer", origins=("human", "pseudo_label"))
+    # pl-1 holds train images only: its val images come from the human version (--val-from human)
+    prefer = export_version(yolo_ledger, "pl-1", "yolo", yolo_root / "exp-prefer", val_from="human")
     assert labels_of(prefer, human_id) == expected_human
-    merged = yolo_ledger.export(
-        "pl-1", "yolo", yolo_root / "exp-merge", origins=("human", "pseudo_label"), both="merge"
-    )
+    merged = export_version(yolo_ledger, "pl-1", "yolo", yolo_root / "exp-merge", both="merge", val_from="human")
     got = labels_of(merged, human_id)
     assert expected_human < got  # human boxes plus the pseudo boxes
-    only_pseudo = yolo_ledger.export("pl-1", "yolo", yolo_root / "exp-pseudo", origins=("pseudo_label",))
+    with pytest.warns(ExportWarning, match="no label file"):  # the human val images have no pseudo boxes
+        only_pseudo = export_version(yolo_ledger, "pl-1", "yolo", yolo_root / "exp-pseudo",
+                                     origins=("pseudo_label",), val_from="human")
     n_lines = sum(len(p.read_text().splitlines()) for p in (only_pseudo.parent / "labels").rglob("*.txt"))
     assert n_lines == report.n_boxes
 
@@ -132,10 +138,13 @@ def test_gate_refuses_all_pseudo_label_version_before_training(
 ) -> None:
     from tailguard.errors import GateRefusedError
     from tailguard.integrations.ultralytics import attach, load_ultralytics
+    from tailguard.ledger.export import ExportWarning, export_version
 
     new_ids = [r.id for r in yolo_ledger.iter_samples("pl-1") if r.origin == "pseudo_label"]
     yolo_ledger.create_version("pl-only", sample_ids=new_ids)
-    data = yolo_ledger.export("pl-only", "yolo", yolo_root / "exp-pl-only", origins=("pseudo_label",))
+    with pytest.warns(ExportWarning, match="16 exported image"):  # the human val images: no pseudo boxes
+        data = export_version(yolo_ledger, "pl-only", "yolo", yolo_root / "exp-pl-only", origins=("pseudo_label",),
+                              val_from="human")
     model = load_ultralytics().YOLO(str(trained.weights))
     attach(model, ledger=yolo_ledger, policy="anchor:0.3")
     with pytest.raises(GateRefusedError) as err:
@@ -150,13 +159,20 @@ def test_gate_accepts_compliant_mix_and_ultralytics_trains_on_the_export(
     pseudo: Any, trained: Trained, yolo_ledger: Any, yolo_root: Path
 ) -> None:
     from tailguard.integrations.ultralytics import attach, load_ultralytics
+    from tailguard.ledger.export import export_version
 
     human_ids = yolo_ledger.version_sample_ids("human")
     pl_ids = [r.id for r in yolo_ledger.iter_samples("pl-1") if r.origin == "pseudo_label"]
     yolo_ledger.create_version("mix-1", sample_ids=human_ids + pl_ids)
     summary = yolo_ledger.version_summary("mix-1")
     assert summary.human_fraction >= 0.3 and summary.max_synthetic_depth == 1
-    data = yolo_ledger.export("mix-1", "yolo", yolo_root / "exp-mix", origins=("human", "pseudo_label"))
+    data = export_version(yolo_ledger, "mix-1", "yolo", yolo_root / "exp-mix")  # default labels
+    # the default export holds the pseudo-labels of the images without human labels, box for box
+    pseudo_records = [r for r in yolo_ledger.iter_samples("mix-1", ids=pl_ids) if r.labels]
+    assert pseudo_records
+    for rec in pseudo_records:
+        boxes = {tuple(round(float(v), 4) for v in b.line().split()) for b in rec.labels}
+        assert {b.origin for b in rec.labels} == {"pseudo_label"} and labels_of(data, rec.id) == boxes
     model = load_ultralytics().YOLO(str(trained.weights))
     state = attach(model, ledger=yolo_ledger, policy="accumulate+anchor:0.3")
     model.train(data=str(data), **train_args(yolo_root, "gen1"))

@@ -10,6 +10,7 @@ import yaml
 
 from tailguard.errors import MissingInputError, UnknownChoiceError, UnsafePathError
 from tailguard.ledger import Box, Ledger, NewSample
+from tailguard.ledger.export import ExportWarning
 
 
 def _with_pseudo_labels(ledger: Ledger, data: Path) -> None:
@@ -44,7 +45,8 @@ def test_yolo_export_layout_and_origins(ledger: Ledger, make_yolo_dataset, tmp_p
     assert _labels(out) == original  # human labels only: the originals, byte for byte
 
     pseudo_out = tmp_path / "pseudo_only"
-    ledger.export("both", "yolo", pseudo_out, origins=("pseudo_label",))
+    with pytest.warns(ExportWarning, match="3 exported image"):  # the three images without pseudo boxes
+        ledger.export("both", "yolo", pseudo_out, origins=("pseudo_label",))
     assert sum(len(v) for v in _labels(pseudo_out).values()) == 2
     assert all(line.startswith("1 0.3 0.3 0.1 0.1") for v in _labels(pseudo_out).values() for line in v)
 
@@ -116,9 +118,270 @@ def test_ultralytics_loads_the_export(sqlite_ledger: Ledger, make_yolo_dataset, 
 
     data = make_yolo_dataset(n_train=3, n_val=2)
     _with_pseudo_labels(sqlite_ledger, data)
-    out = sqlite_ledger.export("both", "yolo", tmp_path / "out", origins=("pseudo_label",))
+    with pytest.warns(ExportWarning):
+        out = sqlite_ledger.export("both", "yolo", tmp_path / "out", origins=("pseudo_label",))
     cfg = check_det_dataset(str(out))
     assert cfg["nc"] == 2 and cfg["names"] == {0: "cat", 1: "dog"}
     ds = YOLODataset(img_path=cfg["train"], data=cfg, task="detect", imgsz=32, augment=False)
     classes = sorted(float(c) for label in ds.labels for c in label["cls"].ravel())
     assert len(ds.labels) == 3 and classes == [1.0, 1.0]  # only the two pseudo-label boxes
+
+
+# ----------------------------------------------------------------------------- ledger 0.2 export
+def _cli(capsys, url: str, *args: str) -> tuple[int, str, str]:
+    from tailguard.cli.app import main
+
+    code = main(["--ledger", url, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _add_image(ledger: Ledger, path: Path, value: int, labels: tuple[Box, ...], name: str) -> str:
+    """A new detection image (flat colour ``value``) stored programmatically, as a pseudo-labeller does."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8)).save(path)
+    origin = labels[0].origin if labels else "pseudo_label"
+    report = ledger.add_samples([NewSample(content=None, uri=str(path), modality="detection", origin=origin,
+                                           generator="yolo26n", generation=1, extra={"name": path.name},
+                                           labels=labels)])
+    return report.sample_ids[0]
+
+
+def _pseudo_mix(ledger: Ledger, data: Path, tmp_path: Path) -> str:
+    """Version 'mix': the human set (two images also pseudo-labelled) + one image with pseudo boxes only."""
+    _with_pseudo_labels(ledger, data)
+    box = Box(0, 0.6, 0.6, 0.2, 0.2, "pseudo_label", confidence=0.9, generator="yolo26n")
+    sid = _add_image(ledger, tmp_path / "fresh" / "new.png", 7, (box,), "new.png")
+    ledger.create_version("mix", sample_ids=[*ledger.version_sample_ids("human"), sid])
+    return sid
+
+
+def test_default_labels_are_human_plus_pseudo_where_no_human(ledger: Ledger, make_yolo_dataset, tmp_path):
+    from tailguard.ledger.export import export_version
+
+    data = make_yolo_dataset(n_train=3, n_val=2)
+    _pseudo_mix(ledger, data, tmp_path)
+    original = {p.relative_to(data.parent / "labels").as_posix(): p.read_text().splitlines()
+                for p in (data.parent / "labels").rglob("*.txt")}
+    out = tmp_path / "default"
+    export_version(ledger, "mix", "yolo", out)
+    labels = _labels(out)
+    assert labels.pop("train/new.txt") == ["0 0.6 0.6 0.2 0.2"]  # pseudo-only image: its pseudo boxes
+    assert labels == original  # images with human boxes: only the human ones (two also had pseudo boxes)
+    manifest = json.loads((out / "tailguard_export.json").read_text())
+    assert manifest["origins"] == ["human", "pseudo_label"] and manifest["both"] == "prefer-human"
+
+
+def test_cli_export_default_labels_match_the_library(capsys, sqlite_url, make_yolo_dataset, tmp_path):
+    with Ledger.open(sqlite_url) as opened:
+        _pseudo_mix(opened, make_yolo_dataset(n_train=3, n_val=2), tmp_path)
+    code, out, err = _cli(capsys, sqlite_url, "export", "mix", "--format", "yolo", "--out", str(tmp_path / "cli"))
+    assert code == 0 and err == "" and "exported 'mix' as yolo" in out
+    assert _labels(tmp_path / "cli")["train/new.txt"] == ["0 0.6 0.6 0.2 0.2"]
+    code, _, _ = _cli(capsys, sqlite_url, "export", "mix", "--format", "yolo", "--out", str(tmp_path / "h"),
+                      "--origins", "human")
+    assert code == 0 and "train/new.txt" not in _labels(tmp_path / "h")
+
+
+def test_images_without_boxes_are_named_in_a_warning(sqlite_ledger: Ledger, sqlite_url, capsys, make_yolo_dataset,
+                                                     tmp_path):
+    from tailguard.ledger.export import WARN_NAMES, ExportWarning, export_version
+
+    data = make_yolo_dataset(n_train=3, n_val=2)
+    sqlite_ledger.ingest(data, origin="human", as_version="human")
+    ids = [_add_image(sqlite_ledger, tmp_path / "bg" / f"bg{i}.png", 10 + i, (), f"bg{i}.png") for i in range(7)]
+    sqlite_ledger.create_version("bg", sample_ids=[*sqlite_ledger.version_sample_ids("human"), *ids])
+    out = tmp_path / "out"
+    with pytest.warns(ExportWarning) as caught:
+        export_version(sqlite_ledger, "bg", "yolo", out)
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("7 exported image(s) have no label file") and "\n" not in message
+    assert message.endswith(f"and {7 - WARN_NAMES} more") and "train/bg0.png" in message
+    assert not list((out / "labels").rglob("bg*.txt"))  # no label file: Ultralytics reads them as background
+    assert (out / "images" / "train" / "bg6.png").is_file()
+    assert len(json.loads((out / "tailguard_export.json").read_text())["unlabelled_images"]) == 7
+
+    code, _, err = _cli(capsys, sqlite_url, "export", "bg", "--out", str(tmp_path / "cli"))
+    assert code == 0 and err.startswith("warning: 7 exported image(s) have no label file") and err.count("\n") == 1
+
+
+def test_missing_val_split_needs_an_explicit_choice(sqlite_ledger: Ledger, sqlite_url, capsys, make_yolo_dataset,
+                                                    tmp_path):
+    from tailguard.errors import MissingSplitError
+    from tailguard.ledger.export import export_version
+
+    sqlite_ledger.ingest(make_yolo_dataset("train-only", n_train=6, n_val=0), origin="human", as_version="t")
+    out = tmp_path / "out"
+    with pytest.raises(MissingSplitError) as err:
+        export_version(sqlite_ledger, "t", "yolo", out)
+    message = str(err.value)
+    assert "version 't' has no val split (images stored as: 6 train)" in message and "\n" not in message
+    assert "--val-fraction F" in message and "--val-from VERSION" in message
+    assert not (out / "data.yaml").exists() and not (out / "images").exists()  # refused before writing
+
+    code, _, stderr = _cli(capsys, sqlite_url, "export", "t", "--out", str(out))
+    assert code == 2 and stderr.startswith("error: version 't' has no val split") and stderr.count("\n") == 1
+
+    first = export_version(sqlite_ledger, "t", "yolo", tmp_path / "a", val_fraction=0.5)
+    again = export_version(sqlite_ledger, "t", "yolo", tmp_path / "b", val_fraction=0.5)
+    cfg = yaml.safe_load(first.read_text())
+    assert cfg["train"] == "train.txt" and cfg["val"] == "val.txt"
+    train, val = ((tmp_path / "a" / f"{s}.txt").read_text().split() for s in ("train", "val"))
+    assert train and val and not set(train) & set(val) and len(train) + len(val) == 6
+    assert all(p.startswith("./images/val/") for p in val)
+    assert (tmp_path / "b" / "val.txt").read_text() == (tmp_path / "a" / "val.txt").read_text()  # deterministic
+    assert json.loads((again.parent / "tailguard_export.json").read_text())["val_fraction"] == 0.5
+
+    code, _, _ = _cli(capsys, sqlite_url, "export", "t", "--out", str(tmp_path / "c"), "--val-fraction", "0.5")
+    assert code == 0 and (tmp_path / "c" / "val.txt").read_text() == (tmp_path / "a" / "val.txt").read_text()
+
+    from tailguard.errors import ParameterError
+
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ParameterError, match="'val_fraction' parameter of export_version must be a float in"):
+            export_version(sqlite_ledger, "t", "yolo", tmp_path / "x", val_fraction=bad)
+    with pytest.raises(ParameterError, match="not both"):
+        export_version(sqlite_ledger, "t", "yolo", tmp_path / "x", val_fraction=0.2, val_from="t")
+    with pytest.raises(ParameterError, match="applies to format 'yolo' only"):
+        export_version(sqlite_ledger, "t", "jsonl", tmp_path / "x", val_fraction=0.2)
+
+
+def test_val_from_takes_val_images_from_another_version(sqlite_ledger: Ledger, make_yolo_dataset, tmp_path):
+    from tailguard.ledger.export import export_version
+
+    sqlite_ledger.ingest(make_yolo_dataset("ref", n_train=2, n_val=2, seed=1), origin="human", as_version="ref")
+    sqlite_ledger.ingest(make_yolo_dataset("t", n_train=3, n_val=0), origin="human", as_version="t")
+    shared = sqlite_ledger.version_sample_ids("ref")[0]
+    sqlite_ledger.create_version("t+1", sample_ids=[*sqlite_ledger.version_sample_ids("t"), shared])
+    data_yaml = export_version(sqlite_ledger, "t+1", "yolo", tmp_path / "out", val_from="ref")
+    root = data_yaml.parent
+    train, val = ((root / f"{s}.txt").read_text().split() for s in ("train", "val"))
+    assert len(train) == 4 and len(val) == 3  # ref's image that is also in t+1 stays in train only
+    assert all((root / p).is_file() for p in train + val)
+    assert all((root / p.replace("/images/", "/labels/", 1)).with_suffix(".txt").is_file() for p in val)
+    assert yaml.safe_load(data_yaml.read_text())["val"] == "val.txt"
+    from tailguard.errors import BadInputError, EmptyDatasetError
+
+    with pytest.raises(EmptyDatasetError, match="'ref' \\(--val-from\\) has no images outside version 'ref'"):
+        export_version(sqlite_ledger, "ref", "yolo", tmp_path / "self", val_from="ref")
+    sqlite_ledger.ingest(make_yolo_dataset("ants", n_val=0, names=("ant", "bee"), seed=2), origin="human",
+                         as_version="ants")
+    with pytest.raises(BadInputError, match="'ants' \\(--val-from\\) has other class names than version "
+                                            "'t\\+1' \\(0: 'cat' vs 'ant'\\)"):
+        export_version(sqlite_ledger, "t+1", "yolo", tmp_path / "ants", val_from="ants")
+
+
+def test_export_copies_images_and_link_shares_the_inode(sqlite_ledger: Ledger, sqlite_url, capsys,
+                                                        make_yolo_dataset, tmp_path):
+    import os
+
+    from tailguard.ledger.export import export_version
+
+    data = make_yolo_dataset(n_train=2, n_val=1)
+    sqlite_ledger.ingest(data, origin="human", as_version="v")
+    source = data.parent / "images" / "train" / "img0.png"
+    before = source.read_bytes()
+    export_version(sqlite_ledger, "v", "yolo", tmp_path / "copy")
+    exported = tmp_path / "copy" / "images" / "train" / "img0.png"
+    assert exported.read_bytes() == before and os.stat(exported).st_ino != os.stat(source).st_ino
+    with open(exported, "r+b") as handle:  # edit the exported image in place
+        handle.write(b"edited")
+    assert source.read_bytes() == before
+    assert _cli(capsys, sqlite_url, "version", "verify", "v")[0] == 0  # the ledger's files are intact
+
+    code, _, _ = _cli(capsys, sqlite_url, "export", "v", "--out", str(tmp_path / "linked"), "--link")
+    assert code == 0
+    linked = tmp_path / "linked" / "images" / "train" / "img0.png"
+    assert os.stat(linked).st_ino == os.stat(source).st_ino
+    # re-exporting as copies into the linked folder replaces the links, never writes through them
+    export_version(sqlite_ledger, "v", "yolo", tmp_path / "linked")
+    assert os.stat(linked).st_ino != os.stat(source).st_ino and source.read_bytes() == before
+
+
+def test_failed_export_leaves_no_file_under_its_final_name(sqlite_ledger: Ledger, make_yolo_dataset, tmp_path):
+    from tailguard.ledger.export import export_version
+
+    sqlite_ledger.ingest(make_yolo_dataset(n_train=2, n_val=1), origin="human", as_version="v")
+
+    def boom(_: int) -> None:
+        raise RuntimeError("disk full")
+
+    for fmt, name in (("jsonl", "samples.jsonl"), ("parquet", "samples.parquet"), ("yolo", "data.yaml")):
+        out = tmp_path / fmt
+        with pytest.raises(RuntimeError, match="disk full"):
+            export_version(sqlite_ledger, "v", fmt, out, progress=boom)
+        assert not (out / name).exists()
+        assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]  # temporary files removed
+
+
+_KILLED_CHILD = """
+import sys, time
+from pathlib import Path
+from tailguard.ledger import Ledger
+from tailguard.ledger.export import export_version
+
+url, version, fmt, out, ready = sys.argv[1:]
+
+def stall(_n):  # called after the first rows/images are written: stop there until killed
+    Path(ready).write_text("writing")
+    time.sleep(600)
+
+with Ledger.open(url) as ledger:
+    export_version(ledger, version, fmt, Path(out), progress=stall)
+"""
+
+
+def _export_killed_midway(url: str, version: str, fmt: str, out: Path) -> None:
+    """Run an export in a child process and SIGKILL it after it has written something."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import tailguard
+
+    ready = out.parent / f"{out.name}.ready"
+    env = dict(os.environ, PYTHONPATH=str(Path(tailguard.__file__).resolve().parents[1]))
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, url, version, fmt, str(out), str(ready)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert child.poll() is None, f"the export child exited early with {child.returncode}"
+            assert time.monotonic() < deadline, "the export child never started writing"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "yolo"])
+def test_killed_export_leaves_nothing_that_looks_complete(sqlite_url, make_yolo_dataset, tmp_path, fmt):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tailguard.ledger.export import export_version
+
+    data = make_yolo_dataset(n_train=3, n_val=2)
+    texts = tmp_path / "t.jsonl"
+    texts.write_text("".join(json.dumps({"text": f"line {i}"}) + "\n" for i in range(50)))
+    with Ledger.open(sqlite_url) as opened:
+        opened.ingest(data, origin="human", as_version="det")
+        opened.ingest(texts, origin="human", as_version="txt")
+        version = "det" if fmt == "yolo" else "txt"
+        out = tmp_path / "out"
+        if fmt == "yolo":  # an earlier complete export in the same folder must not vouch for the killed one
+            export_version(opened, "det", "yolo", out)
+            assert (out / "data.yaml").exists()
+    _export_killed_midway(sqlite_url, version, fmt, out)
+    if fmt == "yolo":
+        assert not (out / "data.yaml").exists()
+        return
+    final = out / f"samples.{fmt}"
+    assert not final.exists()
+    (partial,) = [p for p in out.iterdir() if p.name.startswith(f".{final.name}.") and p.name.endswith(".partial")]
+    if fmt == "parquet":
+        with pytest.raises(pa.ArrowInvalid, match="footer"):
+            pq.read_table(partial)  # no footer: the writer never closed

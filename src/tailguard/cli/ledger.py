@@ -252,28 +252,55 @@ def export(
     version: Annotated[str, typer.Argument(help="Version to export.")],
     out: Annotated[str, typer.Option("--out", help="Output folder (nothing is written outside it).")],
     format: Annotated[str, typer.Option("--format", help="yolo|jsonl|parquet")] = "yolo",
-    origins: Annotated[str, typer.Option("--origins", help="Label origins to write, comma-separated.")] = "human",
+    origins: Annotated[str, typer.Option("--origins", help="Label origins to write, comma-separated.")] = (
+        "human,pseudo_label"
+    ),
     both: Annotated[str, typer.Option("--both", help="prefer-human|merge|skip when an image has several")] = (
         "prefer-human"
     ),
+    link: Annotated[bool, typer.Option("--link", help="Hard-link images instead of copying them (yolo).")] = False,
+    val_fraction: Annotated[
+        float | None, typer.Option("--val-fraction", help="Val share F in (0, 1), split by a seeded hash of the "
+                                                          "sample id (yolo; replaces the stored split).")
+    ] = None,
+    val_from: Annotated[
+        str | None, typer.Option("--val-from", help="Take the val images from this version (yolo).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --val-fraction split.")] = 0,
 ) -> None:
     """Export a version: YOLO data.yaml + image lists + labels, or JSONL, or Parquet.
+
+    Default labels: human boxes, plus pseudo-label boxes on images without human ones.
+    Images are copied (--link hard-links them). A version without a val split needs
+    --val-fraction F or --val-from VERSION.
 
     Example: tailguard export coco-v1 --format yolo --out exported/ && yolo train data=exported/data.yaml
     """
     import sys
+    import warnings
+    from pathlib import Path
+
+    from tailguard.ledger.export import ExportWarning, export_version
 
     chosen = tuple(o.strip() for o in origins.split(",") if o.strip())
-    with _open() as ledger:
+    options: dict[str, Any] = {"origins": chosen, "both": both, "link": link, "val_fraction": val_fraction,
+                               "val_from": val_from, "seed": seed}
+    with _open() as ledger, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExportWarning)
         if sys.stderr.isatty():
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 task = bar.add_task(f"export {version}", total=ledger.get_version(version).n_members)
-                target = ledger.export(version, format, out, origins=chosen, both=both,
-                                       progress=lambda n: bar.advance(task, n))
+                target = export_version(ledger, version, format, Path(out), **options,
+                                        progress=lambda n: bar.advance(task, n))
         else:
-            target = ledger.export(version, format, out, origins=chosen, both=both)
+            target = export_version(ledger, version, format, Path(out), **options)
+    for w in caught:
+        if issubclass(w.category, ExportWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     typer.echo(f"exported {version!r} as {format}: {target}")
 
 

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlalchemy import (
     Connection,
@@ -79,6 +79,9 @@ from tailguard.ledger.types import (
     VersionInfo,
     VersionSummary,
 )
+
+if TYPE_CHECKING:
+    from tailguard.ledger.export import ExportOptions
 
 CHUNK = 2_000
 IN_CHUNK = 5_000
@@ -1197,20 +1200,12 @@ class Ledger:
         with read_connection(self._engine) as conn:
             return build_lineage(self, conn, target)
 
-    def export(
-        self,
-        version: str,
-        format: str,
-        out: str | Path,
-        *,
-        origins: Sequence[str] = ("human",),
-        both: str = "prefer-human",
-        progress: Callable[[int], None] | None = None,
-    ) -> Path:
-        """Export a version as ``yolo`` (data.yaml + image lists + labels), ``jsonl`` or ``parquet``."""
+    def export(self, version: str, format: str, out: str | Path, **options: Unpack[ExportOptions]) -> Path:
+        """Export a version as ``yolo``, ``jsonl`` or ``parquet``; ``options`` as for
+        :func:`tailguard.ledger.export.export_version` (every occurrence is written)."""
         from tailguard.ledger.export import export_version
 
-        return export_version(self, version, format, Path(out), origins=origins, both=both, progress=progress)
+        return export_version(self, version, format, Path(out), **options)
 
     def count_samples(self) -> int:
         """Number of samples in the ledger."""
