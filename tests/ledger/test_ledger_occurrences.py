@@ -111,3 +111,16 @@ def test_audit_of_a_version_sees_the_repeats(ledger: Ledger, tmp_path):
     for a, b in zip(by_version.metrics, by_path.metrics, strict=True):
         assert a.name == b.name
         assert a.value == pytest.approx(b.value, rel=1e-9, abs=1e-12, nan_ok=True)
+
+
+def test_yolo_export_lists_a_repeated_image_once_per_occurrence(ledger: Ledger, make_yolo_dataset, tmp_path):
+    import yaml
+
+    ledger.ingest(make_yolo_dataset(n_train=2, n_val=1), origin="human", as_version="det")
+    ids = ledger.version_sample_ids("det")
+    ledger.create_version("det-rep", sample_ids=[*ids, ids[0], ids[0]])
+    data_yaml = ledger.export("det-rep", "yolo", tmp_path / "out", val_fraction=0.5, seed=3)
+    spec = yaml.safe_load(data_yaml.read_text())
+    listed = [line for split in ("train", "val")
+              for line in (data_yaml.parent / spec[split]).read_text().splitlines()]
+    assert len(listed) == 5 and len(set(listed)) == 3  # three images, one of them listed three times
