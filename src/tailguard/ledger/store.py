@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, Integer, and_, func, insert, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import (
     EmptyDatasetError,
@@ -38,7 +38,14 @@ from tailguard.errors import (
     VersionExistsError,
 )
 from tailguard.ledger import schema
-from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
+from tailguard.ledger.engine import (
+    make_engine,
+    missing_schema_error,
+    open_error,
+    read_connection,
+    resolve_url,
+    write_transaction,
+)
 from tailguard.ledger.hashing import content_id, file_id, label_key
 from tailguard.ledger.selectors import selector_clause
 from tailguard.ledger.types import (
@@ -159,19 +166,27 @@ class Ledger:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, url: str | None = None) -> Ledger:
+    def open(cls, url: str | None = None, *, create: bool = True) -> Ledger:
         """Open (and create, with its folder and schema) the ledger at ``url``.
 
         ``None`` means ``$TAILGUARD_LEDGER``, then ``sqlite:///.tailguard/ledger.db``.
+        ``create=False`` opens an existing ledger only: nothing is created, and a missing
+        one raises :class:`~tailguard.errors.LedgerNotFoundError`.
         """
         resolved = resolve_url(url)
-        engine = make_engine(resolved)
+        engine = make_engine(resolved, create=create)
         ledger = cls(engine, resolved)
         try:
-            ledger._create_schema()
-        except OperationalError as exc:
+            if create:
+                ledger._create_schema()
+            elif not ledger._schema_ready():
+                raise missing_schema_error(resolved)
+        except DBAPIError as exc:
             engine.dispose()
-            raise LedgerError(f"cannot open the ledger {resolved!r}: {exc.orig}") from exc
+            raise open_error(resolved, exc) from exc
+        except BaseException:
+            engine.dispose()
+            raise
         return ledger
 
     def _schema_ready(self) -> bool:
