@@ -114,6 +114,22 @@ class ProvenanceConflictError(LedgerError):
     """Evidence in a file contradicts the origin that was claimed for it."""
 
 
+class LedgerURLError(ParameterError):
+    """A ledger URL is malformed or names a store that would not persist (``sqlite://``, ``:memory:``)."""
+
+
+class LedgerNotFoundError(MissingInputError):
+    """A command that only reads was pointed at a ledger that does not exist (nothing is created)."""
+
+
+class NotALedgerError(LedgerError):
+    """The URL names a file or database that is not a tailguard ledger (e.g. not SQLite at all)."""
+
+
+class LedgerAccessError(LedgerError):
+    """The ledger cannot be reached, created or written: an unwritable folder, a read-only file, a refused login."""
+
+
 class GateRefusedError(TailguardError, RuntimeError):
     """A training mix broke the policy gate. ``reasons`` lists each broken rule with its numbers."""
 
@@ -133,12 +149,16 @@ __all__ = [
     "GateRefusedError",
     "IncompatibleMergeError",
     "LabelFormatError",
+    "LedgerAccessError",
     "LedgerError",
+    "LedgerNotFoundError",
+    "LedgerURLError",
     "LedgerUpgradeRequiredError",
     "MissingDependencyError",
     "MissingInputError",
     "MissingSplitError",
     "NonFiniteValueError",
+    "NotALedgerError",
     "ParameterError",
     "ProvenanceConflictError",
     "TailguardError",

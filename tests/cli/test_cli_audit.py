@@ -104,6 +104,10 @@ def test_unknown_version_is_exit_2(files, capsys, monkeypatch):
     monkeypatch.chdir(files)
     url = f"sqlite:///{files / 'ledger.db'}"
     code, _, err = run(["--ledger", url, "audit", "no-such-version", "--reference", "ref.npy"], capsys)
+    assert code == 2 and err.startswith(f"error: no ledger at {files / 'ledger.db'};")  # and none is created
+    assert not (files / "ledger.db").exists()
+    assert main(["--ledger", url, "init"]) == 0
+    code, _, err = run(["--ledger", url, "audit", "no-such-version", "--reference", "ref.npy"], capsys)
     assert code == 2 and "no-such-version" in err
 
 

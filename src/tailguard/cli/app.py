@@ -4,17 +4,30 @@ Only typer is imported here and in the command modules' top level; each command
 imports the library it needs when it runs, so ``tailguard --help`` stays fast.
 Every :class:`~tailguard.errors.TailguardError` becomes one line on stderr and
 exit code 2 (``--debug`` shows the traceback instead).
+
+The global options ``--ledger URL`` and ``--debug`` may also follow the subcommand
+(``tailguard version list --ledger sqlite:///x.db``): :func:`hoist_global_options`
+moves them in front of it before typer parses the line.
+
+>>> hoist_global_options(["version", "list", "--ledger=sqlite:///x.db", "--", "--debug"])
+['--ledger=sqlite:///x.db', 'version', 'list', '--', '--debug']
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from tailguard.cli import audit, demo, ledger, mix, simulate, upgrade, yolo
+from tailguard.cli import audit, demo, ledger, mix, runs, simulate, upgrade, yolo
 from tailguard.cli.state import state
+
+GLOBAL_FLAGS = ("--debug",)
+"""Global options without a value (they may stand anywhere before a literal ``--``)."""
+GLOBAL_VALUE_OPTIONS = ("--ledger",)
+"""Global options with a value: ``--ledger URL`` or ``--ledger=URL``."""
 
 app = typer.Typer(
     name="tailguard",
@@ -26,6 +39,24 @@ app = typer.Typer(
 )
 
 
+def package_version() -> str:
+    """The installed distribution's version, else the source tree's ``tailguard.__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tailguard")
+    except PackageNotFoundError:
+        import tailguard
+
+        return tailguard.__version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tailguard {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ledger_url: Annotated[
@@ -33,25 +64,61 @@ def _global_options(
         typer.Option(
             "--ledger",
             envvar="TAILGUARD_LEDGER",
-            help="Ledger URL (sqlite:///path.db or postgresql://...). Default: sqlite:///.tailguard/ledger.db",
+            help="Ledger URL (sqlite:///path.db or postgresql://...). Default: sqlite:///.tailguard/ledger.db. "
+            "May also follow the command.",
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors (anywhere on the line).")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     state.ledger_url = ledger_url
     state.debug = debug
 
 
-for _module in (ledger, audit, mix, simulate, demo, yolo, upgrade):
+for _module in (ledger, runs, audit, mix, simulate, demo, yolo, upgrade):
     _module.register(app)
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """Move ``--ledger URL``, ``--ledger=URL`` and ``--debug`` to the front of ``argv``.
+
+    Typer parses the app's own options only before the subcommand; no subcommand has
+    options of these names (a test checks that), so moving them changes no meaning.
+    Scanning stops at a literal ``--``: what follows it is left as it is.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_VALUE_OPTIONS:
+            front.extend(argv[i : i + 2])  # a missing value is left for typer to report
+            i += 2
+            continue
+        if arg in GLOBAL_FLAGS or any(arg.startswith(f"{name}=") for name in GLOBAL_VALUE_OPTIONS):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
     from tailguard.errors import TailguardError
 
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    state.ledger_url, state.debug = None, False  # the callback sets both; nothing stays from an earlier call
     try:
-        app(args=argv, prog_name="tailguard")  # standalone: usage errors exit 2 by themselves
+        app(args=args, prog_name="tailguard")  # standalone: usage errors exit 2 by themselves
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

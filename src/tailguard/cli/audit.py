@@ -72,13 +72,18 @@ def _print_table(report: Any) -> None:
     console.print(f"verdict: [bold {colours[report.verdict]}]{report.verdict}[/]")
 
 
+def _names_version(spec: str) -> bool:
+    """Whether the audit reads ``spec`` as a ledger version (the rule of ``audit.sources.Source``)."""
+    return not Path(spec).exists() and not any(sep in spec for sep in ("/", "\\")) and not Path(spec).suffix
+
+
 def _yolo_inputs(url: str, reference: str, candidate: str, weights: Path) -> tuple[Any, Any]:
     """Both sides of a detection audit, images embedded by the user's own YOLO checkpoint."""
     from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
     from tailguard.ledger import Ledger
 
     embedder = YoloEmbedder(weights)  # one embedder: both sides see the same backbone
-    with Ledger.open(url) as ledger:
+    with Ledger.open(url, create=False) as ledger:
         ref = detection_audit_input(ledger, reference, embedder=embedder, name=reference)
         cand = detection_audit_input(ledger, candidate, embedder=embedder, name=candidate)
     return ref, cand
@@ -124,6 +129,8 @@ def audit_command(
     from tailguard.cli.state import state
 
     url = state.resolved_ledger_url()
+    if any(_names_version(spec) for spec in (candidate, reference)):
+        state.open_ledger(create=False).close()  # a missing ledger is one line, and none is created
     config = AuditConfig(
         metrics=list(metrics) if metrics else None,
         quick=quick,

@@ -1,47 +1,46 @@
 """CLI commands of the provenance ledger: init, ingest, version, lineage, export.
 
+Commands that only read (``version list/show/diff/verify``, ``lineage``, ``export``) open
+the ledger with ``create=False``: on a missing one they fail with one line and create nothing.
+
 Only typer is imported at module level; each command imports the ledger when it runs.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
-    from tailguard.ledger import Ledger
+    from tailguard.ledger import Ledger, Lineage
 
 
-def _open() -> Ledger:
+def _open(create: bool = True) -> Ledger:
+    """The ledger of ``--ledger``; with ``create=False`` (commands that only read) a missing one is an error."""
     from tailguard.cli.state import state
-    from tailguard.ledger import Ledger
 
-    return Ledger.open(state.resolved_ledger_url())
+    return state.open_ledger(create=create)
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from tailguard.cli.output import make_console
 
-    return Console(highlight=False, soft_wrap=True)
+    return make_console()
 
 
 def _dump(value: Any) -> str:
-    import dataclasses
+    from tailguard.cli.output import to_json
 
-    def default(obj: Any) -> Any:
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return dataclasses.asdict(obj)
-        return str(obj)
-
-    return json.dumps(value, default=default, indent=2, sort_keys=False)
+    return to_json(value)
 
 
 def init() -> None:
     """Create the ledger (SQLite file or PostgreSQL schema) if it does not exist."""
+    from tailguard.ledger.urls import redact_url
+
     with _open() as ledger:
-        typer.echo(f"ledger ready: {ledger.url} ({ledger.count_samples()} samples, "
+        typer.echo(f"ledger ready: {redact_url(ledger.url)} ({ledger.count_samples()} samples, "
                    f"{len(ledger.list_versions())} versions)")
 
 
@@ -107,7 +106,7 @@ def version_create(
 @version_app.command("list")
 def version_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List every version, oldest first."""
-    with _open() as ledger:
+    with _open(create=False) as ledger:
         infos = ledger.list_versions()
     if as_json:
         typer.echo(_dump(infos))
@@ -117,10 +116,12 @@ def version_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     from rich.table import Table
 
+    from tailguard.cli.output import plain
+
     table = Table("name", "samples", "distinct", "created", "description")
     for info in infos:
-        table.add_row(info.name, str(info.n_members), str(info.n_distinct),
-                      info.created_at.strftime("%Y-%m-%d %H:%M:%S"), info.description)
+        table.add_row(*plain(info.name, info.n_members, info.n_distinct,
+                             info.created_at.strftime("%Y-%m-%d %H:%M:%S"), info.description))
     _console().print(table)
 
 
@@ -130,7 +131,7 @@ def version_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts by origin, generation and class; synthetic depth; provenance conflicts."""
-    with _open() as ledger:
+    with _open(create=False) as ledger:
         info = ledger.get_version(name)
         summary = ledger.version_summary(name)
         names = ledger.class_names(name)
@@ -161,7 +162,7 @@ def version_diff(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Contents added, removed, and whose origin or count changed from A to B."""
-    with _open() as ledger:
+    with _open(create=False) as ledger:
         d = ledger.diff(a, b)
     if as_json:
         typer.echo(_dump(d))
@@ -185,7 +186,7 @@ def version_verify(name: Annotated[str, typer.Argument(help="Version name.")]) -
 
     from tailguard.errors import LedgerError
 
-    with _open() as ledger:
+    with _open(create=False) as ledger:
         total = ledger.get_version(name).n_distinct
         if sys.stderr.isatty():
             from rich.progress import Progress
@@ -209,30 +210,48 @@ def version_verify(name: Annotated[str, typer.Argument(help="Version name.")]) -
 
 
 def lineage(
-    target: Annotated[str, typer.Argument(help="Sample id (or unique prefix) or version name.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    target: Annotated[
+        str,
+        typer.Argument(help="Version name, model run id or sample id (or a unique id prefix; write run:ID or "
+                            "sample:ID when a prefix matches both)."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the graph (nodes, edges, depths) as JSON.")] = False,
 ) -> None:
-    """Ancestry of a sample or version, with each sample's synthetic depth."""
-    with _open() as ledger:
+    """Ancestry of a version, a model run or a sample, with each sample's synthetic depth.
+
+    A version's lineage also lists the models trained on it; a run's, the samples it produced.
+
+    Example: tailguard lineage train-v2
+    """
+    with _open(create=False) as ledger:
         graph = ledger.lineage(target)
     if as_json:
         typer.echo(_dump(graph))
         return
+    _print_lineage(graph)
+
+
+def _print_lineage(graph: Lineage) -> None:
+    """The ancestry tree, then what hangs below the target (runs trained on it, samples it produced)."""
+    from rich.text import Text
     from rich.tree import Tree
 
     nodes = {n.id: n for n in graph.nodes}
     parents: dict[str, list[tuple[str, str]]] = {}
+    children: dict[str, list[str]] = {}
     for e in graph.edges:
         parents.setdefault(e.child, []).append((e.parent, e.relation))
+        if e.relation in ("trained_on", "produced_by"):
+            children.setdefault(e.parent, []).append(e.child)
 
-    def label(node_id: str, relation: str | None) -> str:
+    def label(node_id: str, relation: str | None) -> Text:  # Text: names with [brackets] are not markup
         n = nodes.get(node_id)
-        text = f"{node_id[:40]}  {n.label if n else ''}"
+        text = f"{node_id}  {n.label}" if n is not None else node_id
         if n is not None and n.synthetic_depth is not None:
             text += f"  [depth {n.synthetic_depth}]"
-        return f"{relation}: {text}" if relation else text
+        return Text(f"{relation}: {text}" if relation else text)
 
-    root_id = f"version:{graph.target}" if graph.kind == "version" else graph.target
+    root_id = {"version": f"version:{graph.target}", "run": f"run:{graph.target}"}.get(graph.kind, graph.target)
     tree = Tree(label(root_id, None))
 
     def grow(branch: Any, node_id: str, seen: frozenset[str]) -> None:
@@ -244,6 +263,21 @@ def lineage(
     grow(tree, root_id, frozenset({root_id}))
     console = _console()
     console.print(tree)
+    below = children.get(root_id, [])
+    if graph.kind == "version":
+        heading = f"models trained on {graph.target}: {len(below) or 'none'}"
+    elif graph.kind == "run":
+        total = sum(graph.depth_histogram.values())
+        heading = f"samples produced by run {graph.target}: {total}"
+        if len(below) < total:
+            heading += f" (the first {len(below)} shown)"
+    else:
+        heading = None
+    if heading is not None:
+        listing = Tree(Text(heading))
+        for node_id in below:
+            listing.add(label(node_id, None))
+        console.print(listing)
     if graph.depth_histogram:
         console.print("synthetic depth: " + ", ".join(f"{d}: {n}" for d, n in graph.depth_histogram.items()))
 
@@ -285,7 +319,7 @@ def export(
     chosen = tuple(o.strip() for o in origins.split(",") if o.strip())
     options: dict[str, Any] = {"origins": chosen, "both": both, "link": link, "val_fraction": val_fraction,
                                "val_from": val_from, "seed": seed}
-    with _open() as ledger, warnings.catch_warnings(record=True) as caught:
+    with _open(create=False) as ledger, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExportWarning)
         if sys.stderr.isatty():
             from rich.progress import Progress

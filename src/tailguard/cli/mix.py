@@ -48,14 +48,13 @@ def mix(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from tailguard.cli.state import state
-    from tailguard.ledger import Ledger
     from tailguard.policy import mix as run_mix
     from tailguard.policy import parse_policy
 
     spec = parse_policy(policy)  # fail fast on a bad spec, before opening the ledger
     show = sys.stderr.isatty() and not as_json
     with (
-        Ledger.open(state.resolved_ledger_url()) as ledger,
+        state.open_ledger(create=True) as ledger,
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -108,10 +107,9 @@ def gate(
     Example: tailguard gate train-3 --policy accumulate+anchor:0.2 --max-unknown 0.05
     """
     from tailguard.cli.state import state
-    from tailguard.ledger import Ledger
     from tailguard.policy import check_gate
 
-    with Ledger.open(state.resolved_ledger_url()) as ledger:
+    with state.open_ledger(create=False) as ledger:  # judging never creates a ledger
         decision = check_gate(
             ledger, version, policy=policy, max_unknown_fraction=max_unknown, max_synthetic_depth=max_depth
         )

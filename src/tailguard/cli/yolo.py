@@ -44,10 +44,9 @@ def pseudo_label(
     from tailguard.cli.state import state
     from tailguard.integrations.ultralytics import collect_images
     from tailguard.integrations.ultralytics import pseudo_label as run
-    from tailguard.ledger import Ledger
 
     n_images = len(collect_images(images))
-    with Ledger.open(state.resolved_ledger_url()) as ledger:
+    with state.open_ledger(create=True) as ledger:
         kwargs = dict(
             ledger=ledger,
             conf=conf,

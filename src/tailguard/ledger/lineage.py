@@ -1,14 +1,25 @@
-"""Lineage: the ancestry of a sample or a version, with synthetic depths.
+"""Lineage: the ancestry of a sample, a version or a model run, with synthetic depths.
 
 Synthetic depth counts model generations between a sample and human data: human
 samples are 0; a sample produced by a model run trained on version V is
 1 + the deepest member of V; other synthetic or pseudo-label samples use their
 recorded generation (1 when none is recorded).
+
+Besides the ancestry, a version's graph holds the runs trained on it (``trained_on``
+edges into the version), and a run's graph holds the first :data:`MAX_SHOWN_OUTPUTS`
+samples it produced (``produced_by`` edges into the run); the run's depth histogram
+counts all of them.
+
+>>> pick_run("run:3f2a", ["3f2a9c", "77aa00"])
+'3f2a9c'
+>>> pick_run("beef", ["3f2a9c"]) is None
+True
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -23,6 +34,10 @@ if TYPE_CHECKING:
 
 MAX_RUNS_PER_VERSION = 200
 MAX_SAMPLES = 10_000
+MAX_SHOWN_OUTPUTS = 10
+"""Samples of a run's lineage listed one by one (its depth histogram counts every output)."""
+MIN_PREFIX = 4
+HEX = frozenset("0123456789abcdef")
 
 s_t, vm_t, v_t = schema.samples, schema.version_members, schema.versions
 r_t, o_t, p_t = schema.model_runs, schema.run_outputs, schema.sample_parents
@@ -75,10 +90,19 @@ class _Builder:
     def run(self, run: Any) -> str:
         node_id = f"run:{run.id}"
         if node_id not in self.nodes:
-            self.nodes[node_id] = LineageNode(node_id, "run", f"model {run.model_id}")
+            n_out = self.conn.execute(select(func.count()).select_from(o_t).where(o_t.c.run_id == run.id)).scalar()
+            self.nodes[node_id] = LineageNode(node_id, "run", f"model {run.model_id} ({int(n_out or 0)} outputs)")
             if run.trained_on is not None:
                 self.edge(node_id, self.version(run.trained_on), "trained_on")
         return node_id
+
+    def trained_on(self, name: str) -> None:
+        """Add the runs trained on version ``name`` (oldest first)."""
+        for run in self.conn.execute(
+            select(r_t).where(r_t.c.trained_on == name).order_by(r_t.c.created_at, r_t.c.id)
+            .limit(MAX_RUNS_PER_VERSION)
+        ):
+            self.run(run)
 
     def sample(self, sample_id: str) -> str:
         todo = [sample_id]
@@ -106,7 +130,7 @@ def resolve_sample(conn: Connection, target: str) -> str | None:
     """A full sample id from an id or a unique prefix (at least 4 characters)."""
     if conn.execute(select(s_t.c.id).where(s_t.c.id == target)).first() is not None:
         return target
-    if len(target) < 4 or any(c not in "0123456789abcdef" for c in target):
+    if len(target) < MIN_PREFIX or any(c not in HEX for c in target):
         return None
     matches = list(conn.execute(select(s_t.c.id).where(s_t.c.id.like(target + "%")).limit(2)).scalars())
     if len(matches) > 1:
@@ -114,25 +138,91 @@ def resolve_sample(conn: Connection, target: str) -> str | None:
     return matches[0] if matches else None
 
 
-def build_lineage(ledger: Ledger, conn: Connection, target: str) -> Lineage:
-    """The lineage graph of ``target`` (a version name, a sample id, or a unique id prefix)."""
-    builder = _Builder(conn)
-    vrow = conn.execute(select(v_t).where(v_t.c.name == target)).first()
-    if vrow is not None:
-        builder.version(target)
-        depth = member_depth_sql()
-        hist = conn.execute(
-            select(depth, func.sum(vm_t.c.multiplicity)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-            .where(and_(vm_t.c.version_id == vrow.id)).group_by(depth)
-        ).all()
-        return Lineage(target, "version", list(builder.nodes.values()), builder.edges,
-                       {int(d): int(n) for d, n in sorted(hist)})
-    sample_id = resolve_sample(conn, target)
-    if sample_id is None:
-        raise MissingInputError(f"{target!r} is neither a version nor a sample id in the ledger")
+def pick_run(target: str, run_ids: Iterable[str]) -> str | None:
+    """The run id ``target`` names (``run:ID``, a full id or a unique prefix of 4+ hex digits), else ``None``.
+
+    An ambiguous prefix raises :class:`~tailguard.errors.MissingInputError` naming two matches.
+    """
+    wanted = target.removeprefix("run:")
+    ids = list(run_ids)
+    if wanted in ids:
+        return wanted
+    if len(wanted) < MIN_PREFIX or any(c not in HEX for c in wanted):
+        return None
+    matches = [i for i in ids if i.startswith(wanted)]
+    if len(matches) > 1:
+        raise MissingInputError(f"run id prefix {wanted!r} is ambiguous ({matches[0]}, {matches[1]}, ...)")
+    return matches[0] if matches else None
+
+
+def _run_ids(conn: Connection) -> list[str]:
+    return list(conn.execute(select(r_t.c.id)).scalars())
+
+
+def _version_lineage(builder: _Builder, conn: Connection, vrow: Any) -> Lineage:
+    builder.version(vrow.name)
+    builder.trained_on(vrow.name)
+    depth = member_depth_sql()
+    hist = conn.execute(
+        select(depth, func.sum(vm_t.c.multiplicity)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
+        .where(and_(vm_t.c.version_id == vrow.id)).group_by(depth)
+    ).all()
+    return Lineage(vrow.name, "version", list(builder.nodes.values()), builder.edges,
+                   {int(d): int(n) for d, n in sorted(hist)})
+
+
+def _run_lineage(builder: _Builder, conn: Connection, run_id: str) -> Lineage:
+    run = conn.execute(select(r_t).where(r_t.c.id == run_id)).one()
+    builder.run(run)
+    shown = conn.execute(
+        select(o_t.c.sample_id).where(o_t.c.run_id == run_id).order_by(o_t.c.sample_id).limit(MAX_SHOWN_OUTPUTS)
+    ).scalars()
+    for sample_id in list(shown):
+        builder.sample(sample_id)
+    hist = conn.execute(
+        select(s_t.c.synthetic_depth, func.count()).select_from(o_t.join(s_t, s_t.c.id == o_t.c.sample_id))
+        .where(o_t.c.run_id == run_id).group_by(s_t.c.synthetic_depth)
+    ).all()
+    return Lineage(run_id, "run", list(builder.nodes.values()), builder.edges,
+                   {int(d): int(n) for d, n in sorted(hist)})
+
+
+def _sample_lineage(builder: _Builder, sample_id: str) -> Lineage:
     builder.sample(sample_id)
     hist: dict[int, int] = {}
     for node in builder.nodes.values():
         if node.kind == "sample" and node.synthetic_depth is not None:
             hist[node.synthetic_depth] = hist.get(node.synthetic_depth, 0) + 1
     return Lineage(sample_id, "sample", list(builder.nodes.values()), builder.edges, dict(sorted(hist.items())))
+
+
+def build_lineage(ledger: Ledger, conn: Connection, target: str) -> Lineage:
+    """The lineage graph of ``target``: a version name, a model run or a sample.
+
+    Runs and samples are named by their id or a unique prefix; ``run:ID`` and ``sample:ID``
+    say which is meant when a prefix matches both.
+    """
+    builder = _Builder(conn)
+    if target.startswith("run:"):
+        run_id = pick_run(target, _run_ids(conn))
+        if run_id is None:
+            raise MissingInputError(f"{target!r} is not a model run id (or unique prefix) in the ledger")
+        return _run_lineage(builder, conn, run_id)
+    if target.startswith("sample:"):
+        sample_id = resolve_sample(conn, target.removeprefix("sample:"))
+        if sample_id is None:
+            raise MissingInputError(f"{target!r} is not a sample id (or unique prefix) in the ledger")
+        return _sample_lineage(builder, sample_id)
+    vrow = conn.execute(select(v_t).where(v_t.c.name == target)).first()
+    if vrow is not None:
+        return _version_lineage(builder, conn, vrow)
+    sample_id = resolve_sample(conn, target)
+    run_id = pick_run(target, _run_ids(conn))
+    if sample_id is not None and run_id is not None and target not in (sample_id, run_id):
+        raise MissingInputError(f"{target!r} is the start of sample {sample_id} and of model run {run_id}; "
+                                f"write sample:{target} or run:{target}")
+    if run_id is not None and sample_id != target:
+        return _run_lineage(builder, conn, run_id)
+    if sample_id is None:
+        raise MissingInputError(f"{target!r} is neither a version nor a sample id in the ledger, nor a model run")
+    return _sample_lineage(builder, sample_id)

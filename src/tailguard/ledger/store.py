@@ -38,7 +38,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import (
     EmptyDatasetError,
@@ -51,7 +51,14 @@ from tailguard.errors import (
     VersionExistsError,
 )
 from tailguard.ledger import schema
-from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
+from tailguard.ledger.engine import (
+    make_engine,
+    missing_schema_error,
+    open_error,
+    read_connection,
+    resolve_url,
+    write_transaction,
+)
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, content_id, file_id, label_key, provenance_digest
 from tailguard.ledger.manifest import (
     DigestCheck,
@@ -79,6 +86,7 @@ from tailguard.ledger.types import (
     VersionInfo,
     VersionSummary,
 )
+from tailguard.ledger.urls import redact_url
 
 if TYPE_CHECKING:
     from tailguard.ledger.export import ExportOptions
@@ -141,6 +149,7 @@ def default_depth(origin: str, generation: int | None) -> int:
 
 def schema_mismatch(url: str, have: int) -> LedgerError:
     """The error for a ledger whose schema is not this tailguard's."""
+    url = redact_url(url)
     if have < schema.SCHEMA_VERSION:
         return LedgerUpgradeRequiredError(
             f"the ledger {url} was written by an older tailguard (schema {have}; this one uses "
@@ -198,19 +207,27 @@ class Ledger:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, url: str | None = None) -> Ledger:
+    def open(cls, url: str | None = None, *, create: bool = True) -> Ledger:
         """Open (and create, with its folder and schema) the ledger at ``url``.
 
         ``None`` means ``$TAILGUARD_LEDGER``, then ``sqlite:///.tailguard/ledger.db``.
+        ``create=False`` opens an existing ledger only: nothing is created, and a missing
+        one raises :class:`~tailguard.errors.LedgerNotFoundError`.
         """
         resolved = resolve_url(url)
-        engine = make_engine(resolved)
+        engine = make_engine(resolved, create=create)
         ledger = cls(engine, resolved)
         try:
-            ledger._create_schema()
-        except OperationalError as exc:
+            if create:
+                ledger._create_schema()
+            elif not ledger._schema_ready():
+                raise missing_schema_error(resolved)
+        except DBAPIError as exc:
             engine.dispose()
-            raise LedgerError(f"cannot open the ledger {resolved!r}: {exc.orig}") from exc
+            raise open_error(resolved, exc) from exc
+        except BaseException:
+            engine.dispose()
+            raise
         return ledger
 
     def _schema_ready(self) -> bool:

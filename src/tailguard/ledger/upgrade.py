@@ -33,6 +33,7 @@ from tailguard.ledger import schema
 from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, provenance_digest
 from tailguard.ledger.manifest import version_digest
+from tailguard.ledger.urls import redact_url
 
 V1_TABLES = ("tg_meta", "datasets", "ingests", "samples", "sample_parents", "labels", "conflicts", "skipped",
              "versions", "version_members", "model_runs", "run_outputs", "run_metrics", "exclusions")
@@ -72,18 +73,18 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
         with read_connection(engine) as conn:
             have = _schema_version(conn)
         if have is None:
-            raise LedgerError(f"{resolved} holds no tailguard ledger to upgrade")
+            raise LedgerError(f"{redact_url(resolved)} holds no tailguard ledger to upgrade")
         if have == schema.SCHEMA_VERSION:
-            return UpgradeReport(resolved, have, have, None)
+            return UpgradeReport(redact_url(resolved), have, have, None)
         if have > schema.SCHEMA_VERSION:
-            raise LedgerError(f"the ledger {resolved} was written by a newer tailguard (schema {have}); "
+            raise LedgerError(f"the ledger {redact_url(resolved)} was written by a newer tailguard (schema {have}); "
                               f"this one understands {schema.SCHEMA_VERSION}")
         start = time.perf_counter()
         backup = _backup(engine)
         with write_transaction(engine) as conn:
             counts = _migrate_1_to_2(conn)
         return UpgradeReport(
-            resolved, have, schema.SCHEMA_VERSION, backup, *counts, seconds=time.perf_counter() - start,
+            redact_url(resolved), have, schema.SCHEMA_VERSION, backup, *counts, seconds=time.perf_counter() - start,
             notes=["versions made by schema 1 were sets: each member migrated with multiplicity 1"],
         )
     finally:
