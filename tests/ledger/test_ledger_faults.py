@@ -18,21 +18,21 @@ from tailguard.ledger.engine import normalise_url
 KILLED_INGEST = r"""
 import pathlib, sys, time
 from sqlalchemy import func, select
-from tailguard.ledger import Ledger, schema, store
+from tailguard.ledger import Ledger, schema, writes
 
 url, path, flag = sys.argv[1:4]
-original = store.Ledger._write_chunk
+original = writes.LedgerWriter._write_chunk
 calls = []
 
-def write_then_stall(self, conn, items, ingest_id, acc):
-    original(self, conn, items, ingest_id, acc)
+def write_then_stall(self, items):
+    original(self, items)
     calls.append(1)
     if len(calls) == 2:  # mid-ingest: rows written inside the open transaction
-        n = conn.execute(select(func.count()).select_from(schema.samples)).scalar_one()
+        n = self._conn.execute(select(func.count()).select_from(schema.samples)).scalar_one()
         pathlib.Path(flag).write_text(str(n))
         time.sleep(600)
 
-store.Ledger._write_chunk = write_then_stall
+writes.LedgerWriter._write_chunk = write_then_stall
 with Ledger.open(url) as ledger:
     ledger.ingest(path, origin="human", as_version="big")
 """

@@ -109,9 +109,9 @@ def test_conflicting_claims_are_recorded_and_unknown_is_upgraded(ledger: Ledger)
 
 
 def test_diff_added_removed(ledger: Ledger, monkeypatch):
-    from tailguard.ledger import store
+    from tailguard.ledger import dialect
 
-    monkeypatch.setattr(store, "ANALYZE_AFTER", 1)  # exercise the PostgreSQL statistics refresh too
+    monkeypatch.setattr(dialect, "ANALYZE_AFTER", 1)  # exercise the PostgreSQL statistics refresh too
     ledger.add_samples([text(str(i)) for i in range(10)], as_version="a")
     ledger.add_samples([text(str(i)) for i in range(5, 15)], as_version="b")
     d = ledger.diff("a", "b")

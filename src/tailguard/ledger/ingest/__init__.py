@@ -80,8 +80,6 @@ def run_ingest(
     progress: bool | Callable[[int], None] = False,
 ) -> IngestReport:
     """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`."""
-    from tailguard.ledger.store import CHUNK, Prepared, _Accumulator
-
     path = Path(path)
     if format not in FORMATS:
         raise UnknownChoiceError("format", format, FORMATS)
@@ -95,51 +93,21 @@ def run_ingest(
     options = IngestOptions(origin, generator, generation, verified_by)
     reader = open_reader(path, fmt, options)
     tick, close_progress = _progress(progress, f"ingest {path.name}")
-    acc = _Accumulator()
-    names_seen: list[str] | None = None
     try:
-        with write_transaction(ledger._engine) as conn:
-            if as_version is not None:
-                ledger._check_new_version(conn, as_version)
-            ingest_id = ledger._begin_ingest(conn, str(path.resolve()), fmt, origin)
-            batch: list[Prepared] = []
+        with ledger.write(path=str(path.resolve()), fmt=fmt, origin=origin, as_version=as_version,
+                          progress=tick) as writer:
             for entry in reader:
                 if isinstance(entry, BadItem):
                     if not skip_bad:
                         raise entry.error
-                    acc.skipped.append(SkippedItem(entry.item, str(entry.error)))
+                    writer.skip(entry.item, str(entry.error))
                     continue
-                batch.append(_prepare(ledger, conn, entry, ingest_id))
-                if entry.class_names is not None:
-                    names_seen = entry.class_names
-                if len(batch) >= CHUNK:
-                    ledger._write_chunk(conn, batch, ingest_id, acc)
-                    tick(len(batch))
-                    batch = []
-            if batch:
-                ledger._write_chunk(conn, batch, ingest_id, acc)
-                tick(len(batch))
-            ledger._analyze_if_bulk(conn, acc)
-            if not acc.sample_ids and not acc.skipped:
-                raise EmptyDatasetError(f"no {fmt} samples found", path=str(path))
-            if as_version is not None and acc.sample_ids:
-                extra = {"ingest_id": ingest_id, "path": str(path.resolve())}
-                if names_seen is not None:
-                    extra["class_names"] = names_seen
-                ledger._create_version(conn, as_version, (), acc.members, "", extra)
-            ledger._finish_ingest(conn, ingest_id, acc, as_version if acc.sample_ids else None)
+                writer.add(entry.sample, sample_id=entry.sample_id, item=entry.item, class_names=entry.class_names,
+                           conflicts=entry.conflicts)
     finally:
         close_progress()
-    return acc.report(as_version if acc.sample_ids else None, ingest_id)
-
-
-def _prepare(ledger: Ledger, conn, entry: Item, ingest_id: int):  # type: ignore[no-untyped-def]
-    prepared = ledger.prepare(entry.sample, sample_id=entry.sample_id, item=entry.item, ingest_id=ingest_id,
-                              conn=conn)
-    if entry.class_names is not None:
-        prepared.row["dataset_id"] = ledger._dataset_id(entry.class_names, conn)
-    prepared.conflicts.extend(entry.conflicts)
-    return prepared
+    assert writer.report is not None
+    return writer.report
 
 
 def _progress(progress: bool | Callable[[int], None], label: str) -> tuple[Callable[[int], None], Callable[[], None]]:

@@ -1,0 +1,142 @@
+"""What differs between SQLite and PostgreSQL, behind one small strategy.
+
+Everything else in the ledger is SQLAlchemy Core and runs unchanged on both.
+
+>>> from sqlalchemy import create_engine
+>>> dialect_for(create_engine("sqlite://")).name
+'sqlite'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Engine, Table, select
+
+from tailguard.ledger import schema
+
+ANALYZE_AFTER = 50_000  # rows; PostgreSQL re-plans with fresh statistics after bulk changes
+
+
+class Dialect:
+    """Portable defaults; subclasses take each backend's fast path."""
+
+    name = "generic"
+
+    def insert_ignore(self, table: Table) -> Any:
+        """``INSERT … ON CONFLICT DO NOTHING`` for ``table``."""
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
+        return dialect_insert(table).on_conflict_do_nothing()
+
+    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
+                    returning: Any = None) -> set[Any] | None:
+        """Insert many rows, ignoring ones whose key exists; with ``returning``, the inserted keys."""
+        if not rows:
+            return set()
+        stmt = self.insert_ignore(table)
+        if returning is not None:
+            return set(conn.execute(stmt.returning(returning), rows).scalars())
+        conn.execute(stmt, rows)
+        return None
+
+    def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
+        """``(id, origin, dataset_id)`` rows of the stored samples among ``ids``."""
+        s = schema.samples
+        return conn.execute(select(s.c.id, s.c.origin, s.c.dataset_id).where(s.c.id.in_(list(ids))))
+
+    def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
+        """Refresh planner statistics after a bulk change of ``rows`` rows (PostgreSQL only)."""
+
+
+class SQLiteDialect(Dialect):
+    """SQLite: BEGIN IMMEDIATE serialises writers, so nothing races and rows go straight to executemany."""
+
+    name = "sqlite"
+
+    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
+                    returning: Any = None) -> set[Any] | None:
+        # cursor.executemany: SQLAlchemy's per-row parameter processing would otherwise dominate ingest time
+        if not rows:
+            return set()
+        keys = list(rows[0])
+        sql = (f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))}) "
+               "ON CONFLICT DO NOTHING")
+        stamps = [i for i, k in enumerate(keys) if isinstance(table.c[k].type, DateTime)]
+        cache: dict[dt.datetime, str] = {}
+
+        def stamp(value: dt.datetime | None) -> str | None:
+            if value is None:
+                return None
+            text = cache.get(value)
+            if text is None:
+                text = cache[value] = value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
+            return text
+
+        params = []
+        for r in rows:
+            values = [r[k] for k in keys]
+            for i in stamps:
+                values[i] = stamp(values[i])
+            params.append(tuple(values))
+        conn.exec_driver_sql(sql, params)
+        return {r[returning.name] for r in rows} if returning is not None else None
+
+    def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
+        # plain placeholders: compiling a 5,000-item IN costs more than the query
+        marks = ",".join("?" * len(ids))
+        return conn.exec_driver_sql(f"SELECT id, origin, dataset_id FROM samples WHERE id IN ({marks})", tuple(ids))
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: COPY into a staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING.
+
+    That stays exact when concurrent ingests race for the same keys.
+    """
+
+    name = "postgresql"
+
+    def insert_ignore(self, table: Table) -> Any:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+
+        return dialect_insert(table).on_conflict_do_nothing()
+
+    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
+                    returning: Any = None) -> set[Any] | None:
+        if not rows:
+            return set()
+        keys = list(rows[0])
+        cols = ", ".join(keys)
+        stage = f"tg_stage_{table.name}"
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {table.name} WITH NO DATA")
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([r[k] for k in keys])
+            sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} ORDER BY 1 ON CONFLICT DO NOTHING"
+            if returning is None:
+                cur.execute(sql)
+                return None
+            cur.execute(sql + f" RETURNING {returning.name}")
+            return {row[0] for row in cur.fetchall()}
+
+    def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
+        return conn.exec_driver_sql("SELECT id, origin, dataset_id FROM samples WHERE id = ANY(%(ids)s)",
+                                    {"ids": list(ids)})
+
+    def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
+        if rows >= ANALYZE_AFTER:
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+_DIALECTS: dict[str, type[Dialect]] = {"sqlite": SQLiteDialect, "postgresql": PostgresDialect}
+
+
+def dialect_for(engine: Engine) -> Dialect:
+    """The strategy for ``engine``'s backend (portable defaults for any other)."""
+    return _DIALECTS.get(engine.dialect.name, Dialect)()

@@ -1,0 +1,393 @@
+"""Writing samples: one public write transaction that ``add_samples`` and every ingest go through.
+
+A :class:`LedgerWriter` validates each sample, computes its id (the content hash),
+stores new contents once, counts every occurrence (per source), records claim
+conflicts, replaces label groups, and at the end writes the occurrences, the
+ingest row and, when asked, the version, all in the one transaction that
+:func:`open_writer` holds: a crash or kill leaves nothing behind.
+
+>>> import os, tempfile
+>>> from tailguard.ledger import Ledger, NewSample
+>>> ledger = Ledger.open("sqlite:///" + os.path.join(tempfile.mkdtemp(), "l.db"))
+>>> with ledger.write(as_version="v") as writer:
+...     for text in (b"a", b"b", b"a"):
+...         writer.add(NewSample(content=text, uri=None, modality="text", origin="human"))
+>>> writer.report.added, writer.report.duplicates, ledger.get_version("v").n_members
+(2, 1, 3)
+>>> ledger.close()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+
+from tailguard.errors import EmptyDatasetError, MissingInputError, ParameterError, UnknownChoiceError
+from tailguard.ledger import schema
+from tailguard.ledger.dialect import Dialect
+from tailguard.ledger.encoding import chunks, clock, dumps, now
+from tailguard.ledger.engine import write_transaction
+from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest
+from tailguard.ledger.types import MODALITIES, ORIGINS, Box, Conflict, IngestReport, NewSample, SkippedItem
+from tailguard.ledger.versions import check_new_version, create_version
+
+CHUNK = 2_000  # samples written per batch
+
+s_t = schema.samples
+l_t = schema.labels
+
+
+def default_depth(origin: str, generation: int | None) -> int:
+    """Synthetic depth before any model run is linked: human 0, machine-made its generation (>= 1)."""
+    if origin == "human":
+        return 0
+    if origin in ("synthetic", "pseudo_label"):
+        return generation if generation is not None else 1
+    return generation if generation is not None else 0
+
+
+@dataclass
+class Prepared:
+    """A sample ready to write (id computed, row built)."""
+
+    id: str
+    row: dict[str, Any]
+    labels: tuple[Box, ...]
+    parents: tuple[str, ...]
+    item: str
+    conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class WriteStats:
+    """What a write has done so far."""
+
+    added: int = 0  # contents new to the ledger
+    existing: int = 0  # occurrences whose content the ledger already had before this write
+    duplicates: int = 0  # occurrences whose content came earlier in this same write
+    sample_ids: list[str] = field(default_factory=list)  # one per occurrence, in input order
+    members: list[tuple[str, str]] = field(default_factory=list)  # (sample id, origin) per occurrence
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    # (source, sample id, origin) -> [multiplicity, generation, generator, verified_by, first item]
+    occurrences: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+
+
+class LedgerWriter:
+    """One atomic write (see module doc). Made by :func:`open_writer` / ``Ledger.write``."""
+
+    def __init__(self, conn: Connection, dialect: Dialect, ingest_id: int, *, path: str | None, fmt: str,
+                 as_version: str | None, dataset_cache: dict[str, int],
+                 progress: Callable[[int], None] | None = None):
+        self._conn = conn
+        self._dialect = dialect
+        self.ingest_id = ingest_id
+        self._path = path
+        self._fmt = fmt
+        self._as_version = as_version
+        self._dataset_cache = dataset_cache
+        self._progress = progress
+        self._batch: list[Prepared] = []
+        self._class_names: list[str] | None = None
+        self.stats = WriteStats()
+        self.report: IngestReport | None = None
+
+    def add(self, sample: NewSample, *, sample_id: str | None = None, item: str | None = None,
+            class_names: list[str] | None = None, conflicts: Iterable[tuple[str, str, str, str]] = ()) -> None:
+        """Add one occurrence of ``sample`` (``class_names``: its detection dataset's; ``conflicts``: found by a reader)."""
+        prepared = self.prepare(sample, sample_id=sample_id, item=item)
+        if class_names is not None:
+            prepared.row["dataset_id"] = self.dataset_id(class_names)
+            self._class_names = class_names
+        prepared.conflicts.extend(conflicts)
+        self._batch.append(prepared)
+        if len(self._batch) >= CHUNK:
+            self._flush()
+
+    def skip(self, item: str, reason: str) -> None:
+        """Record an item ``--skip-bad`` left out, with the reason."""
+        self.stats.skipped.append(SkippedItem(item, reason))
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._write_chunk(self._batch)
+            if self._progress is not None:
+                self._progress(len(self._batch))
+            self._batch = []
+
+    def finish(self) -> IngestReport:
+        """Write what is pending, the occurrences, the version (when asked) and the ingest row."""
+        self._flush()
+        acc = self.stats
+        self._dialect.analyze(self._conn, "samples", "labels", rows=acc.added)
+        if self._fmt != "api" and not acc.sample_ids and not acc.skipped:
+            raise EmptyDatasetError(f"no {self._fmt} samples found", path=self._path)
+        version = self._as_version if acc.sample_ids else None
+        if self._as_version is not None and not acc.sample_ids and self._fmt == "api":
+            raise EmptyDatasetError(f"no samples given for version {self._as_version!r}")
+        if version is not None:
+            extra: dict[str, Any] = {"ingest_id": self.ingest_id}
+            if self._path is not None:
+                extra["path"] = self._path
+            if self._class_names is not None:
+                extra["class_names"] = self._class_names
+            create_version(self._conn, self._dialect, version, (), acc.members, "", extra)
+        self._write_occurrences()
+        if acc.skipped:
+            self._conn.execute(insert(schema.skipped), [
+                {"ingest_id": self.ingest_id, "item": s.item, "reason": s.reason} for s in acc.skipped])
+        self._conn.execute(
+            update(schema.ingests).where(schema.ingests.c.id == self.ingest_id)
+            .values(n_added=acc.added, n_existing=acc.existing + acc.duplicates, n_skipped=len(acc.skipped),
+                    version=version))
+        self.report = IngestReport(acc.added, acc.existing, acc.skipped, acc.conflicts, version, acc.sample_ids,
+                                   self.ingest_id, duplicates=acc.duplicates)
+        return self.report
+
+    def prepare(
+        self,
+        sample: NewSample,
+        *,
+        sample_id: str | None = None,
+        item: str | None = None,
+    ) -> Prepared:
+        """Validate a :class:`NewSample` and compute its id (the content hash)."""
+        if sample.modality not in MODALITIES:
+            raise UnknownChoiceError("modality", str(sample.modality), MODALITIES, path=item)
+        if sample.origin not in ORIGINS:
+            raise UnknownChoiceError("origin", str(sample.origin), ORIGINS, path=item)
+        for box in sample.labels:
+            if box.origin not in ORIGINS:
+                raise UnknownChoiceError("label origin", str(box.origin), ORIGINS, path=item)
+        if sample_id is None:
+            if sample.content is not None:
+                sample_id = content_id(sample.content)
+            elif sample.uri is not None:
+                if not os.path.isfile(sample.uri):
+                    raise MissingInputError("file not found", path=sample.uri)
+                sample_id = file_id(sample.uri)
+            else:
+                raise ParameterError("A NewSample needs content or a uri. Got neither.")
+        generation = sample.generation
+        if generation is None and sample.origin == "human":
+            generation = 0
+        extra = dict(sample.extra)
+        dataset_id = None
+        names = extra.pop("class_names", None)
+        if names is not None:
+            dataset_id = self.dataset_id(list(map(str, names)))
+        stamp = clock()
+        row = {
+            "id": sample_id,
+            "uri": sample.uri,
+            "content": sample.content if sample.uri is None else None,
+            "modality": sample.modality,
+            "origin": sample.origin,
+            "verified_by": sample.verified_by,
+            "verified_at": stamp if sample.verified_by else None,
+            "generator": sample.generator,
+            "generation": generation,
+            "source": sample.source,
+            "created_at": stamp,
+            "extra": dumps(extra),
+            "dataset_id": dataset_id,
+            "synthetic_depth": default_depth(sample.origin, generation),
+            "ingest_id": self.ingest_id,
+        }
+        row["provenance_digest"] = provenance_digest(row)
+        return Prepared(sample_id, row, tuple(sample.labels), tuple(map(str, sample.parents)),
+                        item or sample.uri or sample_id)
+
+
+    def dataset_id(self, names: list[str]) -> int:
+        """The id of a list of class names (stored once, cached)."""
+        key = content_id(dumps(names).encode())
+        if key in self._dataset_cache:
+            return self._dataset_cache[key]
+        d = schema.datasets
+
+        def lookup(c: Connection) -> int:
+            found = c.execute(select(d.c.id).where(d.c.names_hash == key)).scalar()
+            if found is None:
+                c.execute(self._dialect.insert_ignore(d).values(names_hash=key, names=dumps(names)))
+                found = c.execute(select(d.c.id).where(d.c.names_hash == key)).scalar_one()
+            return int(found)
+
+        value = lookup(self._conn)
+        self._dataset_cache[key] = value
+        return value
+
+
+    def _write_chunk(self, items: list[Prepared]) -> None:
+        conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
+        ids = list({p.id for p in items})
+        known: dict[str, tuple[str, int | None]] = {}
+        for part in chunks(ids):
+            found = self._dialect.known_samples(conn, part)
+            for sid, origin, ds in found:
+                known[sid] = (origin, ds)
+        new_rows: list[dict[str, Any]] = []
+        label_rows: dict[str, dict[str, Any]] = {}
+        label_groups: dict[tuple[str, str, str | None], set[str]] = {}
+        parent_rows: list[dict[str, str]] = []
+        conflict_rows: list[dict[str, Any]] = []
+        upgrades: list[dict[str, Any]] = []
+        now = clock()
+
+        def add_conflict(p: Prepared, kind: str, claimed: str, other: str, detail: str) -> None:
+            conflict_rows.append(
+                {"sample_id": p.id, "kind": kind, "claimed": claimed, "other": other, "detail": detail,
+                 "item": p.item, "ingest_id": ingest_id, "created_at": now}
+            )
+            acc.conflicts.append(Conflict(p.id, kind, claimed, other, detail, p.item))
+
+        for p in items:
+            origin = p.row["origin"]
+            occurrence_origin = origin
+            if p.id in known:
+                if p.id in acc.seen:
+                    acc.duplicates += 1
+                else:
+                    acc.existing += 1
+                prev_origin, prev_ds = known[p.id]
+                if origin == "unknown":
+                    occurrence_origin = prev_origin  # the ledger knows more about these bytes than this claim
+                elif prev_origin != origin:
+                    if prev_origin == "unknown":
+                        upgrades.append({"b_id": p.id, "b_origin": origin, "b_vby": p.row["verified_by"],
+                                         "b_vat": p.row["verified_at"],
+                                         "b_depth": p.row["synthetic_depth"], "b_gen": p.row["generation"]})
+                        known[p.id] = (origin, prev_ds)
+                    elif origin != "unknown":
+                        add_conflict(p, "claim", origin, prev_origin,
+                                     f"{p.item} claims {origin} but the same bytes are recorded as {prev_origin}")
+                ds = p.row["dataset_id"]
+                if ds is not None and prev_ds is not None and ds != prev_ds:
+                    add_conflict(p, "class_names", str(ds), str(prev_ds),
+                                 f"{p.item} comes with class names (set {ds}) that differ from the recorded ones "
+                                 f"(set {prev_ds})")
+            else:
+                new_rows.append(p.row)
+                known[p.id] = (origin, p.row["dataset_id"])
+                acc.added += 1
+            for kind, claimed, other, detail in p.conflicts:
+                add_conflict(p, kind, claimed, other, detail)
+            for box in p.labels:
+                key = label_key(p.id, box.origin, box.line(), box.generator)
+                label_rows[key] = {"key": key, "sample_id": p.id, "class_id": int(box.class_id),
+                                   "x": float(box.x), "y": float(box.y), "w": float(box.w), "h": float(box.h),
+                                   "origin": box.origin, "confidence": box.confidence, "generator": box.generator,
+                                   "ingest_id": ingest_id, "retired_by": None}
+                label_groups.setdefault((p.id, box.origin, box.generator), set()).add(key)
+            parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
+            acc.sample_ids.append(p.id)
+            acc.members.append((p.id, occurrence_origin))
+            acc.seen.add(p.id)
+            key = (p.row["source"] or f"ingest:{ingest_id}", p.id, occurrence_origin)
+            occ = acc.occurrences.get(key)
+            if occ is None:
+                acc.occurrences[key] = [1, p.row["generation"], p.row["generator"], p.row["verified_by"], p.item]
+            else:
+                occ[0] += 1
+        if new_rows:
+            new_rows.sort(key=lambda r: r["id"])  # one lock order for concurrent writers (PostgreSQL)
+            inserted = self._dialect.bulk_insert(conn, s_t, new_rows, returning=s_t.c.id) or set()
+            raced = len(new_rows) - len(inserted)  # committed by a concurrent ingest meanwhile
+            acc.added -= raced
+            acc.existing += raced
+        if upgrades:
+            from sqlalchemy import bindparam
+
+            stored = {r.id: r for r in conn.execute(
+                select(s_t.c.id, s_t.c.uri, s_t.c.modality, s_t.c.generator, s_t.c.source)
+                .where(s_t.c.id.in_([u["b_id"] for u in upgrades])))}
+            for u in upgrades:  # the ledger's own edit: its provenance digest follows
+                r = stored[u["b_id"]]
+                u["b_digest"] = provenance_digest({
+                    "id": r.id, "uri": r.uri, "modality": r.modality, "origin": u["b_origin"],
+                    "generation": u["b_gen"], "generator": r.generator, "verified_by": u["b_vby"],
+                    "source": r.source})
+
+            conn.execute(
+                update(s_t)
+                .where(s_t.c.id == bindparam("b_id"))
+                .values(origin=bindparam("b_origin"), verified_by=bindparam("b_vby"),
+                        verified_at=bindparam("b_vat"), synthetic_depth=bindparam("b_depth"),
+                        generation=bindparam("b_gen"), provenance_digest=bindparam("b_digest")),
+                upgrades,
+            )
+        if label_groups:
+            active = self._update_label_groups(label_groups)
+            fresh = [row for key, row in label_rows.items() if key not in active]
+            self._dialect.bulk_insert(conn, l_t, fresh)
+        if parent_rows:
+            self._dialect.bulk_insert(conn, schema.sample_parents, parent_rows)
+        if conflict_rows:
+            conn.execute(insert(schema.conflicts), conflict_rows)
+
+
+    def _update_label_groups(self, groups: dict[tuple[str, str, str | None], set[str]]) -> set[str]:
+        """New boxes for (sample, origin, generator) replace that group's current boxes.
+
+        Replaced boxes are retired, not deleted, so versions made earlier keep exactly
+        the boxes they had. Returns the keys of boxes that are current and stay so
+        (re-adding them is a no-op: ingest is idempotent).
+        """
+        conn, ingest_id = self._conn, self.ingest_id
+        sample_ids = sorted({g[0] for g in groups})
+        retire: list[int] = []
+        keep: set[str] = set()
+        for part in chunks(sample_ids):
+            current = conn.execute(
+                select(l_t.c.id, l_t.c.key, l_t.c.sample_id, l_t.c.origin, l_t.c.generator)
+                .where(and_(l_t.c.sample_id.in_(part), l_t.c.retired_by.is_(None)))
+            )
+            for row in current:
+                keys = groups.get((row.sample_id, row.origin, row.generator))
+                if keys is None:
+                    continue
+                if row.key in keys:
+                    keep.add(row.key)
+                else:
+                    retire.append(row.id)
+        for part in chunks(retire):
+            conn.execute(update(l_t).where(l_t.c.id.in_(part)).values(retired_by=ingest_id))
+        return keep
+
+
+    def _write_occurrences(self) -> None:
+        """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds)."""
+        conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
+        o_t = schema.occurrences
+        sources = sorted({key[0] for key in acc.occurrences})
+        for part in chunks(sources):
+            conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
+        rows = [{"source": src, "sample_id": sid, "origin": origin, "multiplicity": mult, "generation": gen,
+                 "generator": generator, "verified_by": vby, "item": item, "ingest_id": ingest_id}
+                for (src, sid, origin), (mult, gen, generator, vby, item) in sorted(acc.occurrences.items())]
+        for part in chunks(rows, 20_000):
+            self._dialect.bulk_insert(conn, o_t, list(part))
+
+
+@contextmanager
+def open_writer(engine: Engine, dialect: Dialect, *, path: str | None = None, fmt: str = "api",
+                origin: str | None = None, as_version: str | None = None,
+                dataset_cache: dict[str, int] | None = None,
+                progress: Callable[[int], None] | None = None) -> Iterator[LedgerWriter]:
+    """A :class:`LedgerWriter` inside one write transaction; leaving the block finishes and commits it."""
+    with write_transaction(engine) as conn:
+        if as_version is not None:
+            check_new_version(conn, as_version)
+        ingest_id = int(conn.execute(
+            insert(schema.ingests).values(path=path, format=fmt, origin=origin, started_at=now(),
+                                          n_added=0, n_existing=0, n_skipped=0)).inserted_primary_key[0])
+        writer = LedgerWriter(conn, dialect, ingest_id, path=path, fmt=fmt, as_version=as_version,
+                              dataset_cache={} if dataset_cache is None else dataset_cache, progress=progress)
+        yield writer
+        writer.finish()
