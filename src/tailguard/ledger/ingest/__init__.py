@@ -17,10 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tailguard.errors import EmptyDatasetError, MissingInputError, ParameterError, UnknownChoiceError
-from tailguard.ledger.engine import write_transaction
-from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
-from tailguard.ledger.types import ORIGINS, IngestReport, SkippedItem
+from tailguard.errors import MissingInputError, ParameterError, UnknownChoiceError
+from tailguard.ledger.ingest.base import BadItem, IngestOptions, Reader
+from tailguard.ledger.types import ORIGINS, IngestReport
 
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
