@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from tailguard.errors import LabelFormatError, UnknownChoiceError
+from tailguard.origins import ORIGINS
 
-KNOWN_ORIGINS: tuple[str, ...] = ("human", "synthetic", "pseudo_label", "unknown")
-"""The origins a box can carry (the ledger's ``ORIGINS``)."""
+KNOWN_ORIGINS = ORIGINS  # the origins a box can carry
 
 
 def _frozen(values: Any, dtype: Any) -> np.ndarray:

@@ -10,7 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-ORIGINS: tuple[str, ...] = ("human", "synthetic", "pseudo_label", "unknown")
+from tailguard.origins import ORIGINS
+
 MODALITIES: tuple[str, ...] = ("text", "image", "detection", "tabular", "vector")
 
 

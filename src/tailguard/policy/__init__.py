@@ -18,9 +18,10 @@ the order of application in :mod:`tailguard.policy.composer`.
 'anchor:0.2: not drawn (non-human budget 4 of 5 keeps the human fraction >= 0.2)'
 """
 
+from tailguard.origins import Origin
 from tailguard.policy.gate import Gate, GateDecision, GateLimits
 from tailguard.policy.mixing import MixReport, check_gate, enforce_gate, mix
-from tailguard.policy.pool import ORIGIN_NAMES, Origin, Pool
+from tailguard.policy.pool import ORIGIN_NAMES, Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.spec import Policy, parse_policy, parse_step
 from tailguard.policy.steps import POLICIES, Step

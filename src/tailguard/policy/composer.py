@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError
+from tailguard.origins import Origin
 from tailguard.policy.filtering import filter_masks
-from tailguard.policy.pool import Origin, Pool
+from tailguard.policy.pool import Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.tails import RegionModel, stratified_draw
 

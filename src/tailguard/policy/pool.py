@@ -18,29 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
 from tailguard.errors import BadInputError, NonFiniteValueError, UnknownChoiceError
+from tailguard.origins import ORIGINS, Origin
 
-
-class Origin(IntEnum):
-    """Where a sample came from (the ledger's origin vocabulary)."""
-
-    HUMAN = 0
-    SYNTHETIC = 1
-    PSEUDO_LABEL = 2
-    UNKNOWN = 3
-
-    @property
-    def label(self) -> str:
-        """The ledger spelling: ``human``, ``synthetic``, ``pseudo_label`` or ``unknown``."""
-        return self.name.lower()
-
-
-ORIGIN_NAMES: tuple[str, ...] = tuple(o.label for o in Origin)
+ORIGIN_NAMES = ORIGINS
 
 
 def origin_codes(values: Any, *, name: str = "origin") -> np.ndarray:

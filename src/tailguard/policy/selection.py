@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tailguard.errors import ParameterError
-from tailguard.policy.pool import Origin
+from tailguard.origins import Origin
 
 
 @dataclass(frozen=True)

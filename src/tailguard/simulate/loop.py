@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from tailguard.errors import BadInputError
+from tailguard.origins import Origin
 from tailguard.simulate import checkpoint
 from tailguard.simulate.family import EvalContext, Family, Setup
 from tailguard.simulate.seeding import stream
 
-HUMAN, SYNTHETIC = 0, 1
+HUMAN, SYNTHETIC = int(Origin.HUMAN), int(Origin.SYNTHETIC)
 
 
 @dataclass
