@@ -172,6 +172,9 @@ def as_input(
     cats = np.asarray(labels) if labels is not None else None
     if modality == "text":
         texts = _check_texts(obj, name)
+        order = sorted(range(len(texts)), key=texts.__getitem__)  # a multiset: order must not matter
+        texts = [texts[i] for i in order]
+        cats = cats[order] if cats is not None and len(cats) == len(order) else cats
         vectors = embed_texts(texts, embedder=embedder, seed=seed, name=name)
         return AuditInput("text", len(texts), name, vectors=vectors, texts=texts, categories=cats)
     if modality == "categorical":
@@ -180,7 +183,7 @@ def as_input(
             raise EmptyDatasetError("categorical samples must be a non-empty 1-D array", path=name)
         return AuditInput("categorical", len(arr), name, categories=arr)
     if modality == "images":
-        vectors = embed_images(obj, name=name)
+        vectors, cats = canonical_order(embed_images(obj, name=name), cats)
         return AuditInput("images", len(vectors), name, vectors=vectors, categories=cats)
     if modality == "detection":
         return detection_input(obj, name=name)
@@ -192,7 +195,23 @@ def as_input(
     vectors = check_vectors(obj, name)
     if cats is not None and len(cats) != len(vectors):
         raise BadInputError(f"{len(cats)} labels for {len(vectors)} samples", path=name)
+    vectors, cats = canonical_order(vectors, cats)
     return AuditInput("vectors", len(vectors), name, vectors=vectors, categories=cats, feature_names=feature_names)
+
+
+def canonical_order(vectors: np.ndarray, cats: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows sorted lexicographically (labels alongside): a sample set is a multiset, so its order must not matter.
+
+    Seeded subsamples and splits then see the same rows whether the data came as a
+    file, a ledger version (stored in id order) or a shuffled array.
+
+    >>> canonical_order(np.array([[2.0, 0.0], [1.0, 5.0]]))[0].tolist()
+    [[1.0, 5.0], [2.0, 0.0]]
+    """
+    if len(vectors) < 2:
+        return vectors, cats
+    order = np.lexsort(vectors.T[::-1])
+    return vectors[order], (cats[order] if cats is not None else None)
 
 
 def embed_texts(texts: list[str], *, embedder: str = "hashed", seed: int = 0, name: str = "texts") -> np.ndarray:
