@@ -51,6 +51,9 @@ def provenance_digest(row: object) -> str:
     ...                    "generator": None, "verified_by": None, "source": None})
     '8e2d033e079fe783d172e1acfc98dead'
     """
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    parts = ["" if get(k) is None else str(get(k)) for k in PROVENANCE_FIELDS]
-    return content_id("\x1f".join(parts).encode())
+    r = row if isinstance(row, dict) else row._mapping  # type: ignore[attr-defined]
+    generation = r["generation"]
+    text = (f"{r['id'] or ''}\x1f{r['uri'] or ''}\x1f{r['modality'] or ''}\x1f{r['origin'] or ''}\x1f"
+            f"{'' if generation is None else generation}\x1f{r['generator'] or ''}\x1f{r['verified_by'] or ''}\x1f"
+            f"{r['source'] or ''}")
+    return content_id(text.encode())

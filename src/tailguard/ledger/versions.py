@@ -7,7 +7,7 @@ transactions and calls them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
@@ -56,7 +56,7 @@ def create_version(
     dialect: Dialect,
     name: str,
     selectors: Sequence[str],
-    members: Iterable[str | tuple[str, str | None]] | None,
+    members: Iterable[str | tuple[str, str | None]] | Mapping[tuple[str, str], tuple[int, int | None]] | None,
     description: str,
     extra: dict[str, Any] | None,
 ) -> int:
@@ -82,7 +82,12 @@ def create_version(
     def version_id_of(n: str) -> int:
         return int(version_row(conn, n).id)
 
-    if members is None:
+    if isinstance(members, Mapping):  # a resolved manifest: {(sample id, origin): (multiplicity, generation)}
+        rows = [{"version_id": vid, "sample_id": sid, "origin": origin, "multiplicity": int(mult),
+                 "generation": gen} for (sid, origin), (mult, gen) in sorted(members.items())]
+        for part in chunks(rows, 50_000):
+            dialect.bulk_insert(conn, vm_t, list(part))
+    elif members is None:
         query = selection(selectors, version_id_of, vid)
         conn.execute(insert(vm_t).from_select(
             ["version_id", "sample_id", "origin", "multiplicity", "generation"], query))
@@ -99,12 +104,12 @@ def create_version(
     dialect.analyze(conn, "version_members", rows=int(n_distinct))
     names = explicit_names if explicit_names is not None else _member_class_names(conn, vid, name)
     watermark = int(conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0)
-    root, chunks = version_digest(conn, vid, watermark)
+    root, chunk_digests = version_digest(conn, vid, watermark)
     conn.execute(
         update(v_t).where(v_t.c.id == vid).values(
             n_members=int(n), n_distinct=int(n_distinct), label_watermark=watermark,
             class_names=dumps([str(x) for x in names]) if names is not None else None,
-            digest=root, chunk_digests=dumps(chunks),
+            digest=root, chunk_digests=dumps(chunk_digests),
         )
     )
     return vid

@@ -137,7 +137,14 @@ class LedgerWriter:
                 extra["path"] = self._path
             if self._class_names is not None:
                 extra["class_names"] = self._class_names
-            create_version(self._conn, self._dialect, version, (), acc.members, "", extra)
+            manifest: dict[tuple[str, str], list[Any]] = {}  # what this write read, so no lookup is needed
+            for (_source, sid, origin), (mult, gen, *_rest) in acc.occurrences.items():
+                entry = manifest.setdefault((sid, origin), [0, gen])
+                entry[0] += mult
+                if gen is not None and (entry[1] is None or gen < entry[1]):
+                    entry[1] = gen
+            create_version(self._conn, self._dialect, version, (), {k: (m, g) for k, (m, g) in manifest.items()},
+                           "", extra)
         self._write_occurrences()
         if acc.skipped:
             self._conn.execute(insert(schema.skipped), [
