@@ -65,6 +65,18 @@ class UnsafePathError(BadInputError):
     """A path would escape its root (``../``), or a symlink loops."""
 
 
+class ProvenanceFieldError(BadInputError):
+    """A provenance field (``generation``, ``parents``, ``generator``, ``verified_by``) has the wrong type or value."""
+
+
+class MixedColumnTypeError(BadInputError):
+    """A table column holds numbers in some rows and words in others."""
+
+
+class ImageTooLargeError(CorruptFileError):
+    """An image declares more pixels than may be decoded (a decompression bomb)."""
+
+
 class MissingInputError(TailguardError, FileNotFoundError):
     """A file, folder, version or sample that was named does not exist."""
 
@@ -122,14 +134,17 @@ __all__ = [
     "CorruptFileError",
     "EmptyDatasetError",
     "GateRefusedError",
+    "ImageTooLargeError",
     "IncompatibleMergeError",
     "LabelFormatError",
     "LedgerError",
     "MissingDependencyError",
     "MissingInputError",
+    "MixedColumnTypeError",
     "NonFiniteValueError",
     "ParameterError",
     "ProvenanceConflictError",
+    "ProvenanceFieldError",
     "TailguardError",
     "TextFormatError",
     "UnknownChoiceError",
