@@ -318,7 +318,7 @@ BAD_JSONL = {
     "generation_negative": ('{"text": "x", "generation": -1}', "must be an int in 0..10000"),
     "generation_bool": ('{"text": "x", "generation": true}', "got True"),
     "generation_float": ('{"text": "x", "generation": 1.0}', "got 1.0"),
-    "deep_json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "deep_json": ("[" * 100_000 + "]" * 100_000, "nested deeper than 64"),
     "deep_record": ('{"text": "x", "meta": ' + "[" * 500 + "]" * 500 + "}", "nested deeper than 64"),
     "lone_surrogate": ('{"text": "broken \\ud800 text"}', "lone surrogate"),
     "huge_int": ('{"text": "x", "n": ' + "9" * 5000 + "}", "invalid JSON"),

@@ -9,11 +9,12 @@ Each line is a JSON object with a ``text`` string and, optionally, ``origin``,
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from tailguard.errors import TailguardError, TextFormatError
-from tailguard.ledger.fields import check_nesting, check_text
+from tailguard.ledger.fields import MAX_DEPTH, check_nesting, check_text
 from tailguard.ledger.hashing import content_id
 from tailguard.ledger.ingest.base import (
     PROVENANCE_FIELDS,
@@ -27,6 +28,8 @@ from tailguard.ledger.ingest.base import (
 from tailguard.ledger.types import NewSample
 
 _NOT_EXTRA = ("text", *PROVENANCE_FIELDS)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def read_jsonl(path: Path, options: IngestOptions) -> Reader:
@@ -43,12 +46,26 @@ def read_jsonl(path: Path, options: IngestOptions) -> Reader:
                 yield BadItem(f"{where}:{number}", exc)
 
 
+def _too_deep(line: str) -> bool:
+    """Whether the JSON text ``line`` opens more than ``MAX_DEPTH`` nested arrays or objects."""
+    if line.count("[") + line.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub('""', line)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
 def _parse(raw: bytes, number: int, where: str) -> dict[str, Any]:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TextFormatError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=where,
                               line=number) from None
+    if _too_deep(line):  # refused before the decoder recurses towards the interpreter's limit
+        raise TextFormatError(f"record is nested deeper than {MAX_DEPTH} levels", path=where, line=number)
     try:
         record = json.loads(line)
     except RecursionError:

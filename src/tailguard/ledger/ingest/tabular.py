@@ -169,16 +169,15 @@ class _Kind:
 
 
 def _csv_error(path: Path, exc: Exception) -> TailguardError:
+    """The typed error of a CSV that pyarrow refused; bytes that are not UTF-8 are named by line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return CorruptFileError(f"not valid UTF-8 ({err.reason} at byte {err.start} of the line)",
+                                        path=str(path), line=number)
     text = str(exc)
-    if "invalid UTF8" in text:
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    return CorruptFileError(f"not valid UTF-8 ({err.reason} at byte {err.start} of the line)",
-                                            path=str(path), line=number)
-        return CorruptFileError("not valid UTF-8", path=str(path))
     return CorruptFileError(f"malformed CSV ({text.splitlines()[0] if text else type(exc).__name__})",
                             path=str(path))
 
@@ -231,7 +230,7 @@ class _CsvTable:
             reader = _open_csv(path, None, lambda _row: "skip")
             self.names = [str(n) for n in reader.schema.names]
             reader.close()
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, UnicodeDecodeError) as exc:
             if _is_blank(path):
                 self.names = []
                 return
@@ -252,7 +251,7 @@ class _CsvTable:
                 yield from reader
             finally:
                 reader.close()
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, UnicodeDecodeError) as exc:
             raise _csv_error(self.path, exc) from None
 
     def records(self, on_invalid: Callable[[Any], str]) -> Iterator[tuple[Any, list[int], list[_Bad]]]:
