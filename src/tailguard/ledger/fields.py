@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 import reprlib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,19 +125,16 @@ def check_text(value: str, label: str = "'text'", *, path: str | Path | None = N
 
 def check_nesting(value: object, label: str = "record", *, path: str | Path | None = None,
                   line: int | None = None, limit: int = MAX_DEPTH) -> None:
-    """Refuse lists and objects nested deeper than ``limit`` (walked without recursion)."""
-    stack: list[tuple[object, int]] = [(value, 0)]
+    """Refuse lists and objects (dicts, lists, tuples) nested deeper than ``limit`` (walked without recursion)."""
+    if not isinstance(value, dict | list | tuple):
+        return
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            children: Any = node.values()
-        elif isinstance(node, list | tuple):
-            children = node
-        else:
-            continue
         if depth >= limit:
             raise TextFormatError(f"{label} is nested deeper than {limit} levels", path=path, line=line)
-        stack.extend((child, depth + 1) for child in children)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
 
 
 def validate_sample(sample: NewSample, *, item: str | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tailguard.errors import TailguardError, TextFormatError
-from tailguard.ledger.fields import MAX_DEPTH, check_nesting, check_text
+from tailguard.ledger.fields import MAX_DEPTH, check_text
 from tailguard.ledger.hashing import content_id
 from tailguard.ledger.ingest.base import (
     PROVENANCE_FIELDS,
@@ -80,8 +80,7 @@ def _parse(raw: bytes, number: int, where: str) -> dict[str, Any]:
 
 
 def _line_item(raw: bytes, number: int, where: str, source: str, options: IngestOptions) -> Item:
-    record = _parse(raw, number, where)
-    check_nesting(record, path=where, line=number)
+    record = _parse(raw, number, where)  # nesting is bounded there, before decoding
     item = f"{where}:{number}"
     prov = record_provenance(record, options, path=where, line=number)
     content = check_text(record["text"], path=where, line=number)
