@@ -400,3 +400,27 @@ def test_csv_ingested_version_audits_exactly_like_its_file(sqlite_url, tmp_path)
     by_version = audit(Source("cand", sqlite_url), Source("ref", sqlite_url), config=config)
     by_file = audit(Source(str(cand)), Source(str(ref)), config=config)
     assert _metrics(by_version) == pytest.approx(_metrics(by_file), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [({"generation": -1}, "'generation' must be an int in 0..10000; got -1"),
+     ({"generation": True}, "got True"),
+     ({"generator": "g" * 201}, "'generator' is 201 characters long"),
+     ({"verified_by": "ann\x00"}, "'verified_by' holds the control character '\\x00'"),
+     ({"parents": ("not-an-id",)}, "item 0 is 'not-an-id'"),
+     ({"parents": "0123456789abcdef0123456789abcdef"}, "'parents' must be a list"),
+     ({"extra": {"deep": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}}, None)],
+)
+def test_validate_sample_for_the_library_api(fields, says):
+    from tailguard.errors import ProvenanceFieldError
+    from tailguard.ledger import NewSample
+    from tailguard.ledger.fields import validate_sample
+
+    sample = NewSample(content=b"x", uri=None, modality="text", origin="synthetic", **fields)
+    if says is None:  # 21 levels: allowed
+        validate_sample(sample, item="api sample 0")
+        return
+    with pytest.raises(ProvenanceFieldError, match=r"^api sample 0: ") as info:
+        validate_sample(sample, item="api sample 0")
+    assert says in str(info.value)
