@@ -70,6 +70,18 @@ class MissingSplitError(BadInputError):
     (``--val-fraction F`` or ``--val-from VERSION``)."""
 
 
+class ProvenanceFieldError(BadInputError):
+    """A provenance field (``generation``, ``parents``, ``generator``, ``verified_by``) has the wrong type or value."""
+
+
+class MixedColumnTypeError(BadInputError):
+    """A table column holds numbers in some rows and words in others."""
+
+
+class ImageTooLargeError(CorruptFileError):
+    """An image declares more pixels than may be decoded (a decompression bomb)."""
+
+
 class MissingInputError(TailguardError, FileNotFoundError):
     """A file, folder, version or sample that was named does not exist."""
 
@@ -147,6 +159,7 @@ __all__ = [
     "CorruptFileError",
     "EmptyDatasetError",
     "GateRefusedError",
+    "ImageTooLargeError",
     "IncompatibleMergeError",
     "LabelFormatError",
     "LedgerAccessError",
@@ -157,10 +170,12 @@ __all__ = [
     "MissingDependencyError",
     "MissingInputError",
     "MissingSplitError",
+    "MixedColumnTypeError",
     "NonFiniteValueError",
     "NotALedgerError",
     "ParameterError",
     "ProvenanceConflictError",
+    "ProvenanceFieldError",
     "TailguardError",
     "TextFormatError",
     "UnknownChoiceError",

@@ -35,6 +35,7 @@ from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TEXT_SUFFIXES = (".jsonl", ".txt", ".ndjson")
 TEXT_KEYS = ("text", "content", "document", "body")
+PROVENANCE_COLUMNS = ("origin", "generator", "generation", "verified_by", "parents")  # kept apart by the ledger
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ def load_path(path: Path, *, modality: str | None = None, embedder: str = "hashe
             return as_input(arr, modality="categorical", name=name)
         return as_input(check_vectors(arr, name), modality=modality or "vectors", name=name)
     if suffix in (".csv", ".tsv", ".parquet"):
-        return as_input(_read_table(path), modality=modality or "vectors", name=name)
+        table = _read_table(path)
+        if isinstance(table, list):  # a table with a text column is documents, as the ledger reads it
+            return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
+        return as_input(table, modality=modality or "vectors", name=name)
     if suffix in TEXT_SUFFIXES:
         return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
     raise UnknownChoiceError(
@@ -105,9 +109,15 @@ def _read_table(path: Path) -> Any:
             frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     except Exception as exc:
         raise CorruptFileError(f"cannot read table ({type(exc).__name__}: {exc})", path=path) from None
+    # read as the ledger stores a row: provenance columns are not features, columns in name order,
+    # and a string column named "text" makes the rows documents
+    if "text" in frame.columns and frame["text"].map(lambda v: isinstance(v, str)).all():
+        return [str(v) for v in frame["text"]]
+    frame = frame.drop(columns=[c for c in PROVENANCE_COLUMNS if c in frame.columns])
     if frame.select_dtypes("number").shape[1] == 0:
         raise BadInputError("table has no numeric columns", path=path)
     numeric = frame.select_dtypes("number")
+    numeric = numeric[sorted(numeric.columns, key=str)]
     if numeric.isna().to_numpy().any():
         row = int(np.argwhere(numeric.isna().to_numpy())[0][0])
         raise BadInputError(f"row {row + 1} has an empty or non-numeric value", path=path, line=row + 2)

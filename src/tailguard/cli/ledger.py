@@ -55,6 +55,10 @@ def ingest(
     verified_by: Annotated[str | None, typer.Option("--verified-by", help="Who verified the data.")] = None,
     as_version: Annotated[str | None, typer.Option("--as-version", help="Also create this version.")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad items (recorded) instead of failing.")] = False,
+    text_column: Annotated[
+        str | None, typer.Option("--text-column", help="CSV/Parquet column whose cells are text samples "
+                                                       "(default: a column named 'text'; '' for none).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest a dataset atomically; origin comes from --origin, per-record fields or file evidence.
@@ -65,8 +69,8 @@ def ingest(
 
     with _open() as ledger:
         report = ledger.ingest(path, format=format, origin=origin, generator=generator, generation=generation,
-                               verified_by=verified_by, as_version=as_version, skip_bad=skip_bad,
-                               progress=sys.stderr.isatty() and not as_json)
+                            verified_by=verified_by, as_version=as_version, skip_bad=skip_bad,
+                            progress=sys.stderr.isatty() and not as_json, text_column=text_column)
     if as_json:
         data = {k: v for k, v in report.__dict__.items() if k != "sample_ids"} | {"n_samples": len(report.sample_ids)}
         typer.echo(_dump(data))

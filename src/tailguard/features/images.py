@@ -1,8 +1,8 @@
 """Image features: downscaled pixels plus intensity (or per-channel colour) histograms.
 
 Images may be paths, PIL images or numpy arrays ((H, W) grey or (H, W, C) colour, uint8
-0..255 or floats in [0, 1]). A file that cannot be decoded raises
-:class:`~tailguard.errors.CorruptFileError` naming it.
+0..255 or floats in [0, 1]). A file that cannot be decoded (truncated, corrupt, or a
+decompression bomb) raises :class:`~tailguard.errors.CorruptFileError` naming it.
 
 >>> import numpy as np
 >>> imgs = np.zeros((3, 64, 64), dtype=np.uint8)
@@ -14,6 +14,7 @@ Images may be paths, PIL images or numpy arrays ((H, W) grey or (H, W, C) colour
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tailguard.config import Configurable
-from tailguard.errors import BadInputError, CorruptFileError, EmptyDatasetError, MissingInputError
+from tailguard.errors import BadInputError, CorruptFileError, EmptyDatasetError, ImageTooLargeError, MissingInputError
 from tailguard.validation import Int, OneOf
 
 MODES = ("gray", "rgb")
@@ -34,16 +35,48 @@ def _open_image(path: Path):
 
 
 def decode_image(source: Path | bytes, *, name: str | Path):
-    """A fully decoded PIL image from a file or from bytes; :class:`CorruptFileError` names ``name``."""
+    """A fully decoded PIL image from a file or from bytes; :class:`CorruptFileError` names ``name``.
+
+    A truncated file is refused (every pixel is decoded, ``LOAD_TRUNCATED_IMAGES`` is not honoured);
+    an image declaring more pixels than PIL's decompression-bomb limit raises
+    :class:`ImageTooLargeError` before anything is decoded.
+    """
+    return _decode(source, name, keep=True)
+
+
+def check_image(source: Path | bytes, *, name: str | Path) -> tuple[int, int]:
+    """Decode ``source`` fully (as :func:`decode_image` does) without keeping it; returns (width, height)."""
+    return _decode(source, name, keep=False)
+
+
+_TRUNCATION_LOCK = threading.Lock()
+
+
+def _open_and_load(source: Path | bytes, keep: bool) -> Any:
     import io
 
+    from PIL import Image, ImageFile
+
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library switched it on: refuse truncation anyway
+        with _TRUNCATION_LOCK:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            try:
+                return _open_and_load(source, keep)
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = True
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+        im.load()
+        return im.copy() if keep else im.size
+
+
+def _decode(source: Path | bytes, name: str | Path, *, keep: bool) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return _open_and_load(source, keep)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image too large to decode ({exc})", path=name) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptFileError(f"cannot decode image ({exc})", path=name) from None
     except ImportError as exc:
         # ultralytics replaces Image.open with a wrapper that, on an unidentified file, tries to

@@ -47,7 +47,12 @@ def walk_files(root: Path, suffixes: frozenset[str]) -> Iterator[Path | UnsafePa
             return
         for entry in entries:
             path = Path(entry.path)
-            if entry.is_dir(follow_symlinks=True):
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError as exc:  # ELOOP: a link to itself, or a cycle of links
+                yield UnsafePathError(f"symlink loop ({exc.strerror or exc})", path=str(path))
+                continue
+            if is_dir:
                 real = os.path.realpath(path)
                 if real in ancestors:
                     yield UnsafePathError(f"symlink loop (points back to {real})", path=str(path))

@@ -32,6 +32,7 @@ from tailguard.ledger import schema
 from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import chunks, clock, dumps, now
 from tailguard.ledger.engine import write_transaction
+from tailguard.ledger.fields import validate_sample
 from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest
 from tailguard.ledger.types import MODALITIES, ORIGINS, Box, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
@@ -172,6 +173,7 @@ class LedgerWriter:
         for box in sample.labels:
             if box.origin not in ORIGINS:
                 raise UnknownChoiceError("label origin", str(box.origin), ORIGINS, path=item)
+        validate_sample(sample, item=item)  # the same field rules as every ingest reader
         if sample_id is None:
             if sample.content is not None:
                 sample_id = content_id(sample.content)

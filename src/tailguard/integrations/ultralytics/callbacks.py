@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tailguard.errors import BadInputError, MissingInputError, ParameterError
+from tailguard.errors import BadInputError, ParameterError
 from tailguard.integrations.ultralytics.metrics import detection_metrics
 from tailguard.integrations.ultralytics.pseudo_label import WEIGHTS_HASH_KEY, _export_manifest_version
 
@@ -74,28 +74,10 @@ class RecallDropAlert:
 
 def read_data_yaml(data: str | Path) -> tuple[Path, list[str]]:
     """The resolved path and the class names of a data.yaml (one-line errors naming the file)."""
-    import yaml
+    from tailguard.ledger.ingest.yolo import load_data_yaml
 
-    path = Path(data)
-    if not path.is_file():
-        raise MissingInputError("data.yaml not found", path=path)
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"not valid YAML ({type(exc).__name__})", path=path) from exc
-    if not isinstance(cfg, dict) or "names" not in cfg:
-        raise BadInputError("a YOLO data.yaml needs 'names'", path=path)
-    raw = cfg["names"]
-    if isinstance(raw, dict):
-        try:
-            names = [str(raw[k]) for k in sorted(raw, key=int)]
-        except (TypeError, ValueError) as exc:
-            raise BadInputError("'names' must map integer class ids to names", path=path) from exc
-    elif isinstance(raw, list):
-        names = [str(n) for n in raw]
-    else:
-        raise BadInputError("'names' must be a list or a {id: name} mapping", path=path)
-    return path.resolve(), names
+    parsed = load_data_yaml(data)  # the one data.yaml parser
+    return parsed.path.resolve(), parsed.names
 
 
 def check_class_names(ledger: Ledger, version: str, data: str | Path) -> list[str]:

@@ -3,6 +3,7 @@
 Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml or
 images/+labels/ tree), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``.
 
+Every provenance field and flag is validated on entry (:mod:`tailguard.ledger.fields`).
 Origin comes from the ``origin`` flag, a per-record ``origin`` field, or evidence in
 the file (C2PA, IPTC/XMP DigitalSourceType). Disagreements are recorded as
 conflicts, never resolved silently. The whole ingest is one transaction: a crash
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tailguard.errors import MissingInputError, ParameterError, UnknownChoiceError
+from tailguard.ledger.fields import check_generation, check_name, show
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Reader
 from tailguard.ledger.types import ORIGINS, IngestReport
 
@@ -77,19 +79,28 @@ def run_ingest(
     as_version: str | None = None,
     skip_bad: bool = False,
     progress: bool | Callable[[int], None] = False,
+    text_column: str | None = None,
 ) -> IngestReport:
-    """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`."""
+    """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`.
+
+    ``text_column`` (CSV, Parquet): the column whose cells become text samples; ``None``
+    means a string column named ``text`` when there is one, ``""`` means none. The flags
+    are validated like the fields they stand for (:mod:`tailguard.ledger.fields`).
+    """
     path = Path(path)
     if format not in FORMATS:
         raise UnknownChoiceError("format", format, FORMATS)
     if origin is not None and origin not in ORIGINS:
         raise UnknownChoiceError("origin", origin, ORIGINS)
-    if generation is not None and (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0):
-        raise ParameterError(f"The 'generation' parameter of ingest must be an int >= 0. Got {generation!r}.")
+    generation = check_generation(generation, "--generation")
+    generator = check_name(generator, "--generator")
+    verified_by = check_name(verified_by, "--verified-by")
+    if text_column is not None and not isinstance(text_column, str):
+        raise ParameterError(f"The 'text_column' parameter of ingest must be a column name. Got {show(text_column)}.")
     if not path.exists():
         raise MissingInputError("no such file or folder", path=str(path))
     fmt = detect_format(path) if format == "auto" else format
-    options = IngestOptions(origin, generator, generation, verified_by)
+    options = IngestOptions(origin, generator, generation, verified_by, text_column)
     reader = open_reader(path, fmt, options)
     tick, close_progress = _progress(progress, f"ingest {path.name}")
     try:

@@ -1,23 +1,35 @@
-"""What every ingest reader yields: prepared items, or bad items for ``--skip-bad``."""
+"""What every ingest reader yields (prepared items, or bad items for ``--skip-bad``), and the
+provenance every record-based reader (JSONL, CSV, Parquet) reads the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from tailguard.errors import TailguardError
+from tailguard.errors import TailguardError, UnknownChoiceError
+from tailguard.ledger.fields import check_generation, check_name, check_parents, show
 from tailguard.ledger.provenance import Evidence
-from tailguard.ledger.types import NewSample
+from tailguard.ledger.types import ORIGINS, NewSample
+
+PROVENANCE_FIELDS = ("origin", "generator", "generation", "verified_by", "parents")
 
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """The flags of ``tailguard ingest`` that apply to every item."""
+    """The flags of ``tailguard ingest`` that apply to every item.
+
+    ``text_column`` applies to tables (CSV, Parquet): the column whose cells are text
+    samples. ``None`` means a column named ``text`` when there is one; ``""`` means
+    none (every row is a tabular sample).
+    """
 
     origin: str | None = None
     generator: str | None = None
     generation: int | None = None
     verified_by: str | None = None
+    text_column: str | None = None
 
 
 @dataclass
@@ -41,6 +53,42 @@ class BadItem:
 
 
 Reader = Iterator[Item | BadItem]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The validated provenance of one record: its own fields, else the ingest flags."""
+
+    origin: str | None
+    generator: str | None
+    generation: int | None
+    verified_by: str | None
+    parents: tuple[str, ...]
+
+
+def record_provenance(record: Mapping[str, Any], options: IngestOptions, *, path: str | Path,
+                      line: int) -> Provenance:
+    """Read and validate the provenance fields of ``record`` (missing or null: the flag's value).
+
+    Raises a typed error naming ``path:line`` (:class:`~tailguard.errors.ProvenanceFieldError`,
+    or :class:`~tailguard.errors.UnknownChoiceError` for an origin).
+    """
+    origin = record.get("origin")
+    if origin is not None and (not isinstance(origin, str) or origin not in ORIGINS):
+        raise UnknownChoiceError("origin", origin if isinstance(origin, str) else show(origin), ORIGINS,
+                                 path=f"{path}:{line}")
+
+    def pick(name: str, default: Any) -> Any:
+        value = record.get(name)
+        return default if value is None else value
+
+    return Provenance(
+        origin=origin,
+        generator=check_name(pick("generator", options.generator), "'generator'", path=path, line=line),
+        generation=check_generation(pick("generation", options.generation), path=path, line=line),
+        verified_by=check_name(pick("verified_by", options.verified_by), "'verified_by'", path=path, line=line),
+        parents=check_parents(record.get("parents"), path=path, line=line),
+    )
 
 
 def claim(record_origin: str | None, options: IngestOptions, item: str) -> tuple[str | None, list]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 from pathlib import Path
 from typing import Any
 
-from tailguard.errors import CorruptFileError, MissingInputError, TailguardError, UnsafePathError
+from tailguard.errors import BadInputError, CorruptFileError, MissingInputError, TailguardError, UnsafePathError
 from tailguard.ledger.hashing import content_id
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
 from tailguard.ledger.paths import IMAGE_SUFFIXES, walk_files
@@ -15,28 +16,47 @@ from tailguard.ledger.types import NewSample
 
 
 def load_image(path: Path) -> tuple[bytes, dict[str, Any]]:
-    """Read an image file and check that it decodes; returns its bytes and size."""
+    """Read an image file and check that it decodes fully; returns its bytes and size.
+
+    Every pixel is decoded (a truncated file is refused), PNG checksums are verified, and an
+    image declaring more pixels than PIL's decompression-bomb limit is refused before decoding.
+    """
     from PIL import Image, UnidentifiedImageError
+
+    from tailguard.features.images import check_image
 
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise MissingInputError("image file not found (dangling link?)", path=str(path)) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError("symlink loop (the link leads back to itself)", path=str(path)) from None
         raise MissingInputError(f"cannot read image: {exc.strerror or exc}", path=str(path)) from exc
+    width, height = check_image(data, name=str(path))
     try:
         with Image.open(io.BytesIO(data)) as img:
-            size = img.size
             img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise CorruptFileError(f"corrupt or unsupported image ({exc})", path=str(path)) from exc
-    return data, {"width": size[0], "height": size[1]}
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptFileError(f"corrupt image ({exc})", path=str(path)) from None
+    return data, {"width": width, "height": height}
+
+
+def _storable(path: Path) -> str:
+    """The absolute path as stored (uri, source); a name that is not valid UTF-8 cannot be stored."""
+    resolved = str(path.resolve())
+    try:
+        resolved.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError("the file name is not valid UTF-8 (rename the file)", path=ascii(resolved)) from None
+    return resolved
 
 
 def image_item(path: Path, name: str, modality: str, options: IngestOptions, extra: dict[str, Any],
                labels: tuple = (), class_names: list[str] | None = None) -> Item:
     """Build the item of one image file: hash, evidence, resolved origin and conflicts."""
     data, info = load_image(path)
+    uri = _storable(path)
     evidence: list[Evidence] = image_evidence(data, path.suffix)
     claimed = options.origin
     origin, disagreements = resolve_origin(claimed, evidence)
@@ -44,8 +64,8 @@ def image_item(path: Path, name: str, modality: str, options: IngestOptions, ext
     if evidence:
         full_extra["evidence"] = [e.as_dict() for e in evidence]
     sample = NewSample(
-        content=None, uri=str(path.resolve()), modality=modality, origin=origin, generator=options.generator,
-        generation=options.generation, source=str(path.resolve()), verified_by=options.verified_by,
+        content=None, uri=uri, modality=modality, origin=origin, generator=options.generator,
+        generation=options.generation, source=uri, verified_by=options.verified_by,
         extra=full_extra, labels=labels,
     )
     conflicts = [("evidence", str(claimed), other, detail) for other, detail in disagreements]

@@ -2,20 +2,34 @@
 
 Each line is a JSON object with a ``text`` string and, optionally, ``origin``,
 ``generator``, ``generation``, ``verified_by`` and ``parents``; other fields go to
-``extra``. The sample id hashes the UTF-8 text.
+``extra``. The sample id hashes the UTF-8 text. Every field is validated (see
+:mod:`tailguard.ledger.fields`); a bad line is a :class:`BadItem` naming file and line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
-from tailguard.errors import TextFormatError, UnknownChoiceError
+from tailguard.errors import TailguardError, TextFormatError
+from tailguard.ledger.fields import MAX_DEPTH, check_text
 from tailguard.ledger.hashing import content_id
-from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader, claim
-from tailguard.ledger.types import ORIGINS, NewSample
+from tailguard.ledger.ingest.base import (
+    PROVENANCE_FIELDS,
+    BadItem,
+    IngestOptions,
+    Item,
+    Reader,
+    claim,
+    record_provenance,
+)
+from tailguard.ledger.types import NewSample
 
-_PROVENANCE = ("text", "origin", "generator", "generation", "verified_by", "parents")
+_NOT_EXTRA = ("text", *PROVENANCE_FIELDS)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def read_jsonl(path: Path, options: IngestOptions) -> Reader:
@@ -26,44 +40,55 @@ def read_jsonl(path: Path, options: IngestOptions) -> Reader:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            item = f"{where}:{number}"
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield BadItem(item, TextFormatError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                                                    path=where, line=number))
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield BadItem(item, TextFormatError(f"invalid JSON ({exc.msg} at column {exc.colno})",
-                                                    path=where, line=number))
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                yield BadItem(item, TextFormatError('each line must be a JSON object with a "text" string',
-                                                    path=where, line=number))
-                continue
-            origin = record.get("origin")
-            if origin is not None and origin not in ORIGINS:
-                yield BadItem(item, UnknownChoiceError("origin", str(origin), ORIGINS, path=item))
-                continue
-            generation = record.get("generation", options.generation)
-            if generation is not None and (isinstance(generation, bool) or not isinstance(generation, int)):
-                yield BadItem(item, TextFormatError(f'"generation" must be an integer, got {generation!r}',
-                                                    path=where, line=number))
-                continue
-            parents = record.get("parents") or ()
-            if isinstance(parents, str) or not all(isinstance(p, str) for p in parents):
-                yield BadItem(item, TextFormatError('"parents" must be a list of sample ids',
-                                                    path=where, line=number))
-                continue
-            claimed, conflicts = claim(origin, options, item)
-            content = record["text"].encode("utf-8")
-            sample = NewSample(
-                content=content, uri=None, modality="text", origin=claimed or "unknown",
-                generator=record.get("generator", options.generator), generation=generation,
-                parents=tuple(parents), source=source,
-                verified_by=record.get("verified_by", options.verified_by),
-                extra={k: v for k, v in record.items() if k not in _PROVENANCE} | {"line": number},
-            )
-            yield Item(sample, item, content_id(content), conflicts=conflicts)
+                yield _line_item(raw, number, where, source, options)
+            except TailguardError as exc:
+                yield BadItem(f"{where}:{number}", exc)
+
+
+def _too_deep(line: str) -> bool:
+    """Whether the JSON text ``line`` opens more than ``MAX_DEPTH`` nested arrays or objects."""
+    if line.count("[") + line.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub('""', line)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def _parse(raw: bytes, number: int, where: str) -> dict[str, Any]:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TextFormatError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=where,
+                              line=number) from None
+    if _too_deep(line):  # refused before the decoder recurses towards the interpreter's limit
+        raise TextFormatError(f"record is nested deeper than {MAX_DEPTH} levels", path=where, line=number)
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        raise TextFormatError("invalid JSON (nested too deeply)", path=where, line=number) from None
+    except json.JSONDecodeError as exc:
+        raise TextFormatError(f"invalid JSON ({exc.msg} at column {exc.colno})", path=where, line=number) from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise TextFormatError(f"invalid JSON ({exc})", path=where, line=number) from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise TextFormatError('each line must be a JSON object with a "text" string', path=where, line=number)
+    return record
+
+
+def _line_item(raw: bytes, number: int, where: str, source: str, options: IngestOptions) -> Item:
+    record = _parse(raw, number, where)  # nesting is bounded there, before decoding
+    item = f"{where}:{number}"
+    prov = record_provenance(record, options, path=where, line=number)
+    content = check_text(record["text"], path=where, line=number)
+    claimed, conflicts = claim(prov.origin, options, item)
+    sample = NewSample(
+        content=content, uri=None, modality="text", origin=claimed or "unknown",
+        generator=prov.generator, generation=prov.generation, parents=prov.parents, source=source,
+        verified_by=prov.verified_by,
+        extra={k: v for k, v in record.items() if k not in _NOT_EXTRA} | {"line": number},
+    )
+    return Item(sample, item, content_id(content), conflicts=conflicts)

@@ -15,19 +15,51 @@ from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
 from tailguard.ledger.types import NewSample
 
 
+def check_npy_header(path: Path) -> tuple[tuple[int, ...], str]:
+    """Shape and dtype from the ``.npy`` header, checked against the file size before anything is loaded.
+
+    A header claiming more data than the file holds (a huge shape) or object dtypes are refused.
+    """
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    where = str(path)
+    try:
+        with open(path, "rb") as handle:
+            version = npy_format.read_magic(handle)
+            if version == (1, 0):
+                shape, _fortran, dtype = npy_format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _fortran, dtype = npy_format.read_array_header_2_0(handle)
+            else:
+                raise CorruptFileError(f"unsupported .npy format version {version[0]}.{version[1]}", path=where)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        raise CorruptFileError(f"not a readable .npy array ({str(exc).splitlines()[0]})", path=where) from None
+    if dtype.hasobject:
+        raise CorruptFileError(f"holds Python objects (dtype {dtype}); only numeric arrays are read", path=where)
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize if shape else dtype.itemsize
+    held = path.stat().st_size - offset
+    if needed > held:
+        raise CorruptFileError(f"the header declares shape {shape} ({needed} bytes) but the file holds "
+                               f"{held} bytes of data", path=where)
+    return tuple(int(n) for n in shape), dtype.str
+
+
 def read_npy(path: Path, options: IngestOptions) -> Reader:
     """One item per row of a 2-D numeric array (``allow_pickle=False``)."""
     import numpy as np
 
+    check_npy_header(path)
     try:
         matrix = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as exc:
-        raise CorruptFileError(f"not a readable .npy array ({exc})", path=str(path)) from exc
+    except (ValueError, OSError, EOFError, OverflowError, TypeError) as exc:
+        raise CorruptFileError(f"not a readable .npy array ({str(exc).splitlines()[0]})", path=str(path)) from None
     if matrix.ndim == 1:
         matrix = matrix.reshape(1, -1)
-    if matrix.ndim != 2 or matrix.dtype.kind not in "fiu":
-        raise CorruptFileError(f"expected a 2-D numeric matrix, got shape {matrix.shape} dtype {matrix.dtype}",
-                               path=str(path))
+    if matrix.ndim != 2 or matrix.dtype.kind not in "fiu" or matrix.shape[1] == 0:
+        raise CorruptFileError(f"expected a 2-D numeric matrix with columns, got shape {matrix.shape} "
+                               f"dtype {matrix.dtype}", path=str(path))
     source = str(path.resolve())
     finite = np.isfinite(matrix).all(axis=1) if matrix.dtype.kind == "f" else np.ones(len(matrix), bool)
     dtype = matrix.dtype.str

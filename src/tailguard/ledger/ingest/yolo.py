@@ -8,37 +8,63 @@ too); label files are found the Ultralytics way (last ``/images/`` -> ``/labels/
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tailguard.errors import BadInputError, LabelFormatError, MissingInputError, TailguardError, UnsafePathError
+from tailguard.errors import (
+    BadInputError,
+    LabelFormatError,
+    MissingInputError,
+    TailguardError,
+    TextFormatError,
+    UnsafePathError,
+)
+from tailguard.ledger.fields import show
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
 from tailguard.ledger.ingest.images import image_item
 from tailguard.ledger.paths import IMAGE_SUFFIXES, walk_files
 from tailguard.ledger.types import Box
 
 SPLITS = ("train", "val", "test")
+MAX_CLASSES = 100_000
+MAX_DATA_YAML_BYTES = 16 << 20
+
+
+def _name(value: Any, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadInputError(f"class names must be strings; got {show(value)}", path=where)
+    return str(value)
+
+
+def _class_id(key: Any, where: str) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and key.strip().isdigit():
+        return int(key)
+    raise BadInputError(f"names must map integer class ids to names; got the key {show(key)}", path=where)
 
 
 def parse_names(raw: Any, nc: Any, where: str) -> list[str]:
     """Class names from data.yaml's ``names`` (list or {id: name}) or ``nc``."""
     if isinstance(raw, list):
-        return [str(n) for n in raw]
+        if not raw:
+            raise BadInputError("'names' is empty", path=where)
+        return [_name(n, where) for n in raw]
     if isinstance(raw, dict):
-        try:
-            keys = sorted(int(k) for k in raw)
-        except (TypeError, ValueError) as exc:
-            raise BadInputError("names must map integer class ids to names", path=where) from exc
-        if keys != list(range(len(keys))):
-            raise BadInputError(f"names must cover class ids 0..{len(keys) - 1} without gaps", path=where)
-        by_int = {int(k): str(v) for k, v in raw.items()}
+        by_int = {_class_id(k, where): _name(v, where) for k, v in raw.items()}
+        keys = sorted(by_int)
+        if not keys or keys != list(range(len(keys))):
+            raise BadInputError(f"names must cover class ids 0..{max(len(keys), 1) - 1} without gaps", path=where)
         return [by_int[k] for k in keys]
-    if isinstance(nc, int) and not isinstance(nc, bool) and nc > 0:
+    if isinstance(nc, int) and not isinstance(nc, bool) and 0 < nc <= MAX_CLASSES:
         return [str(i) for i in range(nc)]
-    raise BadInputError("data.yaml needs 'names' (a list or {id: name} mapping) or 'nc'", path=where)
+    raise BadInputError(f"data.yaml needs 'names' (a list or {{id: name}} mapping) or 'nc' (an int in "
+                        f"1..{MAX_CLASSES})", path=where)
 
 
 def label_path_for(image: Path) -> Path:
@@ -96,7 +122,106 @@ def _resolve(entry: str, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, str] | UnsafePathError]:
+@dataclass(frozen=True)
+class DataYaml:
+    """A parsed YOLO ``data.yaml``: its dataset root, class names and split entries."""
+
+    path: Path
+    root: Path
+    names: list[str]
+    splits: list[tuple[str, list[str]]]  # (split, folders / image-list files / images), in SPLITS order
+
+
+@functools.cache
+def _loader() -> type:
+    """A safe YAML loader that refuses aliases: a data.yaml never needs them, and their expansion
+    ("billion laughs") could blow up whatever walks the parsed value."""
+    import yaml
+
+    class DataYamlLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"found the alias *{event.anchor}; YAML aliases are not allowed in data.yaml",
+                    event.start_mark)
+            return super().compose_node(parent, index)
+
+    return DataYamlLoader
+
+
+def load_data_yaml(path: str | Path) -> DataYaml:
+    """Parse a YOLO data.yaml: the one parser of data.yaml files (one-line typed errors naming the file).
+
+    The file must be UTF-8, at most 16 MiB, without YAML aliases, and a mapping with
+    ``names`` (a list or ``{id: name}`` mapping) or ``nc``; ``path`` (default: the file's
+    folder) is the root that relative split entries are resolved against.
+    """
+    import yaml
+
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise MissingInputError("data.yaml not found", path=where)
+    if path.stat().st_size > MAX_DATA_YAML_BYTES:
+        raise BadInputError(f"data.yaml is larger than {MAX_DATA_YAML_BYTES >> 20} MiB", path=where)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TextFormatError(f"data.yaml is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                              path=where) from None
+    try:
+        cfg = yaml.load(text, Loader=_loader())  # a SafeLoader subclass: no arbitrary objects
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or str(exc).splitlines()[0]
+        raise BadInputError(f"invalid YAML ({detail})", path=where,
+                            line=mark.line + 1 if mark is not None else None) from None
+    except yaml.YAMLError as exc:
+        raise BadInputError(f"invalid YAML ({str(exc).splitlines()[0]})", path=where) from None
+    except RecursionError:
+        raise BadInputError("invalid YAML (nested too deeply)", path=where) from None
+    if not isinstance(cfg, dict):
+        raise BadInputError("data.yaml must be a mapping with train/val and names", path=where)
+    names = parse_names(cfg.get("names"), cfg.get("nc"), where)
+    base = cfg.get("path")
+    if base is not None and not isinstance(base, str):
+        raise BadInputError(f"'path' must be a folder; got {show(base)}", path=where)
+    root = _resolve(base, path.parent) if base else path.parent
+    splits: list[tuple[str, list[str]]] = []
+    for split in SPLITS:
+        value = cfg.get(split)
+        if not value:
+            continue
+        entries = value if isinstance(value, list) else [value]
+        if not all(isinstance(e, str) for e in entries):
+            raise BadInputError(f"{split!r} must be a path or a list of paths; got {show(value)}", path=where)
+        splits.append((split, list(entries)))
+    return DataYaml(path, root, names, splits)
+
+
+def _list_file(p: Path) -> Iterator[tuple[Path, str] | TailguardError]:
+    """The images named by a .txt image list (one per line, relative to the list's folder)."""
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield TextFormatError(f"image list is not valid UTF-8 ({exc.reason} at byte {exc.start})", path=str(p))
+        return
+    except OSError as exc:
+        yield MissingInputError(f"cannot read image list: {exc.strerror or exc}", path=str(p))
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if "\x00" in line:
+            yield BadInputError("image path holds a NUL character", path=str(p), line=number)
+            continue
+        img = _resolve(line[2:] if line.startswith("./") else line, p.parent)
+        yield img, img.name
+
+
+def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, str] | TailguardError]:
     """(image, name) pairs of one data.yaml split entry: a folder or a .txt list of images."""
     p = _resolve(entry, root)
     if p.is_dir():
@@ -106,11 +231,7 @@ def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, st
             else:
                 yield found, found.relative_to(p).as_posix()
     elif p.is_file() and p.suffix == ".txt":
-        for line in p.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line:
-                img = _resolve(line[2:] if line.startswith("./") else line, p.parent)
-                yield img, img.name
+        yield from _list_file(p)
     elif p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
         yield p, p.name
     else:
@@ -119,34 +240,22 @@ def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, st
 
 def read_data_yaml(path: Path, options: IngestOptions) -> Reader:
     """Every image of every split (train, val, test) declared by a data.yaml."""
-    import yaml
-
-    where = str(path)
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BadInputError(f"invalid YAML ({str(exc).splitlines()[0]})", path=where) from exc
-    if not isinstance(cfg, dict):
-        raise BadInputError("data.yaml must be a mapping with train/val and names", path=where)
-    names = parse_names(cfg.get("names"), cfg.get("nc"), where)
-    root = _resolve(str(cfg["path"]), path.parent) if cfg.get("path") else path.parent
-    declared = [(split, cfg[split]) for split in SPLITS if cfg.get(split)]
-    if not declared:
-        raise BadInputError("data.yaml declares no train/val/test split", path=where)
+    data = load_data_yaml(path)
+    if not data.splits:
+        raise BadInputError("data.yaml declares no train/val/test split", path=str(path))
     seen: set[str] = set()
-    for split, value in declared:
-        entries = value if isinstance(value, list) else [value]
+    for split, entries in data.splits:
         for entry in entries:
-            for found in _split_images(str(entry), root, where):
-                if isinstance(found, UnsafePathError):
-                    yield BadItem(found.path or where, found)
+            for found in _split_images(entry, data.root, str(path)):
+                if isinstance(found, TailguardError):
+                    yield BadItem(found.path or str(path), found)
                     continue
                 image, name = found
                 real = os.path.realpath(image)
                 if real in seen:
                     continue
                 seen.add(real)
-                yield _detection_item(image, f"{split}/{name}", split, names, options)
+                yield _detection_item(image, f"{split}/{name}", split, data.names, options)
 
 
 def read_tree(root: Path, options: IngestOptions) -> Reader:
@@ -164,7 +273,7 @@ def read_tree(root: Path, options: IngestOptions) -> Reader:
 def _detection_item(image: Path, name: str, split: str, names: list[str] | None,
                     options: IngestOptions) -> Item | BadItem:
     try:
-        if not image.exists():
+        if not image.exists() and not image.is_symlink():  # links: load_image names dangling ones and loops
             raise MissingInputError("image file not found (listed by the dataset)", path=str(image))
         boxes = parse_labels(label_path_for(image), len(names) if names is not None else None,
                              options.origin or "unknown", options.generator)
