@@ -25,11 +25,13 @@ class Dialect:
 
     name = "generic"
 
+    insert_module = "sqlalchemy.dialects.sqlite"  # whose insert() knows ON CONFLICT DO NOTHING
+
     def insert_ignore(self, table: Table) -> Any:
         """``INSERT … ON CONFLICT DO NOTHING`` for ``table``."""
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        import importlib
 
-        return dialect_insert(table).on_conflict_do_nothing()
+        return importlib.import_module(self.insert_module).insert(table).on_conflict_do_nothing()
 
     def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
                     returning: Any = None) -> set[Any] | None:
@@ -97,11 +99,7 @@ class PostgresDialect(Dialect):
     """
 
     name = "postgresql"
-
-    def insert_ignore(self, table: Table) -> Any:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-
-        return dialect_insert(table).on_conflict_do_nothing()
+    insert_module = "sqlalchemy.dialects.postgresql"
 
     def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
                     returning: Any = None) -> set[Any] | None:
