@@ -41,6 +41,8 @@ def test_the_same_text_can_be_human_in_one_source_and_synthetic_in_another(ledge
     summary = ledger.version_summary("both")
     assert summary.by_origin == {"human": 2, "synthetic": 3}
     assert ledger.create_version("only-human", ["version:both", "origin:human"]).n_members == 2
+    # a version derived from another does not count their shared occurrences twice (multiset union)
+    assert ledger.create_version("again", ["version:both", "version:s"]).n_members == 5
     # ledger-wide selectors read every source's occurrences
     assert ledger.create_version("all-synth", ["origin:synthetic"]).n_members == 3
 

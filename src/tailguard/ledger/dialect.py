@@ -44,10 +44,19 @@ class Dialect:
         conn.execute(stmt, rows)
         return None
 
+    def insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows that cannot exist yet (a new version's manifest): no conflict handling needed."""
+        self.bulk_insert(conn, table, rows)
+
+    def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
+        """``(id, *columns)`` rows of the stored samples among ``ids`` (``columns``: a fixed SQL list)."""
+        s = schema.samples
+        cols = [s.c[c.strip()] for c in columns.split(",")]
+        return conn.execute(select(s.c.id, *cols).where(s.c.id.in_(list(ids))))
+
     def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
         """``(id, origin, dataset_id)`` rows of the stored samples among ``ids``."""
-        s = schema.samples
-        return conn.execute(select(s.c.id, s.c.origin, s.c.dataset_id).where(s.c.id.in_(list(ids))))
+        return self.samples_by_id(conn, ids, "origin, dataset_id")
 
     def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
         """Refresh planner statistics after a bulk change of ``rows`` rows (PostgreSQL only)."""
@@ -86,10 +95,10 @@ class SQLiteDialect(Dialect):
         conn.exec_driver_sql(sql, params)
         return {r[returning.name] for r in rows} if returning is not None else None
 
-    def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
+    def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         # plain placeholders: compiling a 5,000-item IN costs more than the query
         marks = ",".join("?" * len(ids))
-        return conn.exec_driver_sql(f"SELECT id, origin, dataset_id FROM samples WHERE id IN ({marks})", tuple(ids))
+        return conn.exec_driver_sql(f"SELECT id, {columns} FROM samples WHERE id IN ({marks})", tuple(ids))
 
 
 class PostgresDialect(Dialect):
@@ -122,9 +131,18 @@ class PostgresDialect(Dialect):
             cur.execute(sql + f" RETURNING {returning.name}")
             return {row[0] for row in cur.fetchall()}
 
-    def known_samples(self, conn: Connection, ids: Sequence[str]) -> Any:
-        return conn.exec_driver_sql("SELECT id, origin, dataset_id FROM samples WHERE id = ANY(%(ids)s)",
-                                    {"ids": list(ids)})
+    def insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        # straight COPY into the table: half the server's work of the staging path
+        if not rows:
+            return
+        keys = list(rows[0])
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(keys)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for r in rows:
+                copy.write_row([r[k] for k in keys])
+
+    def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
+        return conn.exec_driver_sql(f"SELECT id, {columns} FROM samples WHERE id = ANY(%(ids)s)", {"ids": list(ids)})
 
     def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
         if rows >= ANALYZE_AFTER:

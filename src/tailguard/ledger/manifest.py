@@ -160,8 +160,10 @@ def effective_origin() -> object:
 def selection(selectors: Sequence[str], version_id_of: Callable[[str], int], version_id: int) -> Select:
     """``SELECT version_id, sample_id, origin, multiplicity, generation`` for the selectors.
 
-    With ``version:`` selectors the members of those versions are concatenated
-    (``version:a version:b`` holds every occurrence of both); without, every
+    With ``version:`` selectors the members of those versions are combined as a
+    multiset union: each (content, origin) occurs as often as in the version that
+    holds it most, so a version derived from another does not count the shared
+    occurrences twice (``mix`` combines its inputs the same way); without, every
     occurrence of every source in the ledger. ``origin:``, ``generation:`` and
     ``source:`` then filter (same key OR'ed, different keys AND'ed).
     """
@@ -169,7 +171,7 @@ def selection(selectors: Sequence[str], version_id_of: Callable[[str], int], ver
     versions = [version_id_of(sel.value) for sel in parsed if sel.key == "version"]
     if versions:
         origin_col, gen_col, sid_col, mult_col = vm_t.c.origin, vm_t.c.generation, vm_t.c.sample_id, vm_t.c.multiplicity
-        base = select(literal(version_id, Integer), sid_col, origin_col, func.sum(mult_col), func.min(gen_col))
+        base = select(literal(version_id, Integer), sid_col, origin_col, func.max(mult_col), func.min(gen_col))
         base = base.where(vm_t.c.version_id.in_(versions))
         group = (sid_col, origin_col)
     else:

@@ -86,7 +86,7 @@ def create_version(
         rows = [{"version_id": vid, "sample_id": sid, "origin": origin, "multiplicity": int(mult),
                  "generation": gen} for (sid, origin), (mult, gen) in sorted(members.items())]
         for part in chunks(rows, 50_000):
-            dialect.bulk_insert(conn, vm_t, list(part))
+            dialect.insert_new(conn, vm_t, list(part))
     elif members is None:
         query = selection(selectors, version_id_of, vid)
         conn.execute(insert(vm_t).from_select(
@@ -132,8 +132,7 @@ def _insert_members(conn: Connection, dialect: Dialect, vid: int, name: str, sel
             query = selection(selectors, version_id_of, vid)
             sid_col = query.selected_columns[1]
             allowed = {(r[1], r[2]) for r in conn.execute(query.where(sid_col.in_(part)))}
-        known = {r.id: (r.origin, r.generation) for r in conn.execute(
-            select(s_t.c.id, s_t.c.origin, s_t.c.generation).where(s_t.c.id.in_(part)))}
+        known = {sid: (origin, gen) for sid, origin, gen in dialect.samples_by_id(conn, part, "origin, generation")}
         for sid in part:
             if sid not in known:
                 raise MissingInputError(f"sample {sid!r} is not in the ledger (version {name!r})")
@@ -154,7 +153,7 @@ def _insert_members(conn: Connection, dialect: Dialect, vid: int, name: str, sel
                     row["multiplicity"] += mult
     ordered = [rows[k] for k in sorted(rows)]
     for part in chunks(ordered, 50_000):
-        dialect.bulk_insert(conn, vm_t, list(part))
+        dialect.insert_new(conn, vm_t, list(part))
 
 
 def _member_class_names(conn: Connection, vid: int, name: str) -> list[str] | None:

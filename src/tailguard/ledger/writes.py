@@ -100,9 +100,14 @@ class LedgerWriter:
         self.report: IngestReport | None = None
 
     def add(self, sample: NewSample, *, sample_id: str | None = None, item: str | None = None,
-            class_names: list[str] | None = None, conflicts: Iterable[tuple[str, str, str, str]] = ()) -> None:
-        """Add one occurrence of ``sample`` (``class_names``: its detection dataset's; ``conflicts``: found by a reader)."""
-        prepared = self.prepare(sample, sample_id=sample_id, item=item)
+            class_names: list[str] | None = None, conflicts: Iterable[tuple[str, str, str, str]] = (),
+            validated: bool = False) -> None:
+        """Add one occurrence of ``sample``.
+
+        ``class_names``: its detection dataset's; ``conflicts``: found by a reader;
+        ``validated``: an ingest reader already checked its provenance fields (naming the line).
+        """
+        prepared = self.prepare(sample, sample_id=sample_id, item=item, validated=validated)
         if class_names is not None:
             prepared.row["dataset_id"] = self.dataset_id(class_names)
             self._class_names = class_names
@@ -164,6 +169,7 @@ class LedgerWriter:
         *,
         sample_id: str | None = None,
         item: str | None = None,
+        validated: bool = False,
     ) -> Prepared:
         """Validate a :class:`NewSample` and compute its id (the content hash)."""
         if sample.modality not in MODALITIES:
@@ -173,7 +179,8 @@ class LedgerWriter:
         for box in sample.labels:
             if box.origin not in ORIGINS:
                 raise UnknownChoiceError("label origin", str(box.origin), ORIGINS, path=item)
-        validate_sample(sample, item=item)  # the same field rules as every ingest reader
+        if not validated:
+            validate_sample(sample, item=item)  # the same field rules as every ingest reader
         if sample_id is None:
             if sample.content is not None:
                 sample_id = content_id(sample.content)

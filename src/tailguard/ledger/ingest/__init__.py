@@ -26,6 +26,7 @@ from tailguard.ledger.types import ORIGINS, IngestReport
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
 
+VALIDATING_READERS = ("jsonl", "csv", "parquet")  # they check every provenance field themselves, naming file:line
 FORMATS = ("auto", "yolo", "images", "jsonl", "csv", "parquet", "npy")
 _SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                   ".npy": "npy", ".yaml": "yolo", ".yml": "yolo"}
@@ -103,6 +104,7 @@ def run_ingest(
     options = IngestOptions(origin, generator, generation, verified_by, text_column)
     reader = open_reader(path, fmt, options)
     tick, close_progress = _progress(progress, f"ingest {path.name}")
+    checked = fmt in VALIDATING_READERS
     try:
         with ledger.write(path=str(path.resolve()), fmt=fmt, origin=origin, as_version=as_version,
                           progress=tick) as writer:
@@ -113,7 +115,7 @@ def run_ingest(
                     writer.skip(entry.item, str(entry.error))
                     continue
                 writer.add(entry.sample, sample_id=entry.sample_id, item=entry.item, class_names=entry.class_names,
-                           conflicts=entry.conflicts)
+                           conflicts=entry.conflicts, validated=checked)
     finally:
         close_progress()
     assert writer.report is not None
