@@ -1,5 +1,7 @@
 """Same data, same answer: a file audited by path and the same file ingested as a version get one audit.
 
+Formats: JSONL, npy, CSV, Parquet, an image folder and a YOLO dataset.
+
 Each case walks the user's path end to end: the file -> ``tailguard ingest --as-version`` ->
 ``audit VERSION --reference REF`` against ``audit FILE --reference REF_FILE``, and compares
 the verdict and every metric value. Repeats are part of the data (a version keeps them).
@@ -41,6 +43,28 @@ def _vectors(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "cand.npy", tmp_path / "ref.npy"
 
 
+def _tables(tmp_path: Path, suffix: str) -> tuple[Path, Path]:
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.drop(columns="target")
+    ref, cand = frame.iloc[:100], pd.concat([frame.iloc[100:160], frame.iloc[100:120]])  # repeated rows
+    for name, part in (("ref", ref), ("cand", cand)):
+        if suffix == ".csv":
+            part.to_csv(tmp_path / f"{name}.csv", index=False)
+        else:
+            part.to_parquet(tmp_path / f"{name}.parquet")
+    return tmp_path / f"cand{suffix}", tmp_path / f"ref{suffix}"
+
+
+def _csv(tmp_path: Path) -> tuple[Path, Path]:
+    return _tables(tmp_path, ".csv")
+
+
+def _parquet(tmp_path: Path) -> tuple[Path, Path]:
+    return _tables(tmp_path, ".parquet")
+
+
 def _images(tmp_path: Path) -> tuple[Path, Path]:
     from PIL import Image
     from sklearn.datasets import load_digits
@@ -62,7 +86,8 @@ def _yolo(tmp_path: Path) -> tuple[Path, Path]:
     return Path(cand), Path(ref)
 
 
-@pytest.mark.parametrize("make", [_texts, _vectors, _images, _yolo], ids=["jsonl", "npy", "images", "yolo"])
+@pytest.mark.parametrize("make", [_texts, _vectors, _csv, _parquet, _images, _yolo],
+                         ids=["jsonl", "npy", "csv", "parquet", "images", "yolo"])
 def test_version_and_path_get_the_same_audit(sqlite_url: str, tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     cand, ref = make(tmp_path)
     with Ledger.open(sqlite_url) as ledger:

@@ -387,11 +387,21 @@ def _is_string(schema: pa.Schema, name: str) -> bool:
                 or getattr(pa.types, "is_string_view", lambda _t: False)(kind))
 
 
+def _pandas_index_columns(schema: Any) -> set[str]:
+    """Columns pandas wrote for a DataFrame's index (``__index_level_0__`` ...), from the file's metadata."""
+    try:
+        meta = schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # malformed metadata: read every column
+        return set()
+    return {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+
+
 def read_parquet(path: Path, options: IngestOptions) -> Reader:
     """Rows of a Parquet file (row numbers start at 1)."""
     schema, batches = _parquet_batches(path)
     where = str(path)
-    names = [str(n) for n in schema.names]
+    index = _pandas_index_columns(schema)  # a DataFrame's stored index is not data
+    names = [str(n) for n in schema.names if str(n) not in index]
     _check_unique(names, where)
     text_column = _text_column(names, options.text_column, where, lambda name: _is_string(schema, name))
     number = 0
@@ -402,7 +412,7 @@ def read_parquet(path: Path, options: IngestOptions) -> Reader:
             raise CorruptFileError(f"unreadable rows after row {number} ({exc})", path=where) from None
         for row in rows:
             number += 1
-            row = {str(k): v for k, v in row.items()}
+            row = {str(k): v for k, v in row.items() if str(k) not in index}
             if isinstance(row.get("parents"), str):
                 row["parents"] = _parents_cell(row["parents"])
             yield _safe_row(row, number, path, options, text_column)
