@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from tailguard.errors import EmptyDatasetError, MissingInputError, ParameterError, UnknownChoiceError
+from tailguard.errors import EmptyDatasetError, LedgerError, MissingInputError, ParameterError, UnknownChoiceError
 from tailguard.ledger import schema
 from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import chunks, clock, dumps, now
@@ -386,9 +387,9 @@ class LedgerWriter:
             conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
         rows = [{"source": src, "sample_id": sid, "origin": origin, "multiplicity": mult, "generation": gen,
                  "generator": generator, "verified_by": vby, "item": item, "ingest_id": ingest_id}
-                for (src, sid, origin), (mult, gen, generator, vby, item) in sorted(acc.occurrences.items())]
-        for part in chunks(rows, 20_000):
-            self._dialect.bulk_insert(conn, o_t, list(part))
+                for (src, sid, origin), (mult, gen, generator, vby, item) in acc.occurrences.items()]
+        for part in chunks(rows, 50_000):  # the source's old rows are gone: nothing can conflict
+            self._dialect.insert_new(conn, o_t, list(part))
 
 
 @contextmanager
@@ -406,4 +407,8 @@ def open_writer(engine: Engine, dialect: Dialect, *, path: str | None = None, fm
         writer = LedgerWriter(conn, dialect, ingest_id, path=path, fmt=fmt, as_version=as_version,
                               dataset_cache={} if dataset_cache is None else dataset_cache, progress=progress)
         yield writer
-        writer.finish()
+        try:
+            writer.finish()
+        except IntegrityError as exc:  # only a concurrent write of the same source gets here
+            raise LedgerError(f"another ingest of {path or 'these samples'} committed at the same time; "
+                              "this one was rolled back, run it again") from exc
