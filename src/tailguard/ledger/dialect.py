@@ -24,6 +24,7 @@ class Dialect:
     """Portable defaults; subclasses take each backend's fast path."""
 
     name = "generic"
+    overlaps_writes = False  # write batches in a background thread while the next one is read
 
     insert_module = "sqlalchemy.dialects.sqlite"  # whose insert() knows ON CONFLICT DO NOTHING
 
@@ -108,6 +109,7 @@ class PostgresDialect(Dialect):
     """
 
     name = "postgresql"
+    overlaps_writes = True  # the server works while the client parses: its share of the time overlaps
     insert_module = "sqlalchemy.dialects.postgresql"
 
     def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,

@@ -96,6 +96,8 @@ class LedgerWriter:
         self._dataset_cache = dataset_cache
         self._progress = progress
         self._batch: list[Prepared] = []
+        self._pool: Any = None
+        self._pending: tuple[Any, int] | None = None
         self._class_names: list[str] | None = None
         self.stats = WriteStats()
         self.report: IngestReport | None = None
@@ -121,16 +123,47 @@ class LedgerWriter:
         """Record an item ``--skip-bad`` left out, with the reason."""
         self.stats.skipped.append(SkippedItem(item, reason))
 
-    def _flush(self) -> None:
-        if self._batch:
-            self._write_chunk(self._batch)
+    def _flush(self, *, last: bool = False) -> None:
+        """Write the batch: on a server backend in a background thread, so reading the next batch
+        overlaps the server's work (one batch in flight at most, in order; errors surface here)."""
+        self._drain()
+        batch, self._batch = self._batch, []
+        if batch and self._dialect.overlaps_writes and not last:
+            import concurrent.futures
+
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tailguard-write")
+            self._pending = (self._pool.submit(self._write_chunk, batch), len(batch))
+        elif batch:
+            self._write_chunk(batch)
             if self._progress is not None:
-                self._progress(len(self._batch))
-            self._batch = []
+                self._progress(len(batch))
+
+    def _drain(self) -> None:
+        """Wait for the batch in flight (the connection is then free for this thread again)."""
+        if self._pending is not None:
+            future, n = self._pending
+            self._pending = None
+            future.result()
+            if self._progress is not None:
+                self._progress(n)
+
+    def close(self, *, quiet: bool = False) -> None:
+        """Wait for any batch in flight and stop the background thread (``quiet``: an error is already
+        on its way, so the batch's own failure must not replace it)."""
+        try:
+            self._drain()
+        except Exception:
+            if not quiet:
+                raise
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def finish(self) -> IngestReport:
         """Write what is pending, the occurrences, the version (when asked) and the ingest row."""
-        self._flush()
+        self._flush(last=True)
         acc = self.stats
         self._dialect.analyze(self._conn, "samples", "labels", rows=acc.added)
         if self._fmt != "api" and not acc.sample_ids and not acc.skipped:
@@ -227,6 +260,7 @@ class LedgerWriter:
         key = content_id(dumps(names).encode())
         if key in self._dataset_cache:
             return self._dataset_cache[key]
+        self._drain()  # the lookup needs the connection the background write may be using
         d = schema.datasets
 
         def lookup(c: Connection) -> int:
@@ -406,9 +440,15 @@ def open_writer(engine: Engine, dialect: Dialect, *, path: str | None = None, fm
                                           n_added=0, n_existing=0, n_skipped=0)).inserted_primary_key[0])
         writer = LedgerWriter(conn, dialect, ingest_id, path=path, fmt=fmt, as_version=as_version,
                               dataset_cache={} if dataset_cache is None else dataset_cache, progress=progress)
-        yield writer
+        try:
+            yield writer
+        except BaseException:
+            writer.close(quiet=True)  # no thread may touch the connection while the transaction rolls back
+            raise
         try:
             writer.finish()
         except IntegrityError as exc:  # only a concurrent write of the same source gets here
             raise LedgerError(f"another ingest of {path or 'these samples'} committed at the same time; "
                               "this one was rolled back, run it again") from exc
+        finally:
+            writer.close()
