@@ -126,3 +126,17 @@ def test_yolo_export_lists_a_repeated_image_once_per_occurrence(ledger: Ledger, 
     listed = [line for split in ("train", "val")
               for line in (data_yaml.parent / spec[split]).read_text().splitlines()]
     assert len(listed) == 5 and len(set(listed)) == 3  # three images, one of them listed three times
+
+
+def test_a_version_reads_its_occurrences_generation(ledger: Ledger, tmp_path):
+    """Human text that a model repeats is, in the model's version, a generation-1 synthetic sample."""
+    from tailguard.policy import mix
+
+    ledger.ingest(write_jsonl(tmp_path / "h.jsonl", [f"human {i}" for i in range(6)]), origin="human",
+                  as_version="h")
+    ledger.ingest(write_jsonl(tmp_path / "s.jsonl", ["human 0", "human 1", "new"], generation=1),
+                  origin="synthetic", as_version="s")
+    assert sorted(r.generation for r in ledger.iter_samples("s")) == [1, 1, 1]
+    report = mix(ledger, "replace", human="h", synthetic="s", as_version="m")
+    assert ledger.get_version("m").n_members == 3  # replace keeps the whole last round, repeats included
+    assert (report.stats.n, report.stats.n_human) == (3, 0)

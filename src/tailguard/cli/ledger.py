@@ -81,8 +81,11 @@ def ingest(
                + (f"; version {report.version!r} created" if report.version else ""))
     for item in report.skipped:
         typer.echo(f"skipped {item.reason}")
-    for c in report.conflicts:
+    shown = 10  # every conflict is recorded; `version show` lists them all
+    for c in report.conflicts[:shown]:
         typer.echo(f"conflict [{c.kind}] {c.sample_id[:12]}: {c.detail}")
+    if len(report.conflicts) > shown:
+        typer.echo(f"... and {len(report.conflicts) - shown} more conflicts (recorded; see `tailguard version show`)")
 
 
 version_app = typer.Typer(help="Immutable dataset versions: create, list, show, diff, verify.",

@@ -26,7 +26,7 @@ vm_t = schema.version_members
 l_t = schema.labels
 
 _COLS = (s_t.c.id, s_t.c.uri, s_t.c.modality, s_t.c.verified_by, s_t.c.verified_at, s_t.c.generator,
-         s_t.c.generation, s_t.c.source, s_t.c.created_at, s_t.c.extra, s_t.c.synthetic_depth)
+         s_t.c.source, s_t.c.created_at, s_t.c.extra, s_t.c.synthetic_depth)
 
 
 def member_depth(origin: str, stored_depth: int) -> int:
@@ -78,9 +78,9 @@ def iter_rows(
         vrow = version_row(conn, version) if version is not None else None
         watermark = vrow.label_watermark if vrow is not None else None
         if vrow is None:
-            base = select(*cols, s_t.c.origin, literal(1, Integer).label("multiplicity"))
-        else:
-            base = (select(*cols, vm_t.c.origin, vm_t.c.multiplicity)
+            base = select(*cols, s_t.c.origin, s_t.c.generation, literal(1, Integer).label("multiplicity"))
+        else:  # origin and generation as the version's occurrences had them
+            base = (select(*cols, vm_t.c.origin, vm_t.c.generation, vm_t.c.multiplicity)
                     .select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
                     .where(vm_t.c.version_id == vrow.id))
         if ids is not None:
