@@ -25,6 +25,7 @@ class Dialect:
 
     name = "generic"
     overlaps_writes = False  # write batches in a background thread while the next one is read
+    inserts_first = False  # bulk_insert reports exactly which keys it inserted, so writes may insert first
 
     insert_module = "sqlalchemy.dialects.sqlite"  # whose insert() knows ON CONFLICT DO NOTHING
 
@@ -110,6 +111,7 @@ class PostgresDialect(Dialect):
 
     name = "postgresql"
     overlaps_writes = True  # the server works while the client parses: its share of the time overlaps
+    inserts_first = True
     insert_module = "sqlalchemy.dialects.postgresql"
 
     def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,

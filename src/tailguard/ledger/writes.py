@@ -278,6 +278,18 @@ class LedgerWriter:
     def _write_chunk(self, items: list[Prepared]) -> None:
         conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
         ids = list({p.id for p in items})
+        inserted_first: set[str] = set()
+        if self._dialect.inserts_first:
+            # insert every content new to this write, then look up only the ones that were already stored:
+            # on a server one round trip instead of two for fresh data (exact under concurrent writers too)
+            first: dict[str, dict[str, Any]] = {}
+            for p in items:
+                if p.id not in acc.seen and p.id not in first:
+                    first[p.id] = p.row
+            if first:
+                rows = [first[k] for k in sorted(first)]  # one lock order for concurrent writers
+                inserted_first = self._dialect.bulk_insert(conn, s_t, rows, returning=s_t.c.id) or set()
+            ids = [i for i in ids if i not in inserted_first]
         known: dict[str, tuple[str, int | None]] = {}
         for part in chunks(ids):
             found = self._dialect.known_samples(conn, part)
@@ -324,7 +336,8 @@ class LedgerWriter:
                                  f"{p.item} comes with class names (set {ds}) that differ from the recorded ones "
                                  f"(set {prev_ds})")
             else:
-                new_rows.append(p.row)
+                if p.id not in inserted_first:
+                    new_rows.append(p.row)
                 known[p.id] = (origin, p.row["dataset_id"])
                 acc.added += 1
             for kind, claimed, other, detail in p.conflicts:
