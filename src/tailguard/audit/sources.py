@@ -30,12 +30,12 @@ from tailguard.errors import (
     TextFormatError,
     UnknownChoiceError,
 )
+from tailguard.ledger.ingest.base import PROVENANCE_FIELDS  # columns the ledger keeps apart from the row
 from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TEXT_SUFFIXES = (".jsonl", ".txt", ".ndjson")
 TEXT_KEYS = ("text", "content", "document", "body")
-PROVENANCE_COLUMNS = ("origin", "generator", "generation", "verified_by", "parents")  # kept apart by the ledger
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _read_table(path: Path) -> Any:
     # and a string column named "text" makes the rows documents
     if "text" in frame.columns and frame["text"].map(lambda v: isinstance(v, str)).all():
         return [str(v) for v in frame["text"]]
-    frame = frame.drop(columns=[c for c in PROVENANCE_COLUMNS if c in frame.columns])
+    frame = frame.drop(columns=[c for c in PROVENANCE_FIELDS if c in frame.columns])
     if frame.select_dtypes("number").shape[1] == 0:
         raise BadInputError("table has no numeric columns", path=path)
     numeric = frame.select_dtypes("number")

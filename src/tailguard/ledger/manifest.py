@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from blake3 import blake3
 from sqlalchemy import Connection, Integer, Select, and_, case, false, func, literal, or_, select
@@ -59,11 +60,9 @@ def chunked_digest(leaves: Iterable[bytes]) -> tuple[str, list[str]]:
     return root, chunks
 
 
-def box_text(row: object) -> str:
-    """The digest form of one stored box (origin, generator, class, coordinates)."""
-    r = row  # a Row with the labels columns
-    return (f"{r.origin}:{r.generator or ''}:{int(r.class_id)}:"  # type: ignore[attr-defined]
-            f"{r.x:.9g},{r.y:.9g},{r.w:.9g},{r.h:.9g}")  # type: ignore[attr-defined]
+def box_text(r: Any) -> str:
+    """The digest form of one stored box row (origin, generator, class, coordinates)."""
+    return f"{r.origin}:{r.generator or ''}:{int(r.class_id)}:{r.x:.9g},{r.y:.9g},{r.w:.9g},{r.h:.9g}"
 
 
 def visible_labels(watermark: int | None) -> object:

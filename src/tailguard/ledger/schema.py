@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -28,6 +29,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    select,
 )
 
 SCHEMA_VERSION = 2
@@ -225,3 +228,11 @@ exclusions = Table(
     Column("reason", Text, nullable=False),
     Index("ix_exclusions_version", "version_id"),
 )
+
+
+def stored_schema_version(conn: Connection) -> int | None:
+    """The schema version a database holds (``None``: no tailguard ledger there)."""
+    if not inspect(conn).has_table(meta.name):
+        return None
+    have = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return None if have is None else int(have)

@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from sqlalchemy import Engine, func, insert, inspect, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import LedgerError, LedgerUpgradeRequiredError
@@ -114,15 +114,9 @@ class Ledger:
             raise
         return ledger
 
-    def _stored_schema(self) -> int | None:
-        with read_connection(self._engine) as conn:
-            if not inspect(conn).has_table(schema.meta.name):
-                return None
-            have = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
-        return None if have is None else int(have)
-
     def _schema_ready(self) -> bool:
-        have = self._stored_schema()
+        with read_connection(self._engine) as conn:
+            have = schema.stored_schema_version(conn)
         if have is not None and have != schema.SCHEMA_VERSION:
             raise schema_mismatch(self.url, have)
         return have is not None

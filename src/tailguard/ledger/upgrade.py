@@ -58,20 +58,13 @@ class UpgradeReport:
         return self.from_schema == self.to_schema
 
 
-def _schema_version(conn: Connection) -> int | None:
-    if not inspect(conn).has_table(schema.meta.name):
-        return None
-    have = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
-    return None if have is None else int(have)
-
-
 def upgrade_ledger(url: str | None = None) -> UpgradeReport:
     """Migrate the ledger at ``url`` to the current schema in place (a no-op when it is current)."""
     resolved = resolve_url(url)
     engine = make_engine(resolved)
     try:
         with read_connection(engine) as conn:
-            have = _schema_version(conn)
+            have = schema.stored_schema_version(conn)
         if have is None:
             raise LedgerError(f"{redact_url(resolved)} holds no tailguard ledger to upgrade")
         if have == schema.SCHEMA_VERSION:

@@ -73,7 +73,6 @@ class WriteStats:
     existing: int = 0  # occurrences whose content the ledger already had before this write
     duplicates: int = 0  # occurrences whose content came earlier in this same write
     sample_ids: list[str] = field(default_factory=list)  # one per occurrence, in input order
-    members: list[tuple[str, str]] = field(default_factory=list)  # (sample id, origin) per occurrence
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -177,14 +176,13 @@ class LedgerWriter:
                 extra["path"] = self._path
             if self._class_names is not None:
                 extra["class_names"] = self._class_names
-            manifest: dict[tuple[str, str], list[Any]] = {}  # what this write read, so no lookup is needed
+            manifest: dict[tuple[str, str], Any] = {}  # what this write read, so no lookup is needed
             for (_source, sid, origin), (mult, gen, *_rest) in acc.occurrences.items():
                 entry = manifest.setdefault((sid, origin), [0, gen])
                 entry[0] += mult
                 if gen is not None and (entry[1] is None or gen < entry[1]):
                     entry[1] = gen
-            create_version(self._conn, self._dialect, version, (), {k: (m, g) for k, (m, g) in manifest.items()},
-                           "", extra)
+            create_version(self._conn, self._dialect, version, (), manifest, "", extra)
         self._write_occurrences()
         if acc.skipped:
             self._conn.execute(insert(schema.skipped), [
@@ -351,7 +349,6 @@ class LedgerWriter:
                 label_groups.setdefault((p.id, box.origin, box.generator), set()).add(key)
             parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
             acc.sample_ids.append(p.id)
-            acc.members.append((p.id, occurrence_origin))
             acc.seen.add(p.id)
             key = (p.row["source"] or f"ingest:{ingest_id}", p.id, occurrence_origin)
             occ = acc.occurrences.get(key)
