@@ -113,3 +113,22 @@ def test_the_order_of_samples_does_not_change_the_audit() -> None:
     a, b = audit(cand, ref, config=config), audit(shuffled, ref[::-1], config=config)
     assert a.verdict == b.verdict
     assert [m.value for m in a.metrics] == pytest.approx([m.value for m in b.metrics], nan_ok=True)
+
+
+def test_too_little_data_is_insufficient_never_ok(sqlite_url: str, tmp_path: Path, capsys) -> None:
+    """A one-row candidate measures nothing: the verdict fails closed, and any --fail-on gate exits 3."""
+    from sklearn.datasets import load_diabetes
+
+    from tailguard.cli.app import main
+
+    frame = load_diabetes(as_frame=True).frame
+    frame.iloc[:200].to_csv(tmp_path / "ref.csv", index=False)
+    frame.iloc[200:201].to_csv(tmp_path / "one.csv", index=False)
+    report = audit(Source(str(tmp_path / "one.csv")), Source(str(tmp_path / "ref.csv")), config=AuditConfig(quick=True))
+    assert report.verdict == "insufficient" and "1 sample" in report.insufficient_reason
+    assert "not enough was measured" in report.diagnosis.summary
+    for level in ("warn", "collapse"):
+        code = main(["--ledger", sqlite_url, "audit", str(tmp_path / "one.csv"), "--reference", str(tmp_path / "ref.csv"),
+                     "--quick", "--fail-on", level, "--out", str(tmp_path / level)])
+        assert code == 3, level
+    assert json.loads((tmp_path / "warn" / "report.json").read_text())["verdict"] == "insufficient"

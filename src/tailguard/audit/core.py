@@ -23,10 +23,10 @@ from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
 from tailguard.audit.figure_data import class_shares, coverage_by_decile, tail_histograms
 from tailguard.audit.inputs import AuditInput, as_input
-from tailguard.audit.results import AuditReport
+from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
 from tailguard.audit.suite import suite_for
-from tailguard.audit.verdict import averages_trap, judge_results, verdict_of
+from tailguard.audit.verdict import averages_trap, insufficiency, judge_results, verdict_of
 from tailguard.errors import BadInputError
 
 
@@ -164,5 +164,10 @@ def audit(
     )
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
+    reason = insufficiency(rows, skipped, cand.n, ref.n)
+    if reason:  # fail closed: what was not measured is never ok
+        report.verdict = "insufficient"
+        report.insufficient_reason = reason
+        report.diagnosis = Diagnosis("none", 0.0, (reason,), summary=f"not enough was measured: {reason}")
     report.elapsed_s = round(time.perf_counter() - start, 4)
     return report

@@ -165,6 +165,7 @@ class AuditReport:
     skipped: list[str] = field(default_factory=list)
     seed: int = 0
     elapsed_s: float = 0.0
+    insufficient_reason: str = ""  # why the verdict is "insufficient" (empty otherwise)
 
     # -- access --------------------------------------------------------------
     def row(self, name: str) -> MetricRow:
@@ -189,6 +190,7 @@ class AuditReport:
             {
                 "schema_version": SCHEMA_VERSION,
                 "verdict": self.verdict,
+                "insufficient_reason": self.insufficient_reason,
                 "modality": self.modality,
                 "candidate": self.candidate,
                 "reference": self.reference,
@@ -214,6 +216,7 @@ class AuditReport:
     def from_dict(cls, d: dict[str, Any]) -> AuditReport:
         return cls(
             verdict=d["verdict"],
+            insufficient_reason=d.get("insufficient_reason", ""),
             modality=d.get("modality", "unknown"),
             metrics=[MetricRow.from_dict(r) for r in d["metrics"]],
             averages_trap=AveragesTrap.from_dict(d.get("averages_trap", {"triggered": False, "message": ""})),

@@ -58,6 +58,26 @@ def judge_results(results: Sequence[MetricResult], thresholds: Thresholds) -> li
     return rows
 
 
+#: Fewer samples than this on either side and no verdict can be more than ``insufficient``.
+MIN_SAMPLES = 2
+
+
+def insufficiency(rows: Sequence[MetricRow], skipped: Sequence[str], n_candidate: int, n_reference: int) -> str:
+    """Why too little was measured to give a verdict (empty when enough was): fail closed, never ``ok``.
+
+    >>> insufficiency([], ["tail_mass: needs 2 samples"], 1, 500)
+    'the candidate has 1 sample(s) (at least 2 are needed); no tail or diversity metric could be computed (1 skipped: tail_mass: needs 2 samples)'
+    """
+    reasons = []
+    for side, n in (("candidate", n_candidate), ("reference", n_reference)):
+        if n < MIN_SAMPLES:
+            reasons.append(f"the {side} has {n} sample(s) (at least {MIN_SAMPLES} are needed)")
+    if not any(r.family in TAIL_FAMILIES and math.isfinite(r.value) for r in rows):
+        note = f" ({len(skipped)} skipped: {'; '.join(skipped[:3])})" if skipped else ""
+        reasons.append(f"no tail or diversity metric could be computed{note}")
+    return "; ".join(reasons)
+
+
 def verdict_of(rows: Sequence[MetricRow]) -> str:
     """The worst status of ``rows`` (``ok`` when there are none)."""
     return worst([r.status for r in rows])

@@ -47,7 +47,7 @@ def _print_table(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+    colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
     console = Console()
     table = Table(title=f"tailguard audit: {report.candidate} vs {report.reference}")
     for col in ("metric", "family", "value", "reference", "ratio", "CI", "status"):
@@ -167,10 +167,9 @@ def audit_command(
     else:
         _print_table(report)
         typer.echo(f"report: {html_path} (JSON: {json_path})")
-    if fail_on is not None and ("ok", "warn", "collapse").index(report.verdict) >= ("warn", "collapse").index(
-        fail_on.value
-    ) + 1:
-        raise typer.Exit(code=3)
+    if fail_on is not None and (report.verdict == "insufficient" or ("ok", "warn", "collapse").index(
+            report.verdict) >= ("warn", "collapse").index(fail_on.value) + 1):
+        raise typer.Exit(code=3)  # a gate never passes what could not be measured
 
 
 def register(app: typer.Typer) -> None:

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         table = Table(title="tailguard demo: worst tail-metric change, generation 0 -> last")
         for col in ("family", "policy", "tail change", "gen 0 audit", "last gen audit", "diagnosis"):
             table.add_column(col)
-        colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+        colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
         for row in result.verdict_table():
             change = row["worst_tail_change"]
             change_text = f"{change * 100:+.0f}%" if change == change else "n/a"

@@ -84,7 +84,7 @@ def simulate_command(
     table = Table(title=f"{fam.name}: tail metrics, median over {seeds} seeds")
     for col in ("policy", "metric", "gen 0", f"gen {generations}", "change", "status"):
         table.add_column(col)
-    colours = {"ok": "green", "warn": "yellow", "collapse": "red"}
+    colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
     for r in verdict_rows(results):
         st = r["status"]
         table.add_row(

@@ -15,7 +15,7 @@ import base64
 import io
 from typing import Any
 
-STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#ef6c00", "collapse": "#c62828"}
+STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#ef6c00", "collapse": "#c62828", "insufficient": "#6a1b9a"}
 REFERENCE_COLOUR = "#37474f"
 CANDIDATE_COLOUR = "#1e88e5"
 
