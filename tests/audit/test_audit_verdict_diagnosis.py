@@ -27,7 +27,7 @@ TAILS_LOST = res("tail_mass", "tails", mv("tail_mass_0.01", 0.008, 0.02, ci=(0.0
 TAILS_KEPT = res("tail_mass", "tails", mv("tail_mass_0.01", 0.0199, 0.02, ci=(0.018, 0.022)))
 VENDI_LOST = res("vendi", "diversity", mv("vendi", 20.0, 30.0, ci=(19.0, 21.0)))
 VENDI_TINY = res("vendi", "diversity", mv("vendi", 1.5, 30.0, ci=(1.4, 1.6)))
-DUPS = res("near_duplicates", "duplicates", mv("duplicate_rate", 0.6, None, False))
+DUPS = res("near_duplicates", "duplicates", mv("duplicate_rate", 0.6, 0.05, False))
 COV_KEPT = res("covariance", "diversity", mv("covariance_trace", 1.0, 1.0), mv("effective_rank", 7.9, 8.0))
 DRIFTED = res("c2st", "drift", mv("c2st_auc", 0.9, None, False))
 

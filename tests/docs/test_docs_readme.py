@@ -1,5 +1,6 @@
 """The README's walkthroughs run as written."""
 
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,9 @@ def test_walkthrough_runs(walkthrough):
     cwd, proc = walkthrough
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (cwd / "audit" / "docs" / "report.html").exists()
+    gen2 = json.loads((cwd / "audit" / "gen2" / "report.json").read_text())
+    assert gen2["baseline"] == "docs-generated" and gen2["baseline_note"]
+    assert all(row["baseline_value"] is not None for row in gen2["metrics"] if row["reason"] != "reported only")
     assert (cwd / "export" / "det" / "data.yaml").exists()
     assert (cwd / "sim" / "gaussian" / "results.json").exists()
     assert (cwd / "demo" / "report.html").exists()

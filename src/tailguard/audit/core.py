@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tailguard.audit.baseline import judge_against_baseline
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
 from tailguard.audit.figure_data import class_shares, coverage_by_decile, tail_histograms
@@ -31,43 +32,41 @@ from tailguard.errors import BadInputError
 
 
 def _same_footing(
-    candidate: AuditInput, reference: AuditInput, config: AuditConfig, rng: np.random.Generator
-) -> tuple[AuditInput, AuditInput]:
-    """Cap both sides at ``max_samples`` and, with ``same_size``, subsample the larger side
-    to the smaller side's N (seeded), so N-dependent metrics compare like with like."""
-    if candidate.modality == "detection":
-        return candidate, reference  # images and boxes are not one row per sample
-    cap = config.max_samples
-    n_c, n_r = candidate.n, reference.n
-    if cap is not None:
-        n_c, n_r = min(n_c, cap), min(n_r, cap)
+    sides: list[AuditInput], config: AuditConfig, rng: np.random.Generator
+) -> list[AuditInput]:
+    """Cap every side (candidate, reference, baseline) at ``max_samples`` and, with
+    ``same_size``, subsample the larger sides to the smallest side's N (seeded), so
+    N-dependent metrics compare like with like."""
+    if sides[0].modality == "detection":
+        return sides  # images and boxes are not one row per sample
+    sizes = [s.n for s in sides]
+    if config.max_samples is not None:
+        sizes = [min(n, config.max_samples) for n in sizes]
     if config.same_size:
-        n_c = n_r = min(n_c, n_r)
-    if n_c < candidate.n:
-        candidate = candidate.take(np.sort(rng.choice(candidate.n, n_c, replace=False)))
-    if n_r < reference.n:
-        reference = reference.take(np.sort(rng.choice(reference.n, n_r, replace=False)))
-    return candidate, reference
+        sizes = [min(sizes)] * len(sides)
+    return [side.take(np.sort(rng.choice(side.n, n, replace=False))) if n < side.n else side
+            for side, n in zip(sides, sizes, strict=True)]
 
 
-def _standardized(candidate: AuditInput, reference: AuditInput, mode: str) -> tuple[AuditInput, AuditInput]:
-    """Both sides scaled per feature by the standard deviation of both sides pooled.
+def _standardized(sides: list[AuditInput], mode: str) -> list[AuditInput]:
+    """Every side scaled per feature by the standard deviation of all sides pooled.
 
-    Pooling keeps the two sides symmetric (scaling by the reference alone makes the
-    reference's variances exactly 1 and biases spread ratios). Scales below a quarter
-    of the median feature scale are raised to it, so near-constant columns (edge
-    pixels) do not turn single values into 50-sigma outliers. Nothing is centred: every
-    metric is shift-invariant, and centring would turn constant columns into rounding noise.
+    Pooling keeps the sides symmetric (scaling by the reference alone makes the
+    reference's variances exactly 1 and biases spread ratios), and gives a baseline the
+    same scale as the candidate. Scales below a quarter of the median feature scale are
+    raised to it, so near-constant columns (edge pixels) do not turn single values into
+    50-sigma outliers. Nothing is centred: every metric is shift-invariant, and centring
+    would turn constant columns into rounding noise.
     """
-    if candidate.vectors is None or reference.vectors is None:
-        return candidate, reference
-    if mode == "never" or (mode == "auto" and reference.modality != "vectors"):
-        return candidate, reference
-    std = np.concatenate([candidate.vectors, reference.vectors]).std(axis=0)
+    if any(side.vectors is None for side in sides):
+        return sides
+    if mode == "never" or (mode == "auto" and sides[1].modality != "vectors"):
+        return sides
+    std = np.concatenate([side.vectors for side in sides]).std(axis=0)  # type: ignore[misc]
     positive = std[std > 0]
     floor = 0.25 * float(np.median(positive)) if positive.size else 1.0
     std = np.maximum(std, floor)
-    return replace(candidate, vectors=candidate.vectors / std), replace(reference, vectors=reference.vectors / std)
+    return [replace(side, vectors=side.vectors / std) for side in sides]  # type: ignore[operator]
 
 
 def _figures(candidate: AuditInput, reference: AuditInput, runs: list[RunResult], seed: int) -> dict[str, Any]:
@@ -100,6 +99,16 @@ def _decile_from_results(runs: list[RunResult]) -> dict[str, Any] | None:
     return None
 
 
+def _check_alike(side: AuditInput, ref: AuditInput) -> None:
+    """One line when ``side`` cannot be compared with the reference."""
+    if side.modality != ref.modality:
+        raise BadInputError(f"{side.name} is {side.modality} but the reference is {ref.modality}", path=side.name)
+    if side.vectors is not None and ref.vectors is not None and side.vectors.shape[1] != ref.vectors.shape[1]:
+        raise BadInputError(
+            f"{side.name} has {side.vectors.shape[1]} features, the reference {ref.vectors.shape[1]}", path=side.name
+        )
+
+
 def audit(
     candidate: Any,
     reference: Any,
@@ -112,6 +121,9 @@ def audit(
     candidate_labels: Any = None,
     reference_labels: Any = None,
     progress: Callable[[str], None] | None = None,
+    baseline: Any = None,
+    baseline_labels: Any = None,
+    text_column: str | None = None,
 ) -> AuditReport:
     """Run the suite for the modality and return the judged :class:`AuditReport`.
 
@@ -120,31 +132,51 @@ def audit(
     version) or a prepared :class:`~tailguard.audit.inputs.AuditInput`.
     ``modality`` is inferred from the reference when not given. ``*_labels`` are
     optional per-sample classes for per-class bars and category metrics.
+
+    A pandas Series of strings is text; a DataFrame is its numeric columns, or its
+    documents with ``text_column=``: the same rule as a CSV or Parquet path.
+
+    ``baseline`` (any input form, e.g. generation 0 of the same model or last month's
+    data) makes the audit ask what the candidate lost *beyond* what the baseline already
+    lacked: both are measured against the reference on the same footing and each row's
+    status judges the change from baseline to candidate (see :mod:`tailguard.audit.baseline`).
     """
     start = time.perf_counter()
     config = config or AuditConfig()
     thresholds = config.thresholds
     ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder,
-                   labels=reference_labels, seed=seed)
+                   labels=reference_labels, seed=seed, text_column=text_column)
     cand = as_input(candidate, modality=modality, name="candidate", embedder=config.embedder,
-                    labels=candidate_labels, seed=seed)
+                    labels=candidate_labels, seed=seed, text_column=text_column)
     modality = modality or ref.modality
-    if cand.modality != ref.modality:
-        raise BadInputError(f"candidate is {cand.modality} but the reference is {ref.modality}", path=cand.name)
-    if cand.vectors is not None and ref.vectors is not None and cand.vectors.shape[1] != ref.vectors.shape[1]:
-        raise BadInputError(
-            f"candidate has {cand.vectors.shape[1]} features, the reference {ref.vectors.shape[1]}", path=cand.name
-        )
+    _check_alike(cand, ref)
+    base = None
+    if baseline is not None:
+        base = as_input(baseline, modality=modality, name="baseline", embedder=config.embedder,
+                        labels=baseline_labels, seed=seed, text_column=text_column)
+        _check_alike(base, ref)
     rng = np.random.default_rng(seed)
-    cand, ref = _same_footing(cand, ref, config, rng)
+    sides = _same_footing([cand, ref] + ([base] if base is not None else []), config, rng)
+    cand, ref = sides[0], sides[1]
     entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
-    scaled_cand, scaled_ref = _standardized(cand, ref, config.standardize)
-    runs, skipped = run_suite(
-        scaled_cand, scaled_ref, entries, batch_size=config.batch_size, seed=seed,
-        metric_params=config.metric_params, progress=progress, strict=config.strict,
-        common={"ci_level": config.ci_level}, unscaled=(cand, ref),
-    )
+    scaled = _standardized(sides, config.standardize)
+
+    def measure(side: int) -> tuple[list[RunResult], list[str]]:
+        return run_suite(
+            scaled[side], scaled[1], entries, batch_size=config.batch_size, seed=seed,
+            metric_params=config.metric_params, progress=progress if side == 0 else None, strict=config.strict,
+            common={"ci_level": config.ci_level}, unscaled=(sides[side], ref),
+        )
+
+    runs, skipped = measure(0)
     rows = judge_results([r.result for r in runs], thresholds)
+    baseline_verdict = None
+    if base is not None:
+        base_runs, base_skipped = measure(2)
+        base_rows = judge_results([r.result for r in base_runs], thresholds)
+        baseline_verdict = verdict_of(base_rows)
+        rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(sides[2].n, ref.n))
+        skipped = skipped + [f"{line} (baseline)" for line in base_skipped if line not in skipped]
     report = AuditReport(
         verdict=verdict_of(rows),
         modality=modality,
@@ -161,10 +193,14 @@ def audit(
         thresholds=thresholds.to_dict(),
         skipped=skipped,
         seed=seed,
+        baseline=getattr(baseline, "label", base.name) if base is not None else None,
+        n_baseline=sides[2].n if base is not None else 0,
+        baseline_verdict=baseline_verdict,
     )
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
-    reason = insufficiency(rows, skipped, cand.n, ref.n)
+    sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": sides[2].n} if base is not None else {})}
+    reason = insufficiency(rows, skipped, sizes)
     if reason:  # fail closed: what was not measured is never ok
         report.verdict = "insufficient"
         report.insufficient_reason = reason

@@ -36,14 +36,16 @@ MODES = ("none", "model_collapse", "mode_collapse", "overfitting", "catastrophic
 SEVERITY = {"ok": 0.0, "warn": 0.6, "collapse": 1.0}
 DRIFT_HINTS = ("mmd", "ks", "psi", "c2st", "auc")
 
-SUMMARIES = {
-    "none": "No failure mode: the candidate keeps the reference's tails, spread and diversity.",
-    "model_collapse": "Model collapse: the candidate lost the reference's tails and diversity "
-    "(typical of training on generated data).",
-    "mode_collapse": "Mode collapse: the outputs repeat themselves (near-duplicates, tiny Vendi score).",
-    "overfitting": "Overfitting: the gap between training and validation metrics is large or growing.",
-    "catastrophic_forgetting": "Catastrophic forgetting: an old task's metric dropped after new training.",
-    "drift": "Plain drift: the distribution moved, but its spread and tails are intact.",
+#: What each mode means, for docs and the report's legend. The diagnosis's ``summary`` is not
+#: taken from here: it is written from the rows that fired (see :func:`diagnose`).
+MEANINGS = {
+    "none": "no failure signal beyond tolerance",
+    "model_collapse": "tails and diversity lost relative to the human reference (typical of training on "
+    "generated data)",
+    "mode_collapse": "the outputs repeat themselves (near-duplicates, tiny Vendi score)",
+    "overfitting": "the gap between training and validation metrics is large or growing",
+    "catastrophic_forgetting": "an old task's metric dropped after new training",
+    "drift": "the distribution moved, but its spread and tails are intact",
 }
 
 
@@ -149,7 +151,61 @@ def _find(rows: Sequence[MetricRow], *hints: str, family: str | None = None) -> 
 
 def _describe(r: MetricRow) -> str:
     ref = f" vs reference {r.reference_value:.4g}" if r.reference_value is not None else ""
-    return f"{r.name} = {r.value:.4g}{ref} ({r.status}: {r.reason})"
+    base = f", baseline {r.baseline_value:.4g}" if r.baseline_value is not None else ""
+    return f"{r.name} = {r.value:.4g}{ref}{base} ({r.status}: {r.reason})"
+
+
+def _fired(rows: Sequence[MetricRow]) -> list[MetricRow]:
+    """Rows flagged worse (the only rows a diagnosis may cite)."""
+    return [r for r in rows if r.status != "ok" and (r.degradation is None or r.degradation > 0)]
+
+
+def _change(r: MetricRow) -> str:
+    """``name`` with its change, as the table shows it (e.g. ``recall -40% (collapse)``)."""
+    if r.degradation is not None and math.isfinite(r.degradation):
+        if "%" in r.reason:  # ratio rules: a relative change
+            return f"{r.name} {r.degradation:.0%} worse ({r.status})"
+        return f"{r.name} {r.degradation:.3g} worse ({r.status})"  # excess rules: a difference of shares
+    return f"{r.name} {r.value:.3g} ({r.status})"
+
+
+def _names(rows: Sequence[MetricRow], limit: int = 4) -> str:
+    shown = ", ".join(_change(r) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _against(rows: Sequence[MetricRow]) -> str:
+    return "the baseline" if any(r.baseline_value is not None for r in rows) else "the reference"
+
+
+def _summary(mode: str, rows: Sequence[MetricRow], cited: Sequence[MetricRow], extra: Sequence[str]) -> str:
+    """The diagnosis's sentence, written only from the rows it cites (and the extra inputs' lines)."""
+    fired = _fired(rows)
+    judged = [r for r in rows if r.reason != "reported only"]
+    if mode == "none":
+        if not fired:
+            return f"No failure mode: all {len(judged)} judged metrics are within tolerance of {_against(rows)}."
+        return (f"No failure mode stands out: {len(fired)} metric(s) flagged ({_names(fired)}) do not form the "
+                f"pattern of any mode.")
+    if mode == "model_collapse":
+        tails = [r for r in cited if r.family == "tails"]
+        div = [r for r in cited if r.family != "tails"]
+        parts = []
+        if tails:
+            parts.append(f"{len(tails)} tail metric(s) fell ({_names(tails)})")
+        if div:
+            parts.append(f"{len(div)} diversity/fidelity metric(s) fell ({_names(div)})")
+        kept = "" if (tails and div) else (
+            "; no diversity or fidelity metric fell" if tails else "; no tail metric fell")
+        return f"Model collapse against {_against(rows)}: " + " and ".join(parts) + kept + "."
+    if mode == "mode_collapse":
+        return "Mode collapse: " + "; ".join(extra) + "."
+    if mode == "drift":
+        return (f"Drift: {_names(cited)} moved beyond tolerance, while no tail, diversity or fidelity metric "
+                f"fell" + (f" ({extra[0]})" if extra else "") + ".")
+    if mode == "overfitting":
+        return "Overfitting: " + "; ".join(extra[:2]) + "."
+    return "Catastrophic forgetting: " + "; ".join(extra[:2]) + "."
 
 
 def diagnose(
@@ -164,38 +220,41 @@ def diagnose(
     scores = dict.fromkeys(MODES, 0.0)
     evidence: dict[str, list[str]] = {m: [] for m in MODES}
 
-    tails = [r for r in rows if r.family == "tails"]
-    diversity = [r for r in rows if r.family in ("diversity", "fidelity")]
-    lost_tails = [r for r in tails if r.status != "ok" and (r.degradation is None or r.degradation > 0)]
-    lost_div = [r for r in diversity if r.status != "ok" and (r.degradation is None or r.degradation > 0)]
+    fired = _fired(rows)
+    cited: dict[str, list[MetricRow]] = {m: [] for m in MODES}
+    lost_tails = [r for r in fired if r.family == "tails"]
+    lost_div = [r for r in fired if r.family in ("diversity", "fidelity")]
     tail_sev, div_sev = _severity(lost_tails), _severity(lost_div)
     scores["model_collapse"] = 0.5 * tail_sev + 0.5 * div_sev
-    evidence["model_collapse"] = [_describe(r) for r in (lost_tails + lost_div)[:8]]
+    cited["model_collapse"] = sorted(lost_tails + lost_div, key=lambda r: -SEVERITY[r.status])[:8]
+    evidence["model_collapse"] = [_describe(r) for r in cited["model_collapse"]]
 
-    # Mode collapse: duplicates within the candidate and a tiny Vendi score.
-    dup_rows = [r for r in rows if r.family == "duplicates" and "ref" not in r.name.lower()]
-    dup_rate = max((r.value for r in dup_rows), default=0.0)
-    vendi_rows = _find(rows, "vendi")
-    vendi_ratio = min((r.ratio for r in vendi_rows if r.ratio is not None), default=math.nan)
-    dup_hit = dup_rate >= x.get("mode_collapse_duplicate_rate", 0.3)
-    vendi_hit = math.isfinite(vendi_ratio) and vendi_ratio <= x.get("mode_collapse_vendi_ratio", 0.25)
-    scores["mode_collapse"] = 0.5 * dup_hit + 0.5 * vendi_hit
-    if dup_hit:
-        evidence["mode_collapse"].append(f"near-duplicate rate within the candidate {dup_rate:.1%}")
-    if vendi_hit:
-        evidence["mode_collapse"].append(f"Vendi score only {vendi_ratio:.1%} of the reference's")
-    if dup_hit and vendi_hit:
+    # Mode collapse: duplicates within the candidate and a tiny Vendi score, each flagged.
+    dup_rows = [r for r in fired if r.family == "duplicates" and "ref" not in r.name.lower()
+                and r.value >= x.get("mode_collapse_duplicate_rate", 0.3)]
+    vendi_rows = [r for r in _find(fired, "vendi") if r.reference_value
+                  and r.value / r.reference_value <= x.get("mode_collapse_vendi_ratio", 0.25)]
+    if dup_rows:
+        top = max(dup_rows, key=lambda r: r.value)
+        evidence["mode_collapse"].append(f"near-duplicate rate within the candidate {top.value:.1%} ({top.name}, "
+                                         f"{top.status})")
+        cited["mode_collapse"].append(top)
+    if vendi_rows:
+        low = min(vendi_rows, key=lambda r: r.value / r.reference_value)  # type: ignore[operator]
+        evidence["mode_collapse"].append(f"Vendi score only {low.value / low.reference_value:.1%} of the "  # type: ignore[operator]
+                                         f"reference's ({low.name}, {low.status})")
+        cited["mode_collapse"].append(low)
+    scores["mode_collapse"] = 0.5 * bool(dup_rows) + 0.5 * bool(vendi_rows)
+    if dup_rows and vendi_rows:
         scores["mode_collapse"] = 1.0  # the specific signature wins over the general loss
         scores["model_collapse"] = min(scores["model_collapse"], 0.9)
 
-    # Plain drift: drift tests fire while the spread is kept.
-    drift_rows = [r for r in rows if r.family in ("drift", "bulk") or any(h in r.metric.lower() for h in DRIFT_HINTS)]
-    moved = [r for r in drift_rows if r.status != "ok"]
-    moved += [r for r in drift_rows if "p_value" in r.name.lower() and r.value < 0.001 and r not in moved]
+    # Drift: drift tests flagged while the spread is kept (no tail, diversity or fidelity row fell).
+    moved = [r for r in fired if r.family in ("drift", "bulk") or any(h in r.metric.lower() for h in DRIFT_HINTS)]
     cov = [r for r in _find(rows, "trace") if r.ratio is not None]
     spread_kept = all(r.ratio >= x.get("drift_spread_kept", 0.9) for r in cov) and tail_sev == 0 and div_sev == 0
-    drift_sev = max(_severity(moved), 0.6 if moved else 0.0)
-    scores["drift"] = drift_sev * (1.0 if spread_kept else 0.3)
+    scores["drift"] = _severity(moved) * (1.0 if spread_kept else 0.3)
+    cited["drift"] = moved[:6]
     evidence["drift"] = [_describe(r) for r in moved[:6]]
     if moved and spread_kept:
         evidence["drift"].append("spread kept: no tail or diversity loss"
@@ -208,11 +267,16 @@ def diagnose(
             old_task_metrics, x.get("forgetting_drop", 0.1)
         )
 
+    rounded = {m: round(s, 3) for m, s in scores.items() if m != "none"}
     ranked = sorted((m for m in MODES if m != "none"), key=lambda m: -scores[m])
     top, second = ranked[0], ranked[1]
     if scores[top] < 0.3:
-        return Diagnosis("none", round(1.0 - scores[top], 3), ("no failure signal beyond tolerance",),
-                         {m: round(s, 3) for m, s in scores.items() if m != "none"}, SUMMARIES["none"])
+        fired_lines = tuple(_describe(r) for r in fired[:8]) or ("no failure signal beyond tolerance",)
+        return Diagnosis("none", round(1.0 - scores[top], 3), fired_lines, rounded,
+                         _summary("none", rows, fired, ()), tuple(r.name for r in fired[:8]))
     confidence = max(0.0, min(1.0, scores[top] - 0.5 * scores[second]))
-    return Diagnosis(top, round(confidence, 3), tuple(evidence[top]),
-                     {m: round(s, 3) for m, s in scores.items() if m != "none"}, SUMMARIES[top])
+    extra = evidence[top] if top in ("mode_collapse", "overfitting", "catastrophic_forgetting") else []
+    if top == "drift" and cov:
+        extra = [f"covariance trace ratio {cov[0].ratio:.3g}"]
+    return Diagnosis(top, round(confidence, 3), tuple(evidence[top]), rounded,
+                     _summary(top, rows, cited[top], extra), tuple(r.name for r in cited[top]))

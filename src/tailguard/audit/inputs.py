@@ -105,11 +105,62 @@ def _check_texts(texts: Sequence[Any], name: str) -> list[str]:
     out = []
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise BadInputError(f"item {i} is {type(t).__name__}, expected str", path=name)
+            raise BadInputError(f"item {i} is {type(t).__name__} ({t!r:.40}), expected str", path=name)
         out.append(t)
     if not out:
         raise EmptyDatasetError("no documents to audit", path=name)
     return out
+
+
+#: A string column with one of these names makes a table's rows documents (as the ledger reads it).
+TEXT_COLUMNS = ("text", "content", "document", "body")
+
+
+def table_view(frame: Any, *, name: str, text_column: str | None = None, line_offset: int = 2) -> Any:
+    """What an audit reads from a pandas DataFrame: a list of documents or the numeric columns.
+
+    The same rule serves a CSV/Parquet path and a DataFrame in a notebook, so both get the
+    same audit: ``text_column`` (or a string column called ``text``) makes the rows
+    documents; otherwise the numeric columns, in name order, without the provenance columns
+    the ledger keeps apart from the row. ``line_offset`` turns a row index into a file line.
+
+    >>> import pandas as pd
+    >>> table_view(pd.DataFrame({"text": ["a b", "c"], "score": [1, 2]}), name="df")
+    ['a b', 'c']
+    >>> list(table_view(pd.DataFrame({"b": [1.0], "a": [2.0], "origin": ["human"]}), name="df").columns)
+    ['a', 'b']
+    """
+    from tailguard.ledger.ingest.base import PROVENANCE_FIELDS  # columns the ledger keeps apart from the row
+
+    columns = [str(c) for c in frame.columns]
+    if text_column is not None:
+        if text_column not in columns:
+            raise UnknownChoiceError("text column", text_column, columns, path=name)
+        return _check_texts(list(frame[text_column]), name)
+    if "text" in frame.columns and frame["text"].map(lambda v: isinstance(v, str)).all():
+        return [str(v) for v in frame["text"]]
+    frame = frame.drop(columns=[c for c in PROVENANCE_FIELDS if c in frame.columns])
+    numeric = frame.select_dtypes("number")
+    if numeric.shape[1] == 0:
+        texts = [c for c in frame.columns if str(c) in TEXT_COLUMNS]
+        hint = f"; pass text_column={str(texts[0])!r} to audit its documents" if texts else ""
+        raise BadInputError(f"table has no numeric columns{hint}", path=name)
+    numeric = numeric[sorted(numeric.columns, key=str)]
+    missing = numeric.isna().to_numpy()
+    if missing.any():
+        row = int(np.argwhere(missing)[0][0])
+        raise BadInputError(f"row {row + 1} has an empty or non-numeric value", path=name, line=row + line_offset)
+    return numeric
+
+
+def _series_view(series: Any, name: str) -> tuple[str, Any]:
+    """A pandas Series: strings are documents, integers categories, floats one feature."""
+    values = list(series)
+    if series.dtype.kind in "OSU" or str(series.dtype) == "string":
+        return "text", _check_texts(values, name)
+    if series.dtype.kind in "iub":
+        return "categorical", np.asarray(values)
+    return "vectors", np.asarray(values, dtype=np.float64).reshape(-1, 1)
 
 
 def infer_modality(obj: Any) -> str:
@@ -150,10 +201,19 @@ def as_input(
     embedder: str = "hashed",
     labels: Any = None,
     seed: int = 0,
+    text_column: str | None = None,
 ) -> AuditInput:
     """Turn ``obj`` into an :class:`AuditInput` with every view its modality supports.
 
-    ``labels`` (optional) are per-sample class labels for per-class metrics.
+    ``labels`` (optional) are per-sample class labels for per-class metrics. A pandas
+    Series of strings is text; a DataFrame is its numeric columns, or documents with
+    ``text_column=`` (see :func:`table_view`).
+
+    >>> import pandas as pd
+    >>> as_input(pd.Series(["a cat", "a dog"])).modality
+    'text'
+    >>> as_input(pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})).feature_names
+    ('x', 'y')
     """
     from tailguard.audit.sources import Source
 
@@ -166,6 +226,12 @@ def as_input(
             "a single string is ambiguous: pass a list of documents, or Source(...) for a path or version",
             path=name,
         )
+    if _is_pandas(obj, "Series"):
+        kind, obj = _series_view(obj, name)
+        modality = modality or kind
+    elif _is_pandas(obj, "DataFrame"):
+        obj = table_view(obj, name=name, text_column=text_column)
+        modality = modality or ("text" if isinstance(obj, list) else "vectors")
     modality = modality or infer_modality(obj)
     if modality not in MODALITIES:
         raise UnknownChoiceError("modality", modality, MODALITIES)
@@ -197,6 +263,10 @@ def as_input(
         raise BadInputError(f"{len(cats)} labels for {len(vectors)} samples", path=name)
     vectors, cats = canonical_order(vectors, cats)
     return AuditInput("vectors", len(vectors), name, vectors=vectors, categories=cats, feature_names=feature_names)
+
+
+def _is_pandas(obj: Any, kind: str) -> bool:
+    return type(obj).__name__ == kind and type(obj).__module__.startswith("pandas")
 
 
 def canonical_order(vectors: np.ndarray, cats: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:

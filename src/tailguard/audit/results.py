@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,10 @@ def _clean(v: Any) -> Any:
     if hasattr(v, "item") and not isinstance(v, str | bytes):  # numpy scalars
         return _clean(v.item())
     return v
+
+
+def _pair(v: Any) -> tuple[float, float] | None:
+    return (float(_unclean(v[0])), float(_unclean(v[1]))) if v is not None else None
 
 
 def _unclean(v: Any) -> Any:
@@ -58,10 +62,18 @@ class MetricRow:
     degradation: float | None = None
     reason: str = ""
     rule: str = ""
+    #: With a baseline (see :mod:`tailguard.audit.baseline`): its value, interval and own status
+    #: against the reference, and the interval of ``value - baseline_value``. ``status`` then
+    #: judges the change from the baseline.
+    baseline_value: float | None = None
+    baseline_ci: tuple[float, float] | None = None
+    baseline_status: str | None = None
+    change_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["ci"] = list(self.ci) if self.ci is not None else None
+        for key in ("ci", "baseline_ci", "change_ci"):
+            d[key] = list(d[key]) if d[key] is not None else None
         return _clean(d)
 
     @classmethod
@@ -76,11 +88,15 @@ class MetricRow:
             ratio=_unclean(d.get("ratio")),
             higher_is_better=bool(d["higher_is_better"]),
             status=d["status"],
-            ci=(float(_unclean(ci[0])), float(_unclean(ci[1]))) if ci is not None else None,
+            ci=_pair(ci),
             ci_method=d.get("ci_method"),
             degradation=_unclean(d.get("degradation")),
             reason=d.get("reason", ""),
             rule=d.get("rule", ""),
+            baseline_value=_unclean(d.get("baseline_value")),
+            baseline_ci=_pair(d.get("baseline_ci")),
+            baseline_status=d.get("baseline_status"),
+            change_ci=_pair(d.get("change_ci")),
         )
 
 
@@ -120,6 +136,8 @@ class Diagnosis:
     evidence: tuple[str, ...]
     scores: dict[str, float] = field(default_factory=dict)
     summary: str = ""
+    #: The metric rows the summary and evidence cite (each flagged in the table).
+    cited: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -129,6 +147,7 @@ class Diagnosis:
                 "summary": self.summary,
                 "evidence": list(self.evidence),
                 "scores": dict(self.scores),
+                "cited": list(self.cited),
             }
         )
 
@@ -136,11 +155,11 @@ class Diagnosis:
     def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
         return cls(
             d["mode"], float(d["confidence"]), tuple(d.get("evidence", ())), dict(d.get("scores", {})),
-            d.get("summary", ""),
+            d.get("summary", ""), tuple(d.get("cited", ())),
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class AuditReport:
     """Everything an audit found; ``to_json()`` is ``report.json``.
 
@@ -166,6 +185,11 @@ class AuditReport:
     seed: int = 0
     elapsed_s: float = 0.0
     insufficient_reason: str = ""  # why the verdict is "insufficient" (empty otherwise)
+    #: The baseline's label when statuses judge the change from a baseline (None: from the reference).
+    baseline: str | None = None
+    n_baseline: int = 0
+    #: The baseline's own verdict against the reference (what it already lacked).
+    baseline_verdict: str | None = None
 
     # -- access --------------------------------------------------------------
     def row(self, name: str) -> MetricRow:
@@ -196,6 +220,10 @@ class AuditReport:
                 "reference": self.reference,
                 "n_candidate": self.n_candidate,
                 "n_reference": self.n_reference,
+                "baseline": self.baseline,
+                "n_baseline": self.n_baseline,
+                "baseline_verdict": self.baseline_verdict,
+                "baseline_note": self.baseline_note(),
                 "metrics": [r.to_dict() for r in self.metrics],
                 "averages_trap": self.averages_trap.to_dict(),
                 "diagnosis": self.diagnosis.to_dict(),
@@ -225,6 +253,9 @@ class AuditReport:
             results=d.get("results", []),
             n_candidate=int(d.get("n_candidate", 0)),
             n_reference=int(d.get("n_reference", 0)),
+            baseline=d.get("baseline"),
+            n_baseline=int(d.get("n_baseline", 0)),
+            baseline_verdict=d.get("baseline_verdict"),
             candidate=d.get("candidate", "candidate"),
             reference=d.get("reference", "reference"),
             config=d.get("config", {}),
@@ -246,6 +277,64 @@ class AuditReport:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         return write_json(self, out / "report.json"), write_html(self, out / "report.html")
+
+    def baseline_note(self) -> str:
+        """The paragraph explaining a baseline-relative audit (empty without a baseline)."""
+        if self.baseline is None:
+            return ""
+        from tailguard.audit.baseline import explain
+
+        return explain(self.metrics, candidate=self.candidate, reference=self.reference, baseline=self.baseline,
+                       baseline_verdict=self.baseline_verdict)
+
+    # -- notebooks -------------------------------------------------------------
+    def __repr__(self) -> str:
+        counts = {s: len(self.rows(status=s)) for s in ("collapse", "warn", "ok")}
+        base = f", baseline={self.baseline!r}" if self.baseline is not None else ""
+        return (
+            f"AuditReport(verdict={self.verdict!r}, modality={self.modality!r}, candidate={self.candidate!r} "
+            f"(n={self.n_candidate}), reference={self.reference!r} (n={self.n_reference}){base}, rows: "
+            f"{counts['collapse']} collapse, {counts['warn']} warn, {counts['ok']} ok, "
+            f"diagnosis={self.diagnosis.mode!r})"
+        )
+
+    def to_pandas(self) -> Any:
+        """The metric rows as a pandas DataFrame, one row per judged number.
+
+        >>> report = AuditReport(verdict="ok", modality="vectors", metrics=[
+        ...     MetricRow("vendi", "vendi", "diversity", 9.0, 10.0, 0.9, True, "ok")])
+        >>> report.to_pandas()[["name", "value", "status"]].to_dict("records")
+        [{'name': 'vendi', 'value': 9.0, 'status': 'ok'}]
+        """
+        import pandas as pd
+
+        columns = [f.name for f in fields(MetricRow)]
+        return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in self.metrics], columns=columns)
+
+    def _repr_html_(self) -> str:
+        """A compact table for Jupyter: the verdict, the diagnosis and the flagged rows first."""
+        from html import escape
+
+        def num(v: float | None) -> str:
+            return "–" if v is None else f"{v:.4g}"
+
+        order = {"collapse": 0, "warn": 1, "ok": 2}
+        rows = sorted(self.metrics, key=lambda r: order.get(r.status, 3))
+        base_head = "<th>baseline</th>" if self.baseline is not None else ""
+        body = "".join(
+            f"<tr><td>{escape(r.name)}</td><td>{escape(r.family)}</td><td>{num(r.value)}</td>"
+            f"<td>{num(r.reference_value)}</td>"
+            + (f"<td>{num(r.baseline_value)}</td>" if self.baseline is not None else "")
+            + f"<td><b>{escape(r.status)}</b></td><td>{escape(r.reason)}</td></tr>"
+            for r in rows
+        )
+        return (
+            f"<div><p><b>tailguard audit: {escape(self.verdict)}</b> &middot; {escape(self.candidate)} "
+            f"(n={self.n_candidate}) vs {escape(self.reference)} (n={self.n_reference})</p>"
+            f"<p>{escape(self.diagnosis.summary or self.insufficient_reason)}</p>"
+            f"<table><tr><th>metric</th><th>family</th><th>value</th><th>reference</th>{base_head}"
+            f"<th>status</th><th>why</th></tr>{body}</table></div>"
+        )
 
     def summary(self) -> str:
         """One line: verdict, counts and diagnosis."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tailguard.audit.inputs import LEDGER_MODALITY, AuditInput, as_input, check_vectors
+from tailguard.audit.inputs import LEDGER_MODALITY, AuditInput, as_input, check_vectors, table_view
 from tailguard.errors import (
     BadInputError,
     CorruptFileError,
@@ -30,7 +30,6 @@ from tailguard.errors import (
     TextFormatError,
     UnknownChoiceError,
 )
-from tailguard.ledger.ingest.base import PROVENANCE_FIELDS  # columns the ledger keeps apart from the row
 from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -109,19 +108,7 @@ def _read_table(path: Path) -> Any:
             frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     except Exception as exc:
         raise CorruptFileError(f"cannot read table ({type(exc).__name__}: {exc})", path=path) from None
-    # read as the ledger stores a row: provenance columns are not features, columns in name order,
-    # and a string column named "text" makes the rows documents
-    if "text" in frame.columns and frame["text"].map(lambda v: isinstance(v, str)).all():
-        return [str(v) for v in frame["text"]]
-    frame = frame.drop(columns=[c for c in PROVENANCE_FIELDS if c in frame.columns])
-    if frame.select_dtypes("number").shape[1] == 0:
-        raise BadInputError("table has no numeric columns", path=path)
-    numeric = frame.select_dtypes("number")
-    numeric = numeric[sorted(numeric.columns, key=str)]
-    if numeric.isna().to_numpy().any():
-        row = int(np.argwhere(numeric.isna().to_numpy())[0][0])
-        raise BadInputError(f"row {row + 1} has an empty or non-numeric value", path=path, line=row + 2)
-    return numeric
+    return table_view(frame, name=str(path))
 
 
 def _read_text_file(path: Path) -> list[str]:

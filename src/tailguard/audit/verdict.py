@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tailguard.audit.results import AveragesTrap, MetricRow
 from tailguard.audit.thresholds import Thresholds, worst
@@ -62,14 +62,16 @@ def judge_results(results: Sequence[MetricResult], thresholds: Thresholds) -> li
 MIN_SAMPLES = 2
 
 
-def insufficiency(rows: Sequence[MetricRow], skipped: Sequence[str], n_candidate: int, n_reference: int) -> str:
+def insufficiency(rows: Sequence[MetricRow], skipped: Sequence[str], sizes: Mapping[str, int]) -> str:
     """Why too little was measured to give a verdict (empty when enough was): fail closed, never ``ok``.
 
-    >>> insufficiency([], ["tail_mass: needs 2 samples"], 1, 500)
+    ``sizes`` maps each side (candidate, reference, baseline) to its sample count.
+
+    >>> insufficiency([], ["tail_mass: needs 2 samples"], {"candidate": 1, "reference": 500})
     'the candidate has 1 sample(s) (at least 2 are needed); no tail or diversity metric could be computed (1 skipped: tail_mass: needs 2 samples)'
     """
     reasons = []
-    for side, n in (("candidate", n_candidate), ("reference", n_reference)):
+    for side, n in sizes.items():
         if n < MIN_SAMPLES:
             reasons.append(f"the {side} has {n} sample(s) (at least {MIN_SAMPLES} are needed)")
     if not any(r.family in TAIL_FAMILIES and math.isfinite(r.value) for r in rows):
@@ -121,5 +123,6 @@ def averages_trap(rows: Sequence[MetricRow]) -> AveragesTrap:
 
 def _change(row: MetricRow) -> str:
     if row.degradation is not None and math.isfinite(row.degradation):
-        return f"{row.name} {row.degradation:.0%} worse than the reference ({row.status})"
+        against = "baseline" if row.baseline_value is not None else "reference"
+        return f"{row.name} {row.degradation:.0%} worse than the {against} ({row.status})"
     return f"{row.name} {row.status} ({row.reason})"

@@ -50,17 +50,22 @@ def _print_table(report: Any) -> None:
     colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
     console = Console()
     table = Table(title=f"tailguard audit: {report.candidate} vs {report.reference}")
-    for col in ("metric", "family", "value", "reference", "ratio", "CI", "status"):
-        table.add_column(col, justify="right" if col in ("value", "reference", "ratio") else "left")
+    with_base = report.baseline is not None
+    cols = ("metric", "family", "value", "reference", *(("baseline",) if with_base else ()), "ratio", "CI", "status")
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("value", "reference", "baseline", "ratio") else "left")
 
     def f(v: Any) -> str:
         return "–" if v is None else f"{v:.4g}"
 
     for row in report.metrics:
         ci = f"[{row.ci[0]:.3g}, {row.ci[1]:.3g}]" if row.ci else "–"
-        table.add_row(row.name, row.family, f(row.value), f(row.reference_value), f(row.ratio), ci,
+        base = (f(row.baseline_value),) if with_base else ()
+        table.add_row(row.name, row.family, f(row.value), f(row.reference_value), *base, f(row.ratio), ci,
                       f"[{colours[row.status]}]{row.status}[/]")
     console.print(table)
+    if with_base:
+        console.print(report.baseline_note())
     if report.averages_trap.triggered:
         console.print(f"[bold yellow]{report.averages_trap.message}[/]")
     d = report.diagnosis
@@ -115,6 +120,11 @@ def audit_command(
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip the expensive metrics.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every subsample, bootstrap and permutation.")] = 0,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", "-b", help="Judge what CANDIDATE lost beyond this baseline (a version name or "
+                     "a path; e.g. generation 0 of the same model, or last month's data)."),
+    ] = None,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", help="Detection versions: embed images with this YOLO checkpoint's backbone "
@@ -129,7 +139,7 @@ def audit_command(
     from tailguard.cli.state import state
 
     url = state.resolved_ledger_url()
-    if any(_names_version(spec) for spec in (candidate, reference)):
+    if any(_names_version(spec) for spec in (candidate, reference, baseline) if spec is not None):
         state.open_ledger(create=False).close()  # a missing ledger is one line, and none is created
     config = AuditConfig(
         metrics=list(metrics) if metrics else None,
@@ -145,12 +155,18 @@ def audit_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), *Progress.get_default_columns()[1:3],
                   TimeElapsedColumn(), transient=True, disable=as_json) as progress:
         task = progress.add_task("reading the reference and the candidate", total=None)
+        base = None
         if weights is not None:
             ref, cand = _yolo_inputs(url, reference, candidate, weights)
+            if baseline is not None:
+                base = _yolo_inputs(url, reference, baseline, weights)[1]
         else:
             ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
             cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value,
                             name=candidate, seed=seed)
+            if baseline is not None:
+                base = as_input(Source(baseline, url), modality=ref.modality, embedder=embedder.value,
+                                name=baseline, seed=seed)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
         progress.update(task, total=n_metrics + 1, completed=0)
 
@@ -158,9 +174,11 @@ def audit_command(
             progress.update(task, advance=1, description=f"metric {label}")
 
         report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
-                       progress=step)
+                       progress=step, baseline=base)
         progress.update(task, advance=1, description="writing the report")
     report.candidate, report.reference = candidate, reference
+    if baseline is not None:
+        report.baseline = baseline
     json_path, html_path = report.write(out)
     if as_json:
         typer.echo(report.to_json())
