@@ -9,6 +9,8 @@
 Traceback (most recent call last):
 ...
 tailguard.errors.UnknownChoiceError: Unknown colour 'rde'. Did you mean 'red'? Valid choices: red.
+>>> colours.unregister("red").__name__, "red" in colours
+('Red', False)
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ class Registry(Generic[T]):
             return obj
 
         return decorator
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (a plug-in a test or notebook registered) and return what it held."""
+        if name not in self._items:
+            raise UnknownChoiceError(self.kind, name, self.names())
+        self._lazy.pop(name, None)
+        return self._items.pop(name)
 
     def register_lazy(self, name: str, module: str) -> None:
         """Declare that importing ``module`` registers ``name``."""

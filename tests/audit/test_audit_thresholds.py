@@ -123,3 +123,57 @@ def test_from_file_errors_name_the_file(tmp_path):
 
 def test_to_dict_is_json_serialisable():
     json.dumps(Thresholds.default().to_dict(), allow_nan=False)
+
+
+def test_defaults_are_generic_then_each_metrics_own_then_family_rules():
+    from tailguard.audit.suite import registered_metrics
+    from tailguard.audit.thresholds import FAMILY_RULES, GENERIC_RULES
+
+    rules = list(Thresholds.default().rules)
+    declared = [(p, Thresholds.default().with_overrides({p: spec}).rules[0][1])
+                for cls in sorted(registered_metrics(), key=lambda c: (c.order, c.name)) for p, spec in cls.default_rules]
+    assert rules == [*GENERIC_RULES, *declared, *FAMILY_RULES]
+    assert len(declared) >= 15  # the built-in metrics declare their own rules
+
+
+def test_a_family_fallback_never_shadows_a_metrics_own_rule():
+    """Each value a metric returns is judged by the generic rules or a metric's own rule
+    before its family's fallback, whenever the metric declares a rule that matches it."""
+    from fnmatch import fnmatchcase
+
+    from tailguard.audit.suite import registered_metrics
+    from tailguard.audit.thresholds import FAMILY_RULES, GENERIC_RULES
+
+    t = Thresholds.default()
+    family_patterns = {p for p, _ in FAMILY_RULES}
+    generic = {p for p, _ in GENERIC_RULES}
+    checked = 0
+    for cls in registered_metrics():
+        for value in cls.output_names():
+            key = f"{cls.family}/{cls.name}/{value}"
+            own = [p for p, _ in cls.default_rules if fnmatchcase(key, p)]
+            chosen = t.pattern_for(cls.family, cls.name, value)
+            if own:
+                checked += 1
+                assert chosen in generic or chosen == own[0], (key, chosen)
+                assert chosen not in family_patterns
+    assert checked >= 15
+
+
+def test_rule_table_in_docs_lists_the_defaults_in_order():
+    """docs/audit.md's default-rules table: the same patterns, in the same order, with the same limits."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
+    table = text[text.index("| pattern | declared by |"):]
+    table = table[: table.index("\n\n")]
+    listed: list[tuple[str, str, float, float]] = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        kind = cells[2].split(",")[0]
+        warn = float(cells[3]) if cells[3] and cells[3] != "never" else math.inf
+        collapse = float(cells[4]) if cells[4] and cells[4] != "never" else math.inf
+        listed += [(p, kind, warn, collapse) for p in re.findall(r"`([^`]+)`", cells[0])]
+    actual = [(p, r.kind, r.warn, r.collapse) for p, r in Thresholds.default().rules]
+    assert listed == actual

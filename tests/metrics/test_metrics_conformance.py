@@ -214,3 +214,51 @@ def test_merge_refuses_other_configs(name: str) -> None:
     if "seed" in cls.params:
         with pytest.raises(IncompatibleMergeError, match="seed"):
             cls(seed=1).merge(cls(seed=2))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_suite_declarations(name: str) -> None:
+    """Where the audit runs the metric: modalities it knows, flags within them, rules that parse."""
+    from tailguard.audit.inputs import MODALITIES
+    from tailguard.audit.thresholds import Thresholds
+    from tailguard.metrics.base import RULE_KEYS, SUITE_MODALITIES
+
+    cls = METRICS.get(name)
+    assert set(SUITE_MODALITIES) == set(MODALITIES)
+    assert set(cls.modalities) <= set(SUITE_MODALITIES) and len(set(cls.modalities)) == len(cls.modalities)
+    assert set(cls.optional_in) <= set(cls.modalities)
+    assert set(cls.order_in) <= set(cls.modalities) and isinstance(cls.order, int)
+    assert isinstance(cls.quick, bool) and isinstance(cls.standardized, bool)
+    for modality, params in cls.suite_params.items():
+        assert modality in cls.modalities and set(params) <= set(cls.params)
+        cls(**params)
+    for pattern, spec in cls.default_rules:
+        assert isinstance(pattern, str) and set(spec) <= set(RULE_KEYS)
+        Thresholds.default().with_overrides({pattern: spec})  # parses, or raises a typed error
+    assert cls.output_names() == cls.output_names(cls.defaults)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_output_names_are_the_value_names_of_result(name: str) -> None:
+    cls = METRICS.get(name)
+    d = data(cls, seed=4)
+    res = feed(cls(), d["cand"], d["ref"]).result()
+    assert tuple(v.name for v in res.values) == cls.output_names()
+    assert cls.value_names == cls.output_names()
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("tail_mass", {"alphas": (0.1, 0.02)}),
+        ("nn_distance_tail", {"levels": (0.9,), "own_radius": False}),
+        ("text_stats", {"alphas": (0.1,)}),
+        ("box_geometry", {"alphas": (0.2,)}),
+    ],
+)
+def test_output_names_follow_parameters(name: str, params: dict[str, Any]) -> None:
+    cls = METRICS.get(name)
+    d = data(cls, seed=5)
+    res = feed(cls(**params), d["cand"], d["ref"]).result()
+    assert tuple(v.name for v in res.values) == cls.output_names(params)
+    assert cls.output_names(params) != cls.output_names()

@@ -7,6 +7,10 @@
 Traceback (most recent call last):
 ...
 tailguard.errors.ParameterError: The 'batch_size' parameter of AuditConfig must be an int >= 1. Got 0.
+>>> AuditConfig(metric_params={"vendy": {"kernel": "rbf"}})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tailguard.errors.UnknownChoiceError: Unknown metric in metric_params 'vendy'. Did you mean 'vendi'...
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ def _is_metric_params(v: Any) -> bool:
 class AuditConfig(Configurable):
     """How an audit runs.
 
-    - ``metrics``: restrict the suite to these metric names (the fast path);
+    - ``metrics``: restrict the suite to these names (the fast path): metric names
+      (``prdc``), families (``tails``) or value names as the report shows them
+      (``recall``, ``tail_mass_0.01``, ``mmd.p_value``), which run the metric that
+      produces them; an unknown name raises ``UnknownChoiceError`` with the nearest names;
     - ``quick``: skip the expensive metrics (permutation MMD, classifier test, self-BLEU);
     - ``batch_size``: samples per ``update`` call (the runner streams);
     - ``same_size``: subsample the larger side so both have the same N before any
@@ -38,8 +45,10 @@ class AuditConfig(Configurable):
     - ``max_samples``: cap each side at this many samples (seeded subsample);
     - ``embedder``: text embedder (``hashed`` needs no model; ``minilm``);
     - ``thresholds``: a :class:`Thresholds` (default: :meth:`Thresholds.default`);
-    - ``metric_params``: extra parameters per metric name, e.g.
-      ``{"mmd": {"n_permutations": 50}}`` (keys a metric does not declare are dropped);
+    - ``metric_params``: extra parameters per metric name (or ``fnmatch`` pattern), e.g.
+      ``{"mmd": {"n_permutations": 50}}``; a name that matches no registered metric, or a
+      parameter that no matched metric declares, raises ``UnknownChoiceError`` with the
+      nearest names (under a pattern, each metric gets the parameters it declares);
     - ``figures``: collect the data the HTML report draws;
     - ``standardize``: scale both sides' vectors per feature (pooled standard deviation,
       floored at a quarter of the median scale) before the
@@ -80,6 +89,15 @@ class AuditConfig(Configurable):
         "standardize": "auto",
         "ci_level": 0.99,
     }
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        from tailguard.audit.runner import check_metric_params
+        from tailguard.audit.suite import check_metric_names
+
+        if self._params["metrics"] is not None:
+            check_metric_names(self._params["metrics"])
+        check_metric_params(self._params["metric_params"])
 
     def __getattr__(self, name: str) -> Any:
         params = self.__dict__.get("_params")

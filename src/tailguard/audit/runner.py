@@ -14,6 +14,10 @@ them gets the same results.
 >>> results, skipped = run_suite(cand, ref, [SuiteEntry(("no_such_metric",))], batch_size=16, seed=0)
 >>> results, skipped
 ([], ['no_such_metric: not registered'])
+>>> check_metric_params({"mmd": {"n_permutation": 50}})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tailguard.errors.UnknownChoiceError: Unknown parameter of 'mmd' in metric_params 'n_permutation'. Did you mean 'n_permutations'...
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from tailguard.audit.inputs import AuditInput
-from tailguard.audit.suite import SuiteEntry
-from tailguard.errors import TailguardError
+from tailguard.audit.suite import SuiteEntry, load_metrics, registered_metrics
+from tailguard.errors import ParameterError, TailguardError, UnknownChoiceError
 from tailguard.metrics.base import METRICS, Metric, MetricResult
+from tailguard.validation import validate_params
 
 SEED_KEYS = ("seed", "random_state")
 
@@ -41,13 +46,32 @@ class RunResult:
     result: MetricResult
 
 
-def _load_metrics() -> None:
-    """Import ``tailguard.metrics`` so every metric registers (absent parts are skipped)."""
-    import contextlib
-    import importlib
+def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]]) -> None:
+    """Check ``metric_params`` before anything runs: each key must name a registered metric
+    (or be an ``fnmatch`` pattern that matches one), each parameter must be declared by a
+    metric the key matches, and its value must pass that metric's validation.
 
-    with contextlib.suppress(ImportError):
-        importlib.import_module("tailguard.metrics")
+    Raises :class:`~tailguard.errors.UnknownChoiceError` with the nearest names (a typo is
+    never dropped silently) or :class:`~tailguard.errors.ParameterError` for a bad value.
+    """
+    classes = registered_metrics()
+    names = [cls.name for cls in classes]
+    for key, values in metric_params.items():
+        matched = [cls for cls in classes if fnmatch.fnmatchcase(cls.name, key)]
+        if not matched:
+            raise UnknownChoiceError("metric in metric_params", key, names)
+        declared = sorted({p for cls in matched for p in (getattr(cls, "params", {}) or {})})
+        for param in values:
+            if param not in declared:
+                raise UnknownChoiceError(f"parameter of {key!r} in metric_params", param, declared)
+        for cls in matched:
+            table = getattr(cls, "params", {}) or {}
+            mine = {k: v for k, v in values.items() if k in table}
+            if mine:
+                try:
+                    validate_params(cls.__name__, {**cls.defaults, **mine}, table)
+                except ParameterError as exc:
+                    raise ParameterError(f"metric_params[{key!r}]: {exc}") from None
 
 
 def resolve(entry: SuiteEntry) -> type[Metric] | None:
@@ -114,7 +138,9 @@ def run_suite(
     Entries with ``standardized=False`` get ``unscaled`` (the inputs before
     standardization) when given. A metric that raises is skipped and reported
     (``strict=True`` re-raises instead)."""
-    _load_metrics()
+    load_metrics()
+    if metric_params:
+        check_metric_params(metric_params)
     results: list[RunResult] = []
     skipped: list[str] = []
     for entry in entries:

@@ -1,25 +1,41 @@
-"""The metric suite that fits each modality, resolved against the metric registry.
+"""The metric suite of each modality, derived from the metric registry.
 
-A suite is a list of :class:`SuiteEntry`: a metric name (with aliases, looked up
-in :data:`~tailguard.metrics.base.METRICS`), its parameters and whether it runs
-in ``quick`` mode. Parameters a metric does not declare are dropped (and the
-seed is passed to every metric that takes one), so a suite never hard-codes a
-metric's private knobs.
+Every registered metric declares where it runs (``modalities``, ``optional_in``,
+``order``/``order_in``, ``quick``, ``standardized``, ``suite_params``; see
+:class:`~tailguard.metrics.base.Metric`). A modality's suite is the registered
+metrics that list it, sorted by their order (tails first; ties by name), so adding a
+metric is one module and a ``@register_metric``: no table here names a metric.
 
->>> entries = suite_for("vectors")
->>> entries[0].names[0]
-'tail_mass'
->>> [e.label for e in suite_for("vectors", metrics=["vendi"])]
-['vendi']
+A suite is a list of :class:`SuiteEntry`: a metric name (with aliases, looked up in
+:data:`~tailguard.metrics.base.METRICS`), its parameters and whether it runs in
+``quick`` mode. Parameters a metric does not declare are dropped by the runner (and
+the seed is passed to every metric that takes one).
+
+``metrics=`` narrows a suite. A name may be a metric (``prdc``), a family (``tails``),
+a value as the audit table shows it (``recall``, ``tail_mass_0.01``, ``mmd.p_value``):
+a value name runs the metric that produces it, with all of that metric's values.
+
+>>> [e.label for e in suite_for("vectors")][:3]
+['tail_mass', 'rare_mode_coverage', 'nn_distance_tail']
+>>> [e.label for e in suite_for("vectors", metrics=["recall", "vendi"])]
+['prdc', 'vendi']
+>>> [(e.label, e.optional) for e in suite_for("vectors", metrics=["tails"])][2:]
+[('nn_distance_tail', False), ('lost_categories', True), ('missing_mass', True)]
+>>> suite_for("vectors", metrics=["recal"])  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tailguard.errors.UnknownChoiceError: Unknown metric, family or value name 'recal'. Did you mean 'recall'...
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tailguard.errors import UnknownChoiceError
+from tailguard.metrics.base import FAMILIES, METRICS, SUITE_MODALITIES, Metric
 
 
 @dataclass(frozen=True)
@@ -40,61 +56,101 @@ class SuiteEntry:
             object.__setattr__(self, "label", self.names[0])
 
 
-def _e(
-    *names: str, quick: bool = True, label: str = "", optional: bool = False, standardized: bool = True, **params: Any
-) -> SuiteEntry:
-    return SuiteEntry(tuple(names), params, quick, label, optional, standardized)
+def load_metrics() -> None:
+    """Import ``tailguard.metrics``, which registers every built-in metric."""
+    importlib.import_module("tailguard.metrics")
 
 
-#: Metrics on vectors (tabular data and any embedding). Tails first.
-VECTOR_SUITE: tuple[SuiteEntry, ...] = (
-    _e("tail_mass"),
-    _e("rare_mode_coverage"),
-    # Point-to-point rarity in the data's own units: per-feature scaling blows up
-    # near-constant columns (edge pixels), whose stray values would then decide
-    # which points count as rare. See docs/audit.md.
-    _e("nn_distance_tail", standardized=False),
-    _e("prdc"),
-    _e("covariance"),
-    _e("vendi"),
-    _e("bulk_moments"),
-    _e("psi"),
-    _e("ks"),
-    _e("mmd", quick=False),
-    _e("c2st", quick=False),
-)
+def registered_metrics() -> list[type[Metric]]:
+    """Every registered metric class, by name."""
+    load_metrics()
+    return [METRICS.get(name) for name in METRICS.names()]
 
-#: Metrics on raw documents (the vector suite runs on their embeddings too).
-TEXT_SUITE: tuple[SuiteEntry, ...] = (
-    _e("text_stats"),
-    _e("near_duplicates"),
-)
 
-#: Metrics on one label per sample (or per box).
-CATEGORY_SUITE: tuple[SuiteEntry, ...] = (
-    _e("lost_categories"),
-    _e("missing_mass"),
-    _e("hill_numbers"),
-)
+def entry_for(cls: type[Metric], modality: str | None = None) -> SuiteEntry:
+    """The suite entry of ``cls`` as its declarations place it in ``modality`` (``None``:
+    a metric asked for by name outside its modalities)."""
+    return SuiteEntry(
+        names=(cls.name,),
+        params=dict(cls.suite_params.get(modality, {})) if modality else {},
+        quick=cls.quick,
+        label=cls.name,
+        optional=modality in cls.optional_in,
+        standardized=cls.standardized,
+    )
 
-#: Metrics on detection labels.
-LABEL_SUITE: tuple[SuiteEntry, ...] = (
-    _e("class_share"),
-    _e("box_geometry"),
-)
 
-#: Category metrics run on vectors, images and text only when labels are given.
-OPTIONAL_CATEGORIES: tuple[SuiteEntry, ...] = tuple(
-    SuiteEntry(e.names, e.params, e.quick, e.label, True, e.standardized) for e in CATEGORY_SUITE
-)
+def _suite_classes(modality: str) -> list[type[Metric]]:
+    if modality not in SUITE_MODALITIES:
+        raise UnknownChoiceError("modality", modality, SUITE_MODALITIES)
+    members = [cls for cls in registered_metrics() if modality in cls.modalities]
+    return sorted(members, key=lambda cls: (cls.suite_order(modality), cls.name))
 
-SUITES: dict[str, tuple[SuiteEntry, ...]] = {
-    "vectors": VECTOR_SUITE + OPTIONAL_CATEGORIES,
-    "images": VECTOR_SUITE + OPTIONAL_CATEGORIES,
-    "text": VECTOR_SUITE + TEXT_SUITE + OPTIONAL_CATEGORIES,
-    "categorical": CATEGORY_SUITE,
-    "detection": LABEL_SUITE + CATEGORY_SUITE + VECTOR_SUITE[:2],
-}
+
+def default_suite(modality: str) -> list[SuiteEntry]:
+    """The full suite of ``modality``, in order.
+
+    >>> [e.label for e in default_suite("categorical")]
+    ['lost_categories', 'missing_mass', 'hill_numbers']
+    """
+    return [entry_for(cls, modality) for cls in _suite_classes(modality)]
+
+
+def suites() -> dict[str, list[SuiteEntry]]:
+    """Every modality's full suite (what docs/audit.md's suite table lists)."""
+    return {m: default_suite(m) for m in SUITE_MODALITIES}
+
+
+def _value_index(classes: Iterable[type[Metric]]) -> dict[str, list[type[Metric]]]:
+    """Value name (plain and ``metric.value``) -> the metrics that produce it."""
+    index: dict[str, list[type[Metric]]] = {}
+    for cls in classes:
+        for value in cls.output_names():
+            for key in (value, f"{cls.name}.{value}"):
+                index.setdefault(key, [])
+                if cls not in index[key]:
+                    index[key].append(cls)
+    return index
+
+
+def selectable_names() -> list[str]:
+    """Every name ``metrics=`` (and ``tailguard audit -m``) accepts."""
+    classes = registered_metrics()
+    values = {v for cls in classes for v in cls.output_names()}
+    return sorted({cls.name for cls in classes} | set(FAMILIES) | values)
+
+
+def _pick(name: str, in_suite: list[type[Metric]], everywhere: list[type[Metric]]) -> list[type[Metric]]:
+    """The metrics ``name`` selects: those of the modality's suite when any match, else any registered."""
+    for pool in (in_suite, everywhere):
+        by_name = [cls for cls in pool if cls.name == name]
+        if by_name:
+            return by_name
+        if name in FAMILIES:
+            by_family = [cls for cls in pool if cls.family == name]
+            if by_family:
+                return by_family
+        by_value = _value_index(pool).get(name, [])
+        if by_value:
+            return by_value
+    if name in FAMILIES:
+        return []  # a family with no metric registered: nothing to run, and not a typo
+    raise UnknownChoiceError("metric, family or value name", name, selectable_names())
+
+
+def check_metric_names(names: Iterable[str]) -> None:
+    """Raise :class:`~tailguard.errors.UnknownChoiceError` (with the nearest names) for a
+    name that is no registered metric, family or value name.
+
+    >>> check_metric_names(["prdc", "tails", "tail_mass_0.01"])
+    >>> check_metric_names(["tail_mas"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.UnknownChoiceError: Unknown metric, family or value name 'tail_mas'. Did you mean 'tail_mass'...
+    """
+    everywhere = registered_metrics()
+    for name in names:
+        _pick(name, [], everywhere)
 
 
 def suite_for(
@@ -103,30 +159,19 @@ def suite_for(
     metrics: Iterable[str] | None = None,
     quick: bool = False,
 ) -> list[SuiteEntry]:
-    """The entries for ``modality``; ``metrics`` restricts them to the named ones
-    (any alias), ``quick`` drops the expensive ones (permutation tests, classifiers)."""
-    try:
-        entries = list(SUITES[modality])
-    except KeyError:
-        raise UnknownChoiceError("modality", modality, SUITES) from None
+    """The entries for ``modality``; ``metrics`` restricts them to the named ones (metric,
+    family or value names, see the module docstring), ``quick`` drops the expensive ones
+    (permutation tests, classifiers)."""
+    in_suite = _suite_classes(modality)
+    entries = [entry_for(cls, modality) for cls in in_suite]
     if metrics is not None:
-        wanted = list(metrics)
-        known = {n for e in _all_entries() for n in e.names}
-        for name in wanted:
-            if name not in known:
-                from tailguard.metrics.base import METRICS
-
-                if name not in METRICS:
-                    raise UnknownChoiceError("metric", name, sorted(known | set(METRICS.names())))
-        chosen = [e for e in entries if set(e.names) & set(wanted)]
-        covered = {n for e in chosen for n in e.names}
+        everywhere = registered_metrics()
+        wanted: list[type[Metric]] = []
+        for name in metrics:
+            wanted += [cls for cls in _pick(name, in_suite, everywhere) if cls not in wanted]
+        entries = [e for e, cls in zip(entries, in_suite, strict=True) if cls in wanted]
         # Registered metrics outside the modality's suite can still be asked for by name.
-        chosen += [_e(name) for name in wanted if name not in covered]
-        entries = chosen
+        entries += [entry_for(cls) for cls in wanted if cls not in in_suite]
     if quick:
         entries = [e for e in entries if e.quick]
     return entries
-
-
-def _all_entries() -> list[SuiteEntry]:
-    return [e for suite in SUITES.values() for e in suite]

@@ -28,6 +28,10 @@ noise. The defaults are tuned by ``benchmarks/calibration.py`` (see
 ``docs/audit.md``): two halves of the same human data pass, a 10% shrink of the
 standard deviation or the loss of the rarest 5% does not.
 
+:meth:`Thresholds.default` is assembled, not listed here: :data:`GENERIC_RULES`, then
+every registered metric's own ``default_rules`` (declared on its class), then
+:data:`FAMILY_RULES`; a new metric brings its rules with it.
+
 >>> t = Thresholds.default()
 >>> t.rule_for("tails", "tail_mass", "tail_mass_ratio_0.01").kind
 'ratio'
@@ -148,8 +152,9 @@ class Thresholds:
     # -- construction ------------------------------------------------------
     @classmethod
     def default(cls) -> Thresholds:
-        """The documented defaults (see the module docstring and docs/audit.md)."""
-        return cls(rules=tuple(DEFAULT_RULES), require_significance=True, extras=dict(DEFAULT_EXTRAS))
+        """The documented defaults (see the module docstring and docs/audit.md): the generic
+        rules, each registered metric's ``default_rules``, then the family rules."""
+        return cls(rules=tuple(default_rules()), require_significance=True, extras=dict(DEFAULT_EXTRAS))
 
     def with_overrides(
         self, rules: Mapping[str, Mapping[str, Any]] | None = None, **extras: Any
@@ -325,55 +330,56 @@ DEFAULT_EXTRAS: dict[str, float] = {
     "drift_spread_kept": 0.9,
 }
 
-#: Default rules, most specific first. Tuned by benchmarks/calibration.py.
-DEFAULT_RULES: list[tuple[str, Rule]] = [
-    # p-values and raw test statistics are shown; effect sizes are judged.
+#: Rules that come before every metric's own: p-values and raw test statistics are
+#: shown, effect sizes are judged.
+GENERIC_RULES: tuple[tuple[str, Rule], ...] = (
     ("*/*/*p_value*", Rule("info")),
     ("*/*/*pvalue*", Rule("info")),
     ("*/*/*_n", Rule("info")),
-    # The covariance determinant (geometric-mean eigenvalue) swings wildly when the
-    # covariance is near-singular (constant pixels in digits); trace and effective rank
-    # carry the spread signal.
-    ("*/covariance/geomean*", Rule("info")),
-    ("*/covariance/*det*", Rule("info")),
-    # Bulk: mean/median shifts in reference SDs, less their two-sample floor
-    # (about 0.8 and 1.0 x sqrt(1/n + 1/m)); 0.1 SD warns, 0.25 SD is a collapse-level move.
-    ("bulk/*/mean_shift", Rule("value", warn=0.1, collapse=0.25, noise=0.8, noise_power=0.5)),
-    ("bulk/*/median_shift", Rule("value", warn=0.1, collapse=0.25, noise=1.0, noise_power=0.5)),
-    # Drift effect sizes. PSI on B = 10 bins has a sampling floor of about
-    # (B - 1) (1/n + 1/m) (a chi-square over n); it is subtracted before the usual
-    # 0.1 / 0.25 rule of thumb. Drift alone warns; it is not a collapse.
-    ("*/*/psi*", Rule("value", warn=0.1, collapse=0.25, noise=9.0)),
-    ("*/c2st*/*auc*", Rule("value", warn=0.65, collapse=0.8)),
-    ("*/ks/drifted_feature_share", Rule("value", warn=0.1)),
-    ("drift/*", Rule("info")),
+)
+
+#: Rules that come after every metric's own: the fallback of each family.
+FAMILY_RULES: tuple[tuple[str, Rule], ...] = (
+    ("drift/*", Rule("info")),  # MMD statistic, KS maxima: drift alone is reported
     # Duplicates inside the candidate, and near-copies of the reference, beyond the
     # reference's own rates (its same-size duplicate rate; its leave-one-out copy rate,
     # which counts the boilerplate a corpus repeats within itself).
     ("duplicates/*", Rule("excess", warn=0.05, collapse=0.2)),
-    # Categories: counts are shown, shares judged against a same-size reference draw.
-    ("*/lost_categories/lost_categories", Rule("info")),
-    ("*/lost_categories/lost_category_share", Rule("excess", warn=0.05, collapse=0.2)),
-    ("*/lost_categories/lost_reference_mass", Rule("excess", warn=0.01, collapse=0.05)),
-    ("*/missing_mass/*", Rule("excess", warn=0.02, collapse=0.1)),
-    # Text: self-BLEU's interval treats overlapping pairs as independent, and the 1%
-    # length tails hold a dozen documents at n ~ 1k with integer lengths tied at the
-    # quantiles; both get wider limits.
-    ("text/*/self_bleu", Rule("ratio", warn=0.2, collapse=0.5)),
-    ("text/*/length_tail_mass_0.01", Rule("info")),
-    ("text/*/length_tail_mass*", Rule("ratio", warn=0.6, collapse=0.9)),
-    # PRDC density is a mean of ball counts that share reference balls (its normal
-    # interval is too narrow), judged against a half-size reference split: at n = 89
-    # (wine) two halves differ by up to 30%, so it gets wider limits than the shares.
-    ("fidelity/prdc/density", Rule("ratio", warn=0.4, collapse=0.7)),
-    # Rare-mode coverage rests on the rarest 10% of half the reference: 5 points at n = 89.
-    ("tails/rare_mode_coverage/*", Rule("ratio", warn=0.2, collapse=0.5)),
-    # Families.
     ("tails/*", Rule("ratio", warn=0.1, collapse=0.5)),
     ("fidelity/*", Rule("ratio", warn=0.15, collapse=0.4)),
     ("diversity/*", Rule("ratio", warn=0.15, collapse=0.4)),
     ("text/*", Rule("ratio", warn=0.1, collapse=0.3)),
-    ("*/class_share/class_share_tv", Rule("excess", warn=0.05, collapse=0.15)),
     ("labels/*", Rule("ratio", warn=0.2, collapse=0.5)),
     ("bulk/*", Rule("abs_ratio", warn=0.1, collapse=0.3)),
-]
+)
+
+
+def metric_rules() -> list[tuple[str, Rule]]:
+    """Every registered metric's ``default_rules``, metric by metric in suite order
+    (``order``, then name), each metric's own rules in the order it declares them.
+
+    >>> ("fidelity/prdc/density", Rule("ratio", warn=0.4, collapse=0.7)) in metric_rules()
+    True
+    """
+    from tailguard.audit.suite import registered_metrics
+
+    out: list[tuple[str, Rule]] = []
+    for cls in sorted(registered_metrics(), key=lambda c: (c.order, c.name)):
+        for pattern, spec in cls.default_rules:
+            try:
+                out.append((pattern, _rule_from(pattern, spec)))
+            except (ParameterError, UnknownChoiceError) as exc:
+                raise ParameterError(f"metric {cls.name!r} declares a bad default rule: {exc}") from None
+    return out
+
+
+def default_rules() -> list[tuple[str, Rule]]:
+    """The default rules, first match wins: :data:`GENERIC_RULES`, then every metric's
+    declared rules (:func:`metric_rules`), then :data:`FAMILY_RULES`. Tuned by
+    ``benchmarks/calibration.py``; docs/audit.md lists them in this order.
+
+    >>> rules = default_rules()
+    >>> rules[0][0], rules[-1][0]
+    ('*/*/*p_value*', 'bulk/*')
+    """
+    return [*GENERIC_RULES, *metric_rules(), *FAMILY_RULES]

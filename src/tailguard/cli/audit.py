@@ -43,25 +43,41 @@ def _read_json_file(path: Path, what: str) -> Any:
         raise BadInputError(f"cannot parse {what}: {exc}", path=path) from None
 
 
-def _print_table(report: Any) -> None:
+def _print_table(report: Any, console: Any = None) -> None:
+    """The metric table, then the averages trap, the diagnosis and the verdict.
+
+    Legible at 80 columns: metric names are never cut (their column does not wrap and is
+    as wide as the longest name); rows are grouped under a heading per family instead of
+    a family column, the columns have no side borders, and an interval wraps before a
+    name would.
+    """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
-    console = Console()
-    table = Table(title=f"tailguard audit: {report.candidate} vs {report.reference}")
+    console = console if console is not None else Console()
     with_base = report.baseline is not None
-    cols = ("metric", "family", "value", "reference", *(("baseline",) if with_base else ()), "ratio", "CI", "status")
-    for col in cols:
-        table.add_column(col, justify="right" if col in ("value", "reference", "baseline", "ratio") else "left")
+    table = Table(title=f"tailguard audit: {report.candidate} vs {report.reference}", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("metric", no_wrap=True, min_width=max((len(r.name) for r in report.metrics), default=6))
+    for col in ("value", "reference", *(("baseline",) if with_base else ()), "ratio"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("CI")
+    table.add_column("status", no_wrap=True)
 
     def f(v: Any) -> str:
         return "–" if v is None else f"{v:.4g}"
 
+    family = None
     for row in report.metrics:
+        if row.family != family:  # a heading row each time the family changes (rows keep their order)
+            family = row.family
+            table.add_row(Text(family, style="bold underline"))
         ci = f"[{row.ci[0]:.3g}, {row.ci[1]:.3g}]" if row.ci else "–"
         base = (f(row.baseline_value),) if with_base else ()
-        table.add_row(row.name, row.family, f(row.value), f(row.reference_value), *base, f(row.ratio), ci,
+        table.add_row(Text(row.name), f(row.value), f(row.reference_value), *base, f(row.ratio), ci,
                       f"[{colours[row.status]}]{row.status}[/]")
     console.print(table)
     if with_base:
@@ -116,7 +132,9 @@ def audit_command(
         typer.Option("--old-task-metrics", help='JSON {"before": {...}, "after": {...}} for forgetting.'),
     ] = None,
     metrics: Annotated[
-        list[str] | None, typer.Option("--metric", "-m", help="Run only these metrics (repeatable).")
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Run only these (repeatable): a metric (prdc), a family (tails) or a "
+                     "value name as the table shows it (recall, tail_mass_0.01), which runs its metric."),
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip the expensive metrics.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every subsample, bootstrap and permutation.")] = 0,

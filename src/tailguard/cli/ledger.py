@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from tailguard.ledger import Ledger, Lineage
+    from tailguard.ledger import Ledger
 
 
 def _open(create: bool = True) -> Ledger:
@@ -235,58 +235,9 @@ def lineage(
     if as_json:
         typer.echo(_dump(graph))
         return
-    _print_lineage(graph)
+    from tailguard.cli.lineage_view import print_lineage
 
-
-def _print_lineage(graph: Lineage) -> None:
-    """The ancestry tree, then what hangs below the target (runs trained on it, samples it produced)."""
-    from rich.text import Text
-    from rich.tree import Tree
-
-    nodes = {n.id: n for n in graph.nodes}
-    parents: dict[str, list[tuple[str, str]]] = {}
-    children: dict[str, list[str]] = {}
-    for e in graph.edges:
-        parents.setdefault(e.child, []).append((e.parent, e.relation))
-        if e.relation in ("trained_on", "produced_by"):
-            children.setdefault(e.parent, []).append(e.child)
-
-    def label(node_id: str, relation: str | None) -> Text:  # Text: names with [brackets] are not markup
-        n = nodes.get(node_id)
-        text = f"{node_id}  {n.label}" if n is not None else node_id
-        if n is not None and n.synthetic_depth is not None:
-            text += f"  [depth {n.synthetic_depth}]"
-        return Text(f"{relation}: {text}" if relation else text)
-
-    root_id = {"version": f"version:{graph.target}", "run": f"run:{graph.target}"}.get(graph.kind, graph.target)
-    tree = Tree(label(root_id, None))
-
-    def grow(branch: Any, node_id: str, seen: frozenset[str]) -> None:
-        for parent, relation in parents.get(node_id, []):
-            child = branch.add(label(parent, relation))
-            if parent not in seen:
-                grow(child, parent, seen | {parent})
-
-    grow(tree, root_id, frozenset({root_id}))
-    console = _console()
-    console.print(tree)
-    below = children.get(root_id, [])
-    if graph.kind == "version":
-        heading = f"models trained on {graph.target}: {len(below) or 'none'}"
-    elif graph.kind == "run":
-        total = sum(graph.depth_histogram.values())
-        heading = f"samples produced by run {graph.target}: {total}"
-        if len(below) < total:
-            heading += f" (the first {len(below)} shown)"
-    else:
-        heading = None
-    if heading is not None:
-        listing = Tree(Text(heading))
-        for node_id in below:
-            listing.add(label(node_id, None))
-        console.print(listing)
-    if graph.depth_histogram:
-        console.print("synthetic depth: " + ", ".join(f"{d}: {n}" for d, n in graph.depth_histogram.items()))
+    print_lineage(graph)
 
 
 def export(

@@ -6,6 +6,13 @@ accumulators of the same config combine with ``merge``; ``result()`` returns a
 typed, JSON-serialisable :class:`MetricResult`. This is what lets an audit
 stream over data larger than memory and run on a cluster unchanged.
 
+A metric is also a plug-in: its class declares where the audit runs it
+(``modalities``, ``optional_in``, ``order``, ``quick``, ``standardized``,
+``suite_params``), the value names it returns (``value_names``) and its default
+threshold rules (``default_rules``). The audit's suites and default thresholds
+are derived from these declarations, so adding a metric is one module and a
+:func:`register_metric` (see docs/metrics.md, "Writing a metric").
+
 >>> import numpy as np
 >>> from tailguard.metrics.base import METRICS
 >>> "tail_mass" in METRICS or True   # metrics register on import of tailguard.metrics
@@ -15,6 +22,8 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -27,6 +36,12 @@ FAMILIES = ("tails", "fidelity", "diversity", "drift", "text", "duplicates", "la
 
 #: What a metric's ``update`` accepts.
 INPUT_KINDS = ("vectors", "text", "categories", "boxes")
+
+#: The audit's modalities: a metric lists in ``modalities`` those whose suite runs it.
+SUITE_MODALITIES = ("vectors", "images", "text", "categorical", "detection")
+
+#: The keys of a default rule's spec (the keys of a thresholds file's rule).
+RULE_KEYS = ("kind", "warn", "collapse", "noise", "noise_power")
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,45 @@ class Metric(Configurable):
     #: True when a reference is optional: used for ``reference_value`` if given.
     accepts_reference: ClassVar[bool] = False
 
+    # -- where the audit runs it (read by tailguard.audit.suite) -------------
+    #: Modalities (of :data:`SUITE_MODALITIES`) whose default suite runs this metric.
+    #: A metric with none runs only when asked for by name.
+    modalities: ClassVar[tuple[str, ...]] = ()
+    #: Of ``modalities``, those where it runs only when the data has its view (per-sample
+    #: labels given), and is skipped without a note otherwise.
+    optional_in: ClassVar[tuple[str, ...]] = ()
+    #: Position in a suite, lowest first (tails 10s, fidelity 20s, diversity 30s, bulk 40s,
+    #: drift 50s, text 60s, labels 70s, categories 80s); ties go by name.
+    order: ClassVar[int] = 1000
+    #: ``order`` in particular modalities, e.g. ``{"detection": 90}``.
+    order_in: ClassVar[Mapping[str, int]] = {}
+    #: Part of the ``quick`` suite (False for permutation tests and classifiers).
+    quick: ClassVar[bool] = True
+    #: Fed the audit's standardized vectors (True) or the vectors in their own units.
+    standardized: ClassVar[bool] = True
+    #: Parameters per modality, e.g. ``{"text": {"k": 10}}`` (over the defaults).
+    suite_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Default threshold rules, most specific first: ``(pattern, spec)`` where the pattern
+    #: matches ``"family/metric/value"`` (fnmatch) and the spec has the keys of a
+    #: thresholds file's rule (:data:`RULE_KEYS`). See ``tailguard.audit.thresholds``.
+    default_rules: ClassVar[tuple[tuple[str, Mapping[str, Any]], ...]] = ()
+    #: The names of the values ``result()`` returns under the default parameters.
+    value_names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def output_names(cls, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """The value names ``result()`` returns under ``params`` (over the defaults).
+
+        Metrics whose names depend on a parameter (``tail_mass_<alpha>``) override this;
+        the conformance tests check it against real results.
+        """
+        return cls.value_names
+
+    @classmethod
+    def suite_order(cls, modality: str) -> int:
+        """Where this metric sits in ``modality``'s suite (``order_in`` over ``order``)."""
+        return cls.order_in.get(modality, cls.order)
+
     @classmethod
     def uses_reference(cls) -> bool:
         """Whether an audit should feed this metric the reference (required or optional)."""
@@ -181,3 +235,29 @@ METRICS: Registry[type[Metric]] = Registry("metric")
 def register_metric(cls: type[Metric]) -> type[Metric]:
     """Class decorator: register ``cls`` under ``cls.name``."""
     return METRICS.register(cls.name)(cls)
+
+
+def unregister_metric(name: str) -> type[Metric]:
+    """Remove the metric registered as ``name`` and return its class (an unknown name
+    raises :class:`~tailguard.errors.UnknownChoiceError`); :func:`registered` pairs the two."""
+    return METRICS.unregister(name)
+
+
+@contextmanager
+def registered(cls: type[Metric]) -> Iterator[type[Metric]]:
+    """Register ``cls`` for the duration of a ``with`` block (tests, notebooks), then remove it.
+
+    >>> class Toy(Metric):
+    ...     name, family, higher_is_better = "toy_metric", "tails", True
+    >>> with registered(Toy):
+    ...     "toy_metric" in METRICS
+    True
+    >>> "toy_metric" in METRICS
+    False
+    """
+    register_metric(cls)
+    try:
+        yield cls
+    finally:
+        if METRICS.get(cls.name) is cls:
+            unregister_metric(cls.name)

@@ -21,7 +21,7 @@ import numpy as np
 
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import bootstrap_ci
-from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric
+from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VECTOR_MODALITIES, VectorMetric
 from tailguard.validation import Int
 
 
@@ -38,6 +38,15 @@ class BulkMoments(VectorMetric):
 
     name: ClassVar[str] = "bulk_moments"
     family: ClassVar[str] = "bulk"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 40
+    value_names: ClassVar[tuple[str, ...]] = ("mean_shift", "median_shift")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # Shifts in reference SDs, less their two-sample floor (about 0.8 and 1.0 x
+        # sqrt(1/n + 1/m)); 0.1 SD warns, 0.25 SD is a collapse-level move.
+        ("bulk/*/mean_shift", {"kind": "value", "warn": 0.1, "collapse": 0.25, "noise": 0.8, "noise_power": 0.5}),
+        ("bulk/*/median_shift", {"kind": "value", "warn": 0.1, "collapse": 0.25, "noise": 1.0, "noise_power": 0.5}),
+    )
     higher_is_better: ClassVar[bool] = False
     params = {**COMMON_PARAMS, "n_boot": Int(min=10)}
     defaults = {**COMMON_DEFAULTS, "n_boot": 50}

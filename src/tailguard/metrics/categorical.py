@@ -49,6 +49,7 @@ import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError
 from tailguard.metrics.base import Metric, MetricResult, MetricValue, register_metric
+from tailguard.metrics.vectors import VECTOR_MODALITIES
 from tailguard.validation import Int
 
 _Z = 1.959963984540054
@@ -171,6 +172,10 @@ class HillNumbersMetric(_CategoricalMetric):
 
     name: ClassVar[str] = "hill_numbers"
     family: ClassVar[str] = "diversity"
+    modalities: ClassVar[tuple[str, ...]] = ("categorical", "detection", *VECTOR_MODALITIES)
+    optional_in: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES  # there only with per-sample labels
+    order: ClassVar[int] = 82
+    value_names: ClassVar[tuple[str, ...]] = ("hill_q0", "hill_q1", "hill_q2")
     higher_is_better: ClassVar[bool] = True
     requires_reference: ClassVar[bool] = False
     accepts_reference: ClassVar[bool] = True
@@ -206,6 +211,13 @@ class MissingMassMetric(_CategoricalMetric):
 
     name: ClassVar[str] = "missing_mass"
     family: ClassVar[str] = "tails"
+    modalities: ClassVar[tuple[str, ...]] = ("categorical", "detection", *VECTOR_MODALITIES)
+    optional_in: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES  # there only with per-sample labels
+    order: ClassVar[int] = 81
+    value_names: ClassVar[tuple[str, ...]] = ("good_turing_missing_mass",)
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("*/missing_mass/*", {"kind": "excess", "warn": 0.02, "collapse": 0.1}),
+    )
     higher_is_better: ClassVar[bool] = True
     requires_reference: ClassVar[bool] = False
     accepts_reference: ClassVar[bool] = True
@@ -231,6 +243,16 @@ class LostCategoriesMetric(_CategoricalMetric):
 
     name: ClassVar[str] = "lost_categories"
     family: ClassVar[str] = "tails"
+    modalities: ClassVar[tuple[str, ...]] = ("categorical", "detection", *VECTOR_MODALITIES)
+    optional_in: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES  # there only with per-sample labels
+    order: ClassVar[int] = 80
+    value_names: ClassVar[tuple[str, ...]] = ("lost_categories", "lost_category_share", "lost_reference_mass")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # Counts are shown, shares judged against a same-size reference draw.
+        ("*/lost_categories/lost_categories", {"kind": "info"}),
+        ("*/lost_categories/lost_category_share", {"kind": "excess", "warn": 0.05, "collapse": 0.2}),
+        ("*/lost_categories/lost_reference_mass", {"kind": "excess", "warn": 0.01, "collapse": 0.05}),
+    )
     higher_is_better: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {**_CategoricalMetric.params, "max_listed": Int(min=0)}
     defaults: ClassVar[dict[str, Any]] = {**_CategoricalMetric.defaults, "max_listed": 50}

@@ -34,7 +34,7 @@ import numpy as np
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import percentile_interval
 from tailguard.metrics.knn import ExactIndex, pairwise_sq_distances
-from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n
+from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VECTOR_MODALITIES, VectorMetric, equal_n
 from tailguard.validation import Float, Int, OneOf
 
 _ROW_BOOT_FLOPS = 2e10
@@ -174,6 +174,15 @@ class CovarianceSpread(VectorMetric):
 
     name: ClassVar[str] = "covariance"
     family: ClassVar[str] = "diversity"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 30
+    value_names: ClassVar[tuple[str, ...]] = ("trace", "geomean_eigenvalue", "effective_rank")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # The determinant (geometric-mean eigenvalue) swings wildly when the covariance is
+        # near-singular (constant pixels in digits); trace and effective rank carry the signal.
+        ("*/covariance/geomean*", {"kind": "info"}),
+        ("*/covariance/*det*", {"kind": "info"}),
+    )
     higher_is_better: ClassVar[bool] = True
     params = {**COMMON_PARAMS, "n_boot": Int(min=10)}
     defaults = {**COMMON_DEFAULTS, "n_boot": 50}
@@ -237,6 +246,9 @@ class Vendi(VectorMetric):
 
     name: ClassVar[str] = "vendi"
     family: ClassVar[str] = "diversity"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 31
+    value_names: ClassVar[tuple[str, ...]] = ("vendi",)
     higher_is_better: ClassVar[bool] = True
     requires_reference: ClassVar[bool] = False
     accepts_reference: ClassVar[bool] = True

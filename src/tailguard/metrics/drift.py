@@ -20,7 +20,7 @@ from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import bootstrap_ci, clopper_pearson_ci, holm, percentile_interval, wilson_ci
 from tailguard.metrics.diversity import median_bandwidth, rff_features
 from tailguard.metrics.knn import pairwise_sq_distances
-from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n
+from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VECTOR_MODALITIES, VectorMetric, equal_n
 from tailguard.validation import Float, Int, OneOf
 
 _CHUNK = 65536
@@ -56,6 +56,10 @@ class MMD(VectorMetric):
 
     name: ClassVar[str] = "mmd"
     family: ClassVar[str] = "drift"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 52
+    quick: ClassVar[bool] = False  # a permutation test
+    value_names: ClassVar[tuple[str, ...]] = ("mmd2", "p_value")
     higher_is_better: ClassVar[bool] = False
     params = {
         **COMMON_PARAMS,
@@ -172,6 +176,12 @@ class KS(VectorMetric):
 
     name: ClassVar[str] = "ks"
     family: ClassVar[str] = "drift"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 51
+    value_names: ClassVar[tuple[str, ...]] = ("max_ks_statistic", "drifted_feature_share", "p_value")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("*/ks/drifted_feature_share", {"kind": "value", "warn": 0.1}),  # drift alone warns
+    )
     higher_is_better: ClassVar[bool] = False
     params = {**COMMON_PARAMS, "alpha": Float(min=0.0, max=1.0, min_open=True, max_open=True)}
     defaults = {**COMMON_DEFAULTS, "alpha": 0.05}
@@ -232,6 +242,14 @@ class PSI(VectorMetric):
 
     name: ClassVar[str] = "psi"
     family: ClassVar[str] = "drift"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 50
+    value_names: ClassVar[tuple[str, ...]] = ("psi",)
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # PSI on B = 10 bins has a sampling floor of about (B - 1)(1/n + 1/m) (a chi-square
+        # over n); it is subtracted before the usual 0.1 / 0.25 rule of thumb.
+        ("*/*/psi*", {"kind": "value", "warn": 0.1, "collapse": 0.25, "noise": 9.0}),
+    )
     higher_is_better: ClassVar[bool] = False
     params = {**COMMON_PARAMS, "bins": Int(min=2, max=100), "n_boot": Int(min=10)}
     defaults = {**COMMON_DEFAULTS, "bins": 10, "n_boot": 50}
@@ -277,6 +295,13 @@ class C2ST(VectorMetric):
 
     name: ClassVar[str] = "c2st"
     family: ClassVar[str] = "drift"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 53
+    quick: ClassVar[bool] = False  # trains a classifier per fold
+    value_names: ClassVar[tuple[str, ...]] = ("auc",)
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("*/c2st*/*auc*", {"kind": "value", "warn": 0.65, "collapse": 0.8}),  # out-of-fold AUC
+    )
     higher_is_better: ClassVar[bool] = False
     params = {
         **COMMON_PARAMS,

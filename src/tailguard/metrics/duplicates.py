@@ -186,6 +186,9 @@ class NearDuplicateMetric(Metric):
 
     name: ClassVar[str] = "near_duplicates"
     family: ClassVar[str] = "duplicates"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
+    order: ClassVar[int] = 61
+    value_names: ClassVar[tuple[str, ...]] = ("duplicate_rate", "reference_copy_rate")
     input_kind: ClassVar[str] = "text"
     higher_is_better: ClassVar[bool] = False
     requires_reference: ClassVar[bool] = False

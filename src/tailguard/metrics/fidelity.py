@@ -25,7 +25,14 @@ from tailguard.metrics.bootstrap import mean_ci, wilson_ci
 from tailguard.metrics.knn import build_index, choose_backend, exact_cross_stats, kth_neighbour_sq_radii
 from tailguard.metrics.prdc_kernels import cluster_prdc_stats
 from tailguard.metrics.tails import KNN_DEFAULTS, KNN_PARAMS
-from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n, require_rows
+from tailguard.metrics.vectors import (
+    COMMON_DEFAULTS,
+    COMMON_PARAMS,
+    VECTOR_MODALITIES,
+    VectorMetric,
+    equal_n,
+    require_rows,
+)
 from tailguard.validation import Bool, Int
 
 
@@ -66,6 +73,15 @@ class PRDC(VectorMetric):
 
     name: ClassVar[str] = "prdc"
     family: ClassVar[str] = "fidelity"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 20
+    value_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "density", "coverage")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # Density is a mean of ball counts that share reference balls (its normal interval
+        # is too narrow), judged against a half-size reference split: at n = 89 (wine) two
+        # halves differ by up to 30%, so it gets wider limits than the shares.
+        ("fidelity/prdc/density", {"kind": "ratio", "warn": 0.4, "collapse": 0.7}),
+    )
     higher_is_better: ClassVar[bool] = True
     params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "baseline": Bool()}
     defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True, "baseline": True}

@@ -43,6 +43,7 @@ objects per image.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -194,6 +195,12 @@ class ClassShareMetric(_LabelMetric):
     """Rare-class share and per-class instance shares against the reference (see module doc)."""
 
     name: ClassVar[str] = "class_share"
+    modalities: ClassVar[tuple[str, ...]] = ("detection",)
+    order: ClassVar[int] = 70
+    value_names: ClassVar[tuple[str, ...]] = ("rare_class_share", "class_share_tv")
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("*/class_share/class_share_tv", {"kind": "excess", "warn": 0.05, "collapse": 0.15}),
+    )
     higher_is_better: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {
         "rare_fraction": Float(0.0, 1.0, min_open=True, max_open=True),
@@ -244,6 +251,18 @@ class BoxGeometryMetric(_LabelMetric):
     """Box area and aspect-ratio tail masses and objects per image (see module doc)."""
 
     name: ClassVar[str] = "box_geometry"
+    modalities: ClassVar[tuple[str, ...]] = ("detection",)
+    order: ClassVar[int] = 71
+    value_names: ClassVar[tuple[str, ...]] = (
+        "area_tail_mass_0.01", "area_tail_mass_0.05", "aspect_tail_mass_0.01", "aspect_tail_mass_0.05",
+        "objects_per_image",
+    )
+
+    @classmethod
+    def output_names(cls, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        alphas = [float(a) for a in {**cls.defaults, **(params or {})}["alphas"]]
+        tails = (f"{side}_tail_mass_{a:g}" for side in ("area", "aspect") for a in alphas)
+        return (*tails, "objects_per_image")
     higher_is_better: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {"alphas": FloatTuple(0.0, 0.5)}
     defaults: ClassVar[dict[str, Any]] = {"alphas": (0.01, 0.05)}

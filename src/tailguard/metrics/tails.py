@@ -17,6 +17,7 @@ empties the regions beyond the reference's 1%/99% quantiles.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,7 +31,14 @@ from tailguard.metrics.knn import (
     kth_neighbour_sq_radii,
     nearest_sq_distance,
 )
-from tailguard.metrics.vectors import COMMON_DEFAULTS, COMMON_PARAMS, VectorMetric, equal_n, require_rows
+from tailguard.metrics.vectors import (
+    COMMON_DEFAULTS,
+    COMMON_PARAMS,
+    VECTOR_MODALITIES,
+    VectorMetric,
+    equal_n,
+    require_rows,
+)
 from tailguard.validation import Bool, Float, FloatTuple, Int, OneOf
 
 KNN_PARAMS = {
@@ -64,6 +72,15 @@ class TailMass(VectorMetric):
 
     name: ClassVar[str] = "tail_mass"
     family: ClassVar[str] = "tails"
+    modalities: ClassVar[tuple[str, ...]] = (*VECTOR_MODALITIES, "detection")
+    order: ClassVar[int] = 10
+    order_in: ClassVar[dict[str, int]] = {"detection": 90}  # after the label and category metrics
+    value_names: ClassVar[tuple[str, ...]] = ("tail_mass_0.01", "tail_mass_0.05")
+
+    @classmethod
+    def output_names(cls, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        alphas = sorted(float(a) for a in {**cls.defaults, **(params or {})}["alphas"])
+        return tuple(f"tail_mass_{a:g}" for a in alphas)
     higher_is_better: ClassVar[bool] = True
     params = {
         **COMMON_PARAMS,
@@ -157,6 +174,14 @@ class RareModeCoverage(VectorMetric):
 
     name: ClassVar[str] = "rare_mode_coverage"
     family: ClassVar[str] = "tails"
+    modalities: ClassVar[tuple[str, ...]] = (*VECTOR_MODALITIES, "detection")
+    order: ClassVar[int] = 11
+    order_in: ClassVar[dict[str, int]] = {"detection": 91}
+    value_names: ClassVar[tuple[str, ...]] = ("rare_mode_coverage",)
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # Rests on the rarest 10% of half the reference: 5 points at n = 89.
+        ("tails/rare_mode_coverage/*", {"kind": "ratio", "warn": 0.2, "collapse": 0.5}),
+    )
     higher_is_better: ClassVar[bool] = True
     params = {
         **COMMON_PARAMS,
@@ -246,6 +271,22 @@ class NNDistanceTail(VectorMetric):
 
     name: ClassVar[str] = "nn_distance_tail"
     family: ClassVar[str] = "tails"
+    modalities: ClassVar[tuple[str, ...]] = VECTOR_MODALITIES
+    order: ClassVar[int] = 12
+    # Point-to-point rarity in the data's own units: per-feature scaling blows up
+    # near-constant columns (edge pixels), whose stray values would then decide
+    # which points count as rare. See docs/audit.md.
+    standardized: ClassVar[bool] = False
+    value_names: ClassVar[tuple[str, ...]] = ("nn_tail_share_0.95", "radius_tail_share_0.95")
+
+    @classmethod
+    def output_names(cls, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        p = {**cls.defaults, **(params or {})}
+        levels = sorted(float(q) for q in p["levels"])
+        names = [f"nn_tail_share_{q:g}" for q in levels]
+        if p["own_radius"]:
+            names += [f"radius_tail_share_{q:g}" for q in levels]
+        return tuple(names)
     higher_is_better: ClassVar[bool] = True
     params = {
         **COMMON_PARAMS,

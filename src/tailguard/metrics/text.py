@@ -56,7 +56,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -288,6 +288,27 @@ class TextStatsMetric(Metric):
 
     name: ClassVar[str] = "text_stats"
     family: ClassVar[str] = "text"
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
+    order: ClassVar[int] = 60
+    value_names: ClassVar[tuple[str, ...]] = (
+        *(f"distinct_{n}" for n in range(1, _MAX_N + 1)),
+        "vocabulary_size", "hapax_ratio", "zipf_exponent", "mattr", "repetition_rate",
+        "compression_ratio", "self_bleu", "length_mean", "length_tail_mass_0.01", "length_tail_mass_0.05",
+    )
+    default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        # Self-BLEU's interval treats overlapping pairs as independent, and the 1% length
+        # tails hold a dozen documents at n ~ 1k with integer lengths tied at the quantiles;
+        # both get wider limits.
+        ("text/*/self_bleu", {"kind": "ratio", "warn": 0.2, "collapse": 0.5}),
+        ("text/*/length_tail_mass_0.01", {"kind": "info"}),
+        ("text/*/length_tail_mass*", {"kind": "ratio", "warn": 0.6, "collapse": 0.9}),
+    )
+
+    @classmethod
+    def output_names(cls, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        alphas = {**cls.defaults, **(params or {})}["alphas"]
+        fixed = tuple(n for n in cls.value_names if not n.startswith("length_tail_mass_"))
+        return (*fixed, *(f"length_tail_mass_{float(a):g}" for a in alphas))
     input_kind: ClassVar[str] = "text"
     higher_is_better: ClassVar[bool] = True
     requires_reference: ClassVar[bool] = False

@@ -26,6 +26,9 @@ COMMON_PARAMS: dict[str, Constraint] = {
 }
 COMMON_DEFAULTS: dict[str, Any] = {"seed": 0, "max_samples": None, "ci_level": 0.95}
 
+#: The audit modalities whose data are vectors (tabular rows, image features, text embeddings).
+VECTOR_MODALITIES: tuple[str, ...] = ("vectors", "images", "text")
+
 
 def equal_n(x: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` rows in canonical (hash) order: a seeded uniform subsample."""
