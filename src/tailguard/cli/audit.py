@@ -77,15 +77,15 @@ def _names_version(spec: str) -> bool:
     return not Path(spec).exists() and not any(sep in spec for sep in ("/", "\\")) and not Path(spec).suffix
 
 
-def _yolo_inputs(url: str, reference: str, candidate: str, weights: Path) -> tuple[Any, Any]:
-    """Both sides of a detection audit, images embedded by the user's own YOLO checkpoint."""
+def _yolo_inputs(url: str, reference: Any, candidate: Any, weights: Path) -> tuple[Any, Any]:
+    """Both sides (``Source``s) of a detection audit, images embedded by the user's own YOLO checkpoint."""
     from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
     from tailguard.ledger import Ledger
 
     embedder = YoloEmbedder(weights)  # one embedder: both sides see the same backbone
     with Ledger.open(url, create=False) as ledger:
-        ref = detection_audit_input(ledger, reference, embedder=embedder, name=reference)
-        cand = detection_audit_input(ledger, candidate, embedder=embedder, name=candidate)
+        ref, cand = (detection_audit_input(ledger, s.spec, embedder=embedder, origins=s.origins, name=s.label)
+                     for s in (reference, candidate))
     return ref, cand
 
 
@@ -120,6 +120,13 @@ def audit_command(
         typer.Option("--weights", help="Detection versions: embed images with this YOLO checkpoint's backbone "
                      "(yolo extra); label metrics run either way."),
     ] = None,
+    origins: Annotated[
+        str | None, typer.Option("--origins", help="Detection: the candidate's label origins, comma-separated "
+                                 "(human, pseudo_label, ...; default: every box).")
+    ] = None,
+    ref_origins: Annotated[
+        str | None, typer.Option("--ref-origins", help="Detection: the reference's label origins (default: every box).")
+    ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -129,6 +136,7 @@ def audit_command(
     from tailguard.cli.state import state
 
     url = state.resolved_ledger_url()
+    cand_src, ref_src = Source(candidate, url, origins), Source(reference, url, ref_origins)  # bad origins: one line
     if any(_names_version(spec) for spec in (candidate, reference)):
         state.open_ledger(create=False).close()  # a missing ledger is one line, and none is created
     config = AuditConfig(
@@ -146,11 +154,10 @@ def audit_command(
                   TimeElapsedColumn(), transient=True, disable=as_json) as progress:
         task = progress.add_task("reading the reference and the candidate", total=None)
         if weights is not None:
-            ref, cand = _yolo_inputs(url, reference, candidate, weights)
+            ref, cand = _yolo_inputs(url, ref_src, cand_src, weights)
         else:
-            ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
-            cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value,
-                            name=candidate, seed=seed)
+            ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
+            cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
         progress.update(task, total=n_metrics + 1, completed=0)
 
@@ -160,7 +167,7 @@ def audit_command(
         report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
                        progress=step)
         progress.update(task, advance=1, description="writing the report")
-    report.candidate, report.reference = candidate, reference
+    report.candidate, report.reference = cand_src.label, ref_src.label
     json_path, html_path = report.write(out)
     if as_json:
         typer.echo(report.to_json())
