@@ -100,3 +100,104 @@ def test_take_subsamples_every_view():
     side = as_input(np.arange(10.0).reshape(5, 2), labels=np.array([0, 1, 0, 1, 2]))
     sub = side.take(np.array([0, 4]))
     assert sub.n == 2 and sub.vectors.tolist() == [[0.0, 1.0], [8.0, 9.0]] and sub.categories.tolist() == [0, 2]
+
+
+# ----------------------------------------------------------------------------- label origins (detection)
+def _pseudo_copy(data_yaml, dst, drop_class=None):
+    """The same images (byte for byte) with the same boxes, minus every box of ``drop_class``."""
+    import shutil
+
+    shutil.copytree(data_yaml.parent, dst)
+    for label in (dst / "labels").rglob("*.txt"):
+        kept = [line for line in label.read_text().splitlines() if int(line.split()[0]) != drop_class]
+        label.write_text("".join(f"{line}\n" for line in kept))
+    text = (dst / "data.yaml").read_text().replace(f"path: {data_yaml.parent}", f"path: {dst}")
+    (dst / "data.yaml").write_text(text)
+    return dst / "data.yaml"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    from tailguard.data import make_detection_dataset
+
+    return make_detection_dataset(tmp_path_factory.mktemp("det") / "digits", n_images=60, seed=0, imgsz=64,
+                                  split=(1.0,))
+
+
+def _ledger_with_pseudo_labels(tmp_path, digits, drop_class):
+    """Human boxes ingested as version 'human'; a labeller's boxes of the same images as version 'pl'."""
+    from tailguard.cli.app import main
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert main(["--ledger", url, "ingest", str(digits), "--origin", "human", "--as-version", "human"]) == 0
+    pseudo = _pseudo_copy(digits, tmp_path / "pseudo", drop_class)
+    assert main(["--ledger", url, "ingest", str(pseudo), "--origin", "pseudo_label", "--generator", "labeller@1",
+                 "--as-version", "pl"]) == 0
+    return url
+
+
+def _audit_json(url, out, *args):
+    from tailguard.cli.app import main
+
+    code = main(["--ledger", url, "audit", *args, "--quick", "--out", str(out), "--fail-on", "warn"])
+    return code, json.loads((out / "report.json").read_text())
+
+
+def test_origins_pick_the_boxes_of_one_detection_version(tmp_path, digits):
+    url = _ledger_with_pseudo_labels(tmp_path, digits, drop_class=None)
+    human_boxes = sum(len(p.read_text().splitlines()) for p in (digits.parent / "labels").rglob("*.txt"))
+    both = Source("pl", url).load()
+    human = Source("pl", url, origins="human").load()
+    pseudo = Source("pl", url, origins=["pseudo_label"]).load()
+    assert human.n == pseudo.n == both.n == 60  # every image of the version is on each side
+    assert human.boxes.n_boxes == pseudo.boxes.n_boxes == human_boxes and both.boxes.n_boxes == 2 * human_boxes
+    assert np.isnan(human.boxes.confidences).all()
+    # the human version was made before the pseudo-labels arrived: it sees the human boxes only
+    assert Source("human", url).load().boxes.n_boxes == human_boxes
+    with pytest.raises(EmptyDatasetError, match=r"no boxes of origin synthetic in 60 images \(boxes held: "
+                                                 rf"{human_boxes} human, {human_boxes} pseudo_label\)"):
+        Source("pl", url, origins="synthetic").load()
+    with pytest.raises(UnknownChoiceError, match="Did you mean 'human'"):
+        Source("pl", url, origins="humann")
+    (tmp_path / "x.npy").write_bytes(b"")
+    with pytest.raises(BadInputError, match=r"label origins \(human\) apply to detection data"):
+        Source(str(tmp_path / "x.npy"), url, origins="human").load()
+
+
+def test_audit_of_pseudo_labels_against_the_human_boxes_reacts_to_a_dropped_rare_class(tmp_path, digits):
+    """End to end on the CLI: ingest, pseudo-labels for the same images, `audit --origins/--ref-origins`."""
+    rare = 7  # "seven": one of the built-in set's rare classes
+    counts = np.bincount([int(line.split()[0]) for p in (digits.parent / "labels").rglob("*.txt")
+                          for line in p.read_text().splitlines()], minlength=10)
+    assert 0 < counts[rare] <= 0.05 * counts.sum()
+    verdicts = {}
+    for case, drop in (("faithful", None), ("dropped", rare)):
+        url = _ledger_with_pseudo_labels(tmp_path / case, digits, drop)
+        code, report = _audit_json(url, tmp_path / case / "audit", "pl", "--origins", "pseudo_label",
+                                   "--reference", "pl", "--ref-origins", "human")
+        assert report["candidate"] == "pl (pseudo_label boxes)" and report["reference"] == "pl (human boxes)"
+        verdicts[case] = (code, report["verdict"], {m["name"]: m["status"] for m in report["metrics"]})
+        # the human version is the same reference as the version's own human boxes
+        code_h, report_h = _audit_json(url, tmp_path / case / "audit-h", "pl", "--origins", "pseudo_label",
+                                       "--reference", "human")
+        assert (code_h, report_h["verdict"]) == verdicts[case][:2]
+    code, verdict, statuses = verdicts["faithful"]
+    assert (code, verdict) == (0, "ok") and set(statuses.values()) == {"ok"}
+    code, verdict, statuses = verdicts["dropped"]
+    assert code == 3 and verdict in ("warn", "collapse")
+    assert statuses["lost_category_share"] != "ok" and statuses["lost_reference_mass"] != "ok"
+    # without --origins both sides hold every box of the same images: nothing to see
+    code, report = _audit_json(url, tmp_path / "all", "pl", "--reference", "pl")
+    assert code == 0 and report["verdict"] == "ok"
+
+
+def test_audit_cli_origins_errors_are_one_line(tmp_path, digits, capsys):
+    from tailguard.cli.app import main
+
+    url = _ledger_with_pseudo_labels(tmp_path, digits, drop_class=None)
+    capsys.readouterr()
+    for args, expected in ((["--origins", "pseudo"], "Unknown label origin 'pseudo'. Did you mean 'pseudo_label'?"),
+                           (["--ref-origins", "synthetic"], "no boxes of origin synthetic in 60 images")):
+        code = main(["--ledger", url, "audit", "pl", "--reference", "pl", *args, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and expected in err[0], err

@@ -372,3 +372,120 @@ def test_audit_cli_embeds_detection_images_with_the_users_checkpoint(
     assert "labels" in families and len(families) >= 2  # label metrics plus metrics over YOLO image features
     assert main(["--ledger", yolo_ledger.url, "audit", "pl-1", "--reference", "human", "--weights",
                  str(tmp_path / "missing.pt"), "--out", str(tmp_path / "bad")]) == 2
+
+
+# ----------------------------------------------------------------------------- the user's arguments
+def test_offline_train_args_return_the_users_arguments_and_refuse_downloads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tailguard.errors import ParameterError
+    from tailguard.integrations.ultralytics import load_ultralytics, offline_train_args
+
+    utils = load_ultralytics().utils
+    mine = {"exist_ok": True, "verbose": False, "workers": 4, "deterministic": False, "plots": False, "amp": False}
+    assert offline_train_args(**mine) == mine
+    assert offline_train_args(epochs=2, verbose=True) == {"plots": False, "amp": False, "epochs": 2, "verbose": True}
+    monkeypatch.setattr(utils, "USER_CONFIG_DIR", tmp_path)  # where Ultralytics keeps (or downloads) its font
+    monkeypatch.setattr(utils, "WEIGHTS_DIR", tmp_path)  # where its AMP check finds (or downloads) yolo26n.pt
+    from matplotlib import font_manager
+
+    if not any("Arial.ttf" in f.fname for f in font_manager.fontManager.ttflist):  # else no download happens
+        with pytest.raises(ParameterError) as err:
+            offline_train_args(plots=True)
+        assert "plots=True" in str(err.value) and "Arial.ttf" in str(err.value) and "\n" not in str(err.value)
+    (tmp_path / "Arial.ttf").write_bytes(b"a font")
+    assert offline_train_args(plots=True)["plots"] is True
+    with pytest.raises(ParameterError, match=r"amp=True would make Ultralytics download yolo26n.pt"):
+        offline_train_args(amp=True, device="0")
+    assert offline_train_args(amp=True, device="cpu")["amp"] is True  # Ultralytics skips the AMP check on CPU
+    (tmp_path / "yolo26n.pt").write_bytes(b"weights")
+    assert offline_train_args(amp=True, device="0")["amp"] is True
+
+
+def test_a_second_run_with_the_same_name_keeps_the_recorded_weights_and_prints_its_epoch_table(
+    trained: Trained, yolo_ledger: Any, yolo_root: Path
+) -> None:
+    import logging
+
+    from tailguard.integrations.ultralytics import attach, load_ultralytics
+    from tailguard.ledger.hashing import file_id
+
+    first = next(r for r in yolo_ledger.model_runs() if r.id == trained.state.run_id)
+    assert first.extra["weights_hash"] == file_id(trained.weights)
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    collect = Collect()
+    logger = logging.getLogger("ultralytics")
+    logger.addHandler(collect)
+    model = load_ultralytics().YOLO("yolo26n.yaml")
+    state = attach(model, ledger=yolo_ledger, policy="anchor:0.3")
+    try:
+        model.train(data=str(trained.export_yaml), **train_args(yolo_root, "human"))  # the first run's name
+    finally:
+        logger.removeHandler(collect)
+    assert file_id(trained.weights) == first.extra["weights_hash"]  # the recorded file is untouched
+    run = next(r for r in yolo_ledger.model_runs() if r.id == state.run_id)
+    second = Path(run.extra["weights"])  # Ultralytics' next free name beside the first run (human-2 in 8.4)
+    folder = second.parent.parent
+    assert folder.parent == trained.weights.parent.parent.parent and folder.name.startswith("human")
+    assert folder != trained.weights.parent.parent and second.is_file()
+    assert run.model_id == f"{folder.name}/best@{file_id(second)}" == f"{folder.name}/best@{run.extra['weights_hash']}"
+    assert any("Epoch" in line and "box_loss" in line for line in collect.lines)  # Ultralytics' own table
+
+
+def test_exist_ok_into_a_recorded_run_folder_is_refused_before_training(
+    trained: Trained, yolo_ledger: Any, yolo_root: Path
+) -> None:
+    from tailguard.errors import BadInputError
+    from tailguard.integrations.ultralytics import attach, load_ultralytics
+    from tailguard.ledger.hashing import file_id
+
+    before = file_id(trained.weights)
+    model = load_ultralytics().YOLO("yolo26n.yaml")
+    attach(model, ledger=yolo_ledger, policy="anchor:0.3")
+    with pytest.raises(BadInputError) as err:
+        model.train(data=str(trained.export_yaml), **train_args(yolo_root, "human", exist_ok=True))
+    message = str(err.value)
+    assert message.startswith(str(trained.weights)) and "\n" not in message
+    assert f"recorded run {trained.state.run_id[:12]} (human/best)" in message and "exist_ok" in message
+    assert file_id(trained.weights) == before
+
+
+def test_audit_origins_compare_a_models_pseudo_labels_with_the_human_boxes_of_the_same_images(
+    trained: Trained, digits_yaml: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from tailguard.audit import Source
+    from tailguard.cli.app import main
+    from tailguard.integrations.ultralytics import pseudo_label
+    from tailguard.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger.open(url) as ledger:
+        ledger.ingest(digits_yaml, format="yolo", origin="human", as_version="human")
+        report = pseudo_label(trained.weights, digits_yaml.parent / "images", ledger=ledger, conf=LOW_CONF,
+                              imgsz=IMGSZ, trained_on="human", as_version="pl")
+    assert (report.existing, report.added, report.n_images) == (16, 0, 16)
+    n_human = sum(len(p.read_text().splitlines()) for p in (digits_yaml.parent / "labels").rglob("*.txt"))
+    pseudo = Source("pl", url, origins="pseudo_label").load()
+    human = Source("pl", url, origins="human").load()
+    assert pseudo.n == human.n == 16
+    assert (pseudo.boxes.n_boxes, human.boxes.n_boxes) == (report.n_boxes, n_human)
+    out = tmp_path / "audit"
+    code = main(["--ledger", url, "audit", "pl", "--origins", "pseudo_label", "--reference", "pl", "--ref-origins",
+                 "human", "--weights", str(trained.weights), "--quick", "--out", str(out)])
+    assert code in (0, 3)
+    audit = json.loads((out / "report.json").read_text())
+    assert (audit["candidate"], audit["reference"]) == ("pl (pseudo_label boxes)", "pl (human boxes)")
+    rows = {m["name"]: m for m in audit["metrics"]}
+    assert rows["objects_per_image"]["value"] == pytest.approx(report.n_boxes / 16)
+    assert rows["objects_per_image"]["reference_value"] == pytest.approx(n_human / 16)
+    assert len({m["family"] for m in audit["metrics"]}) >= 2  # label metrics and the backbone's image features

@@ -18,9 +18,11 @@ class Trained:
     export_yaml: Path
 
 
-def train_args(root: Path, name: str) -> dict[str, Any]:
+def train_args(root: Path, name: str, **extra: Any) -> dict[str, Any]:
+    """One epoch at imgsz 64 on CPU, in-process data loading, into ``root/runs/name``."""
     from tailguard.integrations.ultralytics import offline_train_args
 
     return offline_train_args(
-        epochs=1, imgsz=IMGSZ, batch=8, device="cpu", project=str(root / "runs"), name=name, seed=0
+        epochs=1, imgsz=IMGSZ, batch=8, device="cpu", workers=0, project=str(root / "runs"), name=name, seed=0,
+        **extra,
     )

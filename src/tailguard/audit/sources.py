@@ -10,11 +10,24 @@ YOLO ``data.yaml``); any other string is a ledger version name.
 >>> side = Source(str(d / "x.npy")).load()
 >>> side.modality, side.n
 ('vectors', 6)
+
+For detection data, ``origins`` picks whose boxes a side holds: ``Source("pl-v1",
+origins="pseudo_label")`` and ``Source("pl-v1", origins="human")`` are the model's boxes
+and the human boxes of the same images (every image of the version is on both sides; an
+image without a box of those origins counts as an image with no objects).
+
+>>> Source("pl-v1", origins="pseudo_label,human").label
+'pl-v1 (pseudo_label+human boxes)'
+>>> Source("pl-v1", origins="pseudo")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tailguard.errors.UnknownChoiceError: Unknown label origin 'pseudo'. Did you mean 'pseudo_label'? ...
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,40 +44,87 @@ from tailguard.errors import (
     UnknownChoiceError,
 )
 from tailguard.ledger.payloads import decode_images, decode_rows, decode_texts
+from tailguard.origins import ORIGINS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TEXT_SUFFIXES = (".jsonl", ".txt", ".ndjson")
 TEXT_KEYS = ("text", "content", "document", "body")
 
 
+def parse_origins(origins: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """Label origins from ``"human,pseudo_label"`` or a sequence; None (every origin) stays None.
+
+    >>> parse_origins(" pseudo_label , human ")
+    ('pseudo_label', 'human')
+    """
+    if origins is None:
+        return None
+    items = origins.split(",") if isinstance(origins, str) else list(origins)
+    chosen = tuple(dict.fromkeys(str(o).strip() for o in items if str(o).strip()))
+    if not chosen:
+        raise BadInputError(f"no label origin given (one or more of {', '.join(ORIGINS)}, comma-separated)",
+                            path="origins")
+    for origin in chosen:
+        if origin not in ORIGINS:
+            raise UnknownChoiceError("label origin", origin, ORIGINS)
+    return chosen
+
+
 @dataclass(frozen=True)
 class Source:
-    """A path or a ledger version name, with the ledger to look versions up in."""
+    """A path or a ledger version name, with the ledger to look versions up in.
+
+    ``origins`` (detection data only; a comma-separated string or a sequence) keeps the
+    boxes of those label origins; None keeps every box.
+    """
 
     spec: str
     ledger_url: str | None = None
+    origins: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origins", parse_origins(self.origins))
 
     @property
     def label(self) -> str:
-        return self.spec
+        if self.origins is None:
+            return self.spec
+        return f"{self.spec} ({'+'.join(self.origins)} boxes)"
 
     def load(self, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0) -> AuditInput:
         path = Path(self.spec)
         if path.exists():
-            return load_path(path, modality=modality, embedder=embedder, seed=seed)
+            return load_path(path, modality=modality, embedder=embedder, seed=seed, origins=self.origins)
         if any(sep in self.spec for sep in ("/", "\\")) or Path(self.spec).suffix:
             raise MissingInputError("no such file or folder (and not a version name)", path=self.spec)
-        return load_version(self.spec, self.ledger_url, modality=modality, embedder=embedder, seed=seed)
+        return load_version(self.spec, self.ledger_url, modality=modality, embedder=embedder, seed=seed,
+                            origins=self.origins)
 
 
-def load_path(path: Path, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0) -> AuditInput:
-    """Read a file or folder by its format into an :class:`AuditInput`."""
+def _origins_need_detection(origins: Sequence[str] | None, kind: str, name: str) -> None:
+    if origins is not None and kind != "detection":
+        raise BadInputError(f"label origins ({','.join(origins)}) apply to detection data; this is {kind}", path=name)
+
+
+def load_path(
+    path: Path,
+    *,
+    modality: str | None = None,
+    embedder: str = "hashed",
+    seed: int = 0,
+    origins: Sequence[str] | None = None,
+) -> AuditInput:
+    """Read a file or folder by its format into an :class:`AuditInput` (``origins``: see :class:`Source`)."""
     name = str(path)
     suffix = path.suffix.lower()
     if path.is_dir():
         yaml_file = path / "data.yaml"
         if yaml_file.is_file():
-            return _load_yolo(yaml_file, name)
+            return _load_yolo(yaml_file, name, origins)
+    if suffix in (".yaml", ".yml"):
+        return _load_yolo(path, name, origins)
+    _origins_need_detection(origins, "not a YOLO dataset", name)
+    if path.is_dir():
         images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if images:
             return as_input(images, modality="images", name=name)
@@ -75,8 +135,6 @@ def load_path(path: Path, *, modality: str | None = None, embedder: str = "hashe
                 docs.extend(_read_text_file(p))
             return as_input(docs, modality="text", name=name, embedder=embedder, seed=seed)
         raise EmptyDatasetError("folder holds no images, text files or data.yaml", path=name)
-    if suffix in (".yaml", ".yml"):
-        return _load_yolo(path, name)
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
@@ -140,9 +198,28 @@ def _read_text_file(path: Path) -> list[str]:
     return docs
 
 
-def _load_yolo(path: Path, name: str) -> AuditInput:
-    """A YOLO dataset (data.yaml or its folder), parsed by the ledger's ingest reader without storing it."""
+def detection_boxes(records: Sequence[Any], origins: Sequence[str] | None, name: str) -> Any:
+    """The boxes of ``origins`` (all when None) in ``records``; an error naming ``name`` when there are none.
+
+    Without a box of the chosen origins there is nothing to audit, and an empty side would
+    read as a candidate that lost every class.
+    """
     from tailguard.features import DetectionLabelArrays
+
+    boxes = DetectionLabelArrays.from_records(records, origins=origins)
+    if origins is not None and boxes.n_boxes == 0:
+        held: dict[str, int] = {}
+        for record in records:
+            for box in record.labels:
+                held[box.origin] = held.get(box.origin, 0) + 1
+        found = ", ".join(f"{n} {o}" for o, n in sorted(held.items())) or "none"
+        raise EmptyDatasetError(f"no boxes of origin {','.join(origins)} in {len(records)} images (boxes held: "
+                                f"{found})", path=name)
+    return boxes
+
+
+def _load_yolo(path: Path, name: str, origins: Sequence[str] | None = None) -> AuditInput:
+    """A YOLO dataset (data.yaml or its folder), parsed by the ledger's ingest reader without storing it."""
     from tailguard.ledger.ingest import open_reader
     from tailguard.ledger.ingest.base import BadItem, IngestOptions
 
@@ -153,13 +230,19 @@ def _load_yolo(path: Path, name: str) -> AuditInput:
         samples.append(item.sample)
     if not samples:
         raise EmptyDatasetError("YOLO dataset holds no images", path=name)
-    return as_input(DetectionLabelArrays.from_records(samples), modality="detection", name=name)
+    return as_input(detection_boxes(samples, origins, name), modality="detection", name=name)
 
 
 def load_version(
-    version: str, ledger_url: str | None, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0
+    version: str,
+    ledger_url: str | None,
+    *,
+    modality: str | None = None,
+    embedder: str = "hashed",
+    seed: int = 0,
+    origins: Sequence[str] | None = None,
 ) -> AuditInput:
-    """Read the samples of a ledger version into an :class:`AuditInput`."""
+    """Read the samples of a ledger version into an :class:`AuditInput` (``origins``: see :class:`Source`)."""
     from tailguard.ledger import Ledger
 
     if ledger_url is None:
@@ -179,10 +262,9 @@ def load_version(
     if len(kinds) > 1:
         raise BadInputError(f"version mixes modalities {sorted(kinds)}; audit one at a time", path=version)
     kind = modality or kinds.pop()
+    _origins_need_detection(origins, kind, version)
     if kind == "detection":
-        from tailguard.features import DetectionLabelArrays
-
-        return as_input(DetectionLabelArrays.from_records(records), modality="detection", name=version)
+        return as_input(detection_boxes(records, origins, version), modality="detection", name=version)
     if kind == "text":
         return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":

@@ -98,15 +98,15 @@ def _names_version(spec: str) -> bool:
     return not Path(spec).exists() and not any(sep in spec for sep in ("/", "\\")) and not Path(spec).suffix
 
 
-def _yolo_inputs(url: str, reference: str, candidate: str, weights: Path) -> tuple[Any, Any]:
-    """Both sides of a detection audit, images embedded by the user's own YOLO checkpoint."""
+def _yolo_inputs(url: str, reference: Any, candidate: Any, weights: Path) -> tuple[Any, Any]:
+    """Both sides (``Source``s) of a detection audit, images embedded by the user's own YOLO checkpoint."""
     from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
     from tailguard.ledger import Ledger
 
     embedder = YoloEmbedder(weights)  # one embedder: both sides see the same backbone
     with Ledger.open(url, create=False) as ledger:
-        ref = detection_audit_input(ledger, reference, embedder=embedder, name=reference)
-        cand = detection_audit_input(ledger, candidate, embedder=embedder, name=candidate)
+        ref, cand = (detection_audit_input(ledger, s.spec, embedder=embedder, origins=s.origins, name=s.label)
+                     for s in (reference, candidate))
     return ref, cand
 
 
@@ -148,6 +148,13 @@ def audit_command(
         typer.Option("--weights", help="Detection versions: embed images with this YOLO checkpoint's backbone "
                      "(yolo extra); label metrics run either way."),
     ] = None,
+    origins: Annotated[
+        str | None, typer.Option("--origins", help="Detection: the candidate's label origins, comma-separated "
+                                 "(human, pseudo_label, ...; default: every box).")
+    ] = None,
+    ref_origins: Annotated[
+        str | None, typer.Option("--ref-origins", help="Detection: the reference's label origins (default: every box).")
+    ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -157,6 +164,8 @@ def audit_command(
     from tailguard.cli.state import state
 
     url = state.resolved_ledger_url()
+    cand_src, ref_src = Source(candidate, url, origins), Source(reference, url, ref_origins)  # bad origins: one line
+    base_src = Source(baseline, url, origins) if baseline is not None else None  # the candidate's kind of labels
     if any(_names_version(spec) for spec in (candidate, reference, baseline) if spec is not None):
         state.open_ledger(create=False).close()  # a missing ledger is one line, and none is created
     config = AuditConfig(
@@ -175,16 +184,14 @@ def audit_command(
         task = progress.add_task("reading the reference and the candidate", total=None)
         base = None
         if weights is not None:
-            ref, cand = _yolo_inputs(url, reference, candidate, weights)
-            if baseline is not None:
-                base = _yolo_inputs(url, reference, baseline, weights)[1]
+            ref, cand = _yolo_inputs(url, ref_src, cand_src, weights)
+            if base_src is not None:
+                base = _yolo_inputs(url, ref_src, base_src, weights)[1]
         else:
-            ref = as_input(Source(reference, url), embedder=embedder.value, name=reference, seed=seed)
-            cand = as_input(Source(candidate, url), modality=ref.modality, embedder=embedder.value,
-                            name=candidate, seed=seed)
-            if baseline is not None:
-                base = as_input(Source(baseline, url), modality=ref.modality, embedder=embedder.value,
-                                name=baseline, seed=seed)
+            ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
+            cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)
+            if base_src is not None:
+                base = as_input(base_src, modality=ref.modality, embedder=embedder.value, name=baseline, seed=seed)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
         progress.update(task, total=n_metrics + 1, completed=0)
 
@@ -194,9 +201,9 @@ def audit_command(
         report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
                        progress=step, baseline=base)
         progress.update(task, advance=1, description="writing the report")
-    report.candidate, report.reference = candidate, reference
-    if baseline is not None:
-        report.baseline = baseline
+    report.candidate, report.reference = cand_src.label, ref_src.label
+    if base_src is not None:
+        report.baseline = base_src.label
     json_path, html_path = report.write(out)
     if as_json:
         typer.echo(report.to_json())

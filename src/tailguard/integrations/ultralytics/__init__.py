@@ -6,15 +6,18 @@
   policy and record per-class validation metrics, warning when a rare class's recall falls;
 - :class:`YoloEmbedder` and :func:`detection_audit_input`: image features from the user's
   own checkpoint (backbone, pooled per image) beside the label statistics, for audits;
-- :func:`load_checkpoint`, :func:`check_class_names`: one-line errors for foreign weights
-  and disagreeing data.yaml files;
+- :func:`load_checkpoint`, :func:`check_class_names`, :func:`check_run_folder`: one-line
+  errors for foreign weights, disagreeing data.yaml files and a run folder whose recorded
+  weights a new run would overwrite;
 - the self-training loop is the simulator family ``yolo``
   (:mod:`tailguard.simulate.families.yolo`).
 
 Importing this package does not import torch or ultralytics; the functions do, through
 :func:`~tailguard.integrations.ultralytics.runtime.load_ultralytics`, which keeps
 Ultralytics offline (no font, weight or analytics downloads) and loads checkpoints with
-its restricted ``weights_only`` loader.
+its restricted ``weights_only`` loader. :func:`offline_train_args` adds only what keeps
+training offline (``plots=False``, ``amp=False`` when not passed); your own arguments are
+never overridden.
 
 >>> from tailguard.integrations import ultralytics as tg_yolo
 >>> tg_yolo.offline_train_args()["plots"]
@@ -27,6 +30,7 @@ from tailguard.integrations.ultralytics.callbacks import (
     RecallDropWarning,
     attach,
     check_class_names,
+    check_run_folder,
     read_data_yaml,
 )
 from tailguard.integrations.ultralytics.checkpoint import CheckpointInfo, load_checkpoint
@@ -34,7 +38,7 @@ from tailguard.integrations.ultralytics.embed import YoloEmbedder, detection_aud
 from tailguard.integrations.ultralytics.metrics import PER_CLASS_METRICS, detection_metrics
 from tailguard.integrations.ultralytics.predict import predict_boxes
 from tailguard.integrations.ultralytics.pseudo_label import PseudoLabelReport, collect_images, pseudo_label
-from tailguard.integrations.ultralytics.runtime import load_ultralytics, offline_train_args
+from tailguard.integrations.ultralytics.runtime import load_ultralytics, offline_train_args, quiet
 
 __all__ = [
     "PER_CLASS_METRICS",
@@ -46,6 +50,7 @@ __all__ = [
     "YoloEmbedder",
     "attach",
     "check_class_names",
+    "check_run_folder",
     "collect_images",
     "detection_audit_input",
     "detection_metrics",
@@ -54,5 +59,6 @@ __all__ = [
     "offline_train_args",
     "predict_boxes",
     "pseudo_label",
+    "quiet",
     "read_data_yaml",
 ]

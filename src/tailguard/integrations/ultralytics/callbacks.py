@@ -3,8 +3,10 @@
 ``attach(model, ledger=..., policy=...)`` adds three callbacks to an ``ultralytics.YOLO``:
 
 - **before training** (``on_pretrain_routine_start``, before the dataset is even read): it
-  finds the ledger version behind ``data=`` (``version=``, or the ``tailguard_export.json``
-  that ``tailguard export --format yolo`` writes beside data.yaml), refuses a data.yaml
+  refuses a run folder that holds weights recorded in the ledger (``exist_ok=True`` with the
+  ``name`` of a recorded run would overwrite them; :func:`check_run_folder`), finds the
+  ledger version behind ``data=`` (``version=``, or the ``tailguard_export.json`` that
+  ``tailguard export --format yolo`` writes beside data.yaml), refuses a data.yaml
   whose class names disagree with the version's (:class:`~tailguard.errors.BadInputError`)
   and runs the policy gate (:func:`tailguard.policy.enforce_gate`); an unsafe mix raises
   :class:`~tailguard.errors.GateRefusedError` out of ``model.train()`` with the numbers
@@ -95,6 +97,31 @@ def check_class_names(ledger: Ledger, version: str, data: str | Path) -> list[st
     return names
 
 
+def check_run_folder(ledger: Ledger, save_dir: Path) -> None:
+    """Refuse to train into a folder whose weights the ledger has recorded (they would be overwritten).
+
+    Ultralytics gives a run whose ``project/name`` exists a new folder (``name2``) unless
+    ``exist_ok=True``; with it, ``best.pt`` and ``last.pt`` of the earlier run would be
+    rewritten and the recorded ``weights_hash`` would no longer match the file. Raises a
+    one-line :class:`~tailguard.errors.BadInputError` naming the file and the run.
+    """
+    weights = sorted((save_dir / "weights").glob("*.pt"))
+    if not weights:
+        return
+    from tailguard.ledger.hashing import file_id
+
+    recorded = {run.extra.get(WEIGHTS_HASH_KEY): run for run in ledger.model_runs() if run.extra.get(WEIGHTS_HASH_KEY)}
+    for path in weights:
+        run = recorded.get(file_id(path))
+        if run is not None:
+            raise BadInputError(
+                f"holds the weights of recorded run {run.id[:12]} ({run.model_id.split('@')[0]}); training into "
+                f"{save_dir} would overwrite them: pass another name=, or leave exist_ok unset so "
+                "Ultralytics makes a new folder",
+                path=path,
+            )
+
+
 def default_rare_classes(ledger: Ledger, version: str, names: Sequence[str]) -> tuple[str, ...]:
     """Classes whose share of ``version``'s boxes is below a quarter of the uniform share 1/K."""
     by_class = ledger.version_summary(version).by_class
@@ -126,6 +153,7 @@ class LedgerCallbacks:
 
     # -- before training -------------------------------------------------------------
     def on_pretrain_routine_start(self, trainer: Any) -> None:
+        check_run_folder(self.ledger, Path(trainer.save_dir))
         data = getattr(trainer.args, "data", None)
         version = self.version or _export_manifest_version(data)
         if version is None:

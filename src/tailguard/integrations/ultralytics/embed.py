@@ -161,7 +161,7 @@ def detection_audit_input(
     version: str,
     *,
     weights: str | Path | None = None,
-    origins: Sequence[str] | None = None,
+    origins: str | Sequence[str] | None = None,
     embedder: YoloEmbedder | None = None,
     name: str | None = None,
 ) -> Any:
@@ -169,7 +169,9 @@ def detection_audit_input(
 
     Returns a :class:`tailguard.audit.AuditInput` of modality ``detection`` whose ``boxes``
     feed the label metrics (class shares, rare-class share, box size and aspect tails,
-    objects per image; boxes of ``origins``, all by default) and whose ``vectors`` are the
+    objects per image; boxes of ``origins``, all by default, every image of the version either
+    way: ``origins=("pseudo_label",)`` and ``origins=("human",)`` of one version compare a
+    model's boxes with the human boxes of the same images) and whose ``vectors`` are the
     backbone features of every image of ``version`` under the user's checkpoint (one row
     per image), so the audit's tail, coverage and drift metrics compare images the way the
     user's detector sees them. Use the same checkpoint (or ``embedder``) for both sides::
@@ -180,13 +182,14 @@ def detection_audit_input(
         report = tailguard.audit.audit(cand, ref)
     """
     from tailguard.audit import AuditInput
+    from tailguard.audit.sources import detection_boxes, parse_origins
     from tailguard.errors import EmptyDatasetError
-    from tailguard.features import DetectionLabelArrays
 
+    chosen = parse_origins(origins)
     records = [r for r in ledger.iter_samples(version) if r.modality in ("detection", "image")]
     if not records:
         raise EmptyDatasetError("version holds no detection images", path=version)
-    boxes = DetectionLabelArrays.from_records(records, origins=origins)
+    boxes = detection_boxes(records, chosen, version)
     vectors = None
     if embedder is None and weights is not None:
         embedder = YoloEmbedder(weights)
