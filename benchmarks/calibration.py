@@ -9,7 +9,10 @@ flagged most often.
 
 Usage::
 
-    python benchmarks/calibration.py [--trials 100] [--full] [SCENARIO ...]
+    python benchmarks/calibration.py [--trials 100] [--full] [--baseline] [SCENARIO ...]
+
+``--baseline`` splits each dataset in thirds (reference, a clean baseline, the
+candidate) and judges the change from the baseline, as ``audit --baseline`` does.
 
 ``--full`` runs the whole suite (MMD permutation test, classifier test) instead
 of ``quick``. The figures in docs/audit.md come from this script.
@@ -45,14 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="first seed (the tests use seeds from 0)")
     parser.add_argument("--full", action="store_true", help="run the full suite, not quick")
+    parser.add_argument("--baseline", action="store_true",
+                        help="baseline-relative statuses: data in thirds (reference, clean baseline, candidate)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     config = AuditConfig(quick=not args.full, figures=False)
     print(f"# tailguard audit calibration: {args.trials} trials per scenario, seeds {args.seed}.., "
-          f"{'full' if args.full else 'quick'} suite, python {platform.python_version()}", flush=True)
+          f"{'full' if args.full else 'quick'} suite{', against a baseline' if args.baseline else ''}, python {platform.python_version()}", flush=True)
     start = time.perf_counter()
     for name in args.scenarios:
-        res = run_trials(name, args.trials, seed=args.seed, config=config)
+        res = run_trials(name, args.trials, seed=args.seed, config=config, baseline=args.baseline)
         good = round(res.rate * res.trials)
         lo, hi = wilson(good, res.trials)
         label = "power" if res.expect_flag else "false-alarm rate"

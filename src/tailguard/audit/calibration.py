@@ -182,16 +182,39 @@ def make_pair(scenario: Scenario, seed: int, *, embedded: bool = False) -> tuple
     With ``embedded``, text sides come as :class:`AuditInput` with their hashed
     embeddings looked up from a cache (what the audit would compute itself).
     """
-    rng = np.random.default_rng([seed, 0xCA1])
+    cand, ref, _ = _make_sides(scenario, seed, embedded=embedded, parts=2)
+    return cand, ref
+
+
+def make_triple(scenario: Scenario, seed: int, *, embedded: bool = False) -> tuple[Any, Any, Any]:
+    """``(candidate, reference, baseline)``: three independent thirds of the data, the
+    candidate perturbed as the scenario says, the baseline clean (a generation 0 that lost
+    nothing), for calibrating baseline-relative statuses.
+
+    >>> cand, ref, base = make_triple(SCENARIOS["wine/null"], seed=0)
+    >>> cand.shape, ref.shape, base.shape
+    ((59, 13), (59, 13), (59, 13))
+    """
+    return _make_sides(scenario, seed, embedded=embedded, parts=3)  # type: ignore[return-value]
+
+
+def _make_sides(scenario: Scenario, seed: int, *, embedded: bool, parts: int) -> tuple[Any, Any, Any]:
+    rng = np.random.default_rng([seed, 0xCA1] if parts == 2 else [seed, 0xCA1, parts])
+    base: Any = None
     if scenario.dataset == "gaussian":
         ref = rng.normal(size=(scenario.gaussian_n, scenario.gaussian_d))
         cand = rng.normal(size=(scenario.gaussian_n, scenario.gaussian_d))
+        if parts == 3:
+            base = rng.normal(size=(scenario.gaussian_n, scenario.gaussian_d))
     elif scenario.dataset == "docs" and embedded:
         docs, vectors = _docs_embedded()
         order = rng.permutation(len(docs))
-        half = len(docs) // 2
+        half = len(docs) // parts
         a, b = order[:half], order[half : 2 * half]
         ref = _text_side([docs[i] for i in a], vectors[a], "reference")
+        if parts == 3:
+            c = order[2 * half : 3 * half]
+            base = _text_side([docs[i] for i in c], vectors[c], "baseline")
         cand_texts, cand_vectors = [docs[i] for i in b], vectors[b].copy()
         if scenario.perturbation == "ngram_text":
             from tailguard.audit.inputs import embed_texts
@@ -201,23 +224,25 @@ def make_pair(scenario: Scenario, seed: int, *, embedded: bool = False) -> tuple
             if changed:
                 cand_vectors[changed] = embed_texts([new_texts[i] for i in changed])
             cand_texts = new_texts
-        return _text_side(cand_texts, cand_vectors, "candidate"), ref
+        return _text_side(cand_texts, cand_vectors, "candidate"), ref, base
     else:
         data = _dataset(scenario.dataset)
         order = rng.permutation(len(data))
-        half = len(data) // 2
-        a, b = order[:half], order[half : 2 * half]
+        half = len(data) // parts
+        a, b, c = order[:half], order[half : 2 * half], order[2 * half : 3 * half]
         if isinstance(data, np.ndarray):
             ref, cand = data[a], data[b]
+            base = data[c] if parts == 3 else None
         else:
             ref, cand = [data[i] for i in a], [data[i] for i in b]
+            base = [data[i] for i in c] if parts == 3 else None
     if scenario.perturbation == "shrink_std":
         cand = shrink_std(cand)
     elif scenario.perturbation == "drop_rarest":
         cand = drop_rarest(cand)
     elif scenario.perturbation == "ngram_text":
         cand = ngram_text(cand, rng)
-    return cand, ref
+    return cand, ref, base
 
 
 # -- trials ----------------------------------------------------------------------------
@@ -259,8 +284,13 @@ def run_trials(
     *,
     seed: int = 0,
     config: AuditConfig | None = None,
+    baseline: bool = False,
 ) -> CalibrationResult:
     """Audit ``trials`` seeded pairs of ``scenario`` and count the verdicts.
+
+    With ``baseline``, each trial audits the candidate against the reference with an
+    independent clean baseline (:func:`make_triple`): the statuses are then the
+    baseline-relative ones.
 
     BLAS runs single-threaded here: many small eigen-decompositions on a shared
     machine are far faster that way (and results do not depend on it).
@@ -279,9 +309,12 @@ def run_trials(
     out = CalibrationResult(scenario.name, 0, 0, trials, expect_flag=scenario.expect_flag)
     start = time.perf_counter()
     for t in range(trials):
-        cand, ref = make_pair(scenario, seed + t, embedded=True)
+        if baseline:
+            cand, ref, base = make_triple(scenario, seed + t, embedded=True)
+        else:
+            (cand, ref), base = make_pair(scenario, seed + t, embedded=True), None
         with threadpool_limits(limits=1):
-            report = audit(cand, ref, config=config, seed=seed + t)
+            report = audit(cand, ref, config=config, seed=seed + t, baseline=base)
         out.n_candidate, out.n_reference = report.n_candidate, report.n_reference
         out.verdicts[report.verdict] += 1
         for row in report.metrics:

@@ -360,7 +360,10 @@ class YoloFamily(Family):
             with warnings.catch_warnings():
                 # Ultralytics' Ray Tune callback (on when ray is installed) warns outside a Tune session
                 warnings.filterwarnings("ignore", message=".*get_trial_id.*", category=UserWarning)
-                self._train(yolo, data_yaml, init, train_seed, project, key)
+                from tailguard.integrations.ultralytics.runtime import quiet
+
+                with quiet():  # tailguard's own loop: its progress, not Ultralytics' epoch tables
+                    self._train(yolo, data_yaml, init, train_seed, project, key)
             if not weights.exists():  # Ultralytics writes best.pt when it validates; last.pt always
                 (project / key / "weights" / "last.pt").replace(weights)
             done.write_text(json.dumps({"weights": str(weights), "depth": depth}))
@@ -379,6 +382,8 @@ class YoloFamily(Family):
                 seed=seed,
                 project=str(project),
                 name=key,
+                exist_ok=True,  # a retried fit (after a crash) trains into the same folder it resumes from
+                workers=0,
                 val=False,
                 fliplr=0.0,  # a mirrored digit is not the same digit
                 optimizer=str(self._params["optimizer"]),
