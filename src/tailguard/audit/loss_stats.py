@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -88,44 +88,110 @@ def _lower_p(b: np.ndarray, t: np.ndarray, q: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- text
-def _gram_counts(docs: Sequence[list[str]], n: int) -> tuple[Counter[str], Counter[str]]:
-    df: Counter[str] = Counter()
-    occurrences: Counter[str] = Counter()
-    for words in docs:
-        grams = words if n == 1 else [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
-        occurrences.update(grams)
-        df.update(set(grams))
-    return df, occurrences
+@dataclass(frozen=True)
+class TokenizedDocs:
+    """Documents with their tokens hashed as the text metrics hash them
+    (:func:`tailguard.metrics.tokenize.tokenize`), so counts agree with theirs."""
+
+    texts: Sequence[str]
+    tokens: Any  # tailguard.metrics.tokenize.TokenizedBatch
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> TokenizedDocs:
+        from tailguard.metrics.tokenize import encode_texts, tokenize
+
+        return cls(texts, tokenize(encode_texts(list(texts))))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens per document."""
+        return np.asarray(self.tokens.doc_lengths)
+
+
+@dataclass(frozen=True)
+class _Grams:
+    keys: np.ndarray  # sorted distinct n-gram hashes
+    docs: np.ndarray  # documents holding each
+    count: np.ndarray  # occurrences of each
+    first_doc: np.ndarray  # a document holding each (to read its words back)
+
+
+def _grams(docs: TokenizedDocs, n: int) -> _Grams:
+    from tailguard.metrics.tokenize import ngram_hashes
+
+    h, doc = ngram_hashes(docs.tokens, n)
+    order = np.lexsort((doc, h))
+    h, doc = h[order], doc[order]
+    key_start = np.ones(len(h), dtype=bool)
+    key_start[1:] = h[1:] != h[:-1]
+    new_doc = key_start.copy()
+    new_doc[1:] |= doc[1:] != doc[:-1]
+    group = np.cumsum(key_start) - 1
+    starts = np.flatnonzero(key_start)
+    return _Grams(
+        h[key_start],
+        np.bincount(group, weights=new_doc, minlength=len(starts)).astype(np.int64),
+        np.diff(np.append(starts, len(h))),
+        doc[key_start],
+    )
+
+
+def _gram_words(text: str, key: int, n: int) -> str:
+    """The words of the n-gram hashed to ``key`` in ``text``."""
+    from tailguard.metrics.tokenize import encode_texts, ngram_hashes, tokenize
+
+    hashes, _ = ngram_hashes(tokenize(encode_texts([text])), n)
+    words = tokens(text)
+    at = np.flatnonzero(hashes == np.uint64(key))
+    if not len(at) or len(words) < int(at[0]) + n:  # cannot happen: both read the same tokens
+        return f"(n-gram {key:016x})"
+    return " ".join(words[int(at[0]) : int(at[0]) + n])
 
 
 def term_losses(
-    candidate: Sequence[list[str]], reference: Sequence[list[str]], n: int, *,
-    alpha: float = DEFAULT_ALPHA, max_items: int = 20,
-) -> TermLosses:
-    """The reference's n-grams (of tokenised documents) that the candidate never produces.
+    candidate: TokenizedDocs,
+    reference: TokenizedDocs,
+    orders: Sequence[int] = (1, 2, 3),
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    max_items: int = 20,
+) -> tuple[TermLosses, ...]:
+    """For each n in ``orders``, the reference's n-grams that the candidate never produces.
 
-    >>> ref = [["a", "rare", "word"]] * 12 + [["plain"]] * 30
-    >>> t = term_losses([["plain"]] * 40, ref, 1)
-    >>> [(x.text, x.reference_docs, x.candidate_docs) for x in t.lost]
+    >>> ref = TokenizedDocs.of(["a rare word"] * 12 + ["plain"] * 30)
+    >>> words, pairs = term_losses(TokenizedDocs.of(["plain"] * 40), ref, (1, 2))
+    >>> [(x.text, x.reference_docs, x.candidate_docs) for x in words.lost]
     [('a', 12, 0), ('rare', 12, 0), ('word', 12, 0)]
+    >>> [x.text for x in pairs.lost]
+    ['a rare', 'rare word']
     """
-    ref_df, ref_occ = _gram_counts(reference, n)
-    cand_df, cand_occ = _gram_counts(candidate, n)
-    n_r, n_c = len(reference), len(candidate)
+    n_r, n_c = len(reference.texts), len(candidate.texts)
     q = n_c / (n_r + n_c) if n_r + n_c else 0.0
-    grams = list(ref_df)
-    a = np.fromiter((ref_df[g] for g in grams), dtype=np.int64, count=len(grams))
-    b = np.fromiter((cand_df.get(g, 0) for g in grams), dtype=np.int64, count=len(grams))
-    level, n_judged = tarone_level(a + b, q, alpha)
-    min_docs = _min_total(level, q)
-    gone = np.flatnonzero((b == 0) & (a >= min_docs))
-    order = sorted(gone.tolist(), key=lambda i: (a[i], -ref_occ[grams[i]], grams[i]))
-    lost = tuple(
-        LostTerm(grams[i], int(a[i]), 0, int(ref_occ[grams[i]]), int(cand_occ.get(grams[i], 0)),
-                 float((1.0 - q) ** a[i]))
-        for i in order[:max_items]
-    )
-    return TermLosses(n, n_r, n_c, n_judged, min_docs, len(gone), lost)
+    out = []
+    for n in orders:
+        ref, cand = _grams(reference, n), _grams(candidate, n)
+        pos = np.minimum(np.searchsorted(cand.keys, ref.keys), max(len(cand.keys) - 1, 0))
+        found = cand.keys[pos] == ref.keys if len(cand.keys) else np.zeros(len(ref.keys), dtype=bool)
+        a = ref.docs
+        b = np.where(found, cand.docs[pos] if len(cand.keys) else 0, 0)
+        level, n_judged = tarone_level(a + b, q, alpha)
+        min_docs = _min_total(level, q)
+        gone = np.flatnonzero((b == 0) & (a >= min_docs))
+        rarest = gone[np.lexsort((ref.keys[gone], -ref.count[gone], a[gone]))][:max_items]
+        lost = [
+            LostTerm(
+                _gram_words(reference.texts[int(ref.first_doc[i])], int(ref.keys[i]), n),
+                int(a[i]),
+                0,
+                int(ref.count[i]),
+                0,
+                float((1.0 - q) ** a[i]),
+            )
+            for i in rarest
+        ]
+        lost.sort(key=lambda t: (t.reference_docs, -t.reference_count, t.text))
+        out.append(TermLosses(n, n_r, n_c, n_judged, min_docs, len(gone), tuple(lost)))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- tails
@@ -150,9 +216,14 @@ def _tail_counts(ref: np.ndarray, cand: np.ndarray, level: float, side: str) -> 
 
 
 def tail_shares(
-    candidate: np.ndarray, reference: np.ndarray, names: Sequence[str], *,
-    upper: Sequence[float] = TAIL_LEVELS, lower: Sequence[float] | None = None,
-    alpha: float = DEFAULT_ALPHA, display: Any = None,
+    candidate: np.ndarray,
+    reference: np.ndarray,
+    names: Sequence[str],
+    *,
+    upper: Sequence[float] = TAIL_LEVELS,
+    lower: Sequence[float] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    display: Any = None,
 ) -> list[TailShare]:
     """Tail shares of every column at each level, tested together (one family).
 
@@ -188,14 +259,22 @@ def tail_shares(
     for (name, side, qlevel, thr, inclusive, ai, bi), pi in zip(found, p, strict=True):
         shown = float(display[name](thr)) if display and name in display else thr
         lost = bool(pi <= level and bi / n_c < ai / n_r)
-        out.append(TailShare(name, side, float(qlevel), shown, inclusive, int(ai), int(bi),
-                             ai / n_r, bi / n_c, float(pi), lost))
+        out.append(
+            TailShare(
+                name, side, float(qlevel), shown, inclusive, int(ai), int(bi), ai / n_r, bi / n_c, float(pi), lost
+            )
+        )
     return out
 
 
 def column_losses(
-    candidate: np.ndarray, reference: np.ndarray, names: Sequence[str], *, unit: str = "rows",
-    alpha: float = DEFAULT_ALPHA, display: Any = None,
+    candidate: np.ndarray,
+    reference: np.ndarray,
+    names: Sequence[str],
+    *,
+    unit: str = "rows",
+    alpha: float = DEFAULT_ALPHA,
+    display: Any = None,
 ) -> ColumnLosses:
     """The columns and reference quantile values beyond which the candidate lost mass."""
     shares = tail_shares(candidate, reference, names, alpha=alpha, display=display)
@@ -227,11 +306,15 @@ def length_losses(candidate: Sequence[int], reference: Sequence[int], *, alpha: 
     bins = int(min(40, max(1, span + 1))) if span < 40 else 40
     edges = np.histogram_bin_edges(both, bins=bins)
     return LengthLosses(
-        len(r), len(c), LENGTH_LEVELS,
+        len(r),
+        len(c),
+        LENGTH_LEVELS,
         tuple(float(v) for v in np.quantile(r, LENGTH_LEVELS, method="inverted_cdf")),
         tuple(float(v) for v in np.quantile(c, LENGTH_LEVELS, method="inverted_cdf")),
-        tuple(tails), tuple(float(e) for e in edges),
-        tuple(int(v) for v in np.histogram(r, edges)[0]), tuple(int(v) for v in np.histogram(c, edges)[0]),
+        tuple(tails),
+        tuple(float(e) for e in edges),
+        tuple(int(v) for v in np.histogram(r, edges)[0]),
+        tuple(int(v) for v in np.histogram(c, edges)[0]),
     )
 
 
@@ -248,8 +331,13 @@ def class_label(value: Any, names: Sequence[str] | None) -> str:
 
 
 def class_losses(
-    candidate: np.ndarray, reference: np.ndarray, *, names: Sequence[str] | None = None,
-    unit: str = "samples", alpha: float = DEFAULT_ALPHA, max_items: int = 40,
+    candidate: np.ndarray,
+    reference: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    unit: str = "samples",
+    alpha: float = DEFAULT_ALPHA,
+    max_items: int = 40,
 ) -> ClassLosses:
     """Classes whose share fell significantly, named when ``names`` maps their ids.
 
@@ -266,13 +354,16 @@ def class_losses(
     q = n_c / (n_r + n_c)
     level, _ = tarone_level(a + b, q, alpha)
     p = _lower_p(b, a + b, q)
-    rows = [
-        ClassShare(class_label(c, names), int(ai), int(bi), ai / n_r, bi / n_c, float(pi))
-        for c, ai, bi, pi in zip(classes, a, b, p, strict=True)
-        if pi <= level and bi / n_c < ai / n_r
-    ]
+    rows, absent = [], []
+    for c, ai, bi, pi in zip(classes, a, b, p, strict=True):
+        row = ClassShare(class_label(c, names), int(ai), int(bi), ai / n_r, bi / n_c, float(pi))
+        if pi <= level and bi / n_c < ai / n_r:
+            rows.append(row)
+        elif bi == 0:
+            absent.append(row)
     rows.sort(key=lambda r: (r.candidate_share / r.reference_share, -r.reference_count, r.label))
-    return ClassLosses(unit, len(classes), n_r, n_c, bool(names), tuple(rows[:max_items]))
+    absent.sort(key=lambda r: (-r.reference_count, r.label))
+    return ClassLosses(unit, len(classes), n_r, n_c, bool(names), tuple(rows[:max_items]), tuple(absent[:max_items]))
 
 
 # ----------------------------------------------------------------------------- rarity
@@ -298,10 +389,34 @@ def pooled_scaled(candidate: np.ndarray, reference: np.ndarray) -> tuple[np.ndar
     return candidate / std, reference / std
 
 
+def _knn_stats(ref: np.ndarray, cand: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, ...]:
+    """For every reference point, from one distance matrix to both sides (squared distances):
+    its k-NN radius among the other reference points, its nearest candidate, and its k-NN
+    radius in the pooled sample (rarity that does not depend on which side a point is from)."""
+    from tailguard.metrics.knn import pairwise_sq_distances
+
+    both = np.concatenate([ref, cand])
+    n_r = len(ref)
+    radius, nearest, pooled = (np.empty(n_r) for _ in range(3))
+    for lo in range(0, n_r, block):
+        d = pairwise_sq_distances(ref[lo : lo + block], both)  # the point itself is at 0 among refs
+        radius[lo : lo + block] = np.partition(d[:, :n_r], k, axis=1)[:, k]
+        nearest[lo : lo + block] = d[:, n_r:].min(axis=1)
+        pooled[lo : lo + block] = np.partition(d, k, axis=1)[:, k]
+    return radius, nearest, pooled
+
+
 def rarity_coverage(
-    candidate: np.ndarray, reference: np.ndarray, *, k: int = 5, unit: str = "rows",
-    alpha: float = DEFAULT_ALPHA, seed: int = 0, max_points: int = MAX_POINTS,
-    example: Any = None, max_examples: int = 5,
+    candidate: np.ndarray,
+    reference: np.ndarray,
+    *,
+    k: int = 5,
+    unit: str = "rows",
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+    max_points: int = MAX_POINTS,
+    example: Any = None,
+    max_examples: int = 5,
 ) -> RarityCoverage | None:
     """Coverage of reference points by rarity bin, and the sparsest decile's uncovered points.
 
@@ -317,13 +432,6 @@ def rarity_coverage(
     >>> rarity_coverage(cand[:600], ref).lost
     False
     """
-    from tailguard.metrics.knn import (
-        build_index,
-        kth_nearest_sq_distance,
-        kth_neighbour_sq_radii,
-        nearest_sq_distance,
-    )
-
     rng = np.random.default_rng(seed)
     ref_rows = np.arange(len(reference))
     if len(reference) > max_points:
@@ -334,15 +442,12 @@ def rarity_coverage(
     n_r, n_c = len(ref), len(candidate)
     if n_r < max(20, k + 2) or n_c < 1:
         return None
-    sq_radius = kth_neighbour_sq_radii(build_index(ref, backend="exact"), ref, k)
-    sq_nearest = nearest_sq_distance(build_index(candidate, backend="exact"), ref)
+    sq_radius, sq_nearest, pooled = _knn_stats(ref, candidate, k)
     covered = sq_nearest <= sq_radius
-    # rarity from the pooled sample (label-free under the null, so every bin expects p0 uncovered)
-    pooled = kth_nearest_sq_distance(build_index(np.concatenate([ref, candidate]), backend="exact"), ref, k + 1)
     order = np.argsort(pooled, kind="stable")  # densest first
     groups = np.array_split(order, 10 if n_r >= 100 else max(2, n_r // 10))
     n_sparse = max(1, math.ceil(0.1 * n_r))
-    sparse = order[n_r - n_sparse:]
+    sparse = order[n_r - n_sparse :]
     uncovered = sparse[~covered[sparse]]
     p0 = expected_uncovered(n_r, n_c, k)
     from scipy.stats import binom
@@ -354,14 +459,20 @@ def rarity_coverage(
         isolation = sq_nearest[uncovered] / np.maximum(sq_radius[uncovered], 1e-300)
         picked = uncovered[np.argsort(-isolation, kind="stable")[:max_examples]]
         examples = tuple(
-            example(int(ref_rows[i]), math.sqrt(float(sq_radius[i])), math.sqrt(float(sq_nearest[i])))
-            for i in picked
+            example(int(ref_rows[i]), math.sqrt(float(sq_radius[i])), math.sqrt(float(sq_nearest[i]))) for i in picked
         )
     return RarityCoverage(
-        unit, k, n_r, n_c,
-        tuple(int(covered[g].sum()) for g in groups), tuple(len(g) for g in groups),
+        unit,
+        k,
+        n_r,
+        n_c,
+        tuple(int(covered[g].sum()) for g in groups),
+        tuple(len(g) for g in groups),
         tuple(math.sqrt(float(pooled[g].max())) for g in groups),
-        n_sparse, len(uncovered), p0, p_value, lost, examples,
+        n_sparse,
+        len(uncovered),
+        p0,
+        p_value,
+        lost,
+        examples,
     )
-
-

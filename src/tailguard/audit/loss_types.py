@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 #: Family-wise error level of each list's tests.
 DEFAULT_ALPHA = 0.01
 
+
 class _Record:
     """JSON round trip of the frozen result dataclasses (``items``: fields holding nested records)."""
 
@@ -37,8 +38,11 @@ class _Record:
             if v is None:
                 kwargs[f.name] = None
             elif item is not None:
-                kwargs[f.name] = (tuple(item.from_dict(x) for x in v) if isinstance(v, list)  # type: ignore[attr-defined]
-                                  else item.from_dict(v))  # type: ignore[attr-defined]
+                kwargs[f.name] = (
+                    tuple(item.from_dict(x) for x in v)
+                    if isinstance(v, list)  # type: ignore[attr-defined]
+                    else item.from_dict(v)
+                )  # type: ignore[attr-defined]
             elif isinstance(v, list):
                 kwargs[f.name] = tuple(tuple(x) if isinstance(x, list) else x for x in v)
             elif str(f.type).startswith("float") and v in ("inf", "-inf", "nan"):
@@ -154,7 +158,11 @@ class ClassShare(_Record):
 
 @dataclass(frozen=True)
 class ClassLosses(_Record):
-    """Classes of ``unit`` (boxes, rows, images); ``named``: labels are class names, not ids."""
+    """Classes of ``unit`` (boxes, rows, images); ``named``: labels are class names, not ids.
+
+    ``lost``: significantly smaller shares; ``absent``: reference classes the candidate
+    does not hold at all but too rare to tell from chance at these sizes.
+    """
 
     unit: str
     n_classes: int
@@ -162,6 +170,7 @@ class ClassLosses(_Record):
     n_candidate: int
     named: bool
     lost: tuple[ClassShare, ...] = ()
+    absent: tuple[ClassShare, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,11 +260,16 @@ class Losses(_Record):
 
 TermLosses.items = {"lost": LostTerm}
 ColumnLosses.items = {"lost": TailShare}
-ClassLosses.items = {"lost": ClassShare}
+ClassLosses.items = {"lost": ClassShare, "absent": ClassShare}
 LengthLosses.items = {"tails": TailShare}
 RarityCoverage.items = {"examples": RareExample}
-Losses.items = {"terms": TermLosses, "lengths": LengthLosses, "columns": ColumnLosses,
-                "classes": ClassLosses, "rarity": RarityCoverage}
+Losses.items = {
+    "terms": TermLosses,
+    "lengths": LengthLosses,
+    "columns": ColumnLosses,
+    "classes": ClassLosses,
+    "rarity": RarityCoverage,
+}
 
 
 # ----------------------------------------------------------------------------- sentences
@@ -279,16 +293,22 @@ def _tail_phrase(t: TailShare, what: str) -> str:
         if t.side == "upper":
             return f"{_num(t.threshold)} tokens or longer" if t.inclusive else f"longer than {_num(t.threshold)} tokens"
         return f"{_num(t.threshold)} tokens or shorter" if t.inclusive else f"shorter than {_num(t.threshold)} tokens"
-    word = {("upper", False): "above", ("upper", True): "at or above",
-            ("lower", False): "below", ("lower", True): "at or below"}[(t.side, t.inclusive)]
+    word = {
+        ("upper", False): "above",
+        ("upper", True): "at or above",
+        ("lower", False): "below",
+        ("lower", True): "at or below",
+    }[(t.side, t.inclusive)]
     return f"{word} {_num(t.threshold)}"
 
 
 def tail_sentence(t: TailShare, unit: str, what: str = "column") -> str:
     """``column `alcohol`: 5.1% of the reference's rows (9) are above 13.86, 0.0% of the candidate's (0).``"""
     lead = "" if what == "length" else f"column `{t.feature}`: "
-    body = (f"{t.reference_share:.1%} of the reference's {unit} ({t.reference_count}) are {_tail_phrase(t, what)}, "
-            f"{t.candidate_share:.1%} of the candidate's ({t.candidate_count})")
+    body = (
+        f"{t.reference_share:.1%} of the reference's {unit} ({t.reference_count}) are {_tail_phrase(t, what)}, "
+        f"{t.candidate_share:.1%} of the candidate's ({t.candidate_count})"
+    )
     return (lead + body[0].upper() + body[1:] if not lead else lead + body) + "."
 
 
@@ -298,23 +318,25 @@ def describe(losses: Losses) -> list[str]:
     for t in losses.terms:
         kind = _ORDER_NAMES.get(t.n, f"{t.n}-grams")
         if t.n_judged == 0:
-            out.append(f"No {kind[:-1]} occurs in {t.min_docs} or more documents, the fewest whose absence "
-                       f"could be told from chance at {t.n_reference_docs} reference and "
-                       f"{t.n_candidate_docs} candidate documents.")
+            out.append(
+                f"No {kind[:-1]} occurs in {t.min_docs} or more documents, the fewest whose absence "
+                f"could be told from chance at {t.n_reference_docs} reference and "
+                f"{t.n_candidate_docs} candidate documents."
+            )
             continue
         seen = f"{kind} found in at least {t.min_docs} documents of the two sides"
         if not t.n_lost:
             out.append(f"None of the {t.n_judged} {seen} is missing from the candidate.")
             continue
         rarest = ", ".join(f"“{x.text}” ({x.reference_docs} reference documents)" for x in t.lost[:5])
-        out.append(f"{t.n_lost} of the {t.n_judged} {seen} never occur in the candidate; the rarest: {rarest}.")
+        verb = "occurs" if t.n_lost == 1 else "occur"
+        out.append(f"{t.n_lost} of the {t.n_judged} {seen} never {verb} in the candidate; the rarest: {rarest}.")
     if losses.lengths is not None:
         lg = losses.lengths
         q = dict(zip(lg.levels, zip(lg.reference_quantiles, lg.candidate_quantiles, strict=True), strict=True))
 
         def quantiles(i: int) -> str:
-            return (f"median {_num(q[0.5][i])}, 95th percentile {_num(q[0.95][i])}, "
-                    f"99th percentile {_num(q[0.99][i])}")
+            return f"median {_num(q[0.5][i])}, 95th percentile {_num(q[0.95][i])}, 99th percentile {_num(q[0.99][i])}"
 
         out.append(f"Length in tokens: the reference has {quantiles(0)}; the candidate {quantiles(1)}.")
         lost = [t for t in lg.tails if t.lost]
@@ -331,8 +353,10 @@ def describe(losses: Losses) -> list[str]:
         if not c.n_tested:
             out.append(f"None of the {c.n_columns} columns has a reference tail to compare.")
         elif not c.lost:
-            out.append(f"None of the {c.n_tested} tails of the {c.n_columns} columns is significantly thinner "
-                       f"in the candidate.")
+            out.append(
+                f"None of the {c.n_tested} tails of the {c.n_columns} columns is significantly thinner "
+                f"in the candidate."
+            )
     if losses.classes is not None:
         cl = losses.classes
         out.extend(
@@ -344,15 +368,18 @@ def describe(losses: Losses) -> list[str]:
             out.append(f"{len(cl.lost) - 10} more classes have a significantly smaller share in the candidate.")
         if not cl.lost:
             out.append(f"None of the {cl.n_classes} classes has a significantly smaller share in the candidate.")
+        if cl.absent:
+            few = ", ".join(f"`{r.label}` ({r.reference_count} {cl.unit})" for r in cl.absent[:10])
+            out.append(f"Absent from the candidate but too rare in the reference to tell from chance: {few}.")
     if losses.rarity is not None:
         r = losses.rarity
         share = r.n_uncovered / r.n_sparse
         out.append(
-            f"{r.n_uncovered} of the {r.n_sparse} sparsest reference {r.unit} ({share:.1%}) have no candidate "
+            f"{r.n_uncovered} of the {r.n_sparse} sparsest reference {r.unit} ({share:.1%}) "
+            f"{'has' if r.n_uncovered == 1 else 'have'} no candidate "
             f"within their {r.k}-NN radius; two samples of one distribution at these sizes leave about "
             f"{_pct(r.expected_uncovered)} uncovered"
             + (f" (one-sided p = {r.p_value:.2g}: lost)." if r.lost else f" (one-sided p = {r.p_value:.2g}).")
         )
     out.extend(f"Not measured: {n}." for n in losses.notes)
     return out
-

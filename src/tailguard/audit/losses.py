@@ -47,6 +47,7 @@ from tailguard.audit.inputs import AuditInput
 from tailguard.audit.loss_stats import (
     MAX_POINTS,
     TAIL_LEVELS,
+    TokenizedDocs,
     class_label,
     class_losses,
     column_losses,
@@ -88,6 +89,7 @@ __all__ = [
     "RarityCoverage",
     "TailShare",
     "TermLosses",
+    "TokenizedDocs",
     "class_label",
     "class_losses",
     "column_losses",
@@ -106,11 +108,10 @@ __all__ = [
 #: Word n-gram orders searched for lost terms.
 NGRAM_ORDERS = (1, 2, 3)
 #: Documents (per side) read for words and lengths; larger sides are subsampled (seeded).
-MAX_DOCS = 20000
+MAX_DOCS = 50000
 #: Characters of a text excerpt.
 EXCERPT_CHARS = 200
-_UNIT = {"text": "documents", "vectors": "rows", "images": "images", "detection": "boxes",
-         "categorical": "samples"}
+_UNIT = {"text": "documents", "vectors": "rows", "images": "images", "detection": "boxes", "categorical": "samples"}
 #: Detection box features shown in the units a user reads (the audit stores their logs).
 _BOX_FEATURES = {"log_area": "box area (share of the image)", "log_aspect_ratio": "box aspect ratio (w/h)"}
 
@@ -159,8 +160,13 @@ def _column_names(side: AuditInput, d: int) -> list[str]:
 
 
 def find_losses(
-    candidate: AuditInput, reference: AuditInput, *, alpha: float = DEFAULT_ALPHA, seed: int = 0,
-    k: int = 5, max_items: int = 20,
+    candidate: AuditInput,
+    reference: AuditInput,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+    k: int = 5,
+    max_items: int = 20,
 ) -> Losses:
     """Everything the candidate lost against the reference that this modality can show.
 
@@ -180,13 +186,14 @@ def find_losses(
         docs_c = _docs_sample(candidate.texts, rng, MAX_DOCS)
         if len(docs_r) < len(reference.texts) or len(docs_c) < len(candidate.texts):
             notes.append(f"words and lengths read from a seeded sample of {MAX_DOCS} documents per side")
-        tok_r, tok_c = [tokens(t) for t in docs_r], [tokens(t) for t in docs_c]
-        terms = tuple(term_losses(tok_c, tok_r, n, alpha=alpha, max_items=max_items) for n in NGRAM_ORDERS)
-        if len(tok_r) >= 20 and len(tok_c) >= 2:
-            lengths = length_losses([len(t) for t in tok_c], [len(t) for t in tok_r], alpha=alpha)
+        tok_r, tok_c = TokenizedDocs.of(docs_r), TokenizedDocs.of(docs_c)
+        terms = term_losses(tok_c, tok_r, NGRAM_ORDERS, alpha=alpha, max_items=max_items)
+        if len(docs_r) >= 20 and len(docs_c) >= 2:
+            lengths = length_losses(tok_c.lengths, tok_r.lengths, alpha=alpha)
         else:
-            notes.append(f"length tails need at least 20 reference and 2 candidate documents; "
-                         f"got {len(tok_r)} and {len(tok_c)}")
+            notes.append(
+                f"length tails need at least 20 reference and 2 candidate documents; got {len(docs_r)} and {len(docs_c)}"
+            )
     columns = None
     have_vectors = candidate.vectors is not None and reference.vectors is not None
     if have_vectors and modality in ("vectors", "detection"):
@@ -196,16 +203,20 @@ def find_losses(
             display = {_BOX_FEATURES[n]: np.exp for n in names if n in _BOX_FEATURES}
             names = [_BOX_FEATURES.get(n, n) for n in names]
         if len(reference.vectors) >= 20 and len(candidate.vectors) >= 2:
-            columns = column_losses(candidate.vectors, reference.vectors, names, unit=unit, alpha=alpha,
-                                    display=display)
+            columns = column_losses(
+                candidate.vectors, reference.vectors, names, unit=unit, alpha=alpha, display=display
+            )
         else:
-            notes.append(f"column tails need at least 20 reference and 2 candidate {unit}; "
-                         f"got {len(reference.vectors)} and {len(candidate.vectors)}")
+            notes.append(
+                f"column tails need at least 20 reference and 2 candidate {unit}; "
+                f"got {len(reference.vectors)} and {len(candidate.vectors)}"
+            )
     classes = None
     if candidate.categories is not None and reference.categories is not None:
         cat_unit = "boxes" if modality == "detection" else unit
-        classes = class_losses(candidate.categories, reference.categories, names=reference.class_names,
-                               unit=cat_unit, alpha=alpha)
+        classes = class_losses(
+            candidate.categories, reference.categories, names=reference.class_names, unit=cat_unit, alpha=alpha
+        )
     rarity = None
     if have_vectors:
         rarity = _rarity(candidate, reference, modality=modality, unit=unit, alpha=alpha, seed=seed, k=k)
@@ -216,8 +227,9 @@ def find_losses(
     return Losses(modality, alpha, terms, lengths, columns, classes, rarity, tuple(notes))
 
 
-def _rarity(candidate: AuditInput, reference: AuditInput, *, modality: str, unit: str, alpha: float,
-            seed: int, k: int) -> RarityCoverage | None:
+def _rarity(
+    candidate: AuditInput, reference: AuditInput, *, modality: str, unit: str, alpha: float, seed: int, k: int
+) -> RarityCoverage | None:
     cand, ref = candidate.vectors, reference.vectors
     assert cand is not None and ref is not None
     if modality == "vectors":
@@ -245,5 +257,6 @@ def _rarity(candidate: AuditInput, reference: AuditInput, *, modality: str, unit
         return RareExample(i, radius, nearest, label, values=tuple(values))
 
     max_examples = 12 if modality == "images" else 5
-    return rarity_coverage(cand, ref, k=k, unit=unit, alpha=alpha, seed=seed, example=example,
-                           max_examples=max_examples)
+    return rarity_coverage(
+        cand, ref, k=k, unit=unit, alpha=alpha, seed=seed, example=example, max_examples=max_examples
+    )
