@@ -199,7 +199,7 @@ def audit(
         n_baseline=sides[2].n if base is not None else 0,
         baseline_verdict=baseline_verdict,
     )
-    report.losses = find_losses(cand, ref, seed=seed)
+    report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
     sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": sides[2].n} if base is not None else {})}
