@@ -91,3 +91,94 @@ def test_load_report_errors(tmp_path):
     bad.write_text('{"verdict": "ok", "metrics": [{"name": "x"}]}')
     with pytest.raises(BadInputError, match="row 0 lacks"):
         load_report(bad)
+
+
+# ----------------------------------------------------------------------------- what was lost
+def _pngs(html: str) -> list[bytes]:
+    return [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+@pytest.fixture(scope="module")
+def text_report() -> AuditReport:
+    from tailguard.audit.losses import tokens
+    from tailguard.data.text import python_docs_paragraphs
+
+    docs = python_docs_paragraphs()
+    order = np.random.default_rng(0).permutation(len(docs))
+    ref = [docs[i] for i in order[: len(docs) // 2]]
+    p95 = np.quantile([len(tokens(d)) for d in ref], 0.95, method="inverted_cdf")
+    cand = [docs[i] for i in order[len(docs) // 2 :] if len(tokens(docs[i])) <= p95]
+    return audit(cand, ref, config=AuditConfig(quick=True))
+
+
+def test_text_report_shows_lengths_not_hashed_features(text_report):
+    html = render_html(text_report)
+    assert "What was lost" in html and 'alt="Length in tokens"' in html
+    assert "Reference vs candidate tails" not in html and "feature 2" not in html
+    for sentence in text_report.losses.sentences():
+        assert sentence.replace("'", "&#39;").replace('"', "&#34;") in html
+    assert '<span class="lost">lost</span>' in html  # the long-document tail
+    for png in _pngs(html):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_old_text_reports_with_hashed_histograms_do_not_draw_them(text_report):
+    data = text_report.to_dict()
+    data["losses"] = None  # a report written before losses existed ...
+    data["figures"]["tail_histograms"] = [{  # ... that stored a histogram of a hashed feature
+        "feature": "feature 202", "edges": [0.0, 1.0, 2.0], "reference": [3, 1], "candidate": [4, 0],
+        "lower_quantile": 0.1, "upper_quantile": 1.9, "alpha": 0.01,
+        "reference_tail_mass": 0.02, "candidate_tail_mass": 0.0}]
+    html = render_html(data)
+    assert "Reference vs candidate tails" not in html
+    assert "holds no losses section" in html
+
+
+def test_image_report_embeds_thumbnails_of_uncovered_rare_images():
+    from dataclasses import replace as dc_replace
+
+    from tailguard.audit.inputs import as_input
+    from tailguard.data import load_digits
+    from tailguard.metrics.knn import build_index, kth_neighbour_sq_radii
+
+    digits = load_digits()
+    imgs = np.clip(np.rint(digits.images * 255 / 16), 0, 255).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(imgs))
+    a, b = order[: len(imgs) // 2], order[len(imgs) // 2 :]
+    cand = as_input(imgs[b], labels=digits.y[b])
+    radius = kth_neighbour_sq_radii(build_index(cand.vectors), cand.vectors, 5)
+    keep = radius <= np.quantile(radius, 0.8)
+    cand = dc_replace(cand, n=int(keep.sum()), vectors=cand.vectors[keep], categories=cand.categories[keep])
+    report = audit(cand, as_input(imgs[a], name="reference", labels=digits.y[a]),
+                   config=AuditConfig(metrics=["tail_mass"]))
+    assert "tail_histograms" not in report.figures  # no pixel histograms
+    html = render_html(report)
+    thumbs = re.findall(r'<img alt="reference image (\d+)" src="(data:image/png;base64,[^"]+)"', html)
+    assert len(thumbs) == len(report.losses.rarity.examples) == 12
+    assert {int(i) for i, _ in thumbs} == {e.index for e in report.losses.rarity.examples}
+    assert all(uri in report.to_json() for _, uri in thumbs)  # JSON holds them: HTML renders from it alone
+
+
+def test_rarity_chart_keeps_counts_for_small_references():
+    rng = np.random.default_rng(0)
+    report = audit(rng.normal(size=(40, 3)), rng.normal(size=(30, 3)), config=AuditConfig(quick=True))
+    rarity = report.to_dict()["losses"]["rarity"]
+    assert len(rarity["total"]) == 3 and sum(rarity["total"]) == 30
+    html = render_html(report)
+    assert 'alt="Coverage by rarity (counts on the bars)"' in html
+
+
+def test_losses_tables_escape_and_name_columns_and_classes():
+    from tailguard.audit.losses import ClassLosses, ClassShare, ColumnLosses, Losses, LostTerm, TailShare, TermLosses
+
+    losses = Losses(
+        "vectors",
+        terms=(TermLosses(1, 100, 100, 10, 7, 1, (LostTerm("<script>x</script>", 9, 0, 12, 0, 0.001),)),),
+        columns=ColumnLosses("rows", 1, 4, 178, 1000, (
+            TailShare("alcohol", "upper", 0.95, 13.86, False, 9, 0, 0.0506, 0.0, 1e-9, True),)),
+        classes=ClassLosses("boxes", 3, 600, 500, True, (ClassShare("triangle", 30, 0, 0.05, 0.0, 1e-9),)),
+    )
+    html = render_html(AuditReport(verdict="warn", modality="vectors", metrics=[], losses=losses))
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "column `alcohol`: 5.1% of the reference&#39;s rows (9) are above 13.86, 0.0% of the candidate&#39;s (0)." in html
+    assert "<code>triangle</code> <span class=\"lost\">gone</span>" in html

@@ -22,8 +22,9 @@ import numpy as np
 from tailguard.audit.baseline import judge_against_baseline
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
-from tailguard.audit.figure_data import class_shares, coverage_by_decile, tail_histograms
+from tailguard.audit.figure_data import class_shares, coverage_by_decile, per_feature_figures, tail_histograms
 from tailguard.audit.inputs import AuditInput, as_input
+from tailguard.audit.losses import find_losses
 from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
 from tailguard.audit.suite import suite_for
@@ -72,16 +73,17 @@ def _standardized(sides: list[AuditInput], mode: str) -> list[AuditInput]:
 def _figures(candidate: AuditInput, reference: AuditInput, runs: list[RunResult], seed: int) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     if candidate.vectors is not None and reference.vectors is not None:
-        figs["tail_histograms"] = tail_histograms(
-            candidate.vectors, reference.vectors, feature_names=reference.feature_names
-        )
+        if per_feature_figures(reference.modality):  # never a hashed or projected feature
+            figs["tail_histograms"] = tail_histograms(
+                candidate.vectors, reference.vectors, feature_names=reference.feature_names
+            )
         decile = _decile_from_results(runs)
         if decile is None and len(reference.vectors) >= 20 and len(candidate.vectors) >= 2:
             decile = coverage_by_decile(candidate.vectors, reference.vectors, seed=seed)
         if decile is not None:
             figs["coverage_by_decile"] = decile
     if candidate.categories is not None and reference.categories is not None:
-        figs["class_shares"] = class_shares(candidate.categories, reference.categories)
+        figs["class_shares"] = class_shares(candidate.categories, reference.categories, names=reference.class_names)
     return figs
 
 
@@ -197,6 +199,7 @@ def audit(
         n_baseline=sides[2].n if base is not None else 0,
         baseline_verdict=baseline_verdict,
     )
+    report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
     sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": sides[2].n} if base is not None else {})}

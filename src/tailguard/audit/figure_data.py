@@ -1,10 +1,13 @@
 """The data the HTML report draws, computed once by the audit and stored in the report.
 
 - ``tail_histograms``: reference vs candidate histograms of the features whose
-  tail mass (beyond the reference's 1%/99% quantiles) changed most;
+  tail mass (beyond the reference's 1%/99% quantiles) changed most, only for
+  modalities whose features a reader can name (:func:`per_feature_figures`:
+  tabular columns and detection box sizes, never a hashed text projection or a pixel);
 - ``coverage_by_decile``: the share of reference points, binned by rarity
-  decile (k-NN radius), that have a candidate within their radius (``<=``);
-- ``class_shares``: per-class shares of both sides.
+  decile (k-NN radius), that have a candidate within their radius (``<=``),
+  with fewer bins when the reference is small and the counts behind each share;
+- ``class_shares``: per-class shares of both sides, classes named when the names are known.
 
 The report renders these lists; it never recomputes them.
 
@@ -21,9 +24,27 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from tailguard.audit.loss_stats import class_label
+
+#: Modalities whose vector features are named quantities (columns, box area and aspect ratio).
+PER_FEATURE_MODALITIES = ("vectors", "detection")
+
+
+def per_feature_figures(modality: str) -> bool:
+    """Whether per-feature figures mean something for ``modality``.
+
+    Text embeddings (hashed n-gram projections, MiniLM) and image features have no
+    feature a reader can name, so their reports show lengths, n-grams and examples instead.
+
+    >>> per_feature_figures("vectors"), per_feature_figures("text"), per_feature_figures("images")
+    (True, False, False)
+    """
+    return modality in PER_FEATURE_MODALITIES
 
 
 def tail_histograms(
@@ -84,17 +105,36 @@ def coverage_by_decile(
     nearest = NearestNeighbors(n_neighbors=1).fit(candidate).kneighbors(reference)[0][:, 0]
     covered = nearest <= radius
     order = np.argsort(radius, kind="stable")
-    groups = np.array_split(order, 10)
+    groups = np.array_split(order, rarity_bins(len(reference)))
     return {
-        "deciles": list(range(1, 11)),
+        "deciles": list(range(1, len(groups) + 1)),
         "coverage": [float(covered[g].mean()) if len(g) else 0.0 for g in groups],
+        "covered": [int(covered[g].sum()) for g in groups],
+        "total": [len(g) for g in groups],
         "radius_upper": [float(radius[g].max()) if len(g) else 0.0 for g in groups],
         "k": int(k),
     }
 
 
-def class_shares(candidate: np.ndarray, reference: np.ndarray, *, max_classes: int = 40) -> dict[str, Any]:
-    """Per-class shares of both sides, classes ordered by the reference's share (rarest last)."""
+def rarity_bins(n: int) -> int:
+    """Rarity bins for ``n`` reference points: deciles from 100 points, else about 10 points a bin.
+
+    >>> rarity_bins(1500), rarity_bins(45), rarity_bins(12)
+    (10, 4, 2)
+    """
+    return 10 if n >= 100 else max(2, n // 10)
+
+
+def class_shares(
+    candidate: np.ndarray, reference: np.ndarray, *, max_classes: int = 40, names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Per-class shares of both sides, classes ordered by the reference's share (rarest last).
+
+    ``names`` maps integer class ids to their names (a YOLO ``data.yaml``'s).
+
+    >>> class_shares(np.array([0, 0, 1]), np.array([0, 1, 2]), names=("circle", "square", "triangle"))["lost"]
+    ['triangle']
+    """
     classes, ref_counts = np.unique(reference, return_counts=True)
     cand_classes, cand_counts = np.unique(candidate, return_counts=True)
     all_classes = np.union1d(classes, cand_classes)
@@ -102,9 +142,11 @@ def class_shares(candidate: np.ndarray, reference: np.ndarray, *, max_classes: i
     cand_map = dict(zip(cand_classes.tolist(), cand_counts.tolist(), strict=True))
     order = sorted(all_classes.tolist(), key=lambda c: (-ref_map.get(c, 0), str(c)))[:max_classes]
     n_ref, n_cand = max(len(reference), 1), max(len(candidate), 1)
+    label = {c: class_label(c, names) for c in order}
     return {
-        "classes": [str(c) for c in order],
+        "classes": [label[c] for c in order],
         "reference": [ref_map.get(c, 0) / n_ref for c in order],
         "candidate": [cand_map.get(c, 0) / n_cand for c in order],
-        "lost": [str(c) for c in order if ref_map.get(c, 0) > 0 and cand_map.get(c, 0) == 0],
+        "lost": [label[c] for c in order if ref_map.get(c, 0) > 0 and cand_map.get(c, 0) == 0],
     }
+

@@ -6,7 +6,9 @@ An :class:`AuditInput` carries the samples of one side as
 - ``texts``: the raw documents, for text statistics and near-duplicates;
 - ``categories``: one class label per sample (or per box), for Hill numbers,
   lost categories and per-class bars;
-- ``boxes``: detection labels, for the label metrics.
+- ``boxes``: detection labels, for the label metrics;
+- ``class_names``: the names of integer class ids when known (a YOLO ``data.yaml``'s,
+  stored by the ledger at ingest), so reports name classes instead of numbering them.
 
 :func:`as_input` builds one from an array, a list of strings or a
 :class:`~tailguard.audit.sources.Source`.
@@ -49,6 +51,7 @@ class AuditInput:
     categories: np.ndarray | None = None
     boxes: Any = None  # features.DetectionLabelArrays when the modality is detection
     feature_names: tuple[str, ...] | None = None
+    class_names: tuple[str, ...] | None = None  # names of the integer class ids (a YOLO data.yaml's)
 
     def views(self) -> tuple[str, ...]:
         """The input kinds this side can feed (``vectors``, ``text``, ``categories``, ``boxes``)."""

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tailguard.audit.loss_types import Losses
 from tailguard.metrics.base import MetricResult
 
 SCHEMA_VERSION = 1
@@ -165,7 +166,8 @@ class AuditReport:
 
     ``figures`` holds the stored data the HTML report draws (histogram counts,
     coverage by rarity decile, class shares); ``results`` the raw
-    :class:`~tailguard.metrics.base.MetricResult` dicts.
+    :class:`~tailguard.metrics.base.MetricResult` dicts; ``losses`` what was lost in the
+    user's terms (:class:`~tailguard.audit.loss_types.Losses`).
     """
 
     verdict: str
@@ -190,6 +192,7 @@ class AuditReport:
     n_baseline: int = 0
     #: The baseline's own verdict against the reference (what it already lacked).
     baseline_verdict: str | None = None
+    losses: Losses | None = None  # what was lost, in the user's terms (audit.losses)
 
     # -- access --------------------------------------------------------------
     def row(self, name: str) -> MetricRow:
@@ -234,6 +237,7 @@ class AuditReport:
                 "skipped": self.skipped,
                 "seed": self.seed,
                 "elapsed_s": self.elapsed_s,
+                "losses": self.losses.to_dict() if self.losses is not None else None,
             }
         )
 
@@ -263,6 +267,7 @@ class AuditReport:
             skipped=list(d.get("skipped", [])),
             seed=int(d.get("seed", 0)),
             elapsed_s=float(d.get("elapsed_s", 0.0)),
+            losses=Losses.from_dict(d["losses"]) if d.get("losses") else None,
         )
 
     @classmethod

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,13 +224,16 @@ def _load_yolo(path: Path, name: str, origins: Sequence[str] | None = None) -> A
     from tailguard.ledger.ingest.base import BadItem, IngestOptions
 
     samples = []
+    names: list[str] | None = None
     for item in open_reader(path, "yolo", IngestOptions()):
         if isinstance(item, BadItem):
             raise item.error
         samples.append(item.sample)
+        names = names or item.class_names
     if not samples:
         raise EmptyDatasetError("YOLO dataset holds no images", path=name)
-    return as_input(detection_boxes(samples, origins, name), modality="detection", name=name)
+    side = as_input(detection_boxes(samples, origins, name), modality="detection", name=name)
+    return replace(side, class_names=tuple(names) if names else None)
 
 
 def load_version(
@@ -253,6 +256,7 @@ def load_version(
     try:
         ledger.get_version(version)  # raises a typed error naming the version
         pairs = list(ledger.iter_bytes(version))
+        class_names = ledger.class_names(version)  # a detection version's data.yaml names ([] if none)
     finally:
         ledger.close()
     if not pairs:
@@ -264,10 +268,12 @@ def load_version(
     kind = modality or kinds.pop()
     _origins_need_detection(origins, kind, version)
     if kind == "detection":
-        return as_input(detection_boxes(records, origins, version), modality="detection", name=version)
+        side = as_input(detection_boxes(records, origins, version), modality="detection", name=version)
+        return replace(side, class_names=tuple(class_names) if class_names else None)
     if kind == "text":
         return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":
         return as_input(decode_images(pairs), modality="images", name=version)
-    rows, _ = decode_rows(pairs)
-    return as_input(check_vectors(rows, version), modality="vectors", name=version)
+    rows, columns = decode_rows(pairs)
+    side = as_input(check_vectors(rows, version), modality="vectors", name=version)
+    return replace(side, feature_names=tuple(columns)) if columns and len(columns) == rows.shape[1] else side

@@ -7,6 +7,9 @@ URI, so the HTML report is a single self-contained file.
 >>> uri = coverage_figure({"deciles": list(range(1, 11)), "coverage": [1.0] * 9 + [0.4]})
 >>> uri.startswith("data:image/png;base64,")
 True
+>>> rarity_figure({"covered": [3, 2], "total": [3, 3], "expected_uncovered": 0.03, "n_reference": 6,
+...                "unit": "rows", "k": 5}).startswith("data:image/png;base64,")
+True
 """
 
 from __future__ import annotations
@@ -68,29 +71,87 @@ def tail_histogram_figure(histograms: list[dict[str, Any]]) -> str:
     return figure_uri(fig)
 
 
+def _coverage_colour(c: float) -> str:
+    return STATUS_COLOURS["ok"] if c >= 0.8 else STATUS_COLOURS["warn"] if c >= 0.5 else STATUS_COLOURS["collapse"]
+
+
+def _label_counts(ax: Any, x: list[int], shares: list[float], covered: list[int], total: list[int]) -> None:
+    for xi, share, c, t in zip(x, shares, covered, total, strict=True):
+        ax.annotate(f"{c}/{t}", (xi, share), ha="center", va="bottom", fontsize=7, xytext=(0, 1),
+                    textcoords="offset points")
+
+
 def coverage_figure(decile: dict[str, Any]) -> str:
-    """Share of reference points covered by the candidate, by rarity decile."""
+    """Share of reference points covered by the candidate, by rarity decile (counts on the bars when stored)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     cov = decile["coverage"]
-    colours = [STATUS_COLOURS["ok"] if c >= 0.8 else STATUS_COLOURS["warn"] if c >= 0.5
-               else STATUS_COLOURS["collapse"] for c in cov]
-    ax.bar(decile["deciles"], cov, color=colours, label="candidate")
+    ax.bar(decile["deciles"], cov, color=[_coverage_colour(c) for c in cov], label="candidate")
+    if decile.get("total"):
+        _label_counts(ax, decile["deciles"], cov, decile["covered"], decile["total"])
     if decile.get("reference_coverage"):
         ax.plot(decile["deciles"], decile["reference_coverage"], "o--", color=REFERENCE_COLOUR, markersize=4,
                 label="independent human sample")
         ax.legend(fontsize=8, loc="lower left")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)
     ax.set_xticks(decile["deciles"])
-    ax.set_xlabel("rarity decile of reference points (10 = sparsest)", fontsize=9)
+    n_bins = len(decile["deciles"])
+    what = "decile" if n_bins == 10 else f"bin (of {n_bins})"
+    ax.set_xlabel(f"rarity {what} of reference points ({n_bins} = sparsest)", fontsize=9)
     ax.set_ylabel("covered by candidate", fontsize=9)
-    ax.set_title("Coverage by rarity decile", fontsize=10)
+    ax.set_title("Coverage by rarity decile" if n_bins == 10 else "Coverage by rarity", fontsize=10)
+    ax.tick_params(labelsize=8)
+    return figure_uri(fig)
+
+
+def rarity_figure(rarity: dict[str, Any]) -> str:
+    """Reference points covered by the candidate by rarity bin (``losses.rarity``), with the
+    counts on every bar and the share two samples of one distribution cover."""
+    plt = pyplot()
+    covered, total = rarity["covered"], rarity["total"]
+    shares = [c / t if t else 0.0 for c, t in zip(covered, total, strict=True)]
+    x = list(range(1, len(total) + 1))
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    ax.bar(x, shares, color=[_coverage_colour(c) for c in shares], label="candidate")
+    _label_counts(ax, x, shares, covered, total)
+    expected = 1.0 - float(rarity["expected_uncovered"])
+    ax.axhline(expected, color=REFERENCE_COLOUR, linestyle="--", linewidth=1,
+               label=f"two samples of one distribution: {expected:.1%}")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
+    ax.set_ylim(0, 1.12)
+    ax.set_xticks(x)
+    what = "decile" if len(x) == 10 else f"bin (of {len(x)}, {rarity['n_reference']} points)"
+    ax.set_xlabel(f"rarity {what} of reference {rarity['unit']} ({len(x)} = sparsest)", fontsize=9)
+    ax.set_ylabel(f"with a candidate within\ntheir {rarity['k']}-NN radius", fontsize=9)
+    ax.set_title("Coverage by rarity", fontsize=10)
+    ax.tick_params(labelsize=8)
+    return figure_uri(fig)
+
+
+def length_figure(lengths: dict[str, Any]) -> str:
+    """Document lengths in tokens, reference vs candidate, with the reference's tail thresholds."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    edges = lengths["edges"]
+    ax.stairs(lengths["reference_hist"], edges, label="reference", color=REFERENCE_COLOUR, linewidth=1.5)
+    ax.stairs(lengths["candidate_hist"], edges, label="candidate", color=CANDIDATE_COLOUR, linewidth=1.5,
+              fill=True, alpha=0.35)
+    for tail in lengths["tails"]:
+        colour = STATUS_COLOURS["collapse"] if tail["lost"] else "#9e9e9e"
+        ax.axvline(tail["threshold"], color=colour, linestyle="--", linewidth=1)
+        ax.annotate(f"{tail['quantile']:.0%}", (tail["threshold"], 0.98), xycoords=("data", "axes fraction"),
+                    fontsize=7, color=colour, ha="left", va="top", xytext=(2, 0), textcoords="offset points")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("document length (tokens)", fontsize=9)
+    ax.set_ylabel("documents (log)", fontsize=9)
+    ax.set_title("Length in tokens (dashed: reference quantiles; red: the candidate lost that tail)", fontsize=9)
+    ax.legend(fontsize=8)
     ax.tick_params(labelsize=8)
     return figure_uri(fig)
 
 
 def class_share_figure(shares: dict[str, Any]) -> str:
-    """Per-class shares, reference vs candidate (lost classes marked)."""
+    """Per-class shares, reference vs candidate (classes the candidate has none of marked "none")."""
     import numpy as np
 
     plt = pyplot()
@@ -102,7 +163,8 @@ def class_share_figure(shares: dict[str, Any]) -> str:
     lost = set(shares.get("lost", []))
     for i, c in enumerate(classes):
         if c in lost:
-            ax.annotate("lost", (i + 0.2, 0), ha="center", va="bottom", fontsize=7, color=STATUS_COLOURS["collapse"])
+            ax.annotate("none", (i + 0.2, 0), ha="center", va="bottom", fontsize=7, rotation=90,
+                        color=STATUS_COLOURS["collapse"], xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x, classes, rotation=60 if len(classes) > 12 else 0, fontsize=8)
     ax.set_ylabel("share", fontsize=9)
     ax.set_title("Per-class share (reference order, rarest right)", fontsize=10)

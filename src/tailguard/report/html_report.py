@@ -7,6 +7,10 @@ stored figure data. No metric is recomputed here.
 >>> from tailguard.audit import AuditReport
 >>> "Averages trap" in render_html(AuditReport(verdict="ok", modality="vectors", metrics=[]))
 True
+
+With a ``losses`` section, the page says what was lost ("What was lost"), with tables
+of lost words and n-grams, column tails and classes, and examples (text excerpts,
+image thumbnails, row values) of the reference's uncovered rarest points.
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _pct(v: Any) -> str:
+    if not isinstance(v, int | float) or not math.isfinite(v):
+        return _fmt(v)
+    return f"{100 * v:.2g}%" if 0 < v < 0.01 else f"{v:.1%}"
+
+
 def _ci(v: Any) -> str:
     if not v:
         return "–"
@@ -57,18 +67,30 @@ def _environment() -> Any:
     )
     env.filters["fmt"] = _fmt
     env.filters["ci"] = _ci
+    env.filters["pct"] = _pct
     return env
 
 
 def render_html(report: AuditReport | dict[str, Any]) -> str:
     """The HTML page for ``report`` (an :class:`AuditReport` or its ``to_dict()``)."""
+    from tailguard.audit.figure_data import per_feature_figures
+    from tailguard.audit.loss_types import Losses
+
     data = report if isinstance(report, dict) else report.to_dict()
     figs = data.get("figures", {}) or {}
+    stored_losses = data.get("losses") or None
+    losses = Losses.from_dict(stored_losses) if stored_losses else None
     images: list[dict[str, str]] = []
-    if figs.get("tail_histograms"):
+    # per-feature histograms only where features have names (older reports stored them for text too)
+    if figs.get("tail_histograms") and per_feature_figures(data.get("modality", "vectors")):
         images.append({"title": "Reference vs candidate tails", "uri": figures.tail_histogram_figure(
             figs["tail_histograms"])})
-    if figs.get("coverage_by_decile", {}).get("coverage"):
+    if stored_losses and stored_losses.get("lengths"):
+        images.append({"title": "Length in tokens", "uri": figures.length_figure(stored_losses["lengths"])})
+    if stored_losses and stored_losses.get("rarity"):
+        images.append({"title": "Coverage by rarity (counts on the bars)",
+                       "uri": figures.rarity_figure(stored_losses["rarity"])})
+    elif figs.get("coverage_by_decile", {}).get("coverage"):
         images.append({"title": "Coverage by rarity decile", "uri": figures.coverage_figure(
             figs["coverage_by_decile"])})
     if figs.get("class_shares", {}).get("classes"):
@@ -82,7 +104,8 @@ def render_html(report: AuditReport | dict[str, Any]) -> str:
     )
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "warn", "collapse")}
     return _environment().get_template("report.html.j2").render(
-        r=data, rows=rows, images=images, counts=counts, colours=figures.STATUS_COLOURS
+        r=data, rows=rows, images=images, counts=counts, colours=figures.STATUS_COLOURS,
+        losses=losses, loss_sentences=losses.sentences() if losses else [],
     )
 
 
