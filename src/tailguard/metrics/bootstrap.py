@@ -21,6 +21,15 @@ import numpy as np
 from scipy import stats
 
 
+def z_value(level: float) -> float:
+    """The two-sided normal quantile of a ``level`` interval (1.96 at 0.95).
+
+    >>> round(z_value(0.95), 2)
+    1.96
+    """
+    return _z(level)
+
+
 def _z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 

@@ -83,8 +83,10 @@ class PRDC(VectorMetric):
         ("fidelity/prdc/density", {"kind": "ratio", "warn": 0.4, "collapse": 0.7}),
     )
     higher_is_better: ClassVar[bool] = True
-    params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "baseline": Bool()}
-    defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True, "baseline": True}
+    params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "baseline": Bool(),
+              "ci_subsamples": Int(min=0)}
+    defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True, "baseline": True,
+                "ci_subsamples": 8}
     min_rows = 3
 
     def _stats(self, ref: np.ndarray, cand: np.ndarray) -> tuple[list[MetricValue], str]:
@@ -114,6 +116,38 @@ class PRDC(VectorMetric):
         ]
         return values, backend
 
+    def _widen_by_subsamples(self, values: list[MetricValue], ref: np.ndarray, cand: np.ndarray) -> list[MetricValue]:
+        """Recall and coverage intervals that also carry the candidate's sampling noise.
+
+        Their Wilson intervals treat the reference points as independent trials, but one
+        candidate ball recalls or covers many of them, so on clustered data (hashed text
+        embeddings: 10x on Python-docs sentences) the interval is far too narrow. The spread
+        of the statistic over ``ci_subsamples`` seeded half-size draws of both sides (without
+        replacement: a half drawn from n points varies about as much as a fresh sample of n,
+        sigma^2 (1/h - 1/n) = sigma^2 / n) gives a second interval; the wider of the two is kept.
+        """
+        b = self._params["ci_subsamples"]
+        h = min(len(ref), len(cand)) // 2
+        if b < 2 or h < self._params["k"] + 2:
+            return values
+        rng = np.random.default_rng([self._params["seed"], 0x5B5])
+        draws = []
+        for _ in range(b):
+            r = ref[np.sort(rng.choice(len(ref), h, replace=False))]
+            c = cand[np.sort(rng.choice(len(cand), h, replace=False))]
+            draws.append({v.name: v.value for v in self._stats(r, c)[0]})
+        from tailguard.metrics.bootstrap import z_value
+
+        z = z_value(self._params["ci_level"])
+        out = []
+        for v in values:
+            if v.name in ("recall", "coverage") and v.ci is not None:
+                half = z * float(np.std([d[v.name] for d in draws], ddof=1))
+                lo, hi = min(v.ci[0], max(0.0, v.value - half)), max(v.ci[1], min(1.0, v.value + half))
+                v = replace(v, ci=(lo, hi), ci_method="analytic+subsample")
+            out.append(v)
+        return out
+
     def _compute(self, cand: np.ndarray, ref: np.ndarray | None) -> tuple[list[MetricValue], dict[str, Any]]:
         assert ref is not None
         p = self._params
@@ -124,6 +158,7 @@ class PRDC(VectorMetric):
             ref, cand = equal_n(ref, m), equal_n(cand, m)
         require_rows(self.name, k + 2, min(len(ref), len(cand)))
         values, backend = self._stats(ref, cand)
+        values = self._widen_by_subsamples(values, ref, cand)
         details: dict[str, Any] = {"backend": backend, "n_reference_used": len(ref), "n_candidate_used": len(cand)}
         h = min(len(cand), len(whole_ref) // 2)
         if p["equal_n"] and p["baseline"] and h >= k + 2:
