@@ -12,7 +12,7 @@ import pytest
 
 from tailguard.cli.app import main
 from tailguard.demo import DemoSettings, run_demo
-from tailguard.demo.evidence import SEVERITY, WARN_FALL, pct, simulation_changes
+from tailguard.demo.evidence import AVERAGE_HELD, SEVERITY, WARN_FALL, Change, pct, simulation_changes
 from tailguard.errors import UnsafePathError
 from tailguard.ledger import Ledger
 
@@ -115,10 +115,15 @@ def test_headline_claims_agree_with_the_table(demo_json):
             assert match and match[0]["status"] == claim["status"] != "ok"
             assert match[0]["change"] == claim["change"]
             assert f"{policy} does not protect {h['family']}: {claim['metric']}" in text
-            assert pct(claim["change"]) in text
+            assert Change(**match[0]).describe() in text  # its values, change and status as the table has them
+            if claim["change"] is not None:
+                assert pct(claim["change"]) in text
         for trap in h["averages_trap"]:
-            assert trap["held"]["status"] == "ok" and trap["fell"]["status"] in ("warn", "collapse")
-            assert trap["fell"]["change"] < 0
+            assert trap["held"]["change"] > -AVERAGE_HELD
+            flagged = {(c["metric"], c["source"]): c for c in rows[trap["policy"]]["changes"]}
+            for fell in trap["fell"]:
+                assert flagged[(fell["metric"], fell["source"])] == fell
+                assert fell["status"] in ("warn", "collapse") and fell["change"] < 0
 
 
 def test_the_page_and_the_cli_show_the_same_sentences(demo_result, demo_json):

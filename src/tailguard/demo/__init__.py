@@ -5,8 +5,8 @@
 2. Simulate recursive training of ``gmm``, ``ngram``, ``digits`` and ``pseudolabel``
    under ``replace``, ``accumulate`` and ``anchor:0.2``; seed 0's lineage is recorded
    in the ledger.
-3. Audit generation 0 against held-out human data, and the last generation of each
-   chain against the same data with generation 0 as the baseline.
+3. Audit the last generation of each chain against held-out human data, with
+   generation 0 as the baseline (measured against the same data on the same footing).
 4. Derive every claim from one set of per-metric changes
    (:mod:`tailguard.demo.evidence`), write them to ``demo.json`` and one HTML report
    that says what collapsed, where, and which policy prevented it (or that none did);

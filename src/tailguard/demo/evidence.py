@@ -40,6 +40,10 @@ from typing import Any
 SEVERITY = {"ok": 0, "insufficient": 1, "warn": 2, "collapse": 3}
 WARN_FALL = 0.10
 COLLAPSE_FALL = 0.25
+#: flagged metrics a "does not protect" sentence describes (the rest are counted)
+NAMED = 2
+#: an average score "held" when it fell by less than this (relative)
+AVERAGE_HELD = 0.02
 
 
 def _finite(x: Any) -> bool:
@@ -49,10 +53,13 @@ def _finite(x: Any) -> bool:
 def pct(x: float | None) -> str:
     """``-0.53`` -> ``"-53%"``; ``"n/a"`` when not a finite number.
 
-    >>> pct(-0.534), pct(0.0), pct(None)
-    ('-53%', '+0%', 'n/a')
+    >>> pct(-0.534), pct(0.0), pct(-0.004), pct(None)
+    ('-53%', '+0%', '-0.4%', 'n/a')
     """
-    return f"{x * 100:+.0f}%" if _finite(x) else "n/a"
+    if not _finite(x):
+        return "n/a"
+    assert x is not None
+    return f"{x * 100:+.1f}%" if 0 < abs(x) < 0.01 else f"{x * 100:+.0f}%"
 
 
 def _num(x: float | None) -> str:
@@ -92,9 +99,16 @@ class Change:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
     def describe(self) -> str:
-        """``recall fell from 0.5 to 0.2 (-60%, collapse)``, from the numbers alone."""
-        moved = "fell" if _finite(self.change) and self.change < 0 else "went"  # type: ignore[operator]
-        return f"{self.metric} {moved} from {_num(self.first)} to {_num(self.last)} ({pct(self.change)}, {self.status})"
+        """``recall fell from 0.5 to 0.2 (-60%, collapse)``, from the numbers alone.
+
+        The verb follows the values (``fell``, ``rose``); the percentage is the change
+        signed so that negative is worse, as in the verdict table.
+        """
+        moved = "went"
+        if _finite(self.first) and _finite(self.last) and self.first != self.last:
+            moved = "fell" if self.last < self.first else "rose"  # type: ignore[operator]
+        amount = f"{pct(self.change)}, " if _finite(self.change) else ""
+        return f"{self.metric} {moved} from {_num(self.first)} to {_num(self.last)} ({amount}{self.status})"
 
 
 def _relative(first: float | None, last: float | None, higher_is_better: bool) -> float | None:
@@ -130,16 +144,14 @@ def audit_changes(report: Any) -> list[Change]:
     """Every row of an audit run with a baseline: the audit's own change and status.
 
     The change is the row's degradation from the baseline, negated (the audit's
-    ``degradation`` is positive when the candidate is worse); rows without one get the
-    relative change of their values.
+    ``degradation`` is positive when the candidate is worse). Rows the audit judges by
+    their value alone (drift statistics, p-values) have no degradation and no change:
+    they count by their status only.
     """
     out = []
     for row in report.metrics:
-        first = getattr(row, "baseline_value", None)
-        if _finite(row.degradation):
-            change = -float(row.degradation)
-        else:
-            change = _relative(first, row.value, row.higher_is_better)
+        first = row.baseline_value
+        change = -float(row.degradation) if _finite(row.degradation) else None
         out.append(Change(row.name, "audit", first, row.value, change, row.status, bool(row.higher_is_better)))
     return out
 
@@ -225,7 +237,8 @@ def headline(
     """The family's claims, ranked from ``evidence`` (see the module docstring).
 
     ``averages`` maps a policy to the change of the family's average score (accuracy,
-    fidelity...): where it held while a metric fell, a sentence names the averages trap.
+    fidelity...): where it held (fell by less than ``AVERAGE_HELD``) while a metric fell
+    beyond its threshold, a sentence names the averages trap.
     """
     ranked = sorted(evidence, key=lambda e: e.rank_key())
     protects = [e.policy for e in ranked if e.trend == "ok"]
@@ -239,7 +252,8 @@ def headline(
     if h.best is not None:
         ev = ranked[0]
         worst = ev.worst
-        tail = f" (largest change: {worst.metric} {pct(worst.change)})" if worst is not None else ""
+        falls = worst is not None and _finite(worst.change) and worst.change < 0  # type: ignore[operator]
+        tail = f" (its largest fall: {worst.metric} {pct(worst.change)})" if falls else ""  # type: ignore[union-attr]
         h.sentences.append(
             f"Best protection from {h.best}: no metric of {family} fell beyond its threshold from "
             f"generation 0 to the last{tail}."
@@ -260,17 +274,19 @@ def headline(
         first = flagged[0]
         h.not_protected.append({"policy": ev.policy, "status": first.status, "metric": first.metric,
                                 "source": first.source, "change": first.change})
-        more = len(flagged) - 1
+        named = flagged[:NAMED]
+        more = len(flagged) - len(named)
         extra = f"; {more} more metric{'s' if more > 1 else ''} flagged" if more else ""
-        h.sentences.append(f"{ev.policy} does not protect {family}: {first.describe()}{extra}.")
+        h.sentences.append(f"{ev.policy} does not protect {family}: {', '.join(c.describe() for c in named)}{extra}.")
         avg = (averages or {}).get(ev.policy)
-        falls = _finite(first.change) and first.change < 0  # type: ignore[operator]
-        if avg is not None and avg.status == "ok" and first.status in ("warn", "collapse") and falls:
-            h.averages_trap.append({"policy": ev.policy, "held": avg.to_dict(), "fell": first.to_dict()})
-            h.sentences.append(
-                f"The averages trap under {ev.policy}: {avg.metric} held ({pct(avg.change)}) "
-                f"while {first.metric} fell {pct(first.change)}."
-            )
+        falling = [c for c in flagged if c.status in ("warn", "collapse") and c.higher_is_better
+                   and _finite(c.change) and c.change < 0][:NAMED]  # type: ignore[operator]
+        held = avg is not None and _finite(avg.change) and avg.change > -AVERAGE_HELD  # type: ignore[operator]
+        if held and falling:
+            assert avg is not None
+            h.averages_trap.append({"policy": ev.policy, "held": avg.to_dict(), "fell": [c.to_dict() for c in falling]})
+            fell = " and ".join(f"{c.metric} fell {pct(c.change)}" for c in falling)
+            h.sentences.append(f"The averages trap under {ev.policy}: {avg.metric} held ({pct(avg.change)}) while {fell}.")
     if h.most_damage is not None and h.most_damage != h.least_damage:
         h.sentences.append(f"Most damage under {h.most_damage}.")
     return h

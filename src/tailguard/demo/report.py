@@ -65,13 +65,14 @@ def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
     metric_help = [{"name": k, "description": v.get("description", ""), "tail": v.get("tail", False)}
                    for k, v in res.metrics.items()]
     audits = []
-    items: list[tuple[str, Any]] = [("generation-0", outcome.baseline)] if outcome.baseline is not None else []
-    items += list(outcome.audits.items())
-    for policy, report in items:
+    for policy, report in outcome.audits.items():
         degraded = [r for r in report.metrics if r.status != "ok"][:5]
+        base_flagged = [r.name for r in report.metrics if r.baseline_status not in (None, "ok")]
         audits.append({
-            "policy": ("generation 0 vs held-out human data" if policy == "generation-0"
-                       else f"last generation, {policy}, vs generation 0"),
+            "policy": policy,
+            "baseline_verdict": report.baseline_verdict or "insufficient",
+            "baseline_flagged": base_flagged[:5],
+            "baseline_more": max(0, len(base_flagged) - 5),
             "verdict": report.verdict,
             "diagnosis": report.diagnosis.mode,
             "summary": report.diagnosis.summary,
@@ -94,7 +95,7 @@ def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
 
 def _row_text(row: Any) -> str:
     """``recall (collapse, 0.47 -> 0.22)``: a flagged audit row with its baseline and candidate values."""
-    base = getattr(row, "baseline_value", None)
+    base = row.baseline_value
     if base is not None and math.isfinite(base):
         return f"{row.name} ({row.status}, {base:.3g} -> {row.value:.3g})"
     return f"{row.name} ({row.status}, {row.value:.3g})"
