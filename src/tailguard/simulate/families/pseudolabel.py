@@ -151,6 +151,14 @@ class PseudoLabelFamily(Family):
     def warm_up(self) -> None:
         _digits()
 
+    @property
+    def reservoir(self) -> Reservoir:
+        """The unlabelled images of the seed ``setup`` last split (BadInputError before any)."""
+        reservoir = self.__dict__.get("_reservoir")
+        if reservoir is None:
+            raise BadInputError("pseudolabel: call setup() before fit(); the models draw from the seed's reservoir")
+        return reservoir
+
     def _mix(self, rare: np.ndarray) -> np.ndarray:
         k, share = self._params["rare_classes"], self._params["rare_share"]
         mix = np.full(N_CLASSES, (1.0 - share) / (N_CLASSES - k))
@@ -196,9 +204,7 @@ class PseudoLabelFamily(Family):
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> PseudoLabelModel:
         from sklearn.linear_model import LogisticRegression
 
-        reservoir = self.__dict__.get("_reservoir")
-        if reservoir is None:
-            raise BadInputError("pseudolabel: call setup() before fit(); the models draw from the seed's reservoir")
+        reservoir = self.reservoir
         data = np.asarray(data, dtype=float)
         x, label = data[:, :N_PIXELS], data[:, LABEL].astype(np.int64)
         classes = np.unique(label)
