@@ -13,7 +13,7 @@ import pytest
 from tailguard.errors import CorruptFileError, ParameterError, UnknownChoiceError
 from tailguard.simulate import FAMILIES, SimulationResults, get_family, run_chain, simulate, write_report
 
-BUILTIN = ["categorical", "digits", "gaussian", "gmm", "kde", "linreg", "ngram", "recsys"]
+BUILTIN = ["categorical", "digits", "gaussian", "gmm", "kde", "linreg", "ngram", "pseudolabel", "recsys"]
 
 MODULES = [
     "tailguard.simulate",

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from tailguard.demo import DemoSettings, run_demo
+        from tailguard.demo.evidence import pct
 
         # piped output (make, CI logs) gets a width that fits the table instead of 80 columns
         console = Console() if sys.stdout.isatty() else Console(width=110)
@@ -36,16 +37,21 @@ def register(app: typer.Typer) -> None:
         settings = dataclasses.replace(settings, **overrides)
         with console.status("starting") as status:
             result = run_demo(out, settings=settings, progress=lambda msg: status.update(msg))
-        table = Table(title="tailguard demo: worst tail-metric change, generation 0 -> last")
-        for col in ("family", "policy", "tail change", "gen 0 audit", "last gen audit", "diagnosis"):
+        table = Table(title="tailguard demo: change from generation 0 to the last")
+        for col in ("family", "policy", "worst change", "trend", "gen 0 vs human", "last vs gen 0", "diagnosis"):
             table.add_column(col)
         colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
+
+        def paint(status: str) -> str:
+            return f"[{colours.get(status, 'white')}]{status}[/]"
+
         for row in result.verdict_table():
-            change = row["worst_tail_change"]
-            change_text = f"{change * 100:+.0f}%" if change == change else "n/a"
-            verdict = row["verdict"]
-            base = row["baseline_verdict"]
-            table.add_row(row["family"], row["policy"], change_text, f"[{colours.get(base, 'white')}]{base}[/]",
-                          f"[{colours.get(verdict, 'white')}]{verdict}[/]", row["diagnosis"])
+            worst = row["worst"]
+            change = f"{worst['metric']} {pct(worst['change'])}" if worst else "n/a"
+            table.add_row(row["family"], row["policy"], change, paint(row["trend"]), paint(row["baseline_verdict"]),
+                          paint(row["audit_verdict"]), row["diagnosis"])
         console.print(table)
-        console.print(f"Report: {result.report}  ({result.elapsed_s:.0f} s)")
+        for fam in result.families:
+            for sentence in fam.headline().sentences:
+                console.print(f"  {sentence}", highlight=False)
+        console.print(f"Report: {result.report}  ({result.elapsed_s:.0f} s; claims and numbers in demo.json)")

@@ -2,12 +2,15 @@
 
 1. Ingest the built-in human data (digits, wine, breast cancer, Python docs, a
    long-tailed digit detection set) into a fresh demo ledger.
-2. Simulate recursive training of ``gmm``, ``ngram`` and ``digits`` under
-   ``replace``, ``accumulate`` and ``anchor:0.2``; seed 0's lineage is recorded
+2. Simulate recursive training of ``gmm``, ``ngram``, ``digits`` and ``pseudolabel``
+   under ``replace``, ``accumulate`` and ``anchor:0.2``; seed 0's lineage is recorded
    in the ledger.
-3. Audit the last generation of each chain against held-out human data.
-4. Write one HTML report that says what collapsed, where, and which policy
-   prevented it; print its path and a verdict table.
+3. Audit the last generation of each chain against held-out human data, with
+   generation 0 as the baseline (measured against the same data on the same footing).
+4. Derive every claim from one set of per-metric changes
+   (:mod:`tailguard.demo.evidence`), write them to ``demo.json`` and one HTML report
+   that says what collapsed, where, and which policy prevented it (or that none did);
+   print its path and a verdict table.
 
 >>> from tailguard.demo import DemoSettings
 >>> DemoSettings.quick().generations

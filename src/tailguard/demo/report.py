@@ -2,14 +2,17 @@
 
 It renders the stored simulation results and audit reports (no metric is
 recomputed) with figures inlined, so the file can be mailed or opened offline.
+Every claim on it (the trend, the worst change, the headline) comes from
+:mod:`tailguard.demo.evidence`, the same numbers ``demo.json`` holds.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tailguard.demo.evidence import COLLAPSE_FALL, WARN_FALL, pct
 
 if TYPE_CHECKING:
     from tailguard.demo.run import DemoResult, FamilyOutcome
@@ -27,6 +30,11 @@ FAMILY_BLURBS = {
         "An image generator (PCA + a Gaussian mixture per class) trained on real handwritten digits with "
         "some digits much rarer than others. A fixed classifier trained on human digits judges the images."
     ),
+    "pseudolabel": (
+        "A classifier (logistic regression) trained on a few human-labelled handwritten digits, three of them "
+        "rare. Each generation labels fresh unlabelled digits itself and the next classifier trains on those "
+        "pseudo-labels. Accuracy is measured on the data's own class mix; rare_recall on the rare digits."
+    ),
 }
 
 POLICY_BLURBS = {
@@ -34,43 +42,6 @@ POLICY_BLURBS = {
     "accumulate": "keep all data so far, human and synthetic",
     "anchor:0.2": "at least 20% of every training set is verified human data",
 }
-
-
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x * 100:+.0f}%"
-
-
-def _status_of_change(change: float) -> str:
-    if not math.isfinite(change):
-        return "warn"
-    if change <= -0.25:
-        return "collapse"
-    if change <= -0.10:
-        return "warn"
-    return "ok"
-
-
-def _headline(outcome: FamilyOutcome) -> str:
-    """One plain sentence per family comparing replace with the protective policies."""
-    parts = []
-    for policy in outcome.results.policies:
-        change = outcome.worst_tail_change(policy)
-        parts.append(f"{policy}: {_pct(change)}")
-    worst_policy = min(outcome.results.policies, key=lambda p: _nan_high(outcome.worst_tail_change(p)))
-    best_policy = max(outcome.results.policies, key=lambda p: _nan_low(outcome.worst_tail_change(p)))
-    return (
-        f"Worst tail metric change from generation 0 to the last: {', '.join(parts)}. "
-        f"Most damage under <b>{html.escape(worst_policy)}</b>; best protection from "
-        f"<b>{html.escape(best_policy)}</b>."
-    )
-
-
-def _nan_high(x: float) -> float:
-    return x if math.isfinite(x) else math.inf
-
-
-def _nan_low(x: float) -> float:
-    return x if math.isfinite(x) else -math.inf
 
 
 def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
@@ -94,31 +65,40 @@ def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
     metric_help = [{"name": k, "description": v.get("description", ""), "tail": v.get("tail", False)}
                    for k, v in res.metrics.items()]
     audits = []
-    items = list(outcome.audits.items())
-    if outcome.baseline is not None:
-        items.insert(0, ("generation-0", outcome.baseline))
-    for policy, report in items:
+    for policy, report in outcome.audits.items():
         degraded = [r for r in report.metrics if r.status != "ok"][:5]
+        base_flagged = [r.name for r in report.metrics if r.baseline_status not in (None, "ok")]
         audits.append({
-            "policy": "generation 0 (baseline)" if policy == "generation-0" else f"last generation, {policy}",
+            "policy": policy,
+            "baseline_verdict": report.baseline_verdict or "insufficient",
+            "baseline_flagged": base_flagged[:5],
+            "baseline_more": max(0, len(base_flagged) - 5),
             "verdict": report.verdict,
             "diagnosis": report.diagnosis.mode,
             "summary": report.diagnosis.summary,
             "trap": report.averages_trap.message if report.averages_trap.triggered else "",
-            "degraded": [f"{r.name} ({r.status}, ratio {r.ratio:.2f})" if r.ratio is not None
-                         else f"{r.name} ({r.status})" for r in degraded],
+            "degraded": [_row_text(r) for r in degraded],
             "link": f"audits/{outcome.family}-{policy.replace(':', '_')}/report.html",
         })
+    head = outcome.headline()
     return {
         "name": outcome.family,
         "blurb": FAMILY_BLURBS.get(outcome.family, ""),
-        "headline": _headline(outcome),
+        "headline": head.sentences,
         "figures": figures,
         "pictures": pictures,
         "metric_help": metric_help,
         "audits": audits,
         "link": str(outcome.report_path.relative_to(out_dir)) if outcome.report_path else "",
     }
+
+
+def _row_text(row: Any) -> str:
+    """``recall (collapse, 0.47 -> 0.22)``: a flagged audit row with its baseline and candidate values."""
+    base = row.baseline_value
+    if base is not None and math.isfinite(base):
+        return f"{row.name} ({row.status}, {base:.3g} -> {row.value:.3g})"
+    return f"{row.name} ({row.status}, {row.value:.3g})"
 
 
 def render_demo_html(result: DemoResult) -> str:
@@ -130,13 +110,15 @@ def render_demo_html(result: DemoResult) -> str:
     )
     rows = result.verdict_table()
     for row in rows:
-        row["change_text"] = _pct(row["worst_tail_change"])
-        row["trend_status"] = _status_of_change(row["worst_tail_change"])
+        worst = row["worst"]
+        row["change_text"] = f"{worst['metric']} {pct(worst['change'])}" if worst else "n/a"
     first = result.families[0].results if result.families else None
     context = {
         "rows": rows,
         "families": [_family_section(f, result.out_dir) for f in result.families],
         "policy_blurbs": POLICY_BLURBS,
+        "warn_fall": f"{WARN_FALL:.0%}",
+        "collapse_fall": f"{COLLAPSE_FALL:.0%}",
         "ingested": result.ingested,
         "ledger_url": result.ledger_url,
         "elapsed": f"{result.elapsed_s:.0f}",

@@ -12,10 +12,22 @@ from typing import Any
 
 import numpy as np
 
+from tailguard.demo.evidence import (
+    COLLAPSE_FALL,
+    WARN_FALL,
+    Headline,
+    PolicyEvidence,
+    audit_changes,
+    headline,
+    metric_change,
+    simulation_changes,
+)
 from tailguard.errors import UnsafePathError
 
-FAMILIES = ("gmm", "ngram", "digits")
+FAMILIES = ("gmm", "ngram", "digits", "pseudolabel")
 POLICIES = ("replace", "accumulate", "anchor:0.2")
+#: each family's average score: where it holds while a metric falls, the report names the averages trap
+AVERAGE_METRICS = {"pseudolabel": "accuracy", "digits": "fidelity"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +36,7 @@ class DemoSettings:
 
     generations: int = 10
     seeds: int = 6
-    sample_sizes: tuple[tuple[str, int], ...] = (("gmm", 500), ("ngram", 600), ("digits", 500))
+    sample_sizes: tuple[tuple[str, int], ...] = (("gmm", 500), ("ngram", 600), ("digits", 500), ("pseudolabel", 500))
     detection_images: int = 120
     workers: int = 2
 
@@ -35,7 +47,8 @@ class DemoSettings:
     @classmethod
     def quick(cls) -> DemoSettings:
         """Small settings for tests and smoke runs (seconds, not minutes)."""
-        return cls(generations=3, seeds=2, sample_sizes=(("gmm", 200), ("ngram", 200), ("digits", 300)),
+        return cls(generations=3, seeds=2,
+                   sample_sizes=(("gmm", 200), ("ngram", 200), ("digits", 300), ("pseudolabel", 500)),
                    detection_images=20, workers=1)
 
     def sample_size(self, family: str) -> int:
@@ -48,23 +61,32 @@ class FamilyOutcome:
 
     family: str
     results: Any  # SimulationResults
-    audits: dict[str, Any] = field(default_factory=dict)  # policy -> AuditReport of the last generation
-    baseline: Any = None  # AuditReport of generation 0 (shared by all policies): the model's own error
+    #: policy -> AuditReport of the last generation against held-out human data, generation 0 as the
+    #: baseline; its ``baseline_verdict`` is generation 0's own verdict (the model's own error)
+    audits: dict[str, Any] = field(default_factory=dict)
     report_path: Path | None = None
 
-    def tail_change(self, policy: str) -> dict[str, float]:
-        """Median relative change of each tail metric from generation 0 to the last."""
-        out = {}
-        for metric in self.results.tail_metrics():
-            med = self.results.summary(policy, metric)["median"]
-            first, last = med[0], med[-1]
-            if first is not None and last is not None and first != 0:
-                out[metric] = (last - first) / abs(first)
-        return out
+    def evidence(self, policy: str) -> PolicyEvidence:
+        """The policy's per-metric changes from generation 0 to the last (simulation and audit)."""
+        report = self.audits.get(policy)
+        changes = simulation_changes(self.results, policy)
+        if report is not None:
+            changes += audit_changes(report)
+        return PolicyEvidence(
+            self.family,
+            policy,
+            tuple(changes),
+            audit_verdict=report.verdict if report is not None else "insufficient",
+            baseline_verdict=(report.baseline_verdict or "insufficient") if report is not None else "insufficient",
+            diagnosis=report.diagnosis.mode if report is not None else "n/a",
+            insufficient_reason=report.insufficient_reason if report is not None else "not audited",
+        )
 
-    def worst_tail_change(self, policy: str) -> float:
-        changes = self.tail_change(policy)
-        return min(changes.values()) if changes else float("nan")
+    def headline(self) -> Headline:
+        """What the report claims about this family, derived from :meth:`evidence` alone."""
+        average = AVERAGE_METRICS.get(self.family)
+        averages = {p: metric_change(self.results, p, average) if average else None for p in self.results.policies}
+        return headline(self.family, [self.evidence(p) for p in self.results.policies], averages)
 
 
 @dataclass
@@ -77,20 +99,28 @@ class DemoResult:
     elapsed_s: float
 
     def verdict_table(self) -> list[dict[str, Any]]:
-        """One row per (family, policy): worst tail change, audit verdict and diagnosis."""
+        """One row per (family, policy): trend, worst change, audit verdicts, diagnosis."""
         rows = []
         for fam in self.families:
             for policy in fam.results.policies:
-                report = fam.audits.get(policy)
-                rows.append({
-                    "family": fam.family,
-                    "policy": policy,
-                    "worst_tail_change": fam.worst_tail_change(policy),
-                    "baseline_verdict": fam.baseline.verdict if fam.baseline is not None else "n/a",
-                    "verdict": report.verdict if report is not None else "n/a",
-                    "diagnosis": report.diagnosis.mode if report is not None else "n/a",
-                })
+                rows.append(fam.evidence(policy).to_dict())
         return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """``demo.json``: the verdict table, every change behind it and each family's claims."""
+        return {
+            "elapsed_s": round(self.elapsed_s, 1),
+            "ledger_url": self.ledger_url,
+            "ingested": self.ingested,
+            "thresholds": {"simulation_warn_fall": WARN_FALL, "simulation_collapse_fall": COLLAPSE_FALL},
+            "rows": self.verdict_table(),
+            "headlines": [fam.headline().to_dict() for fam in self.families],
+        }
+
+    def write_json(self) -> Path:
+        path = self.out_dir / "demo.json"
+        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
+        return path
 
 
 def _fresh_dir(out: Path) -> None:
@@ -134,12 +164,11 @@ def _ingest_human_data(ledger: Any, data_dir: Path, settings: DemoSettings) -> d
     return counts
 
 
-def _audit_inputs(family: Any, setup: Any, samples: np.ndarray) -> tuple[Any, Any]:
-    """(candidate, reference) for auditing one generation's samples against held-out human data."""
+def _audit_input(family: Any, setup: Any, rows: np.ndarray) -> tuple[Any, Any]:
+    """(data, labels) for auditing rows: texts, or feature vectors with their classes (if any)."""
     if family.sample_kind == "text":
-        return (family.render_text(samples, setup, limit=len(samples)),
-                family.render_text(setup.heldout, setup, limit=len(setup.heldout)))
-    return family.features(samples), family.features(setup.heldout)
+        return family.render_text(rows, setup, limit=len(rows)), None
+    return family.features(rows), family.classes(rows)
 
 
 def run_demo(
@@ -186,23 +215,28 @@ def run_demo(
             )
             fam_report = write_report(results, str(out_dir / "simulations" / name))
             outcome = FamilyOutcome(name, results, report_path=Path(fam_report))
-            say(f"auditing generation 0 and the last {name} generation against held-out human data")
+            say(f"auditing the last {name} generations against held-out human data, generation 0 as the baseline")
             setup = family.setup(settings.sample_size(name), stream(entropy, seed=0, generation=0, purpose="setup"))
-            targets = [("generation-0", "generation 0 (all policies)", results.first_samples(results.policies[0]))]
-            targets += [(policy, f"generation {settings.generations} under {policy}", results.last_samples(policy))
-                        for policy in results.policies]
-            for key, label, samples in targets:
-                candidate, reference = _audit_inputs(family, setup, samples)
-                report = audit(candidate, reference, config=AuditConfig(quick=True), seed=entropy)
-                report.candidate = f"{name} {label}"
-                report.reference = f"held-out human {name} data"
-                report.write(out_dir / "audits" / f"{name}-{key.replace(':', '_')}")
-                if key == "generation-0":
-                    outcome.baseline = report
-                else:
-                    outcome.audits[key] = report
+            reference, reference_labels = _audit_input(family, setup, np.asarray(setup.heldout))
+            first, first_labels = _audit_input(family, setup, results.first_samples(results.policies[0]))
+            for policy in results.policies:
+                last, last_labels = _audit_input(family, setup, results.last_samples(policy))
+                report = audit(last, reference, config=AuditConfig(quick=True), seed=entropy,
+                               candidate_labels=last_labels, reference_labels=reference_labels,
+                               baseline=first, baseline_labels=first_labels)
+                _label(report, f"{name} generation {settings.generations} under {policy}", name)
+                report.write(out_dir / "audits" / f"{name}-{policy.replace(':', '_')}")
+                outcome.audits[policy] = report
             outcomes.append(outcome)
     result = DemoResult(out_dir, out_dir / "report.html", ledger_url, ingested, outcomes,
                         time.perf_counter() - start)
+    result.write_json()
     write_demo_report(result)
     return result
+
+
+def _label(report: Any, candidate: str, family: str) -> None:
+    report.candidate = candidate
+    report.reference = f"held-out human {family} data"
+    if report.baseline is not None:
+        report.baseline = f"{family} generation 0"

@@ -83,7 +83,8 @@ class Family(Configurable):
     #: what each metric means and which direction is good
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
     #: how the report draws samples: "hist" (1-D values), "scatter" (2-D points),
-    #: "images" (square images in rows), "text" (token-id rows), "bars" (category ids)
+    #: "images" (square images in rows), "text" (token-id rows), "bars" (category ids),
+    #: "labels" (rows ending in [assigned label, true label]: counts per class)
     sample_kind: ClassVar[str] = "hist"
     #: metrics of the audit suite (``tailguard.metrics``) measured every generation on
     #: ``features(samples)`` against ``features(heldout)``; stored as ``audit_<value>``
@@ -132,7 +133,7 @@ class Family(Configurable):
 
 FAMILIES: Registry[type[Family]] = Registry("family")
 
-_BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "yolo")
+_BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "pseudolabel", "yolo")
 for _name in _BUILTIN:
     FAMILIES.register_lazy(_name, f"tailguard.simulate.families.{_name}")
 

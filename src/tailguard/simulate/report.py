@@ -7,7 +7,7 @@ It renders a stored :class:`SimulationResults` and never recomputes a metric:
 - per metric, the median over seeds and the 10–90% band across generations, one
   line and band per policy;
 - per policy, a picture of model 0's samples beside the last model's (histograms,
-  scatter plots, sampled digits, sampled sentences, frequency bars), when the
+  scatter plots, sampled digits, sampled sentences, frequency bars, labels per class), when the
   results carry samples (results loaded from JSON do not).
 
 >>> import numpy as np, tempfile
@@ -67,6 +67,30 @@ def _images_grid(ax: Any, data: np.ndarray, title: str, n: int = 24) -> None:
     ax.axis("off")
 
 
+def _labels_figure(plt: Any, first: np.ndarray, last: np.ndarray, last_gen: int) -> str:
+    """Labels per class, generation 0 beside the last, with the last samples' true classes as black
+    ticks: rows end with ``[label, true label]`` (the ``labels`` kind)."""
+    a, b = first[:, -2].astype(int), last[:, -2].astype(int)
+    truth = np.concatenate([first[:, -1], last[:, -1]]).astype(int)  # true classes
+    n_classes = int(max(a.max(initial=0), b.max(initial=0), truth.max(initial=0))) + 1
+    ids = np.arange(n_classes)
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    width = 0.4
+    ax.bar(ids - width / 2, np.bincount(a, minlength=n_classes), width, label="generation 0", color=COLOURS[1])
+    ax.bar(ids + width / 2, np.bincount(b, minlength=n_classes), width, label=f"generation {last_gen}",
+           color=COLOURS[0])
+    true_last = np.bincount(last[:, -1].astype(int), minlength=n_classes)
+    ax.scatter(ids + width / 2, true_last, marker="_", s=160, color="black", zorder=3,
+               label=f"true class of generation {last_gen}'s samples")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xticks(ids)
+    ax.set_xlabel("label the model gave (seed 0's samples)")
+    ax.set_ylabel("samples")
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    return figure_uri(fig, dpi=90)
+
+
 def samples_figure(kind: str, first: np.ndarray, last: np.ndarray, last_gen: int) -> str | None:
     """Model 0's samples beside the last model's, drawn for the family's ``sample_kind``."""
     plt = pyplot()
@@ -76,6 +100,8 @@ def samples_figure(kind: str, first: np.ndarray, last: np.ndarray, last_gen: int
         _images_grid(axes[0], first, "generation 0")
         _images_grid(axes[1], last, f"generation {last_gen}")
         return figure_uri(fig, dpi=90)
+    if kind == "labels":
+        return _labels_figure(plt, first, last, last_gen)
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     if kind == "hist":
         a, b = first.reshape(len(first), -1)[:, 0], last.reshape(len(last), -1)[:, 0]

@@ -1,0 +1,292 @@
+"""One set of numbers per (family, policy), from which the demo's every claim is derived.
+
+A policy's *evidence* is the list of its per-metric changes from generation 0 to the
+last generation:
+
+- ``simulation`` changes: each tail metric of the family, median over seeds, relative
+  change ``(last - first) / |first|`` signed so that a fall is negative; status
+  ``warn`` at a fall of ``WARN_FALL`` or more, ``collapse`` at ``COLLAPSE_FALL``;
+- ``audit`` changes: each row of the last generation's audit (seed 0) against held-out
+  human data *with generation 0 as the baseline*: the audit's own degradation from the
+  baseline (negated, so a loss is negative) and its own status, which judges that change
+  with its confidence interval.
+
+The *trend* is the worst status among them (and the audit's verdict); ``ok`` only when
+something was measured and nothing fell beyond its threshold. The *worst* change is the
+most severe one, then the largest fall. Policies rank by (trend, worst change), and the
+headline (:func:`headline`) is written from that ranking and those changes alone, so the
+verdict table, the trend and the headline cannot disagree.
+
+>>> c = [Change("recall", "audit", 0.5, 0.2, -0.6, "collapse", True), Change("vendi", "audit", 9, 9, 0.0, "ok", True)]
+>>> ev = PolicyEvidence("ngram", "accumulate", tuple(c), audit_verdict="collapse")
+>>> ev.trend, ev.worst.metric
+('collapse', 'recall')
+>>> ok = PolicyEvidence("ngram", "anchor:0.2", (Change("recall", "audit", 0.5, 0.5, 0.0, "ok", True),), "ok")
+>>> h = headline("ngram", [ev, ok])
+>>> h.best, h.protects, [n["metric"] for n in h.not_protected]
+('anchor:0.2', ['anchor:0.2'], ['recall'])
+>>> print(h.sentences[1])
+accumulate does not protect ngram: recall fell from 0.5 to 0.2 (-60%, collapse).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: severities, least to most severe; ``insufficient`` (nothing to judge) is never ``ok``
+SEVERITY = {"ok": 0, "insufficient": 1, "warn": 2, "collapse": 3}
+WARN_FALL = 0.10
+COLLAPSE_FALL = 0.25
+#: flagged metrics a "does not protect" sentence describes (the rest are counted)
+NAMED = 2
+#: an average score "held" when it fell by less than this (relative)
+AVERAGE_HELD = 0.02
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def pct(x: float | None) -> str:
+    """``-0.53`` -> ``"-53%"``; ``"n/a"`` when not a finite number.
+
+    >>> pct(-0.534), pct(0.0), pct(-0.004), pct(None)
+    ('-53%', '+0%', '-0.4%', 'n/a')
+    """
+    if not _finite(x):
+        return "n/a"
+    assert x is not None
+    return f"{x * 100:+.1f}%" if 0 < abs(x) < 0.01 else f"{x * 100:+.0f}%"
+
+
+def _num(x: float | None) -> str:
+    return f"{x:.3g}" if _finite(x) else "n/a"
+
+
+def change_status(change: float | None) -> str:
+    """Status of a simulated metric's relative change (``insufficient`` when unmeasured).
+
+    >>> change_status(-0.3), change_status(-0.12), change_status(0.05), change_status(None)
+    ('collapse', 'warn', 'ok', 'insufficient')
+    """
+    if not _finite(change):
+        return "insufficient"
+    assert change is not None
+    if change <= -COLLAPSE_FALL:
+        return "collapse"
+    if change <= -WARN_FALL:
+        return "warn"
+    return "ok"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One metric from generation 0 (``first``) to the last generation (``last``)."""
+
+    metric: str
+    source: str  # "simulation" (median over seeds) or "audit" (seed 0, generation 0 as baseline)
+    first: float | None
+    last: float | None
+    change: float | None  # negative: worse
+    status: str
+    higher_is_better: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+    def describe(self) -> str:
+        """``recall fell from 0.5 to 0.2 (-60%, collapse)``, from the numbers alone.
+
+        The verb follows the values (``fell``, ``rose``); the percentage is the change
+        signed so that negative is worse, as in the verdict table.
+        """
+        moved = "went"
+        if _finite(self.first) and _finite(self.last) and self.first != self.last:
+            moved = "fell" if self.last < self.first else "rose"  # type: ignore[operator]
+        amount = f"{pct(self.change)}, " if _finite(self.change) else ""
+        return f"{self.metric} {moved} from {_num(self.first)} to {_num(self.last)} ({amount}{self.status})"
+
+
+def _relative(first: float | None, last: float | None, higher_is_better: bool) -> float | None:
+    if not (_finite(first) and _finite(last)) or first == 0:
+        return None
+    assert first is not None and last is not None
+    rel = (last - first) / abs(first)
+    return rel if higher_is_better else -rel
+
+
+def simulation_changes(results: Any, policy: str) -> list[Change]:
+    """The family's tail metrics, median over seeds, generation 0 -> last."""
+    out = []
+    for metric in results.tail_metrics():
+        med = results.summary(policy, metric)["median"]
+        higher = bool(results.metrics[metric].get("higher_is_better", True))
+        change = _relative(med[0], med[-1], higher)
+        out.append(Change(metric, "simulation", med[0], med[-1], change, change_status(change), higher))
+    return out
+
+
+def metric_change(results: Any, policy: str, metric: str) -> Change | None:
+    """Any simulated metric's change (None when the results lack it)."""
+    if metric not in results.metrics:
+        return None
+    med = results.summary(policy, metric)["median"]
+    higher = bool(results.metrics[metric].get("higher_is_better", True))
+    change = _relative(med[0], med[-1], higher)
+    return Change(metric, "simulation", med[0], med[-1], change, change_status(change), higher)
+
+
+def audit_changes(report: Any) -> list[Change]:
+    """Every row of an audit run with a baseline: the audit's own change and status.
+
+    The change is the row's degradation from the baseline, negated (the audit's
+    ``degradation`` is positive when the candidate is worse). Rows the audit judges by
+    their value alone (drift statistics, p-values) have no degradation and no change:
+    they count by their status only.
+    """
+    out = []
+    for row in report.metrics:
+        first = row.baseline_value
+        change = -float(row.degradation) if _finite(row.degradation) else None
+        out.append(Change(row.name, "audit", first, row.value, change, row.status, bool(row.higher_is_better)))
+    return out
+
+
+@dataclass(frozen=True)
+class PolicyEvidence:
+    """The changes of one (family, policy) and the verdicts of its audits."""
+
+    family: str
+    policy: str
+    changes: tuple[Change, ...]
+    audit_verdict: str = "insufficient"  # last generation vs held-out human data, baseline generation 0
+    baseline_verdict: str = "insufficient"  # generation 0 vs held-out human data
+    diagnosis: str = "n/a"
+    insufficient_reason: str = ""
+
+    @property
+    def trend(self) -> str:
+        """The worst status of the changes and the audit verdict; ``insufficient`` when none was measured."""
+        measured = [c for c in self.changes if c.status != "insufficient"]
+        if not measured:
+            return "insufficient"
+        statuses = [c.status for c in self.changes] + [self.audit_verdict]
+        return max(statuses, key=lambda s: SEVERITY.get(s, SEVERITY["insufficient"]))
+
+    @property
+    def worst(self) -> Change | None:
+        """The most severe change, then the largest fall (unmeasured changes last)."""
+        if not self.changes:
+            return None
+        return max(self.changes, key=_badness)
+
+    def flagged(self) -> list[Change]:
+        """Changes judged worse than ``ok``, most severe first."""
+        return sorted((c for c in self.changes if c.status != "ok"), key=_badness, reverse=True)
+
+    def rank_key(self) -> tuple[int, float]:
+        """Sort key, best policy first: (trend severity, minus the worst change)."""
+        worst = self.worst
+        value = worst.change if worst is not None and _finite(worst.change) else -math.inf
+        return SEVERITY.get(self.trend, SEVERITY["insufficient"]), -float(value)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        worst = self.worst
+        return {
+            "family": self.family,
+            "policy": self.policy,
+            "trend": self.trend,
+            "worst": worst.to_dict() if worst is not None else None,
+            "audit_verdict": self.audit_verdict,
+            "baseline_verdict": self.baseline_verdict,
+            "diagnosis": self.diagnosis,
+            "insufficient_reason": self.insufficient_reason,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def _badness(c: Change) -> tuple[int, float]:
+    fall = -c.change if _finite(c.change) else -math.inf  # type: ignore[operator]
+    return SEVERITY.get(c.status, SEVERITY["insufficient"]), fall
+
+
+@dataclass
+class Headline:
+    """What the report claims about one family, and the sentences that say it."""
+
+    family: str
+    best: str | None  # a policy under which nothing fell beyond its threshold (the best ranked one)
+    least_damage: str | None
+    most_damage: str | None
+    protects: list[str] = field(default_factory=list)
+    not_protected: list[dict[str, Any]] = field(default_factory=list)
+    averages_trap: list[dict[str, Any]] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def headline(
+    family: str, evidence: Sequence[PolicyEvidence], averages: Mapping[str, Change | None] | None = None
+) -> Headline:
+    """The family's claims, ranked from ``evidence`` (see the module docstring).
+
+    ``averages`` maps a policy to the change of the family's average score (accuracy,
+    fidelity...): where it held (fell by less than ``AVERAGE_HELD``) while a metric fell
+    beyond its threshold, a sentence names the averages trap.
+    """
+    ranked = sorted(evidence, key=lambda e: e.rank_key())
+    protects = [e.policy for e in ranked if e.trend == "ok"]
+    h = Headline(
+        family,
+        best=protects[0] if protects else None,
+        least_damage=ranked[0].policy if ranked else None,
+        most_damage=ranked[-1].policy if len(ranked) > 1 and ranked[-1].trend != "ok" else None,
+        protects=protects,
+    )
+    if h.best is not None:
+        ev = ranked[0]
+        worst = ev.worst
+        falls = worst is not None and _finite(worst.change) and worst.change < 0  # type: ignore[operator]
+        tail = f" (its largest fall: {worst.metric} {pct(worst.change)})" if falls else ""  # type: ignore[union-attr]
+        h.sentences.append(
+            f"Best protection from {h.best}: no metric of {family} fell beyond its threshold from "
+            f"generation 0 to the last{tail}."
+        )
+        if len(protects) > 1:
+            h.sentences.append(f"{', '.join(protects[1:])} also kept every metric within its threshold.")
+    elif ranked:
+        h.sentences.append(f"No policy protected {family}; least damage under {ranked[0].policy}.")
+    for ev in ranked:
+        if ev.trend == "ok":
+            continue
+        flagged = ev.flagged()
+        if ev.trend == "insufficient" or not flagged:
+            reason = f" ({ev.insufficient_reason})" if ev.insufficient_reason else ""
+            h.not_protected.append({"policy": ev.policy, "status": ev.trend, "metric": None, "change": None})
+            h.sentences.append(f"{ev.policy}: too little was measured to say whether it protects {family}{reason}.")
+            continue
+        first = flagged[0]
+        h.not_protected.append({"policy": ev.policy, "status": first.status, "metric": first.metric,
+                                "source": first.source, "change": first.change})
+        named = flagged[:NAMED]
+        more = len(flagged) - len(named)
+        extra = f"; {more} more metric{'s' if more > 1 else ''} flagged" if more else ""
+        h.sentences.append(f"{ev.policy} does not protect {family}: {', '.join(c.describe() for c in named)}{extra}.")
+        avg = (averages or {}).get(ev.policy)
+        falling = [c for c in flagged if c.status in ("warn", "collapse") and c.higher_is_better
+                   and _finite(c.change) and c.change < 0][:NAMED]  # type: ignore[operator]
+        held = avg is not None and _finite(avg.change) and avg.change > -AVERAGE_HELD  # type: ignore[operator]
+        if held and falling:
+            assert avg is not None
+            h.averages_trap.append({"policy": ev.policy, "held": avg.to_dict(), "fell": [c.to_dict() for c in falling]})
+            fell = " and ".join(f"{c.metric} fell {pct(c.change)}" for c in falling)
+            h.sentences.append(f"The averages trap under {ev.policy}: {avg.metric} held ({pct(avg.change)}) while {fell}.")
+    if h.most_damage is not None and h.most_damage != h.least_damage:
+        h.sentences.append(f"Most damage under {h.most_damage}.")
+    return h
