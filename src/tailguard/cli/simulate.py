@@ -7,7 +7,7 @@ and a table of each tail metric's median at generation 0 and at the last one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,6 +45,11 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed", help="Root seed of all random streams.")] = 0,
     record: Annotated[bool, typer.Option("--record", help="Record seed 0's lineage in the ledger (--ledger).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    audit_last: Annotated[
+        bool,
+        typer.Option("--audit", help="Audit each policy's last generation (seed 0) against held-out human data "
+                     "with generation 0 as the baseline; reports in OUT/audits/POLICY."),
+    ] = False,
     device: Annotated[
         str | None,
         typer.Option("--device", help="Training device for families that train networks (yolo): cpu, 0, 0,1 ..."),
@@ -91,8 +96,22 @@ def simulate_command(
             r["policy"], r["metric"], r["first"], r["last"], r["change"], f"[{colours.get(st, 'white')}]{st}[/]"
         )
     console.print(table)
+    if audit_last:
+        _print_audits(console, results, fam, seed, Path(out_dir), colours)
     typer.echo(f"results: {Path(out_dir) / 'results.json'}")
     typer.echo(f"report: {path}")
+
+
+def _print_audits(console: Any, results: Any, fam: Any, seed: int, out_dir: Path, colours: dict[str, str]) -> None:
+    """Audit every policy's last generation against generation 0 and print one line per policy."""
+    from tailguard.simulate.audits import audit_last_generations
+
+    for policy, report in audit_last_generations(results, fam, entropy=seed).items():
+        report.write(out_dir / "audits" / policy.replace(":", "_"))
+        flagged = [r for r in report.metrics if r.status != "ok"]
+        worst = ", ".join(f"{r.name} ({r.status})" for r in flagged[:3]) or "no row worse than generation 0"
+        console.print(f"audit {policy}: [{colours.get(report.verdict, 'white')}]{report.verdict}[/] against "
+                      f"generation 0 (generation 0 itself: {report.baseline_verdict} against the humans); {worst}")
 
 
 def register(app: typer.Typer) -> None:

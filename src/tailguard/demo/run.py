@@ -164,13 +164,6 @@ def _ingest_human_data(ledger: Any, data_dir: Path, settings: DemoSettings) -> d
     return counts
 
 
-def _audit_input(family: Any, setup: Any, rows: np.ndarray) -> tuple[Any, Any]:
-    """(data, labels) for auditing rows: texts, or feature vectors with their classes (if any)."""
-    if family.sample_kind == "text":
-        return family.render_text(rows, setup, limit=len(rows)), None
-    return family.features(rows), family.classes(rows)
-
-
 def run_demo(
     out: str | Path = "demo-report",
     *,
@@ -182,12 +175,11 @@ def run_demo(
 
     ``progress`` is called with a short message before each step.
     """
-    from tailguard.audit import AuditConfig, audit
     from tailguard.demo.report import write_demo_report
     from tailguard.ledger import Ledger
     from tailguard.simulate import simulate, write_report
+    from tailguard.simulate.audits import audit_last_generations
     from tailguard.simulate.family import get_family
-    from tailguard.simulate.seeding import stream
 
     settings = settings or DemoSettings.default()
     say = progress or (lambda _msg: None)
@@ -216,15 +208,7 @@ def run_demo(
             fam_report = write_report(results, str(out_dir / "simulations" / name))
             outcome = FamilyOutcome(name, results, report_path=Path(fam_report))
             say(f"auditing the last {name} generations against held-out human data, generation 0 as the baseline")
-            setup = family.setup(settings.sample_size(name), stream(entropy, seed=0, generation=0, purpose="setup"))
-            reference, reference_labels = _audit_input(family, setup, np.asarray(setup.heldout))
-            first, first_labels = _audit_input(family, setup, results.first_samples(results.policies[0]))
-            for policy in results.policies:
-                last, last_labels = _audit_input(family, setup, results.last_samples(policy))
-                report = audit(last, reference, config=AuditConfig(quick=True), seed=entropy,
-                               candidate_labels=last_labels, reference_labels=reference_labels,
-                               baseline=first, baseline_labels=first_labels)
-                _label(report, f"{name} generation {settings.generations} under {policy}", name)
+            for policy, report in audit_last_generations(results, family, entropy=entropy).items():
                 report.write(out_dir / "audits" / f"{name}-{policy.replace(':', '_')}")
                 outcome.audits[policy] = report
             outcomes.append(outcome)
@@ -235,8 +219,3 @@ def run_demo(
     return result
 
 
-def _label(report: Any, candidate: str, family: str) -> None:
-    report.candidate = candidate
-    report.reference = f"held-out human {family} data"
-    if report.baseline is not None:
-        report.baseline = f"{family} generation 0"
