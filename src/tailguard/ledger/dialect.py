@@ -35,20 +35,22 @@ class Dialect:
 
         return importlib.import_module(self.insert_module).insert(table).on_conflict_do_nothing()
 
-    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
-                    returning: Any = None) -> set[Any] | None:
-        """Insert many rows, ignoring ones whose key exists; with ``returning``, the inserted keys."""
+    def bulk_insert(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                    returning: str | None = None) -> set[Any] | None:
+        """Insert many rows (tuples in ``columns`` order), ignoring ones whose key exists;
+        with ``returning`` (a column name), the values of that column in the rows inserted."""
         if not rows:
             return set()
         stmt = self.insert_ignore(table)
+        params = [dict(zip(columns, r, strict=True)) for r in rows]
         if returning is not None:
-            return set(conn.execute(stmt.returning(returning), rows).scalars())
-        conn.execute(stmt, rows)
+            return set(conn.execute(stmt.returning(table.c[returning]), params).scalars())
+        conn.execute(stmt, params)
         return None
 
-    def insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows that cannot exist yet (a new version's manifest): no conflict handling needed."""
-        self.bulk_insert(conn, table, rows)
+        self.bulk_insert(conn, table, columns, rows)
 
     def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         """``(id, *columns)`` rows of the stored samples among ``ids`` (``columns``: a fixed SQL list)."""
@@ -69,33 +71,38 @@ class SQLiteDialect(Dialect):
 
     name = "sqlite"
 
-    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
-                    returning: Any = None) -> set[Any] | None:
+    def bulk_insert(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                    returning: str | None = None) -> set[Any] | None:
         # cursor.executemany: SQLAlchemy's per-row parameter processing would otherwise dominate ingest time
         if not rows:
             return set()
-        keys = list(rows[0])
-        sql = (f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))}) "
+        sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                "ON CONFLICT DO NOTHING")
-        stamps = [i for i, k in enumerate(keys) if isinstance(table.c[k].type, DateTime)]
-        cache: dict[dt.datetime, str] = {}
+        stamps = [i for i, k in enumerate(columns) if isinstance(table.c[k].type, DateTime)]
+        params: Sequence[Sequence[Any]] = rows
+        if stamps:
+            cache: dict[dt.datetime, str] = {}
 
-        def stamp(value: dt.datetime | None) -> str | None:
-            if value is None:
-                return None
-            text = cache.get(value)
-            if text is None:
-                text = cache[value] = value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
-            return text
+            def stamp(value: dt.datetime | None) -> str | None:
+                if value is None:
+                    return None
+                text = cache.get(value)
+                if text is None:
+                    text = cache[value] = value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
+                return text
 
-        params = []
-        for r in rows:
-            values = [r[k] for k in keys]
-            for i in stamps:
-                values[i] = stamp(values[i])
-            params.append(tuple(values))
-        conn.exec_driver_sql(sql, params)
-        return {r[returning.name] for r in rows} if returning is not None else None
+            converted = []
+            for r in rows:
+                values = list(r)
+                for i in stamps:
+                    values[i] = stamp(values[i])
+                converted.append(tuple(values))
+            params = converted
+        conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+        if returning is None:
+            return None
+        at = list(columns).index(returning)
+        return {r[at] for r in rows}  # BEGIN IMMEDIATE: no other writer can have inserted them meanwhile
 
     def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         # plain placeholders: compiling a 5,000-item IN costs more than the query
@@ -114,12 +121,11 @@ class PostgresDialect(Dialect):
     inserts_first = True
     insert_module = "sqlalchemy.dialects.postgresql"
 
-    def bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
-                    returning: Any = None) -> set[Any] | None:
+    def bulk_insert(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                    returning: str | None = None) -> set[Any] | None:
         if not rows:
             return set()
-        keys = list(rows[0])
-        cols = ", ".join(keys)
+        cols = ", ".join(columns)
         stage = f"tg_stage_{table.name}"
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:  # type: ignore[union-attr]
@@ -127,23 +133,22 @@ class PostgresDialect(Dialect):
             cur.execute(f"TRUNCATE {stage}")
             with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row([r[k] for k in keys])
+                    copy.write_row(r)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} ORDER BY 1 ON CONFLICT DO NOTHING"
             if returning is None:
                 cur.execute(sql)
                 return None
-            cur.execute(sql + f" RETURNING {returning.name}")
+            cur.execute(sql + f" RETURNING {returning}")
             return {row[0] for row in cur.fetchall()}
 
-    def insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         # straight COPY into the table: half the server's work of the staging path
         if not rows:
             return
-        keys = list(rows[0])
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(keys)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
             for r in rows:
-                copy.write_row([r[k] for k in keys])
+                copy.write_row(r)
 
     def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         return conn.exec_driver_sql(f"SELECT id, {columns} FROM samples WHERE id = ANY(%(ids)s)", {"ids": list(ids)})

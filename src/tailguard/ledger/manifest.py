@@ -76,13 +76,54 @@ def visible_labels(watermark: int | None) -> object:
     return and_(l_t.c.ingest_id <= watermark, or_(l_t.c.retired_by.is_(None), l_t.c.retired_by > watermark))
 
 
-def manifest_leaves(conn: Connection, version_id: int, watermark: int) -> Iterator[bytes]:
-    """The leaves of a version's manifest, in (sample id, origin) order, from what is stored now."""
-    members = conn.execute(
-        select(vm_t.c.sample_id, vm_t.c.origin, vm_t.c.multiplicity, vm_t.c.generation)
-        .where(vm_t.c.version_id == version_id).order_by(vm_t.c.sample_id, vm_t.c.origin)
-        .execution_options(yield_per=20_000)
-    )
+ManifestRow = tuple[str, str, int, int | None]  # sample id, origin, multiplicity, generation
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A version's manifest as the write that makes it knows it: one row per (sample id, origin),
+    in (sample id, origin) order. It is exactly what is stored, so its digest needs no read-back.
+
+    >>> Manifest.merge([("aa", "human", 2, 0), ("aa", "human", 1, 0), ("ab", "synthetic", 1, 3)]).rows
+    [('aa', 'human', 3, 0), ('ab', 'synthetic', 1, 3)]
+    """
+
+    rows: list[ManifestRow]
+
+    @classmethod
+    def merge(cls, occurrences: Iterable[ManifestRow]) -> Manifest:
+        """Per-source occurrence rows, already in (sample id, origin) order, merged into one row per pair:
+        multiplicities add up, the lowest generation stays (as a version's selection combines sources)."""
+        rows: list[ManifestRow] = []
+        sid = origin = None
+        mult, gen = 0, None
+        for s, o, m, g in occurrences:
+            if s == sid and o == origin:
+                mult += m
+                if g is not None and (gen is None or g < gen):
+                    gen = g
+                continue
+            if sid is not None:
+                rows.append((sid, origin, mult, gen))  # type: ignore[arg-type]
+            sid, origin, mult, gen = s, o, m, g
+        if sid is not None:
+            rows.append((sid, origin, mult, gen))  # type: ignore[arg-type]
+        return cls(rows)
+
+
+def manifest_leaves(conn: Connection, version_id: int, watermark: int,
+                    members: Iterable[ManifestRow] | None = None) -> Iterator[bytes]:
+    """The leaves of a version's manifest, in (sample id, origin) order, from what is stored now.
+
+    ``members``: the version's rows as just written (a :class:`Manifest`'s), so they are not read
+    back; its label rows are read from the database either way.
+    """
+    if members is None:
+        members = conn.execute(
+            select(vm_t.c.sample_id, vm_t.c.origin, vm_t.c.multiplicity, vm_t.c.generation)
+            .where(vm_t.c.version_id == version_id).order_by(vm_t.c.sample_id, vm_t.c.origin)
+            .execution_options(yield_per=20_000)
+        )
     labels = conn.execute(
         select(l_t.c.sample_id, l_t.c.origin, l_t.c.generator, l_t.c.class_id, l_t.c.x, l_t.c.y, l_t.c.w, l_t.c.h)
         .select_from(l_t.join(vm_t, and_(vm_t.c.sample_id == l_t.c.sample_id, vm_t.c.version_id == version_id)))
@@ -105,9 +146,10 @@ def manifest_leaves(conn: Connection, version_id: int, watermark: int) -> Iterat
         yield leaf(sid, origin, mult, gen, current_boxes)
 
 
-def version_digest(conn: Connection, version_id: int, watermark: int) -> tuple[str, list[str]]:
-    """(root, chunk digests) of a version as stored now."""
-    return chunked_digest(manifest_leaves(conn, version_id, watermark))
+def version_digest(conn: Connection, version_id: int, watermark: int,
+                   members: Iterable[ManifestRow] | None = None) -> tuple[str, list[str]]:
+    """(root, chunk digests) of a version as stored now (``members``: see :func:`manifest_leaves`)."""
+    return chunked_digest(manifest_leaves(conn, version_id, watermark, members))
 
 
 @dataclass(frozen=True)

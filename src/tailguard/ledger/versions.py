@@ -7,7 +7,7 @@ transactions and calls them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
@@ -25,7 +25,14 @@ from tailguard.ledger import schema
 from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import aware, chunks, dumps, now
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, content_id, file_id, provenance_digest
-from tailguard.ledger.manifest import check_digest, member_depth_sql, selection, version_digest, visible_labels
+from tailguard.ledger.manifest import (
+    Manifest,
+    check_digest,
+    member_depth_sql,
+    selection,
+    version_digest,
+    visible_labels,
+)
 from tailguard.ledger.types import ORIGINS, Conflict, VerifyProblem, VerifyReport, VersionInfo, VersionSummary
 
 s_t = schema.samples
@@ -56,15 +63,16 @@ def create_version(
     dialect: Dialect,
     name: str,
     selectors: Sequence[str],
-    members: Iterable[str | tuple[str, str | None]] | Mapping[tuple[str, str], tuple[int, int | None]] | None,
+    members: Iterable[str | tuple[str, str | None]] | Manifest | None,
     description: str,
     extra: dict[str, Any] | None,
 ) -> int:
     """Write a version: its manifest (a multiset), counts, class names, watermark and digest.
 
     ``members`` lists one entry per occurrence: a sample id (its stored origin) or a
-    ``(sample_id, origin)`` pair. With ``selectors`` as well, only members the
-    selectors match are kept.
+    ``(sample_id, origin)`` pair; or it is the resolved :class:`~tailguard.ledger.manifest.Manifest`
+    of a write (no lookups, and its counts and digest come from the rows themselves). ``None``:
+    the ``selectors`` choose. With ``selectors`` as well, only members the selectors match are kept.
     """
     check_new_version(conn, name)
     extra = dict(extra or {})
@@ -82,20 +90,24 @@ def create_version(
     def version_id_of(n: str) -> int:
         return int(version_row(conn, n).id)
 
-    if isinstance(members, Mapping):  # a resolved manifest: {(sample id, origin): (multiplicity, generation)}
-        rows = [{"version_id": vid, "sample_id": sid, "origin": origin, "multiplicity": int(mult),
-                 "generation": gen} for (sid, origin), (mult, gen) in sorted(members.items())]
+    resolved = members if isinstance(members, Manifest) else None
+    if resolved is not None:
+        columns = ("version_id", "sample_id", "origin", "multiplicity", "generation")
+        rows = [(vid, sid, origin, mult, gen) for sid, origin, mult, gen in resolved.rows]
         for part in chunks(rows, 50_000):
-            dialect.insert_new(conn, vm_t, list(part))
-    elif members is None:
-        query = selection(selectors, version_id_of, vid)
-        conn.execute(insert(vm_t).from_select(
-            ["version_id", "sample_id", "origin", "multiplicity", "generation"], query))
+            dialect.insert_new(conn, vm_t, columns, part)
+        n = sum(row[2] for row in resolved.rows)
+        n_distinct = len({row[0] for row in resolved.rows})
     else:
-        _insert_members(conn, dialect, vid, name, selectors, members, version_id_of)
-    n, n_distinct = conn.execute(
-        select(func.coalesce(func.sum(vm_t.c.multiplicity), 0), func.count(func.distinct(vm_t.c.sample_id)))
-        .where(vm_t.c.version_id == vid)).one()
+        if members is None:
+            query = selection(selectors, version_id_of, vid)
+            conn.execute(insert(vm_t).from_select(
+                ["version_id", "sample_id", "origin", "multiplicity", "generation"], query))
+        else:
+            _insert_members(conn, dialect, vid, name, selectors, members, version_id_of)
+        n, n_distinct = conn.execute(
+            select(func.coalesce(func.sum(vm_t.c.multiplicity), 0), func.count(func.distinct(vm_t.c.sample_id)))
+            .where(vm_t.c.version_id == vid)).one()
     if n == 0:
         raise EmptyDatasetError(
             f"version {name!r} would be empty: no sample matches {' '.join(selectors) or 'the given ids'}"
@@ -104,7 +116,7 @@ def create_version(
     dialect.analyze(conn, "version_members", rows=int(n_distinct))
     names = explicit_names if explicit_names is not None else _member_class_names(conn, vid, name)
     watermark = int(conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0)
-    root, chunk_digests = version_digest(conn, vid, watermark)
+    root, chunk_digests = version_digest(conn, vid, watermark, resolved.rows if resolved is not None else None)
     conn.execute(
         update(v_t).where(v_t.c.id == vid).values(
             n_members=int(n), n_distinct=int(n_distinct), label_watermark=watermark,
@@ -151,9 +163,10 @@ def _insert_members(conn: Connection, dialect: Dialect, vid: int, name: str, sel
                                              "multiplicity": mult, "generation": generation}
                 else:
                     row["multiplicity"] += mult
-    ordered = [rows[k] for k in sorted(rows)]
+    columns = ("version_id", "sample_id", "origin", "multiplicity", "generation")
+    ordered = [tuple(rows[k][c] for c in columns) for k in sorted(rows)]
     for part in chunks(ordered, 50_000):
-        dialect.insert_new(conn, vm_t, list(part))
+        dialect.insert_new(conn, vm_t, columns, part)
 
 
 def _member_class_names(conn: Connection, vid: int, name: str) -> list[str] | None:

@@ -35,7 +35,8 @@ from tailguard.ledger.encoding import chunks, clock, dumps, now
 from tailguard.ledger.engine import write_transaction
 from tailguard.ledger.fields import validate_sample
 from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest
-from tailguard.ledger.types import MODALITIES, ORIGINS, Box, Conflict, IngestReport, NewSample, SkippedItem
+from tailguard.ledger.manifest import Manifest
+from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
 
 CHUNK = 2_000  # samples written per batch
@@ -53,16 +54,42 @@ def default_depth(origin: str, generation: int | None) -> int:
     return generation if generation is not None else 0
 
 
-@dataclass
+SAMPLE_COLUMNS = ("id", "uri", "content", "modality", "origin", "verified_by", "verified_at", "generator",
+                  "generation", "source", "created_at", "extra", "dataset_id", "synthetic_depth", "ingest_id",
+                  "provenance_digest")
+LABEL_COLUMNS = ("key", "sample_id", "class_id", "x", "y", "w", "h", "origin", "confidence", "generator",
+                 "ingest_id", "retired_by")
+PARENT_COLUMNS = ("sample_id", "parent_id")
+OCCURRENCE_COLUMNS = ("source", "sample_id", "origin", "multiplicity", "generation", "generator", "verified_by",
+                      "item", "ingest_id")
+
+
+@dataclass(slots=True)
 class Prepared:
-    """A sample ready to write (id computed, row built)."""
+    """A validated sample with its id; its ``samples`` row is built only if its content is inserted
+    (a repeat, or bytes the ledger already holds, never needs one)."""
 
     id: str
-    row: dict[str, Any]
-    labels: tuple[Box, ...]
-    parents: tuple[str, ...]
+    sample: NewSample
+    origin: str
+    generation: int | None  # human: 0 when not given
+    dataset_id: int | None
     item: str
-    conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
+    extra: dict[str, Any]
+    parents: tuple[str, ...] = ()
+    conflicts: list[tuple[str, str, str, str]] | tuple[()] = ()
+
+    def row(self, ingest_id: int) -> tuple[Any, ...]:
+        """The ``samples`` row, in :data:`SAMPLE_COLUMNS` order."""
+        s = self.sample
+        stamp = clock()
+        generation = self.generation
+        digest = provenance_digest({"id": self.id, "uri": s.uri, "modality": s.modality, "origin": self.origin,
+                                    "generation": generation, "generator": s.generator,
+                                    "verified_by": s.verified_by, "source": s.source})
+        return (self.id, s.uri, s.content if s.uri is None else None, s.modality, self.origin, s.verified_by,
+                stamp if s.verified_by else None, s.generator, generation, s.source, stamp, dumps(self.extra),
+                self.dataset_id, default_depth(self.origin, generation), ingest_id, digest)
 
 
 @dataclass
@@ -72,12 +99,18 @@ class WriteStats:
     added: int = 0  # contents new to the ledger
     existing: int = 0  # occurrences whose content the ledger already had before this write
     duplicates: int = 0  # occurrences whose content came earlier in this same write
+    boxes: int = 0  # label rows written
     sample_ids: list[str] = field(default_factory=list)  # one per occurrence, in input order
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
-    # (source, sample id, origin) -> [multiplicity, generation, generator, verified_by, first item]
-    occurrences: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    # contents this write inserted itself -> (origin, dataset id): no other writer can change them before it
+    # commits, so their repeats need no lookup
+    own: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    # (source, sample id, origin) -> multiplicity, and -> (generation, generator, verified_by, first item)
+    occurrences: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    first_seen: dict[tuple[str, str, str], tuple[int | None, str | None, str | None, str]] = field(
+        default_factory=dict)
 
 
 class LedgerWriter:
@@ -111,9 +144,10 @@ class LedgerWriter:
         """
         prepared = self.prepare(sample, sample_id=sample_id, item=item, validated=validated)
         if class_names is not None:
-            prepared.row["dataset_id"] = self.dataset_id(class_names)
+            prepared.dataset_id = self.dataset_id(class_names)
             self._class_names = class_names
-        prepared.conflicts.extend(conflicts)
+        if conflicts:
+            prepared.conflicts = list(conflicts)
         self._batch.append(prepared)
         if len(self._batch) >= CHUNK:
             self._flush()
@@ -164,26 +198,26 @@ class LedgerWriter:
         """Write what is pending, the occurrences, the version (when asked) and the ingest row."""
         self._flush(last=True)
         acc = self.stats
-        self._dialect.analyze(self._conn, "samples", "labels", rows=acc.added)
+        self._dialect.analyze(self._conn, "samples", rows=acc.added)
+        self._dialect.analyze(self._conn, "labels", rows=acc.boxes)
         if self._fmt != "api" and not acc.sample_ids and not acc.skipped:
             raise EmptyDatasetError(f"no {self._fmt} samples found", path=self._path)
         version = self._as_version if acc.sample_ids else None
         if self._as_version is not None and not acc.sample_ids and self._fmt == "api":
             raise EmptyDatasetError(f"no samples given for version {self._as_version!r}")
+        # (sample id, origin, source) order: the manifest's, and one index position after the next for the
+        # occurrences of a source
+        order = sorted(acc.occurrences, key=member_order)
         if version is not None:
             extra: dict[str, Any] = {"ingest_id": self.ingest_id}
             if self._path is not None:
                 extra["path"] = self._path
             if self._class_names is not None:
                 extra["class_names"] = self._class_names
-            manifest: dict[tuple[str, str], Any] = {}  # what this write read, so no lookup is needed
-            for (_source, sid, origin), (mult, gen, *_rest) in acc.occurrences.items():
-                entry = manifest.setdefault((sid, origin), [0, gen])
-                entry[0] += mult
-                if gen is not None and (entry[1] is None or gen < entry[1]):
-                    entry[1] = gen
+            counts, first_seen = acc.occurrences, acc.first_seen
+            manifest = Manifest.merge((k[1], k[2], counts[k], first_seen[k][0]) for k in order)
             create_version(self._conn, self._dialect, version, (), manifest, "", extra)
-        self._write_occurrences()
+        self._write_occurrences(order)
         if acc.skipped:
             self._conn.execute(insert(schema.skipped), [
                 {"ingest_id": self.ingest_id, "item": s.item, "reason": s.reason} for s in acc.skipped])
@@ -225,33 +259,17 @@ class LedgerWriter:
         generation = sample.generation
         if generation is None and sample.origin == "human":
             generation = 0
-        extra = dict(sample.extra)
+        # an ingest reader makes a fresh dict per sample; an API caller may reuse and change its own
+        extra = sample.extra if validated else dict(sample.extra)
         dataset_id = None
-        names = extra.pop("class_names", None)
-        if names is not None:
-            dataset_id = self.dataset_id(list(map(str, names)))
-        stamp = clock()
-        row = {
-            "id": sample_id,
-            "uri": sample.uri,
-            "content": sample.content if sample.uri is None else None,
-            "modality": sample.modality,
-            "origin": sample.origin,
-            "verified_by": sample.verified_by,
-            "verified_at": stamp if sample.verified_by else None,
-            "generator": sample.generator,
-            "generation": generation,
-            "source": sample.source,
-            "created_at": stamp,
-            "extra": dumps(extra),
-            "dataset_id": dataset_id,
-            "synthetic_depth": default_depth(sample.origin, generation),
-            "ingest_id": self.ingest_id,
-        }
-        row["provenance_digest"] = provenance_digest(row)
-        return Prepared(sample_id, row, tuple(sample.labels), tuple(map(str, sample.parents)),
-                        item or sample.uri or sample_id)
-
+        if "class_names" in extra:  # stored once per dataset (``dataset_id``), not per sample
+            extra = {k: v for k, v in extra.items() if k != "class_names"}
+            names = sample.extra["class_names"]
+            if names is not None:
+                dataset_id = self.dataset_id(list(map(str, names)))
+        parents = tuple(map(str, sample.parents)) if sample.parents else ()
+        return Prepared(sample_id, sample, sample.origin, generation, dataset_id, item or sample.uri or sample_id,
+                        extra, parents)
 
     def dataset_id(self, names: list[str]) -> int:
         """The id of a list of class names (stored once, cached)."""
@@ -275,30 +293,32 @@ class LedgerWriter:
 
     def _write_chunk(self, items: list[Prepared]) -> None:
         conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
-        ids = list({p.id for p in items})
+        seen, own = acc.seen, acc.own
         inserted_first: set[str] = set()
         if self._dialect.inserts_first:
             # insert every content new to this write, then look up only the ones that were already stored:
             # on a server one round trip instead of two for fresh data (exact under concurrent writers too)
-            first: dict[str, dict[str, Any]] = {}
+            first: dict[str, Prepared] = {}
             for p in items:
-                if p.id not in acc.seen and p.id not in first:
-                    first[p.id] = p.row
+                if p.id not in seen and p.id not in first:
+                    first[p.id] = p
             if first:
-                rows = [first[k] for k in sorted(first)]  # one lock order for concurrent writers
-                inserted_first = self._dialect.bulk_insert(conn, s_t, rows, returning=s_t.c.id) or set()
-            ids = [i for i in ids if i not in inserted_first]
+                rows = [first[k].row(ingest_id) for k in sorted(first)]  # one lock order for concurrent writers
+                inserted_first = self._dialect.bulk_insert(conn, s_t, SAMPLE_COLUMNS, rows, returning="id") or set()
+        # stored before this write (or by a concurrent one): look up; this write's own rows are known already
+        lookup = [i for i in {p.id for p in items} if i not in own and i not in inserted_first]
         known: dict[str, tuple[str, int | None]] = {}
-        for part in chunks(ids):
-            found = self._dialect.known_samples(conn, part)
-            for sid, origin, ds in found:
+        for part in chunks(lookup):
+            for sid, origin, ds in self._dialect.known_samples(conn, part):
                 known[sid] = (origin, ds)
-        new_rows: list[dict[str, Any]] = []
-        label_rows: dict[str, dict[str, Any]] = {}
+        new_rows: list[Prepared] = []
+        label_rows: dict[str, tuple[Any, ...]] = {}
         label_groups: dict[tuple[str, str, str | None], set[str]] = {}
-        parent_rows: list[dict[str, str]] = []
+        parent_rows: list[tuple[str, str]] = []
         conflict_rows: list[dict[str, Any]] = []
         upgrades: list[dict[str, Any]] = []
+        counts, first_seen = acc.occurrences, acc.first_seen
+        default_source = f"ingest:{ingest_id}"
         now = clock()
 
         def add_conflict(p: Prepared, kind: str, claimed: str, other: str, detail: str) -> None:
@@ -309,57 +329,67 @@ class LedgerWriter:
             acc.conflicts.append(Conflict(p.id, kind, claimed, other, detail, p.item))
 
         for p in items:
-            origin = p.row["origin"]
+            pid, origin, sample = p.id, p.origin, p.sample
             occurrence_origin = origin
-            if p.id in known:
-                if p.id in acc.seen:
+            prev = own.get(pid)
+            if prev is None:
+                prev = known.get(pid)
+            if prev is not None:
+                if pid in seen:
                     acc.duplicates += 1
                 else:
                     acc.existing += 1
-                prev_origin, prev_ds = known[p.id]
+                prev_origin, prev_ds = prev
                 if origin == "unknown":
                     occurrence_origin = prev_origin  # the ledger knows more about these bytes than this claim
                 elif prev_origin != origin:
                     if prev_origin == "unknown":
-                        upgrades.append({"b_id": p.id, "b_origin": origin, "b_vby": p.row["verified_by"],
-                                         "b_vat": p.row["verified_at"],
-                                         "b_depth": p.row["synthetic_depth"], "b_gen": p.row["generation"]})
-                        known[p.id] = (origin, prev_ds)
-                    elif origin != "unknown":
+                        upgrades.append({"b_id": pid, "b_origin": origin, "b_vby": sample.verified_by,
+                                         "b_vat": now if sample.verified_by else None,
+                                         "b_depth": default_depth(origin, p.generation), "b_gen": p.generation})
+                        if pid in own:
+                            own[pid] = (origin, prev_ds)
+                        else:
+                            known[pid] = (origin, prev_ds)
+                    else:
                         add_conflict(p, "claim", origin, prev_origin,
                                      f"{p.item} claims {origin} but the same bytes are recorded as {prev_origin}")
-                ds = p.row["dataset_id"]
+                ds = p.dataset_id
                 if ds is not None and prev_ds is not None and ds != prev_ds:
                     add_conflict(p, "class_names", str(ds), str(prev_ds),
                                  f"{p.item} comes with class names (set {ds}) that differ from the recorded ones "
                                  f"(set {prev_ds})")
             else:
-                if p.id not in inserted_first:
-                    new_rows.append(p.row)
-                known[p.id] = (origin, p.row["dataset_id"])
+                if pid not in inserted_first:
+                    new_rows.append(p)
+                own[pid] = (origin, p.dataset_id)
                 acc.added += 1
             for kind, claimed, other, detail in p.conflicts:
                 add_conflict(p, kind, claimed, other, detail)
-            for box in p.labels:
-                key = label_key(p.id, box.origin, box.line(), box.generator)
-                label_rows[key] = {"key": key, "sample_id": p.id, "class_id": int(box.class_id),
-                                   "x": float(box.x), "y": float(box.y), "w": float(box.w), "h": float(box.h),
-                                   "origin": box.origin, "confidence": box.confidence, "generator": box.generator,
-                                   "ingest_id": ingest_id, "retired_by": None}
-                label_groups.setdefault((p.id, box.origin, box.generator), set()).add(key)
-            parent_rows.extend({"sample_id": p.id, "parent_id": parent} for parent in p.parents)
-            acc.sample_ids.append(p.id)
-            acc.seen.add(p.id)
-            key = (p.row["source"] or f"ingest:{ingest_id}", p.id, occurrence_origin)
-            occ = acc.occurrences.get(key)
-            if occ is None:
-                acc.occurrences[key] = [1, p.row["generation"], p.row["generator"], p.row["verified_by"], p.item]
+            for box in sample.labels:
+                key = label_key(pid, box.origin, box.line(), box.generator)
+                label_rows[key] = (key, pid, int(box.class_id), float(box.x), float(box.y), float(box.w),
+                                   float(box.h), box.origin, box.confidence, box.generator, ingest_id, None)
+                label_groups.setdefault((pid, box.origin, box.generator), set()).add(key)
+            if p.parents:
+                parent_rows.extend((pid, parent) for parent in p.parents)
+            acc.sample_ids.append(pid)
+            seen.add(pid)
+            key3 = (sample.source or default_source, pid, occurrence_origin)
+            n = counts.get(key3)
+            if n is None:
+                counts[key3] = 1
+                first_seen[key3] = (p.generation, sample.generator, sample.verified_by, p.item)
             else:
-                occ[0] += 1
+                counts[key3] = n + 1
         if new_rows:
-            new_rows.sort(key=lambda r: r["id"])  # one lock order for concurrent writers (PostgreSQL)
-            inserted = self._dialect.bulk_insert(conn, s_t, new_rows, returning=s_t.c.id) or set()
-            raced = len(new_rows) - len(inserted)  # committed by a concurrent ingest meanwhile
+            new_rows.sort(key=lambda p: p.id)  # one lock order for concurrent writers (PostgreSQL)
+            inserted = self._dialect.bulk_insert(conn, s_t, SAMPLE_COLUMNS, [p.row(ingest_id) for p in new_rows],
+                                                 returning="id") or set()
+            for p in new_rows:
+                if p.id not in inserted:  # committed by a concurrent ingest meanwhile: not this write's own
+                    own.pop(p.id, None)
+            raced = len(new_rows) - len(inserted)
             acc.added -= raced
             acc.existing += raced
         if upgrades:
@@ -386,12 +416,12 @@ class LedgerWriter:
         if label_groups:
             active = self._update_label_groups(label_groups)
             fresh = [row for key, row in label_rows.items() if key not in active]
-            self._dialect.bulk_insert(conn, l_t, fresh)
+            self._dialect.bulk_insert(conn, l_t, LABEL_COLUMNS, fresh)
+            acc.boxes += len(fresh)
         if parent_rows:
-            self._dialect.bulk_insert(conn, schema.sample_parents, parent_rows)
+            self._dialect.bulk_insert(conn, schema.sample_parents, PARENT_COLUMNS, parent_rows)
         if conflict_rows:
             conn.execute(insert(schema.conflicts), conflict_rows)
-
 
     def _update_label_groups(self, groups: dict[tuple[str, str, str | None], set[str]]) -> set[str]:
         """New boxes for (sample, origin, generator) replace that group's current boxes.
@@ -422,18 +452,29 @@ class LedgerWriter:
         return keep
 
 
-    def _write_occurrences(self) -> None:
+    def _write_occurrences(self, order: list[tuple[str, str, str]]) -> None:
         """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds)."""
         conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
         o_t = schema.occurrences
-        sources = sorted({key[0] for key in acc.occurrences})
+        sources = sorted({key[0] for key in order})
         for part in chunks(sources):
             conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
-        rows = [{"source": src, "sample_id": sid, "origin": origin, "multiplicity": mult, "generation": gen,
-                 "generator": generator, "verified_by": vby, "item": item, "ingest_id": ingest_id}
-                for (src, sid, origin), (mult, gen, generator, vby, item) in acc.occurrences.items()]
+        counts, first_seen = acc.occurrences, acc.first_seen
+        rows = [(*key, counts[key], *first_seen[key], ingest_id) for key in order]
         for part in chunks(rows, 50_000):  # the source's old rows are gone: nothing can conflict
-            self._dialect.insert_new(conn, o_t, list(part))
+            self._dialect.insert_new(conn, o_t, OCCURRENCE_COLUMNS, part)
+
+
+def member_order(key: tuple[str, str, str]) -> str:
+    """Sort key of a (source, sample id, origin) occurrence: by sample id, origin, then source.
+
+    Equal to sorting the tuples ``(sample id, origin, source)`` (none holds a NUL), but much
+    cheaper: one string comparison each.
+
+    >>> sorted([("b", "ab", "human"), ("a", "ab", "human"), ("a", "aa", "synthetic")], key=member_order)
+    [('a', 'aa', 'synthetic'), ('a', 'ab', 'human'), ('b', 'ab', 'human')]
+    """
+    return f"{key[1]}\x00{key[2]}\x00{key[0]}"
 
 
 @contextmanager

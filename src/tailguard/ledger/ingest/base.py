@@ -3,6 +3,7 @@ provenance every record-based reader (JSONL, CSV, Parquet) reads the same way.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,9 @@ def record_provenance(record: Mapping[str, Any], options: IngestOptions, *, path
     Raises a typed error naming ``path:line`` (:class:`~tailguard.errors.ProvenanceFieldError`,
     or :class:`~tailguard.errors.UnknownChoiceError` for an origin).
     """
+    if ("origin" not in record and "generator" not in record and "generation" not in record
+            and "verified_by" not in record and "parents" not in record):
+        return flag_provenance(options)  # every field from the flags (checked on entry): one check per ingest
     origin = record.get("origin")
     if origin is not None and (not isinstance(origin, str) or origin not in ORIGINS):
         raise UnknownChoiceError("origin", origin if isinstance(origin, str) else show(origin), ORIGINS,
@@ -88,6 +92,22 @@ def record_provenance(record: Mapping[str, Any], options: IngestOptions, *, path
         generation=check_generation(pick("generation", options.generation), path=path, line=line),
         verified_by=check_name(pick("verified_by", options.verified_by), "'verified_by'", path=path, line=line),
         parents=check_parents(record.get("parents"), path=path, line=line),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def flag_provenance(options: IngestOptions) -> Provenance:
+    """The provenance of a record that has none of its own: the ingest flags' values, validated once.
+
+    >>> flag_provenance(IngestOptions(origin="human", generation=0))
+    Provenance(origin=None, generator=None, generation=0, verified_by=None, parents=())
+    """
+    return Provenance(
+        origin=None,
+        generator=check_name(options.generator, "--generator"),
+        generation=check_generation(options.generation, "--generation"),
+        verified_by=check_name(options.verified_by, "--verified-by"),
+        parents=(),
     )
 
 

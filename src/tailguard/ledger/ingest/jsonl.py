@@ -85,10 +85,12 @@ def _line_item(raw: bytes, number: int, where: str, source: str, options: Ingest
     prov = record_provenance(record, options, path=where, line=number)
     content = check_text(record["text"], path=where, line=number)
     claimed, conflicts = claim(prov.origin, options, item)
+    extra = {k: v for k, v in record.items() if k not in _NOT_EXTRA}
+    extra["line"] = number
     sample = NewSample(
         content=content, uri=None, modality="text", origin=claimed or "unknown",
         generator=prov.generator, generation=prov.generation, parents=prov.parents, source=source,
         verified_by=prov.verified_by,
-        extra={k: v for k, v in record.items() if k not in _NOT_EXTRA} | {"line": number},
+        extra=extra,
     )
     return Item(sample, item, content_id(content), conflicts=conflicts)
