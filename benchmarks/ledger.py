@@ -9,6 +9,7 @@ Usage:
     python benchmarks/ledger.py                       # SQLite, full sizes
     python benchmarks/ledger.py --backend postgresql  # a throwaway local PostgreSQL server
     python benchmarks/ledger.py --backend both --records 20000 --images 500 --members 100000  # quick
+    python benchmarks/ledger.py --backend postgresql --only ingest   # the JSONL ingest alone (repeat it: shared cores)
 Results are printed and written to bench-results/ledger-<backend>.json.
 """
 
@@ -32,6 +33,35 @@ from pathlib import Path
 
 from tailguard.ledger import Ledger, NewSample
 
+SERVER_DATA: dict[str, Path] = {}  # URL of a throwaway server -> its data folder
+
+
+def server_cpu_seconds(url: str) -> float | None:
+    """CPU time used so far by the throwaway PostgreSQL server at ``url`` (all its processes, ended
+    ones included); ``None`` for another server or where /proc cannot say."""
+    data = SERVER_DATA.get(url)
+    if data is None:
+        return None
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            pid, ppid = int(entry.name), int(fields[1])
+            if pid == postmaster:  # its own time and that of the children it has reaped
+                total += sum(int(f) for f in fields[11:15])
+            elif ppid == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return None
+
 
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
@@ -54,9 +84,12 @@ def throwaway_postgres() -> Iterator[str]:
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB"
     subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w",
                     "start"], check=True, capture_output=True)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    SERVER_DATA[url] = data
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield url
     finally:
+        SERVER_DATA.pop(url, None)
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
@@ -164,14 +197,23 @@ def run(url: str, args: argparse.Namespace, work: Path) -> dict:
         print(f"backend {ledger.dialect}", flush=True)
         jsonl = work / "records.jsonl"
         distinct = write_jsonl(jsonl, args.records)
+        server_before = server_cpu_seconds(url)
         report = timed("ingest_jsonl_s", results, ledger.ingest, jsonl, origin="human", as_version="jsonl")
+        server_after = server_cpu_seconds(url)
+        if server_before is not None and server_after is not None:
+            results["ingest_jsonl_server_cpu_s"] = round(server_after - server_before, 2)
+            print(f"  {'-> server cpu (all its processes)':<34} {server_after - server_before:8.2f} s", flush=True)
         assert report.added == distinct and report.occurrences == args.records
         assert ledger.get_version("jsonl").n_members == args.records
         results["ingest_jsonl_repeats"] = report.duplicates
         results["ingest_jsonl_records_per_s"] = round(args.records / results["ingest_jsonl_s"])
         results["ingest_jsonl_records_per_cpu_s"] = round(args.records / results["ingest_jsonl_cpu_s"])
+        results["ingest_jsonl_cpu_us_per_record"] = round(results["ingest_jsonl_cpu_s"] / args.records * 1e6, 1)
         print(f"  {'-> records/s (wall, cpu)':<34} {results['ingest_jsonl_records_per_s']:8d} "
-              f"{results['ingest_jsonl_records_per_cpu_s']:8d}", flush=True)
+              f"{results['ingest_jsonl_records_per_cpu_s']:8d}  "
+              f"({results['ingest_jsonl_cpu_us_per_record']} us client cpu per record)", flush=True)
+        if args.only == "ingest":
+            return results
 
         if args.images:
             data_yaml = work / "detection" / "data.yaml"
@@ -217,6 +259,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--only", choices=("ingest",), default=None,
+                        help="run only this part (ingest: the JSONL ingest of --records records)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (server stop, temp dirs)
     out = Path(args.out)

@@ -19,7 +19,9 @@ ingest row and, when asked, the version, all in the one transaction that
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -477,13 +479,50 @@ def member_order(key: tuple[str, str, str]) -> str:
     return f"{key[1]}\x00{key[2]}\x00{key[0]}"
 
 
+_pause_lock = threading.Lock()
+_pause_state = {"depth": 0, "resume": False}
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a write runs, then restore it.
+
+    A write holds large tables that live until it ends (the ids it has seen, occurrence
+    counts) and makes a few short-lived objects per sample; with the collector running,
+    each full collection re-scans those tables (about a seventh of an ingest's CPU time).
+    Nothing a write makes per sample forms a reference cycle, so memory is still freed as
+    it goes, by reference counting (a test checks that an ingest leaves no cyclic garbage).
+    Nested or concurrent writes pause once; the collector resumes when the last one ends,
+    and only if it was running before the first began.
+
+    >>> import gc
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    with _pause_lock:
+        if _pause_state["depth"] == 0:
+            _pause_state["resume"] = gc.isenabled()
+            gc.disable()
+        _pause_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause_state["depth"] -= 1
+            if _pause_state["depth"] == 0 and _pause_state["resume"]:
+                gc.enable()
+
+
 @contextmanager
 def open_writer(engine: Engine, dialect: Dialect, *, path: str | None = None, fmt: str = "api",
                 origin: str | None = None, as_version: str | None = None,
                 dataset_cache: dict[str, int] | None = None,
                 progress: Callable[[int], None] | None = None) -> Iterator[LedgerWriter]:
     """A :class:`LedgerWriter` inside one write transaction; leaving the block finishes and commits it."""
-    with write_transaction(engine) as conn:
+    with collector_paused(), write_transaction(engine) as conn:
         if as_version is not None:
             check_new_version(conn, as_version)
         ingest_id = int(conn.execute(

@@ -3,7 +3,6 @@ provenance every record-based reader (JSONL, CSV, Parquet) reads the same way.""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,15 +67,18 @@ class Provenance:
 
 
 def record_provenance(record: Mapping[str, Any], options: IngestOptions, *, path: str | Path,
-                      line: int) -> Provenance:
+                      line: int, flags: Provenance | None = None) -> Provenance:
     """Read and validate the provenance fields of ``record`` (missing or null: the flag's value).
+
+    ``flags``: :func:`flag_provenance` of ``options``, computed once by the caller; a record
+    with none of the fields then costs no checks.
 
     Raises a typed error naming ``path:line`` (:class:`~tailguard.errors.ProvenanceFieldError`,
     or :class:`~tailguard.errors.UnknownChoiceError` for an origin).
     """
     if ("origin" not in record and "generator" not in record and "generation" not in record
             and "verified_by" not in record and "parents" not in record):
-        return flag_provenance(options)  # every field from the flags (checked on entry): one check per ingest
+        return flags if flags is not None else flag_provenance(options)  # every field from the flags
     origin = record.get("origin")
     if origin is not None and (not isinstance(origin, str) or origin not in ORIGINS):
         raise UnknownChoiceError("origin", origin if isinstance(origin, str) else show(origin), ORIGINS,
@@ -95,7 +97,6 @@ def record_provenance(record: Mapping[str, Any], options: IngestOptions, *, path
     )
 
 
-@functools.lru_cache(maxsize=64)
 def flag_provenance(options: IngestOptions) -> Provenance:
     """The provenance of a record that has none of its own: the ingest flags' values, validated once.
 

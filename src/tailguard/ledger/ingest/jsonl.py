@@ -9,6 +9,7 @@ Each line is a JSON object with a ``text`` string and, optionally, ``origin``,
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from tailguard.ledger.ingest.base import (
     BadItem,
     IngestOptions,
     Item,
+    Provenance,
     Reader,
     claim,
+    flag_provenance,
     record_provenance,
 )
 from tailguard.ledger.types import NewSample
@@ -30,18 +33,20 @@ from tailguard.ledger.types import NewSample
 _NOT_EXTRA = ("text", *PROVENANCE_FIELDS)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
+_scan = json.scanner.make_scanner(json.JSONDecoder())
 
 
 def read_jsonl(path: Path, options: IngestOptions) -> Reader:
     """Yield one item per non-blank line; bad lines are :class:`BadItem` naming file and line."""
     where = str(path)
     source = str(path.resolve())
+    flags = flag_provenance(options)
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             try:
-                yield _line_item(raw, number, where, source, options)
+                yield _line_item(raw, number, where, source, options, flags)
             except TailguardError as exc:
                 yield BadItem(f"{where}:{number}", exc)
 
@@ -67,22 +72,36 @@ def _parse(raw: bytes, number: int, where: str) -> dict[str, Any]:
     if _too_deep(line):  # refused before the decoder recurses towards the interpreter's limit
         raise TextFormatError(f"record is nested deeper than {MAX_DEPTH} levels", path=where, line=number)
     try:
-        record = json.loads(line)
+        record, end = _scan(line, 0)  # the decoder's own scanner: json.loads without its Python layers
+        if end != len(line) and line[end:].strip(" \t\n\r"):  # json's own whitespace only
+            raise ValueError("extra data")
+    except (StopIteration, ValueError):  # json.loads says what is wrong (and accepts what the scanner alone does not)
+        record = None
+    except RecursionError:
+        raise TextFormatError("invalid JSON (nested too deeply)", path=where, line=number) from None
+    if record is None:
+        record = _loads(line, number, where)
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise TextFormatError('each line must be a JSON object with a "text" string', path=where, line=number)
+    return record
+
+
+def _loads(line: str, number: int, where: str) -> Any:
+    try:
+        return json.loads(line)
     except RecursionError:
         raise TextFormatError("invalid JSON (nested too deeply)", path=where, line=number) from None
     except json.JSONDecodeError as exc:
         raise TextFormatError(f"invalid JSON ({exc.msg} at column {exc.colno})", path=where, line=number) from None
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
         raise TextFormatError(f"invalid JSON ({exc})", path=where, line=number) from None
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        raise TextFormatError('each line must be a JSON object with a "text" string', path=where, line=number)
-    return record
 
 
-def _line_item(raw: bytes, number: int, where: str, source: str, options: IngestOptions) -> Item:
+def _line_item(raw: bytes, number: int, where: str, source: str, options: IngestOptions,
+               flags: Provenance | None = None) -> Item:
     record = _parse(raw, number, where)  # nesting is bounded there, before decoding
     item = f"{where}:{number}"
-    prov = record_provenance(record, options, path=where, line=number)
+    prov = record_provenance(record, options, path=where, line=number, flags=flags)
     content = check_text(record["text"], path=where, line=number)
     claimed, conflicts = claim(prov.origin, options, item)
     extra = {k: v for k, v in record.items() if k not in _NOT_EXTRA}
