@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import json.encoder
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 IN_CHUNK = 5_000  # ids per IN (...) list: large enough to amortise, small enough for every driver
 
 _ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+# the same encoder's C core, made once: ``JSONEncoder.encode`` builds it again for every call
+_C_ENCODE = (json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True,
+                                         False, True)
+             if json.encoder.c_make_encoder is not None else None)
 
 
 def now() -> dt.datetime:
@@ -48,7 +53,16 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def dumps(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces) of what the ledger stores as text."""
+    """Canonical JSON (sorted keys, no spaces) of what the ledger stores as text.
+
+    >>> dumps({"t": 1.5, "n": None, "x": [True, "a"], "z": float("nan")})
+    '{"n":null,"t":1.5,"x":[true,"a"],"z":NaN}'
+    """
+    if _C_ENCODE is not None:
+        try:
+            return "".join(_C_ENCODE(value, 0))
+        except RecursionError:  # a reference cycle: the full encoder says so
+            pass
     return _ENCODER.encode(value)
 
 

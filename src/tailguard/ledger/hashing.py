@@ -52,8 +52,19 @@ def provenance_digest(row: object) -> str:
     '8e2d033e079fe783d172e1acfc98dead'
     """
     r = row if isinstance(row, dict) else row._mapping  # type: ignore[attr-defined]
-    generation = r["generation"]
-    text = (f"{r['id'] or ''}\x1f{r['uri'] or ''}\x1f{r['modality'] or ''}\x1f{r['origin'] or ''}\x1f"
-            f"{'' if generation is None else generation}\x1f{r['generator'] or ''}\x1f{r['verified_by'] or ''}\x1f"
-            f"{r['source'] or ''}")
-    return content_id(text.encode())
+    return provenance_digest_of(r["id"], r["uri"], r["modality"], r["origin"], r["generation"], r["generator"],
+                                r["verified_by"], r["source"])
+
+
+def provenance_digest_of(sample_id: str | None, uri: str | None, modality: str | None, origin: str | None,
+                         generation: int | None, generator: str | None, verified_by: str | None,
+                         source: str | None) -> str:
+    """:func:`provenance_digest` of the fields themselves (a writer has them at hand, not a row).
+
+    >>> provenance_digest_of("ab", None, "text", "human", 0, None, None, None)
+    '8e2d033e079fe783d172e1acfc98dead'
+    """
+    text = (f"{sample_id or ''}\x1f{uri or ''}\x1f{modality or ''}\x1f{origin or ''}\x1f"
+            f"{'' if generation is None else generation}\x1f{generator or ''}\x1f{verified_by or ''}\x1f"
+            f"{source or ''}")
+    return blake3(text.encode()).hexdigest()[:ID_LENGTH]

@@ -36,7 +36,7 @@ from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import chunks, clock, dumps, now
 from tailguard.ledger.engine import write_transaction
 from tailguard.ledger.fields import validate_sample
-from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest
+from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest, provenance_digest_of
 from tailguard.ledger.manifest import Manifest
 from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
@@ -86,9 +86,8 @@ class Prepared:
         s = self.sample
         stamp = clock()
         generation = self.generation
-        digest = provenance_digest({"id": self.id, "uri": s.uri, "modality": s.modality, "origin": self.origin,
-                                    "generation": generation, "generator": s.generator,
-                                    "verified_by": s.verified_by, "source": s.source})
+        digest = provenance_digest_of(self.id, s.uri, s.modality, self.origin, generation, s.generator,
+                                      s.verified_by, s.source)
         return (self.id, s.uri, s.content if s.uri is None else None, s.modality, self.origin, s.verified_by,
                 stamp if s.verified_by else None, s.generator, generation, s.source, stamp, dumps(self.extra),
                 self.dataset_id, default_depth(self.origin, generation), ingest_id, digest)
@@ -330,6 +329,8 @@ class LedgerWriter:
             )
             acc.conflicts.append(Conflict(p.id, kind, claimed, other, detail, p.item))
 
+        added = existing = duplicates = 0
+        keep_id, mark_seen = acc.sample_ids.append, seen.add
         for p in items:
             pid, origin, sample = p.id, p.origin, p.sample
             occurrence_origin = origin
@@ -338,9 +339,9 @@ class LedgerWriter:
                 prev = known.get(pid)
             if prev is not None:
                 if pid in seen:
-                    acc.duplicates += 1
+                    duplicates += 1
                 else:
-                    acc.existing += 1
+                    existing += 1
                 prev_origin, prev_ds = prev
                 if origin == "unknown":
                     occurrence_origin = prev_origin  # the ledger knows more about these bytes than this claim
@@ -365,9 +366,10 @@ class LedgerWriter:
                 if pid not in inserted_first:
                     new_rows.append(p)
                 own[pid] = (origin, p.dataset_id)
-                acc.added += 1
-            for kind, claimed, other, detail in p.conflicts:
-                add_conflict(p, kind, claimed, other, detail)
+                added += 1
+            if p.conflicts:
+                for kind, claimed, other, detail in p.conflicts:
+                    add_conflict(p, kind, claimed, other, detail)
             for box in sample.labels:
                 key = label_key(pid, box.origin, box.line(), box.generator)
                 label_rows[key] = (key, pid, int(box.class_id), float(box.x), float(box.y), float(box.w),
@@ -375,8 +377,8 @@ class LedgerWriter:
                 label_groups.setdefault((pid, box.origin, box.generator), set()).add(key)
             if p.parents:
                 parent_rows.extend((pid, parent) for parent in p.parents)
-            acc.sample_ids.append(pid)
-            seen.add(pid)
+            keep_id(pid)
+            mark_seen(pid)
             key3 = (sample.source or default_source, pid, occurrence_origin)
             n = counts.get(key3)
             if n is None:
@@ -384,6 +386,9 @@ class LedgerWriter:
                 first_seen[key3] = (p.generation, sample.generator, sample.verified_by, p.item)
             else:
                 counts[key3] = n + 1
+        acc.added += added
+        acc.existing += existing
+        acc.duplicates += duplicates
         if new_rows:
             new_rows.sort(key=lambda p: p.id)  # one lock order for concurrent writers (PostgreSQL)
             inserted = self._dialect.bulk_insert(conn, s_t, SAMPLE_COLUMNS, [p.row(ingest_id) for p in new_rows],
