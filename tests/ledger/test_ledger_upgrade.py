@@ -1,23 +1,26 @@
-"""Ledgers written by tailguard 0.1 (schema 1) open with a clear message and migrate in place, with a backup.
+"""Ledgers written by older schemas open with a clear message and migrate in place, with a backup.
 
 ``data/ledger_v01.sql`` is a SQLite dump of a ledger that tailguard 0.1 itself wrote
 (text versions with a repeat, a mix, a detection version with boxes, a model run).
 The PostgreSQL case copies the same rows into tables made by the frozen 0.1 schema.
+A schema-2 ledger is today's tables plus the three ``samples`` indexes schema 3 dropped
+(the only difference between them), stamped 2.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert, inspect, select, update
 
 from tailguard.cli.app import main
 from tailguard.errors import LedgerUpgradeRequiredError
-from tailguard.ledger import Ledger
+from tailguard.ledger import Ledger, schema
 from tailguard.ledger.engine import normalise_url
-from tailguard.ledger.upgrade import upgrade_ledger
+from tailguard.ledger.upgrade import SCHEMA2_UNUSED_INDEXES, upgrade_ledger
 
 DUMP = Path(__file__).parent / "data" / "ledger_v01.sql"
 
@@ -66,7 +69,7 @@ def test_a_01_ledger_says_how_to_upgrade(v01_url: str, capsys):
 def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert main(["--ledger", v01_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 1 -> 2" in out and "backup" in out
+    assert "schema 1 -> 3" in out and "backup" in out
     with Ledger.open(v01_url) as ledger:
         names = [v.name for v in ledger.list_versions()]
         assert names == ["human-v1", "synth-v1", "mix-v1", "det-v1"]
@@ -88,3 +91,52 @@ def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
         assert con.execute("SELECT value FROM tg_meta WHERE key='schema_version'").fetchone() == ("1",)
         con.close()
     assert upgrade_ledger(v01_url).already_current
+
+
+def _indexes(url: str) -> set[str]:
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            return {ix["name"] for ix in inspect(conn).get_indexes("samples")}
+    finally:
+        engine.dispose()
+
+
+def _schema2(url: str, tmp_path: Path) -> None:
+    """A ledger as schema 2 left it: the same tables, the three samples indexes, schema_version 2."""
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in ("a", "b", "a", "c")))
+    with Ledger.open(url) as ledger:
+        ledger.ingest(data, origin="human", as_version="v2")
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        for name in SCHEMA2_UNUSED_INDEXES:
+            conn.exec_driver_sql(f"CREATE INDEX {name} ON samples ({name.removeprefix('ix_samples_')})")
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2"))
+    engine.dispose()
+
+
+def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_path: Path, capsys):
+    _schema2(ledger_url, tmp_path)
+    assert set(SCHEMA2_UNUSED_INDEXES) <= _indexes(ledger_url)
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 3.*tailguard upgrade"):
+        Ledger.open(ledger_url)
+    assert main(["--ledger", ledger_url, "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert "schema 2 -> 3" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
+    assert not set(SCHEMA2_UNUSED_INDEXES) & _indexes(ledger_url)
+    with Ledger.open(ledger_url) as ledger:
+        assert ledger.get_version("v2").n_members == 4
+        assert ledger.verify("v2").passed  # digest, rows and contents unchanged by the migration
+    backup = out.split("backup: ", 1)[1].splitlines()[0]
+    if ledger_url.startswith("sqlite"):
+        con = sqlite3.connect(backup)
+        assert con.execute("SELECT value FROM tg_meta WHERE key='schema_version'").fetchone() == ("2",)
+        con.close()
+    else:  # the PostgreSQL backup schema holds a copy of every table, occurrences included
+        engine = create_engine(normalise_url(ledger_url))
+        with engine.connect() as conn:
+            copied = set(inspect(conn).get_table_names(schema=backup.removeprefix("schema ")))
+        engine.dispose()
+        assert {"samples", "occurrences", "version_members", "tg_meta"} <= copied
+    assert upgrade_ledger(ledger_url).already_current

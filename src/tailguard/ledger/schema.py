@@ -10,8 +10,8 @@ carries a digest over its manifest (see :mod:`tailguard.ledger.manifest`).
 ``occurrences`` is the per-source record: how many times each content occurs in each
 source (a file path, or one API call), with the provenance claimed there.
 
-Schema 1 (tailguard 0.1) kept versions as sets; :mod:`tailguard.ledger.upgrade`
-migrates it in place.
+Schema 1 (tailguard 0.1) kept versions as sets, and schema 2 kept three ``samples``
+indexes no query used; :mod:`tailguard.ledger.upgrade` migrates both in place.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -87,9 +87,7 @@ samples = Table(
     Column("synthetic_depth", Integer, nullable=False, default=0),
     Column("ingest_id", Integer),
     Column("provenance_digest", ID),  # hashing.provenance_digest of the row, rewritten by the ledger's own updates
-    Index("ix_samples_origin", "origin"),
-    Index("ix_samples_source", "source"),
-    Index("ix_samples_generation", "generation"),
+    # no index on origin, source or generation: selectors filter occurrences and manifests (schema 3 dropped them)
 )
 
 sample_parents = Table(

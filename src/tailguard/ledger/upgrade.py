@@ -4,10 +4,13 @@ Schema 1 (tailguard 0.1) kept each version as a set of contents. Schema 2 keeps
 versions as multisets (``version_members.multiplicity``), records each source's
 occurrences, and stores a digest per version. A schema-1 version cannot know how
 often its contents occurred, so each member migrates with multiplicity 1 and the
-report says so; new ingests count every occurrence.
+report says so; new ingests count every occurrence. Schema 3 drops three indexes of
+``samples`` (origin, source, generation) that no query uses since those filters read
+the occurrences: every ingest kept them up to date for nothing. The steps run in order,
+so a schema-1 ledger goes to 2, then 3.
 
 Before anything changes a backup is written: for SQLite a copy of the file
-(``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema1_<time>``
+(``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
 holding a copy of every table. The migration itself is one transaction.
 
 >>> import os, tempfile
@@ -26,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, inspect, select, text, update
 
 from tailguard.errors import LedgerError
 from tailguard.ledger import schema
@@ -73,12 +76,19 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
             raise LedgerError(f"the ledger {redact_url(resolved)} was written by a newer tailguard (schema {have}); "
                               f"this one understands {schema.SCHEMA_VERSION}")
         start = time.perf_counter()
-        backup = _backup(engine)
+        backup = _backup(engine, have)
+        notes = []
         with write_transaction(engine) as conn:
-            counts = _migrate_1_to_2(conn)
+            if have == 1:
+                _migrate_1_to_2(conn)
+                notes.append("versions made by schema 1 were sets: each member migrated with multiplicity 1")
+            _migrate_2_to_3(conn)
+            conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
+                         .values(value=str(schema.SCHEMA_VERSION)))
+            counts = _counts(conn)
         return UpgradeReport(
             redact_url(resolved), have, schema.SCHEMA_VERSION, backup, *counts, seconds=time.perf_counter() - start,
-            notes=["versions made by schema 1 were sets: each member migrated with multiplicity 1"],
+            notes=notes,
         )
     finally:
         engine.dispose()
@@ -88,21 +98,21 @@ def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
 
 
-def _backup(engine: Engine) -> str:
+def _backup(engine: Engine, have: int) -> str:
     if engine.dialect.name == "sqlite":
         db = Path(engine.url.database or "")
-        target = db.with_name(f"{db.name}.schema1-backup-{_stamp()}")
+        target = db.with_name(f"{db.name}.schema{have}-backup-{_stamp()}")
         raw = engine.raw_connection()  # VACUUM cannot run inside the transaction a Connection opens
         try:
             raw.cursor().execute("VACUUM INTO ?", (str(target),))
         finally:
             raw.close()
         return str(target)
-    backup_schema = f"tg_backup_schema1_{_stamp().lower()}"
+    backup_schema = f"tg_backup_schema{have}_{_stamp().lower()}"
     with write_transaction(engine) as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{backup_schema}"')
         present = set(inspect(conn).get_table_names())
-        for table in V1_TABLES:
+        for table in dict.fromkeys([*V1_TABLES, *schema.metadata.tables]):
             if table in present:
                 conn.exec_driver_sql(f'CREATE TABLE "{backup_schema}"."{table}" AS TABLE "{table}"')
     return f"schema {backup_schema}"
@@ -122,7 +132,7 @@ def _digest_samples(conn: Connection) -> None:
         last = rows[-1].id
 
 
-def _migrate_1_to_2(conn: Connection) -> tuple[int, int, int]:
+def _migrate_1_to_2(conn: Connection) -> None:
     """The migration proper (one transaction): new columns and tables, members with counts, digests."""
     for column, ddl in (("n_distinct", "INTEGER NOT NULL DEFAULT 0"), ("digest", "VARCHAR(64)"),
                         ("chunk_digests", "TEXT")):
@@ -143,14 +153,25 @@ def _migrate_1_to_2(conn: Connection) -> tuple[int, int, int]:
         "item, ingest_id) SELECT COALESCE(source, 'ingest:' || CAST(COALESCE(ingest_id, 0) AS TEXT)), id, origin, "
         "1, generation, generator, verified_by, NULL, COALESCE(ingest_id, 0) FROM samples")
     v_t = schema.versions
-    n_members = 0
     rows = conn.execute(select(v_t.c.id, v_t.c.n_members, v_t.c.label_watermark)).all()
     for vid, n, watermark in rows:
         root, chunks = version_digest(conn, vid, watermark)
         conn.execute(update(v_t).where(v_t.c.id == vid).values(
             n_distinct=n, digest=root, chunk_digests=json.dumps(chunks, separators=(",", ":"))))
-        n_members += int(n)
+
+
+SCHEMA2_UNUSED_INDEXES = ("ix_samples_origin", "ix_samples_source", "ix_samples_generation")
+
+
+def _migrate_2_to_3(conn: Connection) -> None:
+    """Drop the ``samples`` indexes no query uses (origin, source and generation filters read occurrences)."""
+    for name in SCHEMA2_UNUSED_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+def _counts(conn: Connection) -> tuple[int, int, int]:
+    """(versions, their members, samples) of the migrated ledger, for the report."""
+    n_versions, n_members = conn.execute(
+        select(func.count(), func.coalesce(func.sum(schema.versions.c.n_members), 0))).one()
     n_samples = int(conn.execute(text("SELECT COUNT(*) FROM samples")).scalar_one())
-    conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
-                 .values(value=str(schema.SCHEMA_VERSION)))
-    return len(rows), n_members, n_samples
+    return int(n_versions), int(n_members), n_samples
