@@ -71,7 +71,8 @@ def create_version(
 
     ``members`` lists one entry per occurrence: a sample id (its stored origin) or a
     ``(sample_id, origin)`` pair; or it is the resolved :class:`~tailguard.ledger.manifest.Manifest`
-    of a write (no lookups, and its counts and digest come from the rows themselves). ``None``:
+    of a write (no lookups: its counts and digest come from the rows, and the digest is taken as
+    given when the write computed it, see :func:`~tailguard.ledger.manifest.bare_digest`). ``None``:
     the ``selectors`` choose. With ``selectors`` as well, only members the selectors match are kept.
     """
     check_new_version(conn, name)
@@ -116,7 +117,10 @@ def create_version(
     dialect.analyze(conn, "version_members", rows=int(n_distinct))
     names = explicit_names if explicit_names is not None else _member_class_names(conn, vid, name)
     watermark = int(conn.execute(select(func.max(schema.ingests.c.id))).scalar() or 0)
-    root, chunk_digests = version_digest(conn, vid, watermark, resolved.rows if resolved is not None else None)
+    if resolved is not None and resolved.digest is not None:
+        root, chunk_digests = resolved.digest
+    else:
+        root, chunk_digests = version_digest(conn, vid, watermark, resolved.rows if resolved is not None else None)
     conn.execute(
         update(v_t).where(v_t.c.id == vid).values(
             n_members=int(n), n_distinct=int(n_distinct), label_watermark=watermark,

@@ -37,7 +37,7 @@ from tailguard.ledger.encoding import chunks, clock, dumps, now
 from tailguard.ledger.engine import write_transaction
 from tailguard.ledger.fields import validate_sample
 from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest, provenance_digest_of
-from tailguard.ledger.manifest import Manifest
+from tailguard.ledger.manifest import Manifest, bare_digest
 from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
 
@@ -160,18 +160,31 @@ class LedgerWriter:
     def _flush(self, *, last: bool = False) -> None:
         """Write the batch: on a server backend in a background thread, so reading the next batch
         overlaps the server's work (one batch in flight at most, in order; errors surface here)."""
-        self._drain()
         batch, self._batch = self._batch, []
-        if batch and self._dialect.overlaps_writes and not last:
-            import concurrent.futures
-
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tailguard-write")
-            self._pending = (self._pool.submit(self._write_chunk, batch), len(batch))
-        elif batch:
+        if batch and not last:
+            self._background(self._write_chunk, batch, progress=len(batch))
+            return
+        self._drain()  # the last: everything written when this returns
+        if batch:
             self._write_chunk(batch)
             if self._progress is not None:
                 self._progress(len(batch))
+
+    def _background(self, fn: Callable[..., None], *args: Any, progress: int = 0) -> None:
+        """Run ``fn(*args)`` on the connection once the work in flight is done: in the background
+        thread where the backend overlaps writes (the caller may compute meanwhile, but not use the
+        connection before :meth:`_drain`), else right here."""
+        self._drain()
+        if not self._dialect.overlaps_writes:
+            fn(*args)
+            if progress and self._progress is not None:
+                self._progress(progress)
+            return
+        import concurrent.futures
+
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tailguard-write")
+        self._pending = (self._pool.submit(fn, *args), progress)
 
     def _drain(self) -> None:
         """Wait for the batch in flight (the connection is then free for this thread again)."""
@@ -179,7 +192,7 @@ class LedgerWriter:
             future, n = self._pending
             self._pending = None
             future.result()
-            if self._progress is not None:
+            if n and self._progress is not None:
                 self._progress(n)
 
     def close(self, *, quiet: bool = False) -> None:
@@ -199,26 +212,38 @@ class LedgerWriter:
         """Write what is pending, the occurrences, the version (when asked) and the ingest row."""
         self._flush(last=True)
         acc = self.stats
-        self._dialect.analyze(self._conn, "samples", rows=acc.added)
-        self._dialect.analyze(self._conn, "labels", rows=acc.boxes)
+        conn, dialect = self._conn, self._dialect
         if self._fmt != "api" and not acc.sample_ids and not acc.skipped:
             raise EmptyDatasetError(f"no {self._fmt} samples found", path=self._path)
         version = self._as_version if acc.sample_ids else None
         if self._as_version is not None and not acc.sample_ids and self._fmt == "api":
             raise EmptyDatasetError(f"no samples given for version {self._as_version!r}")
+        # the server's share of the end overlaps the client's: statistics, then the occurrences, are
+        # written in the background while the manifest (and, when it can be, its digest) is computed
+        self._background(self._analyze)
         # (sample id, origin, source) order: the manifest's, and one index position after the next for the
         # occurrences of a source
         order = sorted(acc.occurrences, key=member_order)
+        counts, first_seen = acc.occurrences, acc.first_seen
+        sources = sorted({key[0] for key in order})
+        manifest = None
         if version is not None:
+            members = [(k[1], k[2], counts[k], first_seen[k][0]) for k in order]
+            manifest = Manifest(members) if len(sources) == 1 else Manifest.merge(members)
+        rows = [(*key, counts[key], *first_seen[key], self.ingest_id) for key in order]
+        self._background(self._write_occurrences, sources, rows)
+        if manifest is not None:
+            if acc.boxes == 0 and acc.existing == 0:
+                # every content is new, stored by this write without boxes: no label row can be theirs
+                manifest = Manifest(manifest.rows, digest=bare_digest(manifest.rows))
             extra: dict[str, Any] = {"ingest_id": self.ingest_id}
             if self._path is not None:
                 extra["path"] = self._path
             if self._class_names is not None:
                 extra["class_names"] = self._class_names
-            counts, first_seen = acc.occurrences, acc.first_seen
-            manifest = Manifest.merge((k[1], k[2], counts[k], first_seen[k][0]) for k in order)
-            create_version(self._conn, self._dialect, version, (), manifest, "", extra)
-        self._write_occurrences(order)
+            self._drain()
+            create_version(conn, dialect, version, (), manifest, "", extra)
+        self._drain()
         if acc.skipped:
             self._conn.execute(insert(schema.skipped), [
                 {"ingest_id": self.ingest_id, "item": s.item, "reason": s.reason} for s in acc.skipped])
@@ -459,17 +484,21 @@ class LedgerWriter:
         return keep
 
 
-    def _write_occurrences(self, order: list[tuple[str, str, str]]) -> None:
-        """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds)."""
-        conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a bulk write (no boxes written: none needed for labels)."""
+        self._dialect.analyze(self._conn, "samples", rows=self.stats.added)
+        self._dialect.analyze(self._conn, "labels", rows=self.stats.boxes)
+
+    def _write_occurrences(self, sources: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds).
+
+        ``rows``: in :data:`OCCURRENCE_COLUMNS` order, one per (source, sample id, origin).
+        """
         o_t = schema.occurrences
-        sources = sorted({key[0] for key in order})
         for part in chunks(sources):
-            conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
-        counts, first_seen = acc.occurrences, acc.first_seen
-        rows = [(*key, counts[key], *first_seen[key], ingest_id) for key in order]
-        for part in chunks(rows, 50_000):  # the source's old rows are gone: nothing can conflict
-            self._dialect.insert_new(conn, o_t, OCCURRENCE_COLUMNS, part)
+            self._conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
+        for chunk in chunks(rows, 50_000):  # the source's old rows are gone: nothing can conflict
+            self._dialect.insert_new(self._conn, o_t, OCCURRENCE_COLUMNS, chunk)
 
 
 def member_order(key: tuple[str, str, str]) -> str:
@@ -542,8 +571,10 @@ def open_writer(engine: Engine, dialect: Dialect, *, path: str | None = None, fm
             raise
         try:
             writer.finish()
-        except IntegrityError as exc:  # only a concurrent write of the same source gets here
-            raise LedgerError(f"another ingest of {path or 'these samples'} committed at the same time; "
-                              "this one was rolled back, run it again") from exc
-        finally:
-            writer.close()
+        except BaseException as exc:
+            writer.close(quiet=True)  # as above: the background work ends before the rollback
+            if isinstance(exc, IntegrityError):  # only a concurrent write of the same source gets here
+                raise LedgerError(f"another ingest of {path or 'these samples'} committed at the same time; "
+                                  "this one was rolled back, run it again") from exc
+            raise
+        writer.close()
