@@ -108,10 +108,8 @@ class WriteStats:
     # contents this write inserted itself -> (origin, dataset id): no other writer can change them before it
     # commits, so their repeats need no lookup
     own: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    # (source, sample id, origin) -> multiplicity, and -> (generation, generator, verified_by, first item)
-    occurrences: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    first_seen: dict[tuple[str, str, str], tuple[int | None, str | None, str | None, str]] = field(
-        default_factory=dict)
+    # (source, sample id, origin) -> [multiplicity, generation, generator, verified_by, first item]
+    occurrences: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
 
 
 class LedgerWriter:
@@ -223,15 +221,13 @@ class LedgerWriter:
         self._background(self._analyze)
         # (sample id, origin, source) order: the manifest's, and one index position after the next for the
         # occurrences of a source
-        order = sorted(acc.occurrences, key=member_order)
-        counts, first_seen = acc.occurrences, acc.first_seen
-        sources = sorted({key[0] for key in order})
+        order = sorted(acc.occurrences.items(), key=member_order)
+        sources = sorted({key[0] for key in acc.occurrences})
         manifest = None
         if version is not None:
-            members = [(k[1], k[2], counts[k], first_seen[k][0]) for k in order]
+            members = [(k[1], k[2], v[0], v[1]) for k, v in order]
             manifest = Manifest(members) if len(sources) == 1 else Manifest.merge(members)
-        rows = [(*key, counts[key], *first_seen[key], self.ingest_id) for key in order]
-        self._background(self._write_occurrences, sources, rows)
+        self._background(self._write_occurrences, sources, order)
         if manifest is not None:
             if acc.boxes == 0 and acc.existing == 0:
                 # every content is new, stored by this write without boxes: no label row can be theirs
@@ -343,7 +339,7 @@ class LedgerWriter:
         parent_rows: list[tuple[str, str]] = []
         conflict_rows: list[dict[str, Any]] = []
         upgrades: list[dict[str, Any]] = []
-        counts, first_seen = acc.occurrences, acc.first_seen
+        occurrences = acc.occurrences
         default_source = f"ingest:{ingest_id}"
         now = clock()
 
@@ -405,12 +401,11 @@ class LedgerWriter:
             keep_id(pid)
             mark_seen(pid)
             key3 = (sample.source or default_source, pid, occurrence_origin)
-            n = counts.get(key3)
-            if n is None:
-                counts[key3] = 1
-                first_seen[key3] = (p.generation, sample.generator, sample.verified_by, p.item)
+            occurrence = occurrences.get(key3)
+            if occurrence is None:
+                occurrences[key3] = [1, p.generation, sample.generator, sample.verified_by, p.item]
             else:
-                counts[key3] = n + 1
+                occurrence[0] += 1
         acc.added += added
         acc.existing += existing
         acc.duplicates += duplicates
@@ -489,27 +484,32 @@ class LedgerWriter:
         self._dialect.analyze(self._conn, "samples", rows=self.stats.added)
         self._dialect.analyze(self._conn, "labels", rows=self.stats.boxes)
 
-    def _write_occurrences(self, sources: list[str], rows: list[tuple[Any, ...]]) -> None:
+    def _write_occurrences(self, sources: list[str], order: list[tuple[tuple[str, str, str], list[Any]]]) -> None:
         """Each source's occurrences become what this ingest read there (re-ingesting replaces, never adds).
 
-        ``rows``: in :data:`OCCURRENCE_COLUMNS` order, one per (source, sample id, origin).
+        ``order``: the ``(source, sample id, origin), [multiplicity, …]`` pairs of the occurrences, sorted.
         """
         o_t = schema.occurrences
         for part in chunks(sources):
             self._conn.execute(o_t.delete().where(o_t.c.source.in_(part)))
+        ingest_id = self.ingest_id
+        rows = [(src, sid, origin, mult, gen, generator, vby, item, ingest_id)
+                for (src, sid, origin), (mult, gen, generator, vby, item) in order]
         for chunk in chunks(rows, 50_000):  # the source's old rows are gone: nothing can conflict
             self._dialect.insert_new(self._conn, o_t, OCCURRENCE_COLUMNS, chunk)
 
 
-def member_order(key: tuple[str, str, str]) -> str:
-    """Sort key of a (source, sample id, origin) occurrence: by sample id, origin, then source.
+def member_order(item: tuple[tuple[str, str, str], Any]) -> str:
+    """Sort key of a ``((source, sample id, origin), value)`` occurrence: by sample id, origin, then source.
 
-    Equal to sorting the tuples ``(sample id, origin, source)`` (none holds a NUL), but much
+    Equal to sorting by the tuples ``(sample id, origin, source)`` (none holds a NUL), but much
     cheaper: one string comparison each.
 
-    >>> sorted([("b", "ab", "human"), ("a", "ab", "human"), ("a", "aa", "synthetic")], key=member_order)
+    >>> [k for k, _ in sorted([(("b", "ab", "human"), 1), (("a", "ab", "human"), 2), (("a", "aa", "synthetic"), 3)],
+    ...                       key=member_order)]
     [('a', 'aa', 'synthetic'), ('a', 'ab', 'human'), ('b', 'ab', 'human')]
     """
+    key = item[0]
     return f"{key[1]}\x00{key[2]}\x00{key[0]}"
 
 
