@@ -4,7 +4,8 @@
 (text versions with a repeat, a mix, a detection version with boxes, a model run).
 The PostgreSQL case copies the same rows into tables made by the frozen 0.1 schema.
 A schema-2 ledger is today's tables plus the three ``samples`` indexes schema 3 dropped
-(the only difference between them), stamped 2.
+and, on PostgreSQL, content ids compared by the database's locale (the only differences
+between them), stamped 2.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert main(["--ledger", v01_url, "upgrade"]) == 0
     out = capsys.readouterr().out
     assert "schema 1 -> 3" in out and "backup" in out
+    if v01_url.startswith("postgresql"):
+        assert _id_collations(v01_url) == {"C"}
     with Ledger.open(v01_url) as ledger:
         names = [v.name for v in ledger.list_versions()]
         assert names == ["human-v1", "synth-v1", "mix-v1", "det-v1"]
@@ -93,6 +96,23 @@ def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert upgrade_ledger(v01_url).already_current
 
 
+def _id_columns() -> list[tuple[str, str]]:
+    return [(t.name, c.name) for t in schema.metadata.sorted_tables for c in t.c if schema.is_id_column(c)]
+
+
+def _id_collations(url: str) -> set[str | None]:
+    """The collations of the content-id columns (PostgreSQL)."""
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            found = {(t, c): coll for t, c, coll in conn.exec_driver_sql(
+                "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()")}
+    finally:
+        engine.dispose()
+    return {found[key] for key in _id_columns()}
+
+
 def _indexes(url: str) -> set[str]:
     engine = create_engine(normalise_url(url))
     try:
@@ -112,6 +132,9 @@ def _schema2(url: str, tmp_path: Path) -> None:
     with engine.begin() as conn:
         for name in SCHEMA2_UNUSED_INDEXES:
             conn.exec_driver_sql(f"CREATE INDEX {name} ON samples ({name.removeprefix('ix_samples_')})")
+        if conn.dialect.name == "postgresql":
+            for table, column in _id_columns():
+                conn.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR(32) COLLATE "default"')
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2"))
     engine.dispose()
 
@@ -119,12 +142,17 @@ def _schema2(url: str, tmp_path: Path) -> None:
 def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_path: Path, capsys):
     _schema2(ledger_url, tmp_path)
     assert set(SCHEMA2_UNUSED_INDEXES) <= _indexes(ledger_url)
+    postgres = ledger_url.startswith("postgresql")
+    if postgres:
+        assert _id_collations(ledger_url) == {None}
     with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 3.*tailguard upgrade"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
     out = capsys.readouterr().out
     assert "schema 2 -> 3" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
     assert not set(SCHEMA2_UNUSED_INDEXES) & _indexes(ledger_url)
+    if postgres:  # content ids compare bytewise, in every table
+        assert _id_collations(ledger_url) == {"C"}
     with Ledger.open(ledger_url) as ledger:
         assert ledger.get_version("v2").n_members == 4
         assert ledger.verify("v2").passed  # digest, rows and contents unchanged by the migration

@@ -10,8 +10,9 @@ carries a digest over its manifest (see :mod:`tailguard.ledger.manifest`).
 ``occurrences`` is the per-source record: how many times each content occurs in each
 source (a file path, or one API call), with the provenance claimed there.
 
-Schema 1 (tailguard 0.1) kept versions as sets, and schema 2 kept three ``samples``
-indexes no query used; :mod:`tailguard.ledger.upgrade` migrates both in place.
+Schema 1 (tailguard 0.1) kept versions as sets; schema 2 kept three ``samples`` indexes
+no query used and, on PostgreSQL, compared content ids by the database's locale;
+:mod:`tailguard.ledger.upgrade` migrates both in place.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
-ID = String(32)
+# a content id (hex digits): on PostgreSQL compared bytewise (COLLATE "C"), whatever the database's
+# locale: the order Python sorts them in (the manifest digest's), and no locale rules to apply on every
+# index insertion (SQLite compares bytes already)
+ID = String(32).with_variant(String(32, collation="C"), "postgresql")
 
 meta = Table(
     "tg_meta",
@@ -226,6 +230,15 @@ exclusions = Table(
     Column("reason", Text, nullable=False),
     Index("ix_exclusions_version", "version_id"),
 )
+
+
+def is_id_column(column: Column) -> bool:  # type: ignore[type-arg]
+    """Whether ``column`` holds content ids (:data:`ID`).
+
+    >>> is_id_column(samples.c.id), is_id_column(samples.c.origin)
+    (True, False)
+    """
+    return isinstance(column.type, String) and column.type.length == ID.length
 
 
 def stored_schema_version(conn: Connection) -> int | None:

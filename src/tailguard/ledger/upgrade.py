@@ -6,8 +6,10 @@ occurrences, and stores a digest per version. A schema-1 version cannot know how
 often its contents occurred, so each member migrates with multiplicity 1 and the
 report says so; new ingests count every occurrence. Schema 3 drops three indexes of
 ``samples`` (origin, source, generation) that no query uses since those filters read
-the occurrences: every ingest kept them up to date for nothing. The steps run in order,
-so a schema-1 ledger goes to 2, then 3.
+the occurrences: every ingest kept them up to date for nothing. On PostgreSQL it also
+makes content-id columns compare bytewise (``COLLATE "C"``): the order the manifest
+digest is computed in, without the locale's rules on every index insertion. The steps
+run in order, so a schema-1 ledger goes to 2, then 3.
 
 Before anything changes a backup is written: for SQLite a copy of the file
 (``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
@@ -79,6 +81,7 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
         backup = _backup(engine, have)
         notes = []
         with write_transaction(engine) as conn:
+            _bytewise_ids(conn)  # first: the tables a step creates have them, and joins must agree
             if have == 1:
                 _migrate_1_to_2(conn)
                 notes.append("versions made by schema 1 were sets: each member migrated with multiplicity 1")
@@ -164,9 +167,26 @@ SCHEMA2_UNUSED_INDEXES = ("ix_samples_origin", "ix_samples_source", "ix_samples_
 
 
 def _migrate_2_to_3(conn: Connection) -> None:
-    """Drop the ``samples`` indexes no query uses (origin, source and generation filters read occurrences)."""
+    """Drop the ``samples`` indexes no query uses (origin, source and generation filters read occurrences);
+    content ids compare bytewise on PostgreSQL."""
     for name in SCHEMA2_UNUSED_INDEXES:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    _bytewise_ids(conn)
+
+
+def _bytewise_ids(conn: Connection) -> None:
+    """PostgreSQL: every content-id column not yet ``COLLATE "C"`` becomes so (its indexes are rebuilt)."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite compares bytes already
+    found = {(t, c): collation for t, c, collation in conn.exec_driver_sql(
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema()")}
+    for table in schema.metadata.sorted_tables:
+        for column in table.c:
+            key = (table.name, column.name)
+            if schema.is_id_column(column) and key in found and found[key] != "C":
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ALTER COLUMN {column.name} '
+                                     f'TYPE VARCHAR({schema.ID.length}) COLLATE "C"')
 
 
 def _counts(conn: Connection) -> tuple[int, int, int]:
