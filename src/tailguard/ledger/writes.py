@@ -42,6 +42,7 @@ from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, 
 from tailguard.ledger.versions import check_new_version, create_version
 
 CHUNK = 2_000  # samples written per batch
+_ORIGIN_ONLY = {origin: (origin, None) for origin in ORIGINS}  # shared values of WriteStats.seen
 
 s_t = schema.samples
 l_t = schema.labels
@@ -104,10 +105,9 @@ class WriteStats:
     sample_ids: list[str] = field(default_factory=list)  # one per occurrence, in input order
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    # contents this write inserted itself -> (origin, dataset id): no other writer can change them before it
-    # commits, so their repeats need no lookup
-    own: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    # every content this write has met -> (origin, dataset id) when the write inserted it itself (no other
+    # writer can change it before this one commits, so its repeats need no lookup), else None
+    seen: dict[str, tuple[str, int | None] | None] = field(default_factory=dict)
     # (source, sample id, origin) -> [multiplicity, generation, generator, verified_by, first item]
     occurrences: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
 
@@ -315,7 +315,7 @@ class LedgerWriter:
 
     def _write_chunk(self, items: list[Prepared]) -> None:
         conn, ingest_id, acc = self._conn, self.ingest_id, self.stats
-        seen, own = acc.seen, acc.own
+        seen = acc.seen
         inserted_first: set[str] = set()
         if self._dialect.inserts_first:
             # insert every content new to this write, then look up only the ones that were already stored:
@@ -328,7 +328,7 @@ class LedgerWriter:
                 rows = [first[k].row(ingest_id) for k in sorted(first)]  # one lock order for concurrent writers
                 inserted_first = self._dialect.bulk_insert(conn, s_t, SAMPLE_COLUMNS, rows, returning="id") or set()
         # stored before this write (or by a concurrent one): look up; this write's own rows are known already
-        lookup = [i for i in {p.id for p in items} if i not in own and i not in inserted_first]
+        lookup = [i for i in {p.id for p in items} if seen.get(i) is None and i not in inserted_first]
         known: dict[str, tuple[str, int | None]] = {}
         for part in chunks(lookup):
             for sid, origin, ds in self._dialect.known_samples(conn, part):
@@ -351,11 +351,11 @@ class LedgerWriter:
             acc.conflicts.append(Conflict(p.id, kind, claimed, other, detail, p.item))
 
         added = existing = duplicates = 0
-        keep_id, mark_seen = acc.sample_ids.append, seen.add
+        keep_id, mark_seen = acc.sample_ids.append, seen.setdefault
         for p in items:
             pid, origin, sample = p.id, p.origin, p.sample
             occurrence_origin = origin
-            prev = own.get(pid)
+            prev = seen.get(pid)
             if prev is None:
                 prev = known.get(pid)
             if prev is not None:
@@ -371,8 +371,8 @@ class LedgerWriter:
                         upgrades.append({"b_id": pid, "b_origin": origin, "b_vby": sample.verified_by,
                                          "b_vat": now if sample.verified_by else None,
                                          "b_depth": default_depth(origin, p.generation), "b_gen": p.generation})
-                        if pid in own:
-                            own[pid] = (origin, prev_ds)
+                        if seen.get(pid) is not None:
+                            seen[pid] = (origin, prev_ds)
                         else:
                             known[pid] = (origin, prev_ds)
                     else:
@@ -386,7 +386,7 @@ class LedgerWriter:
             else:
                 if pid not in inserted_first:
                     new_rows.append(p)
-                own[pid] = (origin, p.dataset_id)
+                seen[pid] = _ORIGIN_ONLY[origin] if p.dataset_id is None else (origin, p.dataset_id)
                 added += 1
             if p.conflicts:
                 for kind, claimed, other, detail in p.conflicts:
@@ -399,7 +399,7 @@ class LedgerWriter:
             if p.parents:
                 parent_rows.extend((pid, parent) for parent in p.parents)
             keep_id(pid)
-            mark_seen(pid)
+            mark_seen(pid, None)
             key3 = (sample.source or default_source, pid, occurrence_origin)
             occurrence = occurrences.get(key3)
             if occurrence is None:
@@ -415,7 +415,7 @@ class LedgerWriter:
                                                  returning="id") or set()
             for p in new_rows:
                 if p.id not in inserted:  # committed by a concurrent ingest meanwhile: not this write's own
-                    own.pop(p.id, None)
+                    seen[p.id] = None
             raced = len(new_rows) - len(inserted)
             acc.added -= raced
             acc.existing += raced
