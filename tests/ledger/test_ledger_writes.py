@@ -85,3 +85,20 @@ def test_a_write_pauses_the_cycle_collector_and_leaves_no_cyclic_garbage(ledger:
     with ledger.write() as writer:
         states.append(gc.isenabled())
     assert states == [False, False] and gc.isenabled()  # paused while writing, running again after
+
+
+def test_a_claim_upgrades_unknown_bytes_alike_in_one_batch_and_across_batches(ledger: Ledger, tmp_path):
+    # "a" is met as unknown, then claimed human 2,500 lines later (another batch, where this write's own
+    # record of it answers); "b" the same within one batch
+    lines = [{"text": "a"}, {"text": "b"}, {"text": "b", "origin": "human"}]
+    lines += [{"text": f"filler {i}", "origin": "human"} for i in range(2_500)]
+    lines += [{"text": "a", "origin": "human"}]
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = ledger.ingest(path, as_version="v")
+    assert (report.added, report.duplicates, report.conflicts) == (2_502, 2, [])
+    stored = {r.id: r.origin for r in ledger.iter_samples() if not r.extra.get("topic")}
+    assert {stored[report.sample_ids[0]], stored[report.sample_ids[1]]} == {"human"}
+    assert ledger.version_summary("v").by_origin == {"human": 2_502, "unknown": 2}
+    verified = ledger.verify("v")
+    assert verified.passed and not verified.changed  # the upgraded rows' provenance digests followed
