@@ -63,14 +63,20 @@ def test_mix_json_report(url, capsys):
         "--target-size",
         "10",
         "--json",
+        "--allow-no-human",  # replace keeps only g1: no human data, permitted and recorded
     )
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["n_selected"] == 10 and report["n_excluded"] == 50
     assert report["gate"]["ok"] is True and report["policy"] == "replace"
+    assert report["gate"]["limits"]["allow_no_human"] is True
+    assert report["gate"]["notes"] == ["no human data (0 of 10 samples are human): permitted by --allow-no-human"]
+    with Ledger.open(url) as ledger:
+        extra = ledger.get_version("r").extra
+    assert extra["allow_no_human"] is True and extra["gate"]["notes"] == report["gate"]["notes"]
 
 
-def test_refused_mix_is_one_line_exit_2_and_writes_nothing(url, capsys):
+def test_refused_mix_is_one_line_exit_4_and_writes_nothing(url, capsys):
     code = run(
         url,
         "mix",
@@ -90,9 +96,9 @@ def test_refused_mix_is_one_line_exit_2_and_writes_nothing(url, capsys):
         "0",
     )
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 4
     assert err == (
-        "error: bad: mix refused: unknown-origin share 0.08 > 0.05 allowed (max unknown fraction); "
+        "error: bad: gate refused: unknown-origin share 0.08 > 0.05 allowed (max unknown fraction); "
         "synthetic depth 1 > 0 allowed (max synthetic depth)\n"
     )
     with Ledger.open(url) as ledger:
@@ -130,5 +136,5 @@ def test_gate_command_passes_and_refuses(url, capsys):
     capsys.readouterr()
     code = run(url, "gate", "all", "--policy", "anchor:0.5")
     err = capsys.readouterr().err
-    assert code == 2
-    assert err == "error: all: mix refused: human fraction 0.33 < 0.50 required by anchor:0.5\n"
+    assert code == 4
+    assert err == "error: all: gate refused: human fraction 0.33 < 0.50 required by anchor:0.5\n"

@@ -35,7 +35,7 @@ def test_enforce_raises_gate_refused_naming_the_numbers():
     gate = Gate(parse_policy("replace+anchor:0.3").gate_limits())
     with pytest.raises(GateRefusedError) as info:
         gate.enforce(stats(human=12))
-    assert str(info.value) == "mix refused: human fraction 0.12 < 0.30 required by anchor:0.3"
+    assert str(info.value) == "gate refused: human fraction 0.12 < 0.30 required by anchor:0.3"
     assert info.value.reasons == ["human fraction 0.12 < 0.30 required by anchor:0.3"]
     assert gate.enforce(stats(human=30)).ok
 
@@ -45,6 +45,8 @@ def test_gate_judges_a_selection_and_an_unanchored_replace_mix_fails_a_human_min
     sel = parse_policy("replace").compose(pool, rng=0)
     decision = Gate(GateLimits(min_human_fraction=0.2, max_synthetic_depth=2)).check(sel)
     assert decision.reasons == (
+        "the mix holds no human data (0 of 10 samples are human); pass --allow-no-human (allow_no_human=True) "
+        "to permit it",
         "human fraction 0.00 < 0.20 required by the policy",
         "synthetic depth 3 > 2 allowed (max synthetic depth)",
     )

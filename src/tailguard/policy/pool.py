@@ -89,6 +89,8 @@ class Pool:
         round: the generation that produced each item; the original human data is round 0.
         features: optional ``(n, d)`` float array, used by ``filter`` and ``tail-preserve``.
         classes: optional ``(n,)`` integer class labels, used by ``tail-preserve``.
+        texts: optional ``(n,)`` strings, the documents of a text pool: ``filter``
+            drops degenerate ones (see :mod:`tailguard.policy.degenerate`).
         ids: optional ``(n,)`` sample ids (the ledger's); carried through untouched.
     """
 
@@ -98,6 +100,7 @@ class Pool:
     features: np.ndarray | None = None
     classes: np.ndarray | None = None
     ids: np.ndarray | Sequence[str] | None = field(default=None)
+    texts: np.ndarray | Sequence[str] | None = field(default=None)
 
     def __post_init__(self) -> None:
         origin = origin_codes(self.origin)
@@ -127,6 +130,15 @@ class Pool:
             if ids.shape[0] != n:
                 raise BadInputError(f"Pool.ids has {ids.shape[0]} entries but origin has {n}")
             object.__setattr__(self, "ids", ids)
+        if self.texts is not None:
+            texts = np.empty(len(self.texts), dtype=object)
+            texts[:] = list(self.texts)
+            if texts.shape[0] != n:
+                raise BadInputError(f"Pool.texts has {texts.shape[0]} entries but origin has {n}")
+            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+            if bad is not None:
+                raise BadInputError(f"Pool.texts[{bad}] is a {type(texts[bad]).__name__}, not a str")
+            object.__setattr__(self, "texts", texts)
 
     def __len__(self) -> int:
         return int(self.origin.shape[0])
@@ -149,6 +161,7 @@ class Pool:
             features=take(self.features),
             classes=take(self.classes),
             ids=take(self.ids),
+            texts=take(self.texts),
         )
 
     @classmethod
