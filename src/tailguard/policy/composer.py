@@ -164,8 +164,9 @@ def compose(
                 hit[cand[mask]] = True
                 log.mark(hit, reason)
         cand = np.flatnonzero(log.open)
+        feats = _features("filter", "pool", pool)
         out = filter_masks(
-            _features("filter", "pool", pool)[cand],
+            feats if cand.size == n else feats[cand],  # no copy of a large pool when every row is a candidate
             pool.is_human[cand],
             _features("filter", "reference", ref),
             k=k,

@@ -39,6 +39,10 @@ from tailguard.policy.neighbors import NeighborIndex, knn_radii, nearest
 DUPLICATE_NEIGHBOURS = 8
 #: Lists the approximate search probes for near-duplicates (they lie within a tiny radius).
 DUPLICATE_NPROBE = 2
+#: Rows the approximate search finds off support are searched again with this many times the probed lists.
+RECHECK_PROBES = 4
+#: Synthetic rows checked for support at a time.
+SUPPORT_BLOCK = 65_536
 #: The intrinsic dimension is estimated on at most this many distinct reference points (seeded).
 DIMENSION_SAMPLE = 5000
 
@@ -69,7 +73,12 @@ def support_mask(
     wide = max(10 * k, 50)
     if index.approximate:
         dist, idx = index.search(features, wide)
-        return np.any(dist <= radii[np.maximum(idx, 0)], axis=1)
+        inside = np.any(dist <= radii[np.maximum(idx, 0)], axis=1)
+        rest = np.flatnonzero(~inside)  # a miss is mostly a covering ball in a list not probed: look wider
+        if rest.size:
+            dist, idx = index.search(features[rest], wide, nprobe=RECHECK_PROBES * index.nprobe)
+            inside[rest] = np.any(dist <= radii[np.maximum(idx, 0)], axis=1)
+        return inside
     dist, idx = index.search(features, k)
     inside = np.any(dist <= radii[idx], axis=1)
     rest = np.flatnonzero(~inside)
@@ -101,12 +110,23 @@ def intrinsic_dimension(points: np.ndarray, k: int = 10) -> float:
 
 
 def _row_groups(features: np.ndarray) -> np.ndarray:
-    """Group id per row: equal ids for identical rows."""
-    rows = np.ascontiguousarray(features)
-    if rows.shape[0] == 0:
+    """Group id per row: equal ids for identical rows (a seeded 64-bit hash of the row's bytes)."""
+    n = features.shape[0]
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, inverse = np.unique(view, return_inverse=True)
+    width = features.dtype.itemsize * features.shape[1]
+    words = width // 8 if width % 8 == 0 else None
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, size=(words or width), dtype=np.uint64) | np.uint64(1)
+    keys = np.empty(n, dtype=np.uint64)
+    step = 16_384
+    with np.errstate(over="ignore"):
+        for lo in range(0, n, step):
+            block = np.ascontiguousarray(features[lo : lo + step])
+            raw = block.view(np.uint64 if words else np.uint8).reshape(block.shape[0], -1).astype(np.uint64)
+            h = raw * weights
+            h ^= h >> np.uint64(29)
+            keys[lo : lo + block.shape[0]] = h.sum(axis=1, dtype=np.uint64)
+    _, inverse = np.unique(keys, return_inverse=True)
     return inverse.reshape(-1).astype(np.int64)
 
 
@@ -214,8 +234,10 @@ def filter_masks(
     synthetic = ~is_human
     ref_index = NeighborIndex(reference, method=knn, seed=seed)
     off = np.zeros(n, dtype=bool)
-    if synthetic.any():
-        off[synthetic] = ~support_mask(features[synthetic], reference, k, index=ref_index)
+    rows = np.flatnonzero(synthetic)
+    for lo in range(0, rows.size, SUPPORT_BLOCK):  # in blocks: no copy of every synthetic row at once
+        part = rows[lo : lo + SUPPORT_BLOCK]
+        off[part] = ~support_mask(features[part], reference, k, index=ref_index)
     keep = ~off
     radius = duplicate_radius(reference, duplicate_quantile, int(keep.sum()), index=ref_index, k=k, seed=seed)
     dup = np.zeros(n, dtype=bool)

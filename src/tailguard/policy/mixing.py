@@ -198,7 +198,10 @@ def mix(
         row_of = {rec.id: k for k, (rec, _) in enumerate(pairs)}
         rows = [row_of[r.id] for r in records]
         unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
+        if modality in ("text", "image", "detection"):  # embeddings: float32 halves the memory of a large mix
+            unique_features = unique_features.astype(np.float32, copy=False)
         features = unique_features[rows]
+        del unique_features
         if pol.filter_step is not None and modality == "text":  # filter drops degenerate texts too
             unique_texts = decode_texts(pairs)
             texts = [unique_texts[i] for i in rows]

@@ -5,8 +5,9 @@ Two methods, chosen per indexed point set:
 * ``"exact"``: scikit-learn's ``NearestNeighbors`` (a tree for few dimensions,
   brute force otherwise), in float64;
 * ``"faiss"``: an inverted-file index (faiss ``IndexIVFFlat``) of about
-  ``4 √n`` k-means lists, of which the ``nprobe`` nearest to each query are
-  searched. Distances are exact float32 distances to the points it looks at
+  ``4 √n`` k-means lists, none above twice the mean size (see
+  :func:`balanced_centroids`), of which the ``nprobe`` nearest to each query are
+  searched; queries are searched in the order of their nearest list. Distances are exact float32 distances to the points it looks at
   (round-off below 1e-6 of the squared norms snapped to 0, so copies tie at 0);
   what is approximate is which points it looks at: a true neighbour in a list
   that is not probed is missed.
@@ -42,11 +43,11 @@ from tailguard.errors import EmptyDatasetError, UnknownChoiceError
 #: The methods a ``knn`` parameter may name.
 KNN_METHODS = ("auto", "exact", "faiss")
 #: ``auto`` searches exactly when the indexed set has at most this many points ...
-EXACT_MAX = 20_000
+EXACT_MAX = 5_000
 #: ... or at most this many dimensions.
 EXACT_MAX_DIM = 10
 #: Lists the faiss index searches per query.
-NPROBE = 16
+NPROBE = 8
 _QUERY_BLOCK = 65_536
 _ROUND_OFF = 1e-6
 
@@ -64,6 +65,48 @@ def resolve_method(method: str, n: int, dim: int) -> str:
     return "exact" if n <= EXACT_MAX or dim <= EXACT_MAX_DIM else "faiss"
 
 
+def balanced_centroids(points: np.ndarray, n_lists: int, *, seed: int = 0) -> np.ndarray:
+    """k-means centroids of ``points`` (float32) in which no list is more than twice the mean size.
+
+    faiss k-means (10 iterations, trained on a seeded subsample of 40 points per
+    list); a list above twice the mean size is split by k-means of its own points
+    into parts of about the mean size. Text features gather around hubs, and a
+    query that falls in a hub list would otherwise scan thousands of points.
+
+    >>> c = balanced_centroids(np.random.default_rng(0).normal(size=(4000, 4)).astype(np.float32), 40)
+    >>> c.shape[1], c.shape[0] >= 40
+    (4, True)
+    """
+    faiss = require("faiss", extra="all", feature="approximate k-NN for filter and tail-preserve")
+    n, dim = points.shape
+    rng = np.random.default_rng([seed, 0xFA155])
+
+    def kmeans(x: np.ndarray, parts: int, salt: int) -> np.ndarray:
+        if x.shape[0] > 40 * parts:
+            x = x[np.sort(rng.choice(x.shape[0], 40 * parts, replace=False))]
+        km = faiss.Kmeans(dim, parts, niter=10, seed=int(seed) + salt, min_points_per_centroid=1, verbose=False)
+        km.train(np.ascontiguousarray(x, dtype=np.float32))
+        return km.centroids
+
+    centroids = kmeans(points, n_lists, 0)
+    quantizer = faiss.IndexFlatL2(dim)
+    quantizer.add(centroids)
+    lists = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, _QUERY_BLOCK):
+        lists[lo : lo + _QUERY_BLOCK] = quantizer.search(np.ascontiguousarray(points[lo : lo + _QUERY_BLOCK]), 1)[1][:, 0]
+    sizes = np.bincount(lists, minlength=n_lists)
+    mean = n / n_lists
+    big = np.flatnonzero(sizes > 2 * mean)
+    if big.size == 0:
+        return np.ascontiguousarray(centroids)
+    keep = np.ones(n_lists, dtype=bool)
+    keep[big] = False
+    parts = [centroids[keep]]
+    for salt, b in enumerate(big, start=1):
+        parts.append(kmeans(points[lists == b], math.ceil(sizes[b] / mean), salt))
+    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
 class NeighborIndex:
     """k-NN over a fixed point set (see the module docstring for the methods).
 
@@ -77,14 +120,16 @@ class NeighborIndex:
         points: np.ndarray,
         *,
         method: str = "auto",
-        nprobe: int = NPROBE,
+        nprobe: int | None = None,
         seed: int = 0,
         like: NeighborIndex | None = None,
     ):
-        self.points = np.asarray(points, dtype=np.float64)
+        self.points = np.asarray(points)
+        if self.points.dtype not in (np.float32, np.float64):
+            self.points = self.points.astype(np.float64)
         n, dim = self.points.shape
         self.method = resolve_method(method, n, dim) if like is None else like.method
-        self.nprobe = int(nprobe)
+        self.nprobe = int(nprobe if nprobe is not None else NPROBE)
         self._self: tuple[np.ndarray, np.ndarray] | None = None
         if self.method == "exact":
             from sklearn.neighbors import NearestNeighbors  # imported on first use: plain policies never need it
@@ -92,7 +137,7 @@ class NeighborIndex:
             self._index: Any = NearestNeighbors(algorithm="auto").fit(self.points) if n else None
             return
         faiss = require("faiss", extra="all", feature="approximate k-NN for filter and tail-preserve")
-        xf = np.ascontiguousarray(self.points, dtype=np.float32)
+        xf = np.ascontiguousarray(self.points, dtype=np.float32)  # no copy when the points are float32
         self._norms = np.einsum("ij,ij->i", xf, xf)
         if like is not None and getattr(like, "_quantizer", None) is not None:
             self._quantizer = like._quantizer
@@ -103,18 +148,13 @@ class NeighborIndex:
                 self._quantizer = None
                 self._index = faiss.IndexFlatL2(dim)
             else:
+                centroids = balanced_centroids(xf, n_lists, seed=seed)
                 self._quantizer = faiss.IndexFlatL2(dim)
-                self._index = faiss.IndexIVFFlat(self._quantizer, dim, n_lists)
-                self._index.cp.seed = int(seed)
-                self._index.cp.niter = 10
-                self._index.cp.min_points_per_centroid = 1  # a seeded subsample of 40 points per list trains it
-                per_list = 40
-                train = xf
-                if n > per_list * n_lists:
-                    pick = np.random.default_rng([seed, 0xFA155]).choice(n, per_list * n_lists, replace=False)
-                    train = xf[np.sort(pick)]
-                self._index.train(train)
-        self._index.add(xf)
+                self._quantizer.add(centroids)
+                self._index = faiss.IndexIVFFlat(self._quantizer, dim, centroids.shape[0])  # trained: lists given
+        for lo in range(0, n, _QUERY_BLOCK):  # faiss keeps its own float32 copy
+            self._index.add(xf[lo : lo + _QUERY_BLOCK])
+        del xf
 
     @property
     def approximate(self) -> bool:
@@ -129,26 +169,40 @@ class NeighborIndex:
         Where the faiss index found fewer than ``k`` points the rest are ``inf`` / ``-1``.
         """
         k = min(int(k), len(self))
-        queries = np.asarray(queries, dtype=np.float64)
+        queries = np.asarray(queries)
         if queries.shape[0] == 0 or k == 0:
             return np.zeros((queries.shape[0], k)), np.zeros((queries.shape[0], k), dtype=np.int64)
         if self.method == "exact":
             return self._index.kneighbors(queries, n_neighbors=k)
         if self._quantizer is not None:
             self._index.nprobe = min(nprobe or self.nprobe, self._quantizer.ntotal)
-        dist = np.empty((queries.shape[0], k), dtype=np.float64)
-        idx = np.empty((queries.shape[0], k), dtype=np.int64)
-        for lo in range(0, queries.shape[0], _QUERY_BLOCK):
-            q = np.ascontiguousarray(queries[lo : lo + _QUERY_BLOCK], dtype=np.float32)
+        m = queries.shape[0]
+        dist = np.empty((m, k), dtype=np.float64)
+        idx = np.empty((m, k), dtype=np.int64)
+        order = self._list_order(queries)
+        for lo in range(0, m, _QUERY_BLOCK):
+            rows = order[lo : lo + _QUERY_BLOCK]  # queries of the same lists together: their lists stay in cache
+            q = np.ascontiguousarray(queries[rows], dtype=np.float32)
             d2, i = self._index.search(q, k)
             missing = i < 0
             d2 = d2.astype(np.float64)
             floor = _ROUND_OFF * (np.einsum("ij,ij->i", q, q)[:, None] + self._norms[np.maximum(i, 0)])
             d2[d2 <= floor] = 0.0
             d2[missing] = np.inf
-            dist[lo : lo + len(q)] = np.sqrt(d2)
-            idx[lo : lo + len(q)] = i
+            dist[rows] = np.sqrt(d2)
+            idx[rows] = i
         return dist, idx
+
+    def _list_order(self, queries: np.ndarray) -> np.ndarray:
+        """Query positions sorted by their nearest list (identity without lists)."""
+        if self._quantizer is None:
+            return np.arange(queries.shape[0])
+        lists = np.empty(queries.shape[0], dtype=np.int64)
+        for lo in range(0, queries.shape[0], _QUERY_BLOCK):
+            _, nearest_list = self._quantizer.search(np.ascontiguousarray(queries[lo : lo + _QUERY_BLOCK],
+                                                                           dtype=np.float32), 1)
+            lists[lo : lo + len(nearest_list)] = nearest_list[:, 0]
+        return np.argsort(lists, kind="stable")
 
     def self_search(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each indexed point's ``k`` nearest indexed points, itself (or a copy) first; cached."""

@@ -87,7 +87,8 @@ class Pool:
         depth: synthetic depth, 0 for human data (model generations between the
             sample and human data).
         round: the generation that produced each item; the original human data is round 0.
-        features: optional ``(n, d)`` float array, used by ``filter`` and ``tail-preserve``.
+        features: optional ``(n, d)`` float array (float32 or float64; other types become
+            float64), used by ``filter`` and ``tail-preserve``.
         classes: optional ``(n,)`` integer class labels, used by ``tail-preserve``.
         texts: optional ``(n,)`` strings, the documents of a text pool: ``filter``
             drops degenerate ones (see :mod:`tailguard.policy.degenerate`).
@@ -112,7 +113,9 @@ class Pool:
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "round", _int_array(self.round, n, "round", 0))
         if self.features is not None:
-            feats = np.asarray(self.features, dtype=np.float64)
+            feats = np.asarray(self.features)
+            if feats.dtype not in (np.float32, np.float64):  # float32 stays float32: half the memory at scale
+                feats = feats.astype(np.float64)
             if feats.ndim == 1:
                 feats = feats[:, None]
             if feats.ndim != 2 or feats.shape[0] != n:

@@ -151,7 +151,7 @@ class Filter(Step):
       pool's size).
 
     ``knn`` picks the neighbour search: ``exact`` (scikit-learn), ``faiss``
-    (approximate, inverted lists) or ``auto`` (exact up to 20 000 points or 10
+    (approximate, inverted lists) or ``auto`` (exact up to 5 000 points or 10
     dimensions, faiss above).
     """
 
