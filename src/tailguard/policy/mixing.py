@@ -104,11 +104,24 @@ def _union(groups: Iterable[Iterable[Any]]) -> list[Any]:
     return [first[key] for key in most for _ in range(most[key])]
 
 
-def _records(ledger: Any, versions: list[str]) -> list[Any]:
-    """Every occurrence of the versions (see :func:`_union`)."""
+def _records(ledger: Any, versions: list[str], content: dict[str, bytes] | None = None) -> list[Any]:
+    """Every occurrence of the versions (see :func:`_union`).
+
+    With ``content``, the versions are read with their bytes in the same pass, and
+    ``content`` maps each sample id to them (one read instead of two, for features).
+    """
     for name in versions:
         ledger.get_version(name)  # typed error with did-you-mean when absent
-    return _union(ledger.iter_samples(name) for name in versions)
+    if content is None:
+        return _union(ledger.iter_samples(name) for name in versions)
+
+    def stream(name: str) -> Iterable[Any]:
+        for rec, data in ledger.iter_bytes(name, batch_size=10_000, read_files=False):  # files: when needed
+            if data is not None:
+                content.setdefault(rec.id, data)
+            yield rec
+
+    return _union(stream(name) for name in versions)
 
 
 def mix(
@@ -169,8 +182,10 @@ def mix(
         raise VersionExistsError(f"version {as_version!r} already exists; versions are immutable, pick a new name")
 
     say("reading versions")
-    human_recs = _records(ledger, human_names)
-    synth_recs = _records(ledger, synth_names)
+    needs_features = pol.filter_step is not None or pol.sampler_step is not None
+    content: dict[str, bytes] | None = {} if needs_features else None
+    human_recs = _records(ledger, human_names, content)
+    synth_recs = _records(ledger, synth_names, content)
     records = _union([human_recs, synth_recs])
     human_keys = {(r.id, r.origin) for r in human_recs}
     from_human = [(r.id, r.origin) in human_keys for r in records]
@@ -193,8 +208,12 @@ def mix(
         classes, _ = detection_classes(records, [r for r, m in zip(records, ref_mask, strict=True) if m])
     if pol.filter_step is not None or (pol.sampler_step is not None and classes is None):
         say("computing features")
-        unique = list(dict.fromkeys(r.id for r in records))  # each content embedded once
-        pairs = list(ledger.iter_bytes(ids=unique))
+        first = {r.id: r for r in records}  # each content embedded once
+        assert content is not None
+        missing = [sid for sid in first if sid not in content]
+        if missing:  # stored by reference and not read with the version
+            content.update((rec.id, data) for rec, data in ledger.iter_bytes(ids=missing) if data is not None)
+        pairs = [(rec, content.pop(sid)) for sid, rec in first.items()]
         row_of = {rec.id: k for k, (rec, _) in enumerate(pairs)}
         rows = [row_of[r.id] for r in records]
         unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
