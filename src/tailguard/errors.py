@@ -143,11 +143,13 @@ class LedgerAccessError(LedgerError):
 
 
 class GateRefusedError(TailguardError, RuntimeError):
-    """A training mix broke the policy gate. ``reasons`` lists each broken rule with its numbers."""
+    """A training mix broke the policy gate. ``reasons`` lists each broken rule with its numbers.
+
+    The CLI exits with code 4 on it (2 is bad usage or bad input)."""
 
     def __init__(self, reasons: list[str], *, path: str | None = None):
         self.reasons = list(reasons)
-        super().__init__("mix refused: " + "; ".join(self.reasons), path=path)
+        super().__init__("gate refused: " + "; ".join(self.reasons), path=path)
 
 
 class MissingDependencyError(TailguardError, ImportError):

@@ -99,7 +99,7 @@ def test_a_refused_mix_names_the_numbers_and_writes_nothing(ledger):
         )
     message = str(info.value)
     assert message == (
-        "bad: mix refused: unknown-origin share 0.33 > 0.05 allowed (max unknown fraction); "
+        "bad: gate refused: unknown-origin share 0.33 > 0.05 allowed (max unknown fraction); "
         "synthetic depth 5 > 3 allowed (max synthetic depth)"
     )
     assert len(ledger.list_versions()) == before
@@ -122,7 +122,7 @@ def test_gate_on_an_existing_version_uses_the_given_policy(ledger):
     assert not decision.ok
     assert decision.reasons == ("human fraction 0.12 < 0.30 required by anchor:0.3",)
     with pytest.raises(
-        GateRefusedError, match=r"all: mix refused: human fraction 0\.12 < 0\.30 required by anchor:0\.3"
+        GateRefusedError, match=r"all: gate refused: human fraction 0\.12 < 0\.30 required by anchor:0\.3"
     ):
         enforce_gate(ledger, "all", policy="anchor:0.3")
     assert enforce_gate(ledger, "all", limits=GateLimits(min_human_fraction=0.1)).ok

@@ -3,7 +3,8 @@
 Only typer is imported here and in the command modules' top level; each command
 imports the library it needs when it runs, so ``tailguard --help`` stays fast.
 Every :class:`~tailguard.errors.TailguardError` becomes one line on stderr and
-exit code 2 (``--debug`` shows the traceback instead).
+exit code 2, or 4 for a :class:`~tailguard.errors.GateRefusedError` (``--debug``
+shows the traceback instead). ``audit --fail-on`` exits 3 by itself.
 
 The global options ``--ledger URL`` and ``--debug`` may also follow the subcommand
 (``tailguard version list --ledger sqlite:///x.db``): :func:`hoist_global_options`
@@ -113,7 +114,7 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
-    from tailguard.errors import TailguardError
+    from tailguard.errors import GateRefusedError, TailguardError
 
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     state.ledger_url, state.debug = None, False  # the callback sets both; nothing stays from an earlier call
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             raise
         typer.echo(f"error: {exc}", err=True)
-        code = 2
+        code = 4 if isinstance(exc, GateRefusedError) else 2
     if argv is None:
         sys.exit(code)
     return code

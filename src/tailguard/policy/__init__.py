@@ -5,7 +5,8 @@ A policy spec such as ``"accumulate+anchor:0.2+filter"`` parses to a
 rows (arrays, for the simulator) or from ledger versions (:func:`mix`). Every
 row left out is logged with its reason, and a :class:`Gate` (in memory) or
 :func:`check_gate` / :func:`enforce_gate` (on a ledger version) refuses mixes
-that break the policy's limits. The grammar is in :mod:`tailguard.policy.spec`,
+that break the policy's limits (a mix without human data among them, unless
+permitted) or, given a human reference, whose audit reaches a verdict. The grammar is in :mod:`tailguard.policy.spec`,
 the order of application in :mod:`tailguard.policy.composer`.
 
 >>> import numpy as np
@@ -19,6 +20,7 @@ the order of application in :mod:`tailguard.policy.composer`.
 """
 
 from tailguard.origins import Origin
+from tailguard.policy.auditing import AuditCheck, audit_check
 from tailguard.policy.gate import Gate, GateDecision, GateLimits
 from tailguard.policy.mixing import MixReport, check_gate, enforce_gate, mix
 from tailguard.policy.pool import ORIGIN_NAMES, Pool
@@ -29,6 +31,7 @@ from tailguard.policy.steps import POLICIES, Step
 __all__ = [
     "ORIGIN_NAMES",
     "POLICIES",
+    "AuditCheck",
     "Gate",
     "GateDecision",
     "GateLimits",
@@ -39,6 +42,7 @@ __all__ = [
     "Pool",
     "Selection",
     "Step",
+    "audit_check",
     "check_gate",
     "enforce_gate",
     "mix",

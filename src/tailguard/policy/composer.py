@@ -5,8 +5,9 @@ Order of application (whatever order the spec names the steps in):
 1. **source** picks the candidates. ``replace``: rows with ``round == current_round``;
    ``accumulate`` / ``accumulate-subsample``: rows with ``round <= current_round``.
    Rows from later rounds are never candidates. Without a source step, ``replace``.
-2. **filter** drops synthetic candidates that are off the reference support or
-   near-duplicates (see :mod:`tailguard.policy.filtering`).
+2. **filter** drops synthetic candidates that are degenerate texts (when the pool
+   carries ``texts``; see :mod:`tailguard.policy.degenerate`), then those that are
+   off the reference support or near-duplicates (see :mod:`tailguard.policy.filtering`).
 3. **size**: ``replace`` and ``accumulate-subsample`` fix the size ``T`` to
    ``target_size`` (``replace`` without one: the number of candidates;
    ``accumulate-subsample`` requires it); ``accumulate`` keeps every candidate.
@@ -34,6 +35,7 @@ import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError
 from tailguard.origins import Origin
+from tailguard.policy.degenerate import degenerate_texts
 from tailguard.policy.filtering import filter_masks
 from tailguard.policy.pool import Pool
 from tailguard.policy.selection import MixStats, Selection
@@ -141,15 +143,35 @@ def compose(
     # 2. filter
     step = policy.filter_step
     if step is not None:
-        cand = np.flatnonzero(log.open)
+        params = step.get_params()
+        k, q = params["k"], params["duplicate_quantile"]
         ref = _reference_for("filter", reference, pool, eligible)
-        k, q = step.get_params()["k"], step.get_params()["duplicate_quantile"]
+        if pool.texts is not None:
+            cand = np.flatnonzero(log.open)
+            ref_texts = ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible]
+            deg = degenerate_texts(
+                list(pool.texts[cand]), pool.is_human[cand], list(ref_texts),
+                repetition=params["repetition"], jaccard=params["jaccard"],
+            )
+            for mask, reason in (
+                (deg.empty, "filter: degenerate text (no words)"),
+                (deg.repetitive, f"filter: degenerate text (repetitive: >= {deg.repetition_threshold:.3g} of its "
+                 "word 3-grams repeat, or one word repeated)"),
+                (deg.duplicate, f"filter: near-duplicate text (word 3-gram Jaccard >= {_fmt(deg.jaccard)} with an "
+                 "earlier row)"),
+            ):
+                hit = np.zeros(n, dtype=bool)
+                hit[cand[mask]] = True
+                log.mark(hit, reason)
+        cand = np.flatnonzero(log.open)
+        feats = _features("filter", "pool", pool)
         out = filter_masks(
-            _features("filter", "pool", pool)[cand],
+            feats if cand.size == n else feats[cand],  # no copy of a large pool when every row is a candidate
             pool.is_human[cand],
             _features("filter", "reference", ref),
             k=k,
             duplicate_quantile=q,
+            knn=params["knn"],
         )
         off = np.zeros(n, dtype=bool)
         off[cand[out.off_support]] = True

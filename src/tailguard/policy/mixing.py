@@ -27,12 +27,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError, VersionExistsError
+from tailguard.ledger.payloads import decode_texts
 from tailguard.policy.gate import GateDecision, GateLimits
 from tailguard.policy.records import detection_classes, feature_matrix, modality_of, pool_from_records
 from tailguard.policy.selection import MixStats
@@ -103,11 +104,24 @@ def _union(groups: Iterable[Iterable[Any]]) -> list[Any]:
     return [first[key] for key in most for _ in range(most[key])]
 
 
-def _records(ledger: Any, versions: list[str]) -> list[Any]:
-    """Every occurrence of the versions (see :func:`_union`)."""
+def _records(ledger: Any, versions: list[str], content: dict[str, bytes] | None = None) -> list[Any]:
+    """Every occurrence of the versions (see :func:`_union`).
+
+    With ``content``, the versions are read with their bytes in the same pass, and
+    ``content`` maps each sample id to them (one read instead of two, for features).
+    """
     for name in versions:
         ledger.get_version(name)  # typed error with did-you-mean when absent
-    return _union(ledger.iter_samples(name) for name in versions)
+    if content is None:
+        return _union(ledger.iter_samples(name) for name in versions)
+
+    def stream(name: str) -> Iterable[Any]:
+        for rec, data in ledger.iter_bytes(name, batch_size=10_000, read_files=False):  # files: when needed
+            if data is not None:
+                content.setdefault(rec.id, data)
+            yield rec
+
+    return _union(stream(name) for name in versions)
 
 
 def mix(
@@ -122,6 +136,7 @@ def mix(
     seed: int = 0,
     max_unknown_fraction: float | None = None,
     max_synthetic_depth: int | None = None,
+    allow_no_human: bool = False,
     embedder: str | None = None,
     description: str = "",
     progress: Progress | None = None,
@@ -139,6 +154,8 @@ def mix(
         target_size: the training-set size (``replace``, ``accumulate-subsample``, ``fresh:F``).
         seed: seeds every random draw; the same inputs and seed give the same version.
         max_unknown_fraction, max_synthetic_depth: extra gate limits.
+        allow_no_human: permit a mix without any human sample (refused by default);
+            the permission is recorded in the version's ``extra``.
         embedder: the :mod:`tailguard.features` embedder for text or images.
         description: stored with the version.
         progress: called with the name of each phase.
@@ -158,13 +175,17 @@ def mix(
         raise ParameterError(f"a fresh version was given but the policy {str(pol)!r} has no fresh:F step")
     if pol.fresh_step is not None and not fresh_names:
         raise ParameterError(f"the policy {str(pol)!r} draws fresh human data: pass fresh=VERSION (--fresh)")
-    limits = pol.gate_limits(max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth)
+    limits = pol.gate_limits(
+        max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth, allow_no_human=allow_no_human
+    )
     if any(v.name == as_version for v in ledger.list_versions()):
         raise VersionExistsError(f"version {as_version!r} already exists; versions are immutable, pick a new name")
 
     say("reading versions")
-    human_recs = _records(ledger, human_names)
-    synth_recs = _records(ledger, synth_names)
+    needs_features = pol.filter_step is not None or pol.sampler_step is not None
+    content: dict[str, bytes] | None = {} if needs_features else None
+    human_recs = _records(ledger, human_names, content)
+    synth_recs = _records(ledger, synth_names, content)
     records = _union([human_recs, synth_recs])
     human_keys = {(r.id, r.origin) for r in human_recs}
     from_human = [(r.id, r.origin) in human_keys for r in records]
@@ -182,17 +203,29 @@ def mix(
 
     ref_mask = np.array(from_human) & np.array([r.origin == "human" for r in records])
     modality = modality_of(records, ",".join(human_names + synth_names))
-    classes = features = None
+    classes = features = texts = None
     if pol.sampler_step is not None and modality == "detection":
         classes, _ = detection_classes(records, [r for r, m in zip(records, ref_mask, strict=True) if m])
     if pol.filter_step is not None or (pol.sampler_step is not None and classes is None):
         say("computing features")
-        unique = list(dict.fromkeys(r.id for r in records))  # each content embedded once
-        pairs = list(ledger.iter_bytes(ids=unique))
+        first = {r.id: r for r in records}  # each content embedded once
+        assert content is not None
+        missing = [sid for sid in first if sid not in content]
+        if missing:  # stored by reference and not read with the version
+            content.update((rec.id, data) for rec, data in ledger.iter_bytes(ids=missing) if data is not None)
+        pairs = [(rec, content.pop(sid)) for sid, rec in first.items()]
+        row_of = {rec.id: k for k, (rec, _) in enumerate(pairs)}
+        rows = [row_of[r.id] for r in records]
         unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
-        row_of = {sid: k for k, sid in enumerate(unique)}
-        features = unique_features[[row_of[r.id] for r in records]]
-    pool = pool_from_records(records, features=features, classes=classes)
+        if modality in ("text", "image", "detection"):  # embeddings: float32 halves the memory of a large mix
+            unique_features = unique_features.astype(np.float32, copy=False)
+        features = unique_features[rows]
+        del unique_features
+        if pol.filter_step is not None and modality == "text":  # filter drops degenerate texts too
+            unique_texts = decode_texts(pairs)
+            texts = [unique_texts[i] for i in rows]
+        del pairs
+    pool = pool_from_records(records, features=features, classes=classes, texts=texts)
     reference = pool.subset(np.flatnonzero(ref_mask)) if ref_mask.any() else None
     fresh_pool = pool_from_records(fresh_recs) if fresh_names else None
 
@@ -222,6 +255,7 @@ def mix(
         "seed": int(seed),
         "target_size": target_size,
         "sources": sources,
+        "allow_no_human": bool(allow_no_human),
         "gate": decision.to_dict(),
         "reason_counts": sel.reason_counts(),
     }
@@ -251,11 +285,12 @@ def _limits_for(
     limits: GateLimits | None,
     max_unknown_fraction: float | None,
     max_synthetic_depth: int | None,
+    allow_no_human: bool,
 ) -> GateLimits:
     if policy is not None and limits is not None:
         raise ParameterError("pass either policy= or limits= to the gate, not both")
     if limits is not None:
-        return limits
+        return replace(limits, allow_no_human=True) if allow_no_human else limits
     if policy is None:
         info = ledger.get_version(version)
         recorded = (info.extra or {}).get("policy")
@@ -268,10 +303,41 @@ def _limits_for(
             max_synthetic_depth = (
                 max_synthetic_depth if max_synthetic_depth is not None else gate.get("max_synthetic_depth")
             )
+        # a recorded --allow-no-human is not inherited: the gate before training must permit it itself
     if policy is None:
-        return GateLimits(max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth)
+        return GateLimits(
+            max_unknown_fraction=max_unknown_fraction,
+            max_synthetic_depth=max_synthetic_depth,
+            allow_no_human=allow_no_human,
+        )
     return parse_policy(policy).gate_limits(
-        max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth
+        max_unknown_fraction=max_unknown_fraction, max_synthetic_depth=max_synthetic_depth,
+        allow_no_human=allow_no_human,
+    )
+
+
+def _recorded_notes(ledger: Any, version: str, decision: GateDecision) -> tuple[str, ...]:
+    """What the version's own record says that bears on this decision."""
+    extra = ledger.get_version(version).extra or {}
+    if extra.get("allow_no_human") and decision.stats.n_human == 0 and not decision.limits.allow_no_human:
+        return (f"the mix that made {version!r} was permitted no human data (--allow-no-human); "
+                "this gate was not",)
+    return ()
+
+
+def _overlap_note(ledger: Any, version: str, reference: str) -> tuple[str, ...]:
+    """When ``reference`` is a version of this ledger: how much of it the mix holds."""
+    if reference not in {v.name for v in ledger.list_versions()}:
+        return ()
+    ref_ids = set(ledger.version_sample_ids(reference))
+    if not ref_ids:
+        return ()
+    shared = len(ref_ids & set(ledger.version_sample_ids(version)))
+    if not shared:
+        return ()
+    return (
+        f"{shared} of the {len(ref_ids)} distinct samples of {reference!r} are in {version!r}: the audit reads "
+        "them as copies of the reference (reference_copy_rate); judge a mix against human data it was not made from",
     )
 
 
@@ -283,14 +349,28 @@ def check_gate(
     limits: GateLimits | None = None,
     max_unknown_fraction: float | None = None,
     max_synthetic_depth: int | None = None,
+    allow_no_human: bool = False,
+    reference: Any = None,
+    fail_on: str = "collapse",
+    audit_config: Any = None,
+    seed: int = 0,
 ) -> GateDecision:
-    """Judge a ledger version against a policy's limits (or explicit ``limits``).
+    """Judge a ledger version against a policy's limits (or explicit ``limits``), and its audit.
 
-    Without either, the policy and limits recorded by the :func:`mix` that made the
-    version are used; a version made otherwise is checked only against the
-    ``max_*`` arguments.
+    Without ``policy`` or ``limits``, the policy and limits recorded by the :func:`mix`
+    that made the version are used; a version made otherwise is checked only against
+    the ``max_*`` arguments. A version without human samples is refused unless
+    ``allow_no_human`` (a permission the mix recorded is not inherited).
+
+    With ``reference`` (a version name or path, or anything :func:`tailguard.audit.audit`
+    reads), the version is audited against it and refused when the verdict reaches
+    ``fail_on`` (``"warn"`` or ``"collapse"``) or is ``insufficient``; the
+    :class:`~tailguard.audit.AuditReport` is ``decision.audit.report``.
     """
-    lim = _limits_for(ledger, version, policy, limits, max_unknown_fraction, max_synthetic_depth)
+    from tailguard.policy.auditing import check_fail_on
+
+    check_fail_on(fail_on)
+    lim = _limits_for(ledger, version, policy, limits, max_unknown_fraction, max_synthetic_depth, allow_no_human)
     summary = ledger.version_summary(version)
     stats = MixStats(
         n=int(summary.n),
@@ -298,7 +378,21 @@ def check_gate(
         n_unknown=int(summary.by_origin.get("unknown", 0)),
         max_synthetic_depth=int(summary.max_synthetic_depth),
     )
-    return lim.check(stats)
+    decision = lim.check(stats)
+    notes = _recorded_notes(ledger, version, decision)
+    if reference is not None:
+        from tailguard.audit import Source
+        from tailguard.policy.auditing import audit_check
+
+        name = reference if isinstance(reference, str) else None
+        ref = Source(reference, ledger.url) if isinstance(reference, str) else reference
+        if name is not None:
+            notes += _overlap_note(ledger, version, name)
+        decision = decision.with_audit(
+            audit_check(Source(version, ledger.url), ref, fail_on=fail_on, config=audit_config, seed=seed,
+                        reference_name=name)
+        )
+    return replace(decision, notes=decision.notes + notes) if notes else decision
 
 
 def enforce_gate(
@@ -309,12 +403,17 @@ def enforce_gate(
     limits: GateLimits | None = None,
     max_unknown_fraction: float | None = None,
     max_synthetic_depth: int | None = None,
+    allow_no_human: bool = False,
+    reference: Any = None,
+    fail_on: str = "collapse",
+    audit_config: Any = None,
+    seed: int = 0,
 ) -> GateDecision:
     """:func:`check_gate`, raising :class:`~tailguard.errors.GateRefusedError` when refused.
 
     Call it right before training::
 
-        enforce_gate(Ledger.open(url), "train-v3", policy="accumulate+anchor:0.3")
+        enforce_gate(Ledger.open(url), "train-v3", policy="accumulate+anchor:0.3", reference="human-holdout")
     """
     decision = check_gate(
         ledger,
@@ -323,5 +422,10 @@ def enforce_gate(
         limits=limits,
         max_unknown_fraction=max_unknown_fraction,
         max_synthetic_depth=max_synthetic_depth,
+        allow_no_human=allow_no_human,
+        reference=reference,
+        fail_on=fail_on,
+        audit_config=audit_config,
+        seed=seed,
     )
     return decision.raise_if_refused(version=version)

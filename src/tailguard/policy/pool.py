@@ -87,8 +87,11 @@ class Pool:
         depth: synthetic depth, 0 for human data (model generations between the
             sample and human data).
         round: the generation that produced each item; the original human data is round 0.
-        features: optional ``(n, d)`` float array, used by ``filter`` and ``tail-preserve``.
+        features: optional ``(n, d)`` float array (float32 or float64; other types become
+            float64), used by ``filter`` and ``tail-preserve``.
         classes: optional ``(n,)`` integer class labels, used by ``tail-preserve``.
+        texts: optional ``(n,)`` strings, the documents of a text pool: ``filter``
+            drops degenerate ones (see :mod:`tailguard.policy.degenerate`).
         ids: optional ``(n,)`` sample ids (the ledger's); carried through untouched.
     """
 
@@ -98,6 +101,7 @@ class Pool:
     features: np.ndarray | None = None
     classes: np.ndarray | None = None
     ids: np.ndarray | Sequence[str] | None = field(default=None)
+    texts: np.ndarray | Sequence[str] | None = field(default=None)
 
     def __post_init__(self) -> None:
         origin = origin_codes(self.origin)
@@ -109,7 +113,9 @@ class Pool:
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "round", _int_array(self.round, n, "round", 0))
         if self.features is not None:
-            feats = np.asarray(self.features, dtype=np.float64)
+            feats = np.asarray(self.features)
+            if feats.dtype not in (np.float32, np.float64):  # float32 stays float32: half the memory at scale
+                feats = feats.astype(np.float64)
             if feats.ndim == 1:
                 feats = feats[:, None]
             if feats.ndim != 2 or feats.shape[0] != n:
@@ -127,6 +133,15 @@ class Pool:
             if ids.shape[0] != n:
                 raise BadInputError(f"Pool.ids has {ids.shape[0]} entries but origin has {n}")
             object.__setattr__(self, "ids", ids)
+        if self.texts is not None:
+            texts = np.empty(len(self.texts), dtype=object)
+            texts[:] = list(self.texts)
+            if texts.shape[0] != n:
+                raise BadInputError(f"Pool.texts has {texts.shape[0]} entries but origin has {n}")
+            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+            if bad is not None:
+                raise BadInputError(f"Pool.texts[{bad}] is a {type(texts[bad]).__name__}, not a str")
+            object.__setattr__(self, "texts", texts)
 
     def __len__(self) -> int:
         return int(self.origin.shape[0])
@@ -149,6 +164,7 @@ class Pool:
             features=take(self.features),
             classes=take(self.classes),
             ids=take(self.ids),
+            texts=take(self.texts),
         )
 
     @classmethod

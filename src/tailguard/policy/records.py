@@ -35,7 +35,11 @@ FEATURE_KINDS = {"text": "text", "image": "image", "detection": "image", "vector
 
 
 def pool_from_records(
-    records: Sequence[Any], *, features: np.ndarray | None = None, classes: np.ndarray | None = None
+    records: Sequence[Any],
+    *,
+    features: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
+    texts: Sequence[str] | None = None,
 ) -> Pool:
     """The pool of ``records`` (anything with ``id, origin, synthetic_depth, generation``)."""
     depth = np.fromiter((int(r.synthetic_depth or 0) for r in records), dtype=np.int64, count=len(records))
@@ -51,6 +55,7 @@ def pool_from_records(
         features=features,
         classes=classes,
         ids=np.array([r.id for r in records], dtype=object),
+        texts=texts,
     )
 
 

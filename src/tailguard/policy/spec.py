@@ -124,9 +124,14 @@ class Policy:
         return stable_hash({"policy": str(self)})
 
     def gate_limits(
-        self, *, max_unknown_fraction: float | None = None, max_synthetic_depth: int | None = None
+        self,
+        *,
+        max_unknown_fraction: float | None = None,
+        max_synthetic_depth: int | None = None,
+        allow_no_human: bool = False,
     ) -> GateLimits:
-        """The gate limits this policy implies, plus optional unknown-share and depth limits.
+        """The gate limits this policy implies, plus optional unknown-share and depth limits
+        and the permission of a mix without human data.
 
         >>> parse_policy("anchor:0.3").gate_limits(max_unknown_fraction=0.05).min_human_fraction
         0.3
@@ -137,6 +142,7 @@ class Policy:
             max_unknown_fraction=max_unknown_fraction,
             max_synthetic_depth=max_synthetic_depth,
             source=anchor.spec() if anchor is not None else None,
+            allow_no_human=allow_no_human,
         )
 
     # -- use ---------------------------------------------------------------------
@@ -208,8 +214,8 @@ class Policy:
 def parse_step(text: str, *, spec: str | None = None) -> Step:
     """Parse one ``NAME(:arg)*`` step.
 
-    >>> parse_step("filter:k=3").get_params()
-    {'k': 3, 'duplicate_quantile': 0.001}
+    >>> parse_step("filter:k=3:knn=faiss").get_params()
+    {'k': 3, 'duplicate_quantile': 0.001, 'repetition': 0.5, 'jaccard': 0.8, 'knn': 'faiss'}
     """
     where = f" in policy spec {spec!r}" if spec is not None and spec != text else ""
     name, *args = [part.strip() for part in text.split(":")]

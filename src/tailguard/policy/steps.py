@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from tailguard.config import Configurable
 from tailguard.errors import ParameterError
 from tailguard.registry import Registry
-from tailguard.validation import Float, Int, validate_params
+from tailguard.validation import Float, Int, OneOf, validate_params
 
 #: Every step the spec grammar knows, by name.
 POLICIES: Registry[type[Step]] = Registry("policy")
@@ -129,27 +129,43 @@ class AccumulateSubsample(Step):
 
 @register_step
 class Filter(Step):
-    """Drop synthetic near-duplicates and off-support samples (never human ones).
+    """Drop synthetic degenerate texts, near-duplicates and off-support samples (never human ones).
 
     Thresholds (documented in ``docs/policies.md``):
 
+    * degenerate text (when the pool carries ``texts``; the audit's criteria, see
+      :mod:`tailguard.policy.degenerate`): no words; ``repetition`` or more of a
+      text's word 3-grams repeat (never below the reference texts' 0.999
+      quantile); or a cluster of word-3-shingle Jaccard ``>= jaccard`` already
+      holds an earlier text;
     * off-support: an item is on the reference's support when it lies inside the
       k-NN ball of a reference point (radius: distance to that point's ``k``-th
       nearest reference neighbour), the PRDC precision manifold of Naeem et al.
       2020 with ``nearest_k = k``;
-    * near-duplicate: an item lies within ``r_dup`` of another kept item that
-      comes first (human items first, then pool order), where ``r_dup`` is the
-      ``duplicate_quantile`` quantile (default 0.001: about the smallest spacing)
-      of the nearest-neighbour distances between distinct reference points,
-      rescaled to the number of items compared (so roughly that share of genuine
-      samples would have such a neighbour, whatever the pool's size).
+    * near-duplicate: an item is a copy of, or lies within ``r_dup`` of, another
+      kept item that comes first (human items first, then pool order), where
+      ``r_dup`` is the ``duplicate_quantile`` quantile (default 0.001: about the
+      smallest spacing) of the nearest-neighbour distances between distinct
+      reference points, rescaled to the number of items compared (so roughly
+      that share of genuine samples would have such a neighbour, whatever the
+      pool's size).
+
+    ``knn`` picks the neighbour search: ``exact`` (scikit-learn), ``faiss``
+    (approximate, inverted lists) or ``auto`` (exact up to 5 000 points or 10
+    dimensions, faiss above).
     """
 
     name = "filter"
     kind = "filter"
-    params: ClassVar = {"k": Int(min=1, max=100), "duplicate_quantile": Float(min=0, max=0.5)}
-    defaults: ClassVar = {"k": 5, "duplicate_quantile": 0.001}
-    summary = "drop synthetic near-duplicates and off-support samples"
+    params: ClassVar = {
+        "k": Int(min=1, max=100),
+        "duplicate_quantile": Float(min=0, max=0.5),
+        "repetition": Float(min=0, max=1, min_open=True),
+        "jaccard": Float(min=0, max=1, min_open=True),
+        "knn": OneOf(("auto", "exact", "faiss")),
+    }
+    defaults: ClassVar = {"k": 5, "duplicate_quantile": 0.001, "repetition": 0.5, "jaccard": 0.8, "knn": "auto"}
+    summary = "drop synthetic degenerate texts, near-duplicates and off-support samples"
 
 
 @register_step
