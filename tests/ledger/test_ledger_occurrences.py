@@ -137,6 +137,7 @@ def test_a_version_reads_its_occurrences_generation(ledger: Ledger, tmp_path):
     ledger.ingest(write_jsonl(tmp_path / "s.jsonl", ["human 0", "human 1", "new"], generation=1),
                   origin="synthetic", as_version="s")
     assert sorted(r.generation for r in ledger.iter_samples("s")) == [1, 1, 1]
-    report = mix(ledger, "replace", human="h", synthetic="s", as_version="m")
+    report = mix(ledger, "replace", human="h", synthetic="s", as_version="m",
+                 allow_no_human=True)  # replace keeps no human data: permitted for this test
     assert ledger.get_version("m").n_members == 3  # replace keeps the whole last round, repeats included
     assert (report.stats.n, report.stats.n_human) == (3, 0)
