@@ -81,18 +81,10 @@ def _judge_value_rule(cand: MetricRow, base: MetricRow, thresholds: Thresholds, 
     return "ok", f"no worse than the baseline (its interval reaches {base_status}: {cand.reason})"
 
 
-def _value_name(row: MetricRow) -> str:
-    """The metric's own name for the row's value: rows named ``metric.value`` or ``value#2`` when
-    names repeat (value names may hold dots themselves, as ``tail_mass_0.01`` does)."""
-    name = row.name.split("#", 1)[0]
-    prefix = f"{row.metric}."
-    return name[len(prefix):] if name.startswith(prefix) else name
-
-
 def _judge_one(cand: MetricRow, base: MetricRow, thresholds: Thresholds,
                sizes: tuple[int, int] | None) -> MetricRow:
     family, metric = cand.family, cand.metric
-    value_name = _value_name(cand)
+    value_name = cand.value_name
     rule = thresholds.rule_for(family, metric, value_name)
     common = {"baseline_value": base.value, "baseline_ci": base.ci, "baseline_status": base.status}
     if rule.kind == "info" or not math.isfinite(cand.value) or not math.isfinite(base.value):

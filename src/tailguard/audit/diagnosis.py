@@ -160,17 +160,17 @@ def _fired(rows: Sequence[MetricRow]) -> list[MetricRow]:
     return [r for r in rows if r.status != "ok" and (r.degradation is None or r.degradation > 0)]
 
 
-def _change(r: MetricRow) -> str:
-    """``name`` with its change, as the table shows it (e.g. ``recall -40% (collapse)``)."""
+def _change(r: MetricRow, t: Thresholds) -> str:
+    """``name`` with its change, as the table shows it (e.g. ``recall 40% worse (collapse)``)."""
     if r.degradation is not None and math.isfinite(r.degradation):
-        if "%" in r.reason:  # ratio rules: a relative change
+        if t.rule_for(r.family, r.metric, r.value_name).kind != "excess":  # a relative change
             return f"{r.name} {r.degradation:.0%} worse ({r.status})"
         return f"{r.name} {r.degradation:.3g} worse ({r.status})"  # excess rules: a difference of shares
     return f"{r.name} {r.value:.3g} ({r.status})"
 
 
-def _names(rows: Sequence[MetricRow], limit: int = 4) -> str:
-    shown = ", ".join(_change(r) for r in rows[:limit])
+def _names(rows: Sequence[MetricRow], t: Thresholds, limit: int = 4) -> str:
+    shown = ", ".join(_change(r, t) for r in rows[:limit])
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
@@ -178,30 +178,31 @@ def _against(rows: Sequence[MetricRow]) -> str:
     return "the baseline" if any(r.baseline_value is not None for r in rows) else "the reference"
 
 
-def _summary(mode: str, rows: Sequence[MetricRow], cited: Sequence[MetricRow], extra: Sequence[str]) -> str:
+def _summary(mode: str, rows: Sequence[MetricRow], cited: Sequence[MetricRow], extra: Sequence[str],
+             t: Thresholds) -> str:
     """The diagnosis's sentence, written only from the rows it cites (and the extra inputs' lines)."""
     fired = _fired(rows)
     judged = [r for r in rows if r.reason != "reported only"]
     if mode == "none":
         if not fired:
             return f"No failure mode: all {len(judged)} judged metrics are within tolerance of {_against(rows)}."
-        return (f"No failure mode stands out: {len(fired)} metric(s) flagged ({_names(fired)}) do not form the "
+        return (f"No failure mode stands out: {len(fired)} metric(s) flagged ({_names(fired, t)}) do not form the "
                 f"pattern of any mode.")
     if mode == "model_collapse":
         tails = [r for r in cited if r.family == "tails"]
         div = [r for r in cited if r.family != "tails"]
         parts = []
         if tails:
-            parts.append(f"{len(tails)} tail metric(s) fell ({_names(tails)})")
+            parts.append(f"{len(tails)} tail metric(s) fell ({_names(tails, t)})")
         if div:
-            parts.append(f"{len(div)} diversity/fidelity metric(s) fell ({_names(div)})")
+            parts.append(f"{len(div)} diversity/fidelity metric(s) fell ({_names(div, t)})")
         kept = "" if (tails and div) else (
             "; no diversity or fidelity metric fell" if tails else "; no tail metric fell")
         return f"Model collapse against {_against(rows)}: " + " and ".join(parts) + kept + "."
     if mode == "mode_collapse":
         return "Mode collapse: " + "; ".join(extra) + "."
     if mode == "drift":
-        return (f"Drift: {_names(cited)} moved beyond tolerance, while no tail, diversity or fidelity metric "
+        return (f"Drift: {_names(cited, t)} moved beyond tolerance, while no tail, diversity or fidelity metric "
                 f"fell" + (f" ({extra[0]})" if extra else "") + ".")
     if mode == "overfitting":
         return "Overfitting: " + "; ".join(extra[:2]) + "."
@@ -273,10 +274,10 @@ def diagnose(
     if scores[top] < 0.3:
         fired_lines = tuple(_describe(r) for r in fired[:8]) or ("no failure signal beyond tolerance",)
         return Diagnosis("none", round(1.0 - scores[top], 3), fired_lines, rounded,
-                         _summary("none", rows, fired, ()), tuple(r.name for r in fired[:8]))
+                         _summary("none", rows, fired, (), thresholds), tuple(r.name for r in fired[:8]))
     confidence = max(0.0, min(1.0, scores[top] - 0.5 * scores[second]))
     extra = evidence[top] if top in ("mode_collapse", "overfitting", "catastrophic_forgetting") else []
     if top == "drift" and cov:
         extra = [f"covariance trace ratio {cov[0].ratio:.3g}"]
     return Diagnosis(top, round(confidence, 3), tuple(evidence[top]), rounded,
-                     _summary(top, rows, cited[top], extra), tuple(r.name for r in cited[top]))
+                     _summary(top, rows, cited[top], extra, thresholds), tuple(r.name for r in cited[top]))

@@ -71,6 +71,14 @@ class MetricRow:
     baseline_status: str | None = None
     change_ci: tuple[float, float] | None = None
 
+    @property
+    def value_name(self) -> str:
+        """The metric's own name for this value: rows are named ``metric.value`` or ``value#2`` when
+        names repeat, and value names may hold dots themselves (``tail_mass_0.01``)."""
+        name = self.name.split("#", 1)[0]
+        prefix = f"{self.metric}."
+        return name[len(prefix):] if name.startswith(prefix) else name
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for key in ("ci", "baseline_ci", "change_ci"):

@@ -98,16 +98,15 @@ def _names_version(spec: str) -> bool:
     return not Path(spec).exists() and not any(sep in spec for sep in ("/", "\\")) and not Path(spec).suffix
 
 
-def _yolo_inputs(url: str, reference: Any, candidate: Any, weights: Path) -> tuple[Any, Any]:
-    """Both sides (``Source``s) of a detection audit, images embedded by the user's own YOLO checkpoint."""
+def _yolo_inputs(url: str, sources: list[Any], weights: Path) -> list[Any]:
+    """Every side (``Source``s) of a detection audit, images embedded by the user's own YOLO checkpoint."""
     from tailguard.integrations.ultralytics import YoloEmbedder, detection_audit_input
     from tailguard.ledger import Ledger
 
-    embedder = YoloEmbedder(weights)  # one embedder: both sides see the same backbone
+    embedder = YoloEmbedder(weights)  # one embedder: every side sees the same backbone
     with Ledger.open(url, create=False) as ledger:
-        ref, cand = (detection_audit_input(ledger, s.spec, embedder=embedder, origins=s.origins, name=s.label)
-                     for s in (reference, candidate))
-    return ref, cand
+        return [detection_audit_input(ledger, s.spec, embedder=embedder, origins=s.origins, name=s.label)
+                for s in sources]
 
 
 def audit_command(
@@ -184,9 +183,8 @@ def audit_command(
         task = progress.add_task("reading the reference and the candidate", total=None)
         base = None
         if weights is not None:
-            ref, cand = _yolo_inputs(url, ref_src, cand_src, weights)
-            if base_src is not None:
-                base = _yolo_inputs(url, ref_src, base_src, weights)[1]
+            ref, cand, *rest = _yolo_inputs(url, [ref_src, cand_src, *([base_src] if base_src else [])], weights)
+            base = rest[0] if rest else None
         else:
             ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
             cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tailguard.metrics.base import MetricValue, register_metric
-from tailguard.metrics.bootstrap import mean_ci, wilson_ci
+from tailguard.metrics.bootstrap import mean_ci, wilson_ci, z_value
 from tailguard.metrics.knn import build_index, choose_backend, exact_cross_stats, kth_neighbour_sq_radii
 from tailguard.metrics.prdc_kernels import cluster_prdc_stats
 from tailguard.metrics.tails import KNN_DEFAULTS, KNN_PARAMS
@@ -136,8 +136,6 @@ class PRDC(VectorMetric):
             r = ref[np.sort(rng.choice(len(ref), h, replace=False))]
             c = cand[np.sort(rng.choice(len(cand), h, replace=False))]
             draws.append({v.name: v.value for v in self._stats(r, c)[0]})
-        from tailguard.metrics.bootstrap import z_value
-
         z = z_value(self._params["ci_level"])
         out = []
         for v in values:
