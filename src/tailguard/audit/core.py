@@ -160,6 +160,7 @@ def audit(
     rng = np.random.default_rng(seed)
     sides = _same_footing([cand, ref] + ([base] if base is not None else []), config, rng)
     cand, ref = sides[0], sides[1]
+    base = sides[2] if base is not None else None  # on the same footing as the other two
     entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
     scaled = _standardized(sides, config.standardize)
 
@@ -177,7 +178,7 @@ def audit(
         base_runs, base_skipped = measure(2)
         base_rows = judge_results([r.result for r in base_runs], thresholds)
         baseline_verdict = verdict_of(base_rows)
-        rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(sides[2].n, ref.n))
+        rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(base.n, ref.n))
         skipped = skipped + [f"{line} (baseline)" for line in base_skipped if line not in skipped]
     report = AuditReport(
         verdict=verdict_of(rows),
@@ -196,13 +197,13 @@ def audit(
         skipped=skipped,
         seed=seed,
         baseline=getattr(baseline, "label", base.name) if base is not None else None,
-        n_baseline=sides[2].n if base is not None else 0,
+        n_baseline=base.n if base is not None else 0,
         baseline_verdict=baseline_verdict,
     )
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
-    sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": sides[2].n} if base is not None else {})}
+    sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": base.n} if base is not None else {})}
     reason = insufficiency(rows, skipped, sizes)
     if reason:  # fail closed: what was not measured is never ok
         report.verdict = "insufficient"
