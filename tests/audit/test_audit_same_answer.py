@@ -132,3 +132,24 @@ def test_too_little_data_is_insufficient_never_ok(sqlite_url: str, tmp_path: Pat
                      "--quick", "--fail-on", level, "--out", str(tmp_path / level)])
         assert code == 3, level
     assert json.loads((tmp_path / "warn" / "report.json").read_text())["verdict"] == "insufficient"
+
+
+def test_a_table_with_empty_cells_is_refused_alike_by_path_and_by_version(sqlite_url: str, tmp_path: Path) -> None:
+    """A version of CSV rows is read by the file's rule: columns, order and refusals alike."""
+    from tailguard.errors import BadInputError
+
+    rng = np.random.default_rng(4)
+    rows = ["date,b,a"] + [f"2020-01-{i % 28 + 1:02d},{rng.normal():.6f},{rng.normal():.6f}" for i in range(60)]
+    clean = tmp_path / "clean.csv"
+    clean.write_text("\n".join(rows) + "\n")
+    holed = tmp_path / "holed.csv"
+    holed.write_text("\n".join([*rows[:5], "2020-02-01,,0.5", *rows[5:]]) + "\n")
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(clean, origin="human", as_version="clean")
+        ledger.ingest(holed, origin="human", as_version="holed")
+    by_path, by_version = Source(str(clean)).load(), Source("clean", sqlite_url).load()
+    assert by_path.feature_names == by_version.feature_names == ("a", "b")
+    assert np.array_equal(by_path.vectors, by_version.vectors)
+    for source in (Source(str(holed)), Source("holed", sqlite_url)):
+        with pytest.raises(BadInputError, match="empty or non-numeric value in column 'b'"):
+            source.load()

@@ -119,13 +119,21 @@ def _check_texts(texts: Sequence[Any], name: str) -> list[str]:
 TEXT_COLUMNS = ("text", "content", "document", "body")
 
 
-def table_view(frame: Any, *, name: str, text_column: str | None = None, line_offset: int = 2) -> Any:
+def table_view(
+    frame: Any,
+    *,
+    name: str,
+    text_column: str | None = None,
+    line_offset: int = 2,
+    row_ids: Sequence[str] | None = None,
+) -> Any:
     """What an audit reads from a pandas DataFrame: a list of documents or the numeric columns.
 
     The same rule serves a CSV/Parquet path and a DataFrame in a notebook, so both get the
     same audit: ``text_column`` (or a string column called ``text``) makes the rows
     documents; otherwise the numeric columns, in name order, without the provenance columns
-    the ledger keeps apart from the row. ``line_offset`` turns a row index into a file line.
+    the ledger keeps apart from the row. ``line_offset`` turns a row index into a file line;
+    ``row_ids`` (a ledger version's sample ids) name a bad row instead.
 
     >>> import pandas as pd
     >>> table_view(pd.DataFrame({"text": ["a b", "c"], "score": [1, 2]}), name="df")
@@ -151,8 +159,11 @@ def table_view(frame: Any, *, name: str, text_column: str | None = None, line_of
     numeric = numeric[sorted(numeric.columns, key=str)]
     missing = numeric.isna().to_numpy()
     if missing.any():
-        row = int(np.argwhere(missing)[0][0])
-        raise BadInputError(f"row {row + 1} has an empty or non-numeric value", path=name, line=row + line_offset)
+        row, col = (int(i) for i in np.argwhere(missing)[0])
+        what = f"an empty or non-numeric value in column {str(numeric.columns[col])!r}"
+        if row_ids is not None:
+            raise BadInputError(f"sample {row_ids[row]} has {what}", path=name)
+        raise BadInputError(f"row {row + 1} has {what}", path=name, line=row + line_offset)
     return numeric
 
 

@@ -169,6 +169,26 @@ def _read_table(path: Path) -> Any:
     return table_view(frame, name=str(path))
 
 
+def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int) -> AuditInput:
+    """A version of table rows, read by the rule of the file it came from (:func:`table_view`):
+    the same columns, order and refusals as auditing the CSV or Parquet by its path."""
+    import pandas as pd
+
+    objects = []
+    for record, payload in pairs:
+        try:
+            data = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInputError(f"tabular sample is not a JSON row ({exc})", path=record.id) from None
+        if not isinstance(data, dict):
+            raise BadInputError("tabular sample is not a JSON object", path=record.id)
+        objects.append(data)
+    view = table_view(pd.DataFrame(objects), name=version, row_ids=[r.id for r, _ in pairs])
+    if isinstance(view, list):
+        return as_input(view, modality="text", name=version, embedder=embedder, seed=seed)
+    return as_input(view, modality="vectors", name=version)
+
+
 def _read_text_file(path: Path) -> list[str]:
     docs = []
     try:
@@ -274,6 +294,8 @@ def load_version(
         return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":
         return as_input(decode_images(pairs), modality="images", name=version)
+    if all((r.extra or {}).get("dtype") is None for r in records):
+        return _tabular_version(pairs, version, embedder=embedder, seed=seed)
     rows, columns = decode_rows(pairs)
     side = as_input(check_vectors(rows, version), modality="vectors", name=version)
     return replace(side, feature_names=tuple(columns)) if columns and len(columns) == rows.shape[1] else side
