@@ -158,6 +158,11 @@ class NeighborIndex:
         del xf
 
     @property
+    def n_lists(self) -> int:
+        """Inverted lists of the faiss index (0 for an exact or flat one)."""
+        return int(self._quantizer.ntotal) if self.method == "faiss" and self._quantizer is not None else 0
+
+    @property
     def approximate(self) -> bool:
         return self.method == "faiss" and self._quantizer is not None
 
