@@ -147,7 +147,7 @@ def radii_check(human: list[str], n_check: int, seed: int) -> None:
     faiss_s = time.perf_counter() - start
     exact = NearestNeighbors(algorithm="brute").fit(feats).kneighbors(feats[pick], n_neighbors=6)[0][:, 5]
     ratio = approx / np.maximum(exact, 1e-12)
-    print(f"radii at scale ({len(human)} points, {index.nprobe} of {index._quantizer.ntotal} lists probed, "
+    print(f"radii at scale ({len(human)} points, {index.nprobe} of {index.n_lists} lists probed, "
           f"{n_check} checked; index build {faiss_s:.0f} s): faiss/exact radius median {np.median(ratio):.4f}, "
           f"90th percentile {np.quantile(ratio, 0.9):.4f}, exact for {np.mean(ratio <= 1 + 1e-6):.1%}", flush=True)
 

@@ -45,8 +45,8 @@ def test_walkthrough_runs(walkthrough):
     assert (cwd / "sim" / "gaussian" / "results.json").exists()
     assert (cwd / "demo" / "report.html").exists()
     assert "anchor refused (exit code 4)" in proc.stdout  # the gate's refusal, not a usage error (2)
-    assert "mix refused (exit code 4)" in proc.stdout  # replace: no human data
-    assert "replace refused (exit code 4)" in proc.stdout  # the mix's --allow-no-human is not inherited
+    assert "replace without --allow-no-human: exit code 4" in proc.stdout  # no human data
+    assert "gate on docs-replace: exit code 4" in proc.stdout  # the mix's --allow-no-human is not inherited
     assert "audit against docs-holdout: verdict " in proc.stdout
 
 

@@ -7,7 +7,8 @@ Two methods, chosen per indexed point set:
 * ``"faiss"``: an inverted-file index (faiss ``IndexIVFFlat``) of about
   ``4 √n`` k-means lists, none above twice the mean size (see
   :func:`balanced_centroids`), of which the ``nprobe`` nearest to each query are
-  searched; queries are searched in the order of their nearest list. Distances are exact float32 distances to the points it looks at
+  searched; queries are searched in the order of their nearest list (found once,
+  and handed to faiss with ``search_preassigned``). Distances are exact float32 distances to the points it looks at
   (round-off below 1e-6 of the squared norms snapped to 0, so copies tie at 0);
   what is approximate is which points it looks at: a true neighbour in a list
   that is not probed is missed.
@@ -70,7 +71,7 @@ def balanced_centroids(points: np.ndarray, n_lists: int, *, seed: int = 0) -> np
 
     faiss k-means (10 iterations, trained on a seeded subsample of 40 points per
     list); a list above twice the mean size is split by k-means of its own points
-    into parts of about the mean size. Text features gather around hubs, and a
+    (5 iterations, 20 points per part) into parts of about the mean size. Text features gather around hubs, and a
     query that falls in a hub list would otherwise scan thousands of points.
 
     >>> c = balanced_centroids(np.random.default_rng(0).normal(size=(4000, 4)).astype(np.float32), 40)
@@ -81,14 +82,14 @@ def balanced_centroids(points: np.ndarray, n_lists: int, *, seed: int = 0) -> np
     n, dim = points.shape
     rng = np.random.default_rng([seed, 0xFA155])
 
-    def kmeans(x: np.ndarray, parts: int, salt: int) -> np.ndarray:
-        if x.shape[0] > 40 * parts:
-            x = x[np.sort(rng.choice(x.shape[0], 40 * parts, replace=False))]
-        km = faiss.Kmeans(dim, parts, niter=10, seed=int(seed) + salt, min_points_per_centroid=1, verbose=False)
+    def kmeans(x: np.ndarray, parts: int, salt: int, per_part: int, niter: int) -> np.ndarray:
+        if x.shape[0] > per_part * parts:
+            x = x[np.sort(rng.choice(x.shape[0], per_part * parts, replace=False))]
+        km = faiss.Kmeans(dim, parts, niter=niter, seed=int(seed) + salt, min_points_per_centroid=1, verbose=False)
         km.train(np.ascontiguousarray(x, dtype=np.float32))
         return km.centroids
 
-    centroids = kmeans(points, n_lists, 0)
+    centroids = kmeans(points, n_lists, 0, 40, 10)
     quantizer = faiss.IndexFlatL2(dim)
     quantizer.add(centroids)
     lists = np.empty(n, dtype=np.int64)
@@ -103,7 +104,7 @@ def balanced_centroids(points: np.ndarray, n_lists: int, *, seed: int = 0) -> np
     keep[big] = False
     parts = [centroids[keep]]
     for salt, b in enumerate(big, start=1):
-        parts.append(kmeans(points[lists == b], math.ceil(sizes[b] / mean), salt))
+        parts.append(kmeans(points[lists == b], math.ceil(sizes[b] / mean), salt, 20, 5))
     return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
@@ -157,6 +158,11 @@ class NeighborIndex:
         del xf
 
     @property
+    def n_lists(self) -> int:
+        """Inverted lists of the faiss index (0 for an exact or flat one)."""
+        return int(self._quantizer.ntotal) if self.method == "faiss" and self._quantizer is not None else 0
+
+    @property
     def approximate(self) -> bool:
         return self.method == "faiss" and self._quantizer is not None
 
@@ -179,11 +185,12 @@ class NeighborIndex:
         m = queries.shape[0]
         dist = np.empty((m, k), dtype=np.float64)
         idx = np.empty((m, k), dtype=np.int64)
-        order = self._list_order(queries)
-        for lo in range(0, m, _QUERY_BLOCK):
-            rows = order[lo : lo + _QUERY_BLOCK]  # queries of the same lists together: their lists stay in cache
-            q = np.ascontiguousarray(queries[rows], dtype=np.float32)
-            d2, i = self._index.search(q, k)
+        probes = self._index.nprobe if self._quantizer is not None else 0
+        for rows, q, coarse in self._by_list(queries, probes):
+            if coarse is None:
+                d2, i = self._index.search(q, k)
+            else:  # the lists were found once, for the order: faiss does not look them up again
+                d2, i = self._index.search_preassigned(q, k, coarse[1], coarse[0])
             missing = i < 0
             d2 = d2.astype(np.float64)
             floor = _ROUND_OFF * (np.einsum("ij,ij->i", q, q)[:, None] + self._norms[np.maximum(i, 0)])
@@ -193,16 +200,25 @@ class NeighborIndex:
             idx[rows] = i
         return dist, idx
 
-    def _list_order(self, queries: np.ndarray) -> np.ndarray:
-        """Query positions sorted by their nearest list (identity without lists)."""
+    def _by_list(self, queries: np.ndarray, probes: int) -> Any:
+        """Blocks ``(positions, float32 queries, (list distances, lists) or None)`` of the queries, taken in
+        the order of their nearest list, so that queries sharing lists run together and the lists stay in cache."""
+        m = queries.shape[0]
         if self._quantizer is None:
-            return np.arange(queries.shape[0])
-        lists = np.empty(queries.shape[0], dtype=np.int64)
-        for lo in range(0, queries.shape[0], _QUERY_BLOCK):
-            _, nearest_list = self._quantizer.search(np.ascontiguousarray(queries[lo : lo + _QUERY_BLOCK],
-                                                                           dtype=np.float32), 1)
-            lists[lo : lo + len(nearest_list)] = nearest_list[:, 0]
-        return np.argsort(lists, kind="stable")
+            for lo in range(0, m, _QUERY_BLOCK):
+                yield (np.arange(lo, min(lo + _QUERY_BLOCK, m)),
+                       np.ascontiguousarray(queries[lo : lo + _QUERY_BLOCK], dtype=np.float32), None)
+            return
+        cd = np.empty((m, probes), dtype=np.float32)
+        ci = np.empty((m, probes), dtype=np.int64)
+        for lo in range(0, m, _QUERY_BLOCK):
+            q = np.ascontiguousarray(queries[lo : lo + _QUERY_BLOCK], dtype=np.float32)
+            cd[lo : lo + len(q)], ci[lo : lo + len(q)] = self._quantizer.search(q, probes)
+        order = np.argsort(ci[:, 0], kind="stable")
+        for lo in range(0, m, _QUERY_BLOCK):
+            rows = order[lo : lo + _QUERY_BLOCK]
+            yield (rows, np.ascontiguousarray(queries[rows], dtype=np.float32),
+                   (np.ascontiguousarray(cd[rows]), np.ascontiguousarray(ci[rows])))
 
     def self_search(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each indexed point's ``k`` nearest indexed points, itself (or a copy) first; cached."""
