@@ -4,6 +4,11 @@
   tables as :class:`TabularData`.
 - :func:`load_python_docs` (and sentence/paragraph/token helpers): the English text of
   CPython's ``pydoc_data.topics``.
+- :func:`fortunes_texts`, :func:`bible_passages`, :func:`gcide_entries`: real English from
+  the Debian packages ``fortunes``, ``bible-kjv-text`` (read with ``bible-kjv``) and ``dict-gcide``.
+- :func:`build_mixture` (and :func:`markov_texts`, :func:`paraphrase_texts`,
+  :func:`template_spam`, :func:`split_human`): human documents mixed with seeded
+  machine-made text, with the truth per document.
 - :func:`make_detection_dataset` / :func:`compose_detection`: a seeded, long-tailed YOLO
   detection dataset composed from real handwritten digits.
 
@@ -23,6 +28,16 @@ from tailguard.data.detection import (
     make_detection_dataset,
     rare_classes,
 )
+from tailguard.data.machine_text import (
+    MACHINE_KINDS,
+    MarkovModel,
+    Mixture,
+    build_mixture,
+    markov_texts,
+    paraphrase_texts,
+    split_human,
+    template_spam,
+)
 from tailguard.data.tabular import (
     TABULAR_LOADERS,
     TabularData,
@@ -32,7 +47,10 @@ from tailguard.data.tabular import (
     load_wine,
 )
 from tailguard.data.text import (
+    bible_passages,
     clean_markup,
+    fortunes_texts,
+    gcide_entries,
     load_python_docs,
     python_docs_paragraphs,
     python_docs_sentences,
@@ -43,21 +61,32 @@ from tailguard.data.text import (
 __all__ = [
     "DETECTION_CLASS_WEIGHTS",
     "DIGIT_NAMES",
+    "MACHINE_KINDS",
     "TABULAR_LOADERS",
     "DetectionSet",
+    "MarkovModel",
+    "Mixture",
     "TabularData",
+    "bible_passages",
+    "build_mixture",
     "class_weights",
     "clean_markup",
     "compose_detection",
+    "fortunes_texts",
+    "gcide_entries",
     "load_breast_cancer",
     "load_digits",
     "load_python_docs",
     "load_tabular",
     "load_wine",
     "make_detection_dataset",
+    "markov_texts",
+    "paraphrase_texts",
     "python_docs_paragraphs",
     "python_docs_sentences",
     "python_docs_tokens",
     "python_docs_topics",
     "rare_classes",
+    "split_human",
+    "template_spam",
 ]
