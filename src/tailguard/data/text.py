@@ -309,9 +309,12 @@ def _clean_gcide(entry: str, max_words: int) -> str:
         tail = entry[sources[-1].end() :]
         if len(tail.split()) <= 3:  # stray headwords of the next entry after the last source tag
             entry = entry[: sources[-1].end()]
-    entry = _GCIDE_PRONUNCIATION.sub("", entry, count=1)
+    entry = _GCIDE_PRONUNCIATION.sub("", entry)  # one per headword: "Aaronic \\..\\, Aaronical \\..\\"
     entry = _GCIDE_ACCENT.sub(lambda m: "".join(ch for ch in m.group(1) if ch.isalpha()), entry)
-    entry = _GCIDE_BRACKETS.sub("", entry).replace("{", "").replace("}", "")
+    previous = None
+    while previous != entry:  # innermost brackets first: etymologies hold [imac]-style codes
+        previous, entry = entry, _GCIDE_BRACKETS.sub("", entry)
+    entry = entry.replace("{", "").replace("}", "")
     out: list[str] = []
     words = 0
     for block in re.split(r"\n[ \t]*\n", entry):
