@@ -57,7 +57,7 @@ def test_split_human_gives_disjoint_parts_covering_the_unique_texts():
 # Markov chains
 
 
-@pytest.mark.parametrize("order", [2, 3, 4])
+@pytest.mark.parametrize("order", [2, 3, 4, 8])  # 8: contexts too wide for one int64 key
 def test_markov_output_uses_only_ngrams_seen_in_training(pools, order):
     _, _, train = pools
     seen = set().union(*(_grams(d, order) for d in train))
@@ -65,8 +65,9 @@ def test_markov_output_uses_only_ngrams_seen_in_training(pools, order):
     assert len(out) == 300 and all(out)
     unseen = [g for doc in out for g in _grams(doc, order) if g not in seen]
     assert unseen == []
-    # not a copy of the training documents: most outputs are new text
-    assert sum(doc in set(train) for doc in out) < 0.5 * len(out)
+    # low orders make new text; a long context mostly copies its training documents
+    copies = sum(doc in set(train) for doc in out) / len(out)
+    assert copies < 0.5 if order <= 4 else copies > 0.5
 
 
 def test_markov_lengths_follow_the_training_documents(pools):
