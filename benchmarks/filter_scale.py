@@ -1,4 +1,4 @@
-"""Benchmark: ``tailguard mix --policy accumulate+filter`` on 200k human + 200k synthetic texts, end to end.
+"""Benchmark: ``tailguard mix --policy accumulate+filter+dedup`` on 200k human + 200k synthetic texts, end to end.
 
 Run: ``.venv/bin/python benchmarks/filter_scale.py [--human 200000] [--synthetic 200000] [--peer 20000]``.
 
@@ -11,14 +11,15 @@ Run: ``.venv/bin/python benchmarks/filter_scale.py [--human 200000] [--synthetic
   reached, of which 1% are replaced by degenerate outputs: empty, one word repeated,
   and 20 outputs copied 50 times each.
 * **End to end** is the CLI in a child process (``tailguard mix --json``): reading both
-  versions from a SQLite ledger, hashed features, the filter (degenerate texts, faiss
-  k-NN support and near-duplicates), writing the version and its exclusions. Wall time
-  and the child's peak RSS (``getrusage(RUSAGE_CHILDREN)``) are printed; the ledger is
-  written beforehand and not timed. Targets: < 120 s and < 4 GB on 2 cores.
-* **The peer** is the exact scikit-learn search (``filter:knn=exact``, the method
-  before faiss) on a seeded subsample of ``--peer`` human + ``--peer`` synthetic
-  texts, beside ``filter:knn=faiss`` on the same pool (``compose`` only; features are
-  shared): both times, their ratio, and how many rows the two keep alike.
+  versions from a SQLite ledger, the filter (degenerate texts, the machine-made score:
+  trigram model, cross-fitted classifier), dedup (MinHash clusters), writing the version
+  and its exclusions with their scores. Wall time and the child's peak RSS
+  (``getrusage(RUSAGE_CHILDREN)``) are printed; the ledger is written beforehand and not
+  timed. Targets: < 120 s and < 4 GB on 2 cores.
+* **Beside it**, on a seeded subsample of ``--peer`` human + ``--peer`` synthetic texts
+  (``compose`` only): the default filter against ``filter:support=true``, which adds the
+  k-NN radius ratio over hashed features (faiss above 5 000 points): both times, their
+  ratio, and how many rows the two keep alike.
 * **Radii at scale.** For ``--check-radii`` reference points drawn at random, their
   k-NN radius (k = 5) from the faiss index over all human texts against the exact
   one (scikit-learn brute force over all of them).
@@ -103,7 +104,7 @@ def write_ledger(url: str, human: list[str], synth: list[str]) -> None:
 def end_to_end(url: str) -> tuple[float, float, dict]:
     code = "import sys; from tailguard.cli.app import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    args = [sys.executable, "-c", code, "--ledger", url, "mix", "--policy", "accumulate+filter",
+    args = [sys.executable, "-c", code, "--ledger", url, "mix", "--policy", "accumulate+filter+dedup",
             "--human", "human", "--synthetic", "synthetic", "--as-version", "mixed", "--json"]
     start = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
@@ -119,20 +120,18 @@ def peer(human: list[str], synth: list[str], n: int, seed: int) -> None:
     h = [human[i] for i in rng.choice(len(human), min(n, len(human)), replace=False)]
     s = [synth[i] for i in rng.choice(len(synth), min(n, len(synth)), replace=False)]
     texts = h + s
-    feats = HashedTextFeatures().transform(texts)
-    pool = Pool(origin=["human"] * len(h) + ["synthetic"] * len(s), round=[0] * len(h) + [1] * len(s),
-                features=feats, texts=texts)
+    pool = Pool(origin=["human"] * len(h) + ["synthetic"] * len(s), round=[0] * len(h) + [1] * len(s), texts=texts)
     kept, secs = {}, {}
-    for knn in ("exact", "faiss"):
+    for spec in ("filter", "filter:support=true"):
         start = time.perf_counter()
-        sel = parse_policy(f"accumulate+filter:knn={knn}").compose(pool, rng=0)
-        secs[knn] = time.perf_counter() - start
-        kept[knn] = np.zeros(len(pool), dtype=bool)
-        kept[knn][sel.indices] = True
-    same = float(np.mean(kept["exact"] == kept["faiss"]))
-    print(f"peer on {len(h)} + {len(s)} texts (compose only): exact scikit-learn {secs['exact']:.1f} s, "
-          f"faiss {secs['faiss']:.1f} s, ratio exact/faiss {secs['exact'] / secs['faiss']:.2f}; "
-          f"kept {int(kept['exact'].sum())} vs {int(kept['faiss'].sum())}, same decision for {same:.2%} of rows",
+        sel = parse_policy(f"accumulate+{spec}").compose(pool, rng=0)
+        secs[spec] = time.perf_counter() - start
+        kept[spec] = np.zeros(len(pool), dtype=bool)
+        kept[spec][sel.indices] = True
+    a, b = kept["filter"], kept["filter:support=true"]
+    print(f"on {len(h)} + {len(s)} texts (compose only): filter {secs['filter']:.1f} s, filter:support=true "
+          f"{secs['filter:support=true']:.1f} s (ratio {secs['filter:support=true'] / secs['filter']:.2f}); "
+          f"kept {int(a.sum())} vs {int(b.sum())}, same decision for {float(np.mean(a == b)):.2%} of rows",
           flush=True)
 
 
@@ -171,7 +170,7 @@ def main() -> None:
         write_ledger(url, human, synth)
         print(f"ledger written in {time.perf_counter() - start:.0f} s (not timed below)", flush=True)
         seconds, peak_gb, report = end_to_end(url)
-    print(f"end to end: tailguard mix --policy accumulate+filter on {len(human)} + {len(synth)} texts: "
+    print(f"end to end: tailguard mix --policy accumulate+filter+dedup on {len(human)} + {len(synth)} texts: "
           f"{seconds:.1f} s wall, peak RSS {peak_gb:.2f} GB (targets < 120 s, < 4 GB; load average "
           f"{os.getloadavg()[0]:.1f} after)", flush=True)
     print(f"  kept {report['n_selected']} of {report['n_candidates']}", flush=True)

@@ -62,6 +62,15 @@ def test_yolo_walkthrough_runs(walkthrough):
     shutil.rmtree(cwd / "runs", ignore_errors=True)
 
 
+def test_scraped_corpus_walkthrough_runs(tmp_path):
+    proc = _run(_block("scraped corpus walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "machine-made share:" in proc.stdout
+    share = json.loads((tmp_path / "scores" / "share.json").read_text())["share"]
+    assert share["ci"][0] <= 0.3 + 0.07 and share["ci"][1] >= 0.3 - 0.07
+    assert "filter: machine-made score" in proc.stdout or "curated" in proc.stdout
+
+
 def test_library_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     example = next(b for b in blocks if "from tailguard.audit import audit" in b)

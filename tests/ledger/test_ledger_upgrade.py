@@ -70,7 +70,7 @@ def test_a_01_ledger_says_how_to_upgrade(v01_url: str, capsys):
 def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert main(["--ledger", v01_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 1 -> 3" in out and "backup" in out
+    assert "schema 1 -> 4" in out and "backup" in out
     if v01_url.startswith("postgresql"):
         assert _id_collations(v01_url) == {"C"}
     with Ledger.open(v01_url) as ledger:
@@ -145,11 +145,11 @@ def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_
     postgres = ledger_url.startswith("postgresql")
     if postgres:
         assert _id_collations(ledger_url) == {None}
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 3.*tailguard upgrade"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 4.*tailguard upgrade"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 2 -> 3" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
+    assert "schema 2 -> 4" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
     assert not set(SCHEMA2_UNUSED_INDEXES) & _indexes(ledger_url)
     if postgres:  # content ids compare bytewise, in every table
         assert _id_collations(ledger_url) == {"C"}
@@ -168,3 +168,27 @@ def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_
         engine.dispose()
         assert {"samples", "occurrences", "version_members", "tg_meta"} <= copied
     assert upgrade_ledger(ledger_url).already_current
+
+
+def test_a_schema3_ledger_gains_exclusion_scores(ledger_url: str, tmp_path: Path, capsys):
+    """Schema 4 adds a nullable score to exclusions: old exclusions keep their reason and read None."""
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in ("a", "b", "c")))
+    with Ledger.open(ledger_url) as ledger:
+        ledger.ingest(data, origin="human", as_version="v")
+        ids = [s.id for s in ledger.iter_samples("v")]
+        ledger.create_version("m", sample_ids=ids[:2], exclusions=[(ids[2], "left out")])
+    engine = create_engine(normalise_url(ledger_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE exclusions DROP COLUMN score")
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3"))
+    engine.dispose()
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 3; this one uses 4"):
+        Ledger.open(ledger_url)
+    assert main(["--ledger", ledger_url, "upgrade"]) == 0
+    assert "schema 3 -> 4" in capsys.readouterr().out
+    with Ledger.open(ledger_url) as ledger:
+        assert ledger.exclusions("m", scores=True) == [(ids[2], "left out", None)]
+        ledger.create_version("n", sample_ids=ids[:1], exclusions=[(ids[1], "scored", 0.75)])
+        assert ledger.exclusions("n", scores=True) == [(ids[1], "scored", 0.75)]
+        assert ledger.exclusions("n") == [(ids[1], "scored")]

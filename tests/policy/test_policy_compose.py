@@ -214,8 +214,10 @@ def test_input_errors_are_typed_and_name_the_input():
         ParameterError, match=re.escape("The 'target_size' parameter of compose must be an int >= 1. Got 0.")
     ):
         parse_policy("replace").compose(pool, target_size=0, rng=0)
-    with pytest.raises(ParameterError, match="filter needs features: the pool has no features"):
+    with pytest.raises(ParameterError, match="filter needs features: the reference has no features"):
         parse_policy("filter").compose(Pool(origin=["human", "synthetic"], round=[0, 1]), rng=0)
+    with pytest.raises(ParameterError, match="dedup needs features: the pool has no features"):
+        parse_policy("accumulate+dedup").compose(Pool(origin=["human", "synthetic"], round=[0, 1]), rng=0)
     with pytest.raises(ParameterError, match="tail-preserve needs class labels, or features"):
         parse_policy("tail-preserve").compose(Pool(origin=["human", "synthetic"], round=[0, 1]), rng=0)
     with pytest.raises(UnknownChoiceError, match="Did you mean 'synthetic'"):

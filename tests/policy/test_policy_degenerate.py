@@ -1,4 +1,4 @@
-"""filter removes degenerate texts (the audit's duplicate and repetition criteria) and keeps every human text."""
+"""filter removes degenerate texts (the audit's repetition criteria), dedup near-duplicates; both keep every human text."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tailguard.features import HashedTextFeatures
 from tailguard.ledger import Ledger, NewSample
 from tailguard.metrics.duplicates import NearDuplicateMetric
 from tailguard.policy import Pool, mix, parse_policy
+from tailguard.policy.dedup import text_duplicates
 from tailguard.policy.degenerate import degenerate_texts, repetition_shares
 
 
@@ -52,7 +53,7 @@ def _pool(human, genuine, planted):
 def test_planted_degenerate_texts_are_all_removed_and_human_texts_all_kept():
     human, genuine, planted = _planted()
     pool, n_h, start = _pool(human, genuine, planted)
-    sel = parse_policy("accumulate+filter").compose(pool, rng=0)
+    sel = parse_policy("accumulate+filter+dedup").compose(pool, rng=0)
     kept = set(sel.indices.tolist())
     assert set(range(n_h)) <= kept  # every human text stays
     excluded = dict(sel.excluded_pairs())
@@ -64,19 +65,19 @@ def test_planted_degenerate_texts_are_all_removed_and_human_texts_all_kept():
         if kind in ("copies", "near"):
             # a collapsed cluster keeps at most its first output
             assert left in ([], [rows[0]]), (kind, left)
-            assert all(excluded[r].startswith("filter:") for r in rows if r not in kept)
+            assert all(excluded[r].startswith(("filter:", "dedup:")) for r in rows if r not in kept)
         else:
             assert left == [], (kind, [pool.texts[r] for r in left])
     reasons = {excluded[r] for r in range(start, pos) if r in excluded}
     assert "filter: degenerate text (no words)" in reasons
     assert any(r.startswith("filter: degenerate text (repetitive") for r in reasons)
-    assert any(r.startswith("filter: near-duplicate text") for r in reasons)
+    assert any(r.startswith("dedup: near-duplicate text") for r in reasons)
 
 
 def test_the_mix_that_is_left_holds_no_more_duplicates_than_its_human_texts_by_the_audit_metric():
     human, genuine, planted = _planted()
     pool, n_h, _ = _pool(human, genuine, planted)
-    sel = parse_policy("accumulate+filter").compose(pool, rng=0)
+    sel = parse_policy("accumulate+filter+dedup").compose(pool, rng=0)
     mixed = [pool.texts[i] for i in sel.indices]
 
     def rate(texts):
@@ -95,7 +96,7 @@ def test_genuine_texts_are_not_read_as_degenerate():
     out = degenerate_texts(other, np.zeros(len(other), bool), human)
     assert not out.empty.any() and not out.repetitive.any()
     # the Python docs repeat some paragraphs verbatim (boilerplate): those are real duplicates, few of them
-    assert out.duplicate.mean() < 0.1
+    assert text_duplicates(other, np.zeros(len(other), bool), jaccard=0.8).mean() < 0.1
     both = degenerate_texts(human + other, np.r_[np.ones(600, bool), np.zeros(600, bool)], human)
     assert not both.any[:600].any()  # human texts are never flagged
 

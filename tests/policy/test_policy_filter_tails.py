@@ -1,4 +1,4 @@
-"""filter and tail-preserve: checked against a peer library (prdc) and against the theory of k-NN bands."""
+"""filter, dedup and tail-preserve: the support test against a peer library (prdc), k-NN bands against theory."""
 
 from __future__ import annotations
 
@@ -6,54 +6,70 @@ import numpy as np
 import pytest
 
 from tailguard.policy import Origin, Pool, parse_policy
-from tailguard.policy.filtering import support_mask
 from tailguard.policy.tails import RegionModel, apportion, stratified_draw
+from tailguard.scoring.support import radius_ratios
 
 
 @pytest.mark.parametrize("shift", [0.0, 1.0, 3.0])
-def test_support_mask_matches_prdc_precision(shift):
-    # prdc checks every reference ball; we check the 20 nearest. Stated tolerance: 0.01 absolute.
+def test_radius_ratio_at_most_one_is_prdc_precision(shift):
+    # prdc checks every reference ball; we check the 50 nearest. Stated tolerance: 0.01 absolute.
     prdc = pytest.importorskip("prdc")
     rng = np.random.default_rng(1)
     real = rng.normal(size=(400, 3))
     fake = rng.normal(loc=shift, size=(300, 3))
-    ours = support_mask(fake, real, k=5).mean()
+    ours = (radius_ratios(real, fake, k=5).candidate <= 1.0).mean()
     theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)["precision"]
     assert ours == pytest.approx(theirs, abs=0.01)
 
 
-def test_filter_drops_synthetic_duplicates_and_outliers_but_never_human_rows():
+def test_filter_drops_off_distribution_rows_and_keeps_the_stated_share_of_human_like_ones():
+    rng = np.random.default_rng(0)
+    human = rng.normal(size=(600, 2))
+    like_human = rng.normal(size=(300, 2))
+    far = rng.normal(loc=4.0, scale=0.5, size=(100, 2))
+    feats = np.vstack([human, like_human, far])
+    origin = np.r_[np.zeros(600, int), np.ones(400, int)]
+    pool = Pool(origin=origin, round=np.r_[np.zeros(600, int), np.ones(400, int)], features=feats)
+    sel = parse_policy("accumulate+filter:keep_human=0.9").compose(pool, rng=0)
+    excluded = dict(sel.excluded_pairs())
+    assert all(r.startswith("filter: machine-made score") for r in excluded.values())
+    assert pool.is_human[sel.indices].sum() == 600  # human rows are never dropped
+    kept_like = np.isin(np.arange(600, 900), sel.indices).mean()
+    kept_far = np.isin(np.arange(900, 1000), sel.indices).mean()
+    # the threshold keeps 90% of reference-like rows; binomial spread over 300 rows is about 1.7%
+    assert 0.84 <= kept_like <= 0.96
+    assert kept_far <= 0.05
+    scores = dict((row, s) for row, _, s in sel.excluded_triples())
+    assert np.nanmean([scores[r] for r in scores if r >= 900]) > 0.8  # P(machine-made) of the far rows
+
+
+def test_dedup_drops_synthetic_copies_but_never_human_rows():
     rng = np.random.default_rng(0)
     human = rng.normal(size=(300, 2))
     synth = rng.normal(size=(100, 2))
-    synth[10:20] = synth[0]  # nine exact copies of row 0 (pool row 300)
+    synth[10:20] = synth[0]  # nine exact copies of row 0 (pool row 303)
     synth[30] = human[5] + 1e-9  # a near-copy of a human row
-    synth[40:45] = 25.0 + rng.normal(size=(5, 2))  # far off the human support
     feats = np.vstack([human, human[:3], synth])  # three human duplicates: never dropped
     origin = np.r_[np.zeros(303, int), np.ones(100, int)]
-    rnd = np.r_[np.zeros(303, int), np.ones(100, int)]
-    pool = Pool(origin=origin, round=rnd, features=feats)
-    sel = parse_policy("accumulate+filter").compose(pool, rng=0)
+    pool = Pool(origin=origin, round=np.r_[np.zeros(303, int), np.ones(100, int)], features=feats)
+    sel = parse_policy("accumulate+dedup").compose(pool, rng=0)
     excluded = dict(sel.excluded_pairs())
     dup_rows = [303 + i for i in range(10, 20)] + [303 + 30]
-    off_rows = [303 + i for i in range(40, 45)]
-    assert all(excluded[r].startswith("filter: near-duplicate") for r in dup_rows)
-    assert all(excluded[r].startswith("filter: off the reference support") for r in off_rows)
+    assert all(excluded[r].startswith("dedup: near-duplicate") for r in dup_rows)
     assert 303 in set(sel.indices.tolist())  # the first copy stays
-    assert np.all(pool.is_human[sel.indices].sum() == 303)
-    # Off-support false positives among genuine synthetic rows: PRDC precision of a same-distribution
-    # sample is ~0.98 at k=5, so at most a few of the remaining 84 rows may go.
-    assert len(excluded) <= len(dup_rows) + len(off_rows) + 6
+    assert pool.is_human[sel.indices].sum() == 303
+    # the radius is about the smallest spacing between reference rows: a few genuine rows may fall that close
+    assert len(excluded) <= len(dup_rows) + 6
 
 
 def test_filter_uses_an_explicit_reference_when_given():
     rng = np.random.default_rng(3)
-    pool = Pool(origin=np.ones(50, int), round=np.ones(50, int), features=rng.normal(loc=10, size=(50, 2)))
-    ref = Pool.human(200, features=rng.normal(size=(200, 2)))
+    pool = Pool(origin=np.ones(200, int), round=np.ones(200, int), features=rng.normal(loc=10, size=(200, 2)))
+    far_ref = Pool.human(300, features=rng.normal(size=(300, 2)))
+    near_ref = Pool.human(300, features=rng.normal(loc=10, size=(300, 2)))
     with pytest.raises(Exception, match="every candidate was filtered out"):
-        parse_policy("filter").compose(pool, reference=ref, rng=0)
-    near = Pool.human(200, features=rng.normal(loc=10, size=(200, 2)))
-    assert len(parse_policy("filter").compose(pool, reference=near, rng=0)) >= 45
+        parse_policy("filter").compose(pool, reference=far_ref, rng=0)
+    assert len(parse_policy("filter").compose(pool, reference=near_ref, rng=0)) >= 170
 
 
 def test_density_bands_hold_equal_shares_of_a_fresh_sample():
@@ -144,17 +160,17 @@ def test_duplicate_radius_is_calibrated_whatever_the_pool_size(dim, growth):
     # With duplicate_quantile q, a genuine same-distribution sample should have about q of its rows
     # within r_dup of a neighbour (each close pair flags one row: ~q/2), whether the pool is as large as
     # the reference or 50 times larger. Stated tolerance: between q/10 and 2q, with q = 0.05.
-    from tailguard.policy.filtering import filter_masks
+    from tailguard.policy.dedup import vector_duplicates
 
     rng = np.random.default_rng(dim * 100 + growth)
     ref = rng.normal(size=(400, dim))
     pool = rng.normal(size=(400 * growth, dim))
-    out = filter_masks(pool, np.zeros(len(pool), bool), ref, k=5, duplicate_quantile=0.05)
-    assert 0.05 / 10 <= out.duplicate.mean() <= 2 * 0.05
+    drop, _ = vector_duplicates(pool, np.zeros(len(pool), bool), ref, duplicate_quantile=0.05)
+    assert 0.05 / 10 <= drop.mean() <= 2 * 0.05
 
 
 def test_intrinsic_dimension_of_a_plane_in_five_dimensions():
-    from tailguard.policy.filtering import intrinsic_dimension
+    from tailguard.policy.dedup import intrinsic_dimension
 
     rng = np.random.default_rng(0)
     plane = rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 5))

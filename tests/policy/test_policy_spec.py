@@ -55,6 +55,7 @@ def test_every_policy_of_the_issue_is_registered():
         "fresh",
         "tail-preserve",
         "filter",
+        "dedup",
     }
 
 
@@ -71,8 +72,10 @@ def test_every_policy_of_the_issue_is_registered():
         ("accumulate+anchor:0.2+filter", "accumulate+filter+anchor:0.2"),
         (" filter + accumulate-subsample ", "accumulate-subsample+filter"),
         ("tail-preserve:bands=5+anchor:fraction=0.25", "anchor:0.25+tail-preserve:bands=5"),
-        ("filter:k=5:duplicate_quantile=0.001", "filter"),  # defaults are left out
-        ("filter:duplicate_quantile=0.05:k=3", "filter:duplicate_quantile=0.05:k=3"),
+        ("filter:k=5:keep_human=0.95", "filter"),  # defaults are left out
+        ("filter:keep_human=0.9:k=3", "filter:k=3:keep_human=0.9"),
+        ("dedup+filter+accumulate", "accumulate+filter+dedup"),
+        ("dedup:jaccard=0.8", "dedup:jaccard=0.8"),
         ("replace+fresh:0.5+anchor:1", "replace+fresh:0.5+anchor:1"),
     ],
 )

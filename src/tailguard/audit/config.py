@@ -58,7 +58,10 @@ class AuditConfig(Configurable):
       that takes ``ci_level``). 0.99 rather than 0.95 because an audit judges a dozen
       rows at once and a flag needs the interval to clear the reference;
     - ``strict``: re-raise a metric's error instead of skipping it (and listing it in
-      ``report.skipped``).
+      ``report.skipped``);
+    - ``domain_check``: text audits check that the reference represents the candidate's
+      domain (:mod:`tailguard.audit.domain`); a mismatch is warned about and diagnosed as
+      ``domain_mismatch`` instead of collapse.
     """
 
     params = {
@@ -74,6 +77,7 @@ class AuditConfig(Configurable):
         "strict": Bool(),
         "standardize": OneOf(("auto", "always", "never")),
         "ci_level": Float(min=0.5, max=1.0, max_open=True),
+        "domain_check": Bool(),
     }
     defaults = {
         "metrics": None,
@@ -88,6 +92,7 @@ class AuditConfig(Configurable):
         "strict": False,
         "standardize": "auto",
         "ci_level": 0.99,
+        "domain_check": True,
     }
 
     def __init__(self, **params: Any):

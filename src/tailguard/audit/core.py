@@ -22,6 +22,7 @@ import numpy as np
 from tailguard.audit.baseline import judge_against_baseline
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
+from tailguard.audit.domain import check_text_domain, domain_diagnosis
 from tailguard.audit.figure_data import class_shares, coverage_by_decile, per_feature_figures, tail_histograms
 from tailguard.audit.inputs import AuditInput, as_input
 from tailguard.audit.losses import find_losses
@@ -201,6 +202,9 @@ def audit(
         baseline_verdict=baseline_verdict,
     )
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
+    if modality == "text" and config.domain_check and cand.texts is not None and ref.texts is not None:
+        report.domain = check_text_domain(cand.texts, ref.texts, seed=seed)
+        report.diagnosis = domain_diagnosis(report.domain, report.diagnosis)
     if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
         report.verdict = "warn"  # a failure found from the extra inputs is not an ok
     sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": base.n} if base is not None else {})}

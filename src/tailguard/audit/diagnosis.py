@@ -7,6 +7,8 @@ The modes are told apart by what moved:
 - ``overfitting``: the train/validation gap (needs ``train_metrics``);
 - ``catastrophic_forgetting``: an old task's metric dropped (needs ``old_task_metrics``);
 - ``drift``: the distribution shifted (drift tests fire) without losing spread;
+- ``domain_mismatch`` (text; set by :mod:`tailguard.audit.domain`): the reference does
+  not represent the candidate's domain, so what moved is not evidence of collapse;
 - ``none``: nothing beyond tolerance.
 
 Each mode gets a score in [0, 1]; the top one is the diagnosis and its
@@ -33,6 +35,8 @@ from tailguard.audit.thresholds import Thresholds
 from tailguard.errors import BadInputError
 
 MODES = ("none", "model_collapse", "mode_collapse", "overfitting", "catastrophic_forgetting", "drift")
+#: Modes set outside :func:`diagnose`, from checks that are not metric rows.
+OTHER_MODES = ("domain_mismatch",)
 SEVERITY = {"ok": 0.0, "warn": 0.6, "collapse": 1.0}
 DRIFT_HINTS = ("mmd", "ks", "psi", "c2st", "auc")
 
@@ -46,6 +50,8 @@ MEANINGS = {
     "overfitting": "the gap between training and validation metrics is large or growing",
     "catastrophic_forgetting": "an old task's metric dropped after new training",
     "drift": "the distribution moved, but its spread and tails are intact",
+    "domain_mismatch": "the reference does not represent the candidate's domain: the metrics measure the "
+    "difference of domain, not collapse",
 }
 
 

@@ -201,6 +201,8 @@ class AuditReport:
     #: The baseline's own verdict against the reference (what it already lacked).
     baseline_verdict: str | None = None
     losses: Losses | None = None  # what was lost, in the user's terms (audit.losses)
+    #: The text domain check (audit.domain): None when not run for this modality.
+    domain: dict[str, Any] | None = None
 
     # -- access --------------------------------------------------------------
     def row(self, name: str) -> MetricRow:
@@ -246,6 +248,7 @@ class AuditReport:
                 "seed": self.seed,
                 "elapsed_s": self.elapsed_s,
                 "losses": self.losses.to_dict() if self.losses is not None else None,
+                "domain": self.domain,
             }
         )
 
@@ -276,6 +279,7 @@ class AuditReport:
             seed=int(d.get("seed", 0)),
             elapsed_s=float(d.get("elapsed_s", 0.0)),
             losses=Losses.from_dict(d["losses"]) if d.get("losses") else None,
+            domain=d.get("domain"),
         )
 
     @classmethod

@@ -84,6 +84,8 @@ def _print_table(report: Any, console: Any = None) -> None:
         console.print(report.baseline_note())
     if report.averages_trap.triggered:
         console.print(f"[bold yellow]{report.averages_trap.message}[/]")
+    if report.domain and report.domain.get("warn"):
+        console.print(f"[bold yellow]warning: {report.domain['message']}[/]")
     d = report.diagnosis
     console.print(f"diagnosis: [bold]{d.mode}[/] (confidence {d.confidence:.0%}) - {d.summary}")
     for line in d.evidence[:5]:

@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -228,6 +228,7 @@ exclusions = Table(
     Column("version_id", Integer, nullable=False),
     Column("sample_id", ID, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("score", Float),  # the step's score of the sample (filter: P(machine-made)); NULL where it gives none
     Index("ix_exclusions_version", "version_id"),
 )
 

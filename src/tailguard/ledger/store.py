@@ -221,7 +221,7 @@ class Ledger:
         sample_ids: Iterable[str] | None = None,
         description: str = "",
         extra: dict[str, Any] | None = None,
-        exclusions: Iterable[tuple[str, str]] = (),
+        exclusions: Iterable[tuple[Any, ...]] = (),
     ) -> VersionInfo:
         """Create an immutable version from selectors and/or explicit sample ids.
 
@@ -283,19 +283,21 @@ class Ledger:
                     for r in conn.execute(select(c).order_by(c.c.id))]
 
 
-    def record_exclusions(self, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
+    def record_exclusions(self, version: str, exclusions: Iterable[tuple[Any, ...]]) -> None:
         """Record samples a policy left out of ``version``, each with its reason."""
         with write_transaction(self._engine) as conn:
             versions.insert_exclusions(conn, version, exclusions)
 
 
-    def exclusions(self, version: str) -> list[tuple[str, str]]:
-        """(sample_id, reason) pairs recorded for ``version``."""
+    def exclusions(self, version: str, *, scores: bool = False) -> list[tuple[Any, ...]]:
+        """(sample_id, reason) pairs recorded for ``version``; with ``scores=True``
+        (sample_id, reason, score) triples (score None where the step gave none)."""
         e = schema.exclusions
         with read_connection(self._engine) as conn:
             vid = versions.version_row(conn, version).id
-            return [(s, r) for s, r in conn.execute(
-                select(e.c.sample_id, e.c.reason).where(e.c.version_id == vid).order_by(e.c.id))]
+            rows = conn.execute(
+                select(e.c.sample_id, e.c.reason, e.c.score).where(e.c.version_id == vid).order_by(e.c.id))
+            return [(s, r, sc) if scores else (s, r) for s, r, sc in rows]
 
 
     def skipped(self, ingest_id: int | None = None) -> list[SkippedItem]:

@@ -9,7 +9,9 @@ report says so; new ingests count every occurrence. Schema 3 drops three indexes
 the occurrences: every ingest kept them up to date for nothing. On PostgreSQL it also
 makes content-id columns compare bytewise (``COLLATE "C"``): the order the manifest
 digest is computed in, without the locale's rules on every index insertion. The steps
-run in order, so a schema-1 ledger goes to 2, then 3.
+run in order, so a schema-1 ledger goes to 2, then 3, then 4. Schema 4 gives each
+exclusion a score (``filter`` records the sample's ``P(machine-made)``); exclusions
+recorded before have none.
 
 Before anything changes a backup is written: for SQLite a copy of the file
 (``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
@@ -85,7 +87,9 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
             if have == 1:
                 _migrate_1_to_2(conn)
                 notes.append("versions made by schema 1 were sets: each member migrated with multiplicity 1")
-            _migrate_2_to_3(conn)
+            if have <= 2:
+                _migrate_2_to_3(conn)
+            _migrate_3_to_4(conn)
             conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
                          .values(value=str(schema.SCHEMA_VERSION)))
             counts = _counts(conn)
@@ -172,6 +176,13 @@ def _migrate_2_to_3(conn: Connection) -> None:
     for name in SCHEMA2_UNUSED_INDEXES:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     _bytewise_ids(conn)
+
+
+def _migrate_3_to_4(conn: Connection) -> None:
+    """Exclusions get a nullable score."""
+    columns = {c["name"] for c in inspect(conn).get_columns("exclusions")}
+    if "score" not in columns:
+        conn.exec_driver_sql("ALTER TABLE exclusions ADD COLUMN score FLOAT")
 
 
 def _bytewise_ids(conn: Connection) -> None:

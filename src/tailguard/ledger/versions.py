@@ -293,9 +293,11 @@ def conflicts_for(conn: Connection, vid: int) -> list[Conflict]:
     return [Conflict(r.sample_id, r.kind, r.claimed, r.other, r.detail, r.item) for r in rows]
 
 
-def insert_exclusions(conn: Connection, version: str, exclusions: Iterable[tuple[str, str]]) -> None:
+def insert_exclusions(conn: Connection, version: str, exclusions: Iterable[tuple[Any, ...]]) -> None:
+    """Record ``(sample_id, reason)`` or ``(sample_id, reason, score)`` rows for ``version``."""
     vid = version_row(conn, version).id  # an unknown version is an error even with nothing to record
-    rows = [{"version_id": vid, "sample_id": str(s), "reason": str(r)} for s, r in exclusions]
+    rows = [{"version_id": vid, "sample_id": str(e[0]), "reason": str(e[1]),
+             "score": (None if len(e) < 3 or e[2] is None else float(e[2]))} for e in exclusions]
     for part in chunks(rows, 2_000):
         conn.execute(insert(schema.exclusions), list(part))
 

@@ -5,9 +5,12 @@ Order of application (whatever order the spec names the steps in):
 1. **source** picks the candidates. ``replace``: rows with ``round == current_round``;
    ``accumulate`` / ``accumulate-subsample``: rows with ``round <= current_round``.
    Rows from later rounds are never candidates. Without a source step, ``replace``.
-2. **filter** drops synthetic candidates that are degenerate texts (when the pool
-   carries ``texts``; see :mod:`tailguard.policy.degenerate`), then those that are
-   off the reference support or near-duplicates (see :mod:`tailguard.policy.filtering`).
+2. **filter** drops non-human candidates that are degenerate texts (when the pool
+   carries ``texts``; see :mod:`tailguard.policy.degenerate`), then those whose
+   machine-made score is past the threshold that keeps ``keep_human`` of human
+   documents (see :mod:`tailguard.policy.filtering`); each keeps its ``P(machine-made)``.
+   **dedup** then keeps one representative of each near-duplicate cluster
+   (see :mod:`tailguard.policy.dedup`).
 3. **size**: ``replace`` and ``accumulate-subsample`` fix the size ``T`` to
    ``target_size`` (``replace`` without one: the number of candidates;
    ``accumulate-subsample`` requires it); ``accumulate`` keeps every candidate.
@@ -23,7 +26,8 @@ Order of application (whatever order the spec names the steps in):
    when ``allow_repeats``).
 
 Every pool row ends either in ``Selection.indices`` or in ``Selection.excluded``
-with the reason of the first step that left it out.
+with the reason of the first step that left it out (and, for ``filter``'s
+machine-made test, its ``P(machine-made)``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError
 from tailguard.origins import Origin
+from tailguard.policy.dedup import text_duplicates, vector_duplicates
 from tailguard.policy.degenerate import degenerate_texts
-from tailguard.policy.filtering import filter_masks
+from tailguard.policy.filtering import machine_made
 from tailguard.policy.pool import Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.tails import RegionModel, stratified_draw
@@ -52,6 +57,7 @@ class _ExclusionLog:
 
     def __init__(self, n: int):
         self.code = np.full(n, -1, dtype=np.int32)
+        self.score = np.full(n, np.nan)
         self.reasons: list[str] = []
         self._ids: dict[str, int] = {}
 
@@ -61,10 +67,12 @@ class _ExclusionLog:
             self.reasons.append(reason)
         return self._ids[reason]
 
-    def mark(self, mask: np.ndarray, reason: str) -> None:
+    def mark(self, mask: np.ndarray, reason: str, score: np.ndarray | None = None) -> None:
         mask = mask & (self.code < 0)
         if mask.any():
             self.code[mask] = self.reason_id(reason)
+            if score is not None:
+                self.score[mask] = score[mask]
 
     @property
     def open(self) -> np.ndarray:
@@ -140,45 +148,11 @@ def compose(
     if source.name == "accumulate-subsample" and target_size is None:
         raise ParameterError("accumulate-subsample holds the size fixed: pass target_size")
 
-    # 2. filter
-    step = policy.filter_step
-    if step is not None:
-        params = step.get_params()
-        k, q = params["k"], params["duplicate_quantile"]
-        ref = _reference_for("filter", reference, pool, eligible)
-        if pool.texts is not None:
-            cand = np.flatnonzero(log.open)
-            ref_texts = ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible]
-            deg = degenerate_texts(
-                list(pool.texts[cand]), pool.is_human[cand], list(ref_texts),
-                repetition=params["repetition"], jaccard=params["jaccard"],
-            )
-            for mask, reason in (
-                (deg.empty, "filter: degenerate text (no words)"),
-                (deg.repetitive, f"filter: degenerate text (repetitive: >= {deg.repetition_threshold:.3g} of its "
-                 "word 3-grams repeat, or one word repeated)"),
-                (deg.duplicate, f"filter: near-duplicate text (word 3-gram Jaccard >= {_fmt(deg.jaccard)} with an "
-                 "earlier row)"),
-            ):
-                hit = np.zeros(n, dtype=bool)
-                hit[cand[mask]] = True
-                log.mark(hit, reason)
-        cand = np.flatnonzero(log.open)
-        feats = _features("filter", "pool", pool)
-        out = filter_masks(
-            feats if cand.size == n else feats[cand],  # no copy of a large pool when every row is a candidate
-            pool.is_human[cand],
-            _features("filter", "reference", ref),
-            k=k,
-            duplicate_quantile=q,
-            knn=params["knn"],
-        )
-        off = np.zeros(n, dtype=bool)
-        off[cand[out.off_support]] = True
-        dup = np.zeros(n, dtype=bool)
-        dup[cand[out.duplicate]] = True
-        log.mark(off, f"filter: off the reference support (inside no reference point's {k}-NN ball)")
-        log.mark(dup, f"filter: near-duplicate of an earlier row (distance <= {out.duplicate_radius:.4g})")
+    # 2. filter, dedup
+    if policy.filter_step is not None:
+        _filter(policy.filter_step, pool, reference, eligible, log, gen)
+    if policy.dedup_step is not None:
+        _dedup(policy.dedup_step, pool, reference, eligible, log)
     cand_mask = log.open.copy()
     n_cand = int(cand_mask.sum())
     if n_cand == 0:
@@ -288,6 +262,7 @@ def compose(
         fresh_indices=fresh_idx.astype(np.int64),
         excluded=excluded,
         excluded_reason=log.code[excluded],
+        excluded_score=log.score[excluded],
         fresh_excluded=fresh_excl,
         fresh_excluded_reason=fresh_code,
         reasons=tuple(log.reasons),
@@ -310,3 +285,62 @@ def _assign(model: RegionModel, pool: Pool, idx: np.ndarray) -> np.ndarray:
     if model.uses_classes:
         return model.assign_classes(np.asarray(pool.classes)[idx])
     return model.assign_features(pool.features[idx])  # type: ignore[index]
+
+
+def _filter(step: Any, pool: Pool, reference: Pool | None, eligible: np.ndarray, log: _ExclusionLog,
+            gen: np.random.Generator) -> None:
+    params = step.get_params()
+    n = len(pool)
+    ref = _reference_for("filter", reference, pool, eligible)
+    texts = pool.texts is not None and (ref.texts is not None or reference is None)
+    if pool.texts is not None:
+        cand = np.flatnonzero(log.open)
+        ref_texts = ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible]
+        deg = degenerate_texts(list(pool.texts[cand]), pool.is_human[cand], list(ref_texts),
+                               repetition=params["repetition"])
+        for mask, reason in (
+            (deg.empty, "filter: degenerate text (no words)"),
+            (deg.repetitive, f"filter: degenerate text (repetitive: >= {deg.repetition_threshold:.3g} of its "
+             "word 3-grams repeat, or one word repeated)"),
+        ):
+            hit = np.zeros(n, dtype=bool)
+            hit[cand[mask]] = True
+            log.mark(hit, reason)
+    cand = np.flatnonzero(log.open & ~pool.is_human)
+    if cand.size == 0:
+        return
+    if texts:
+        ref_side: Any = list(ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible])
+        cand_side: Any = list(pool.texts[cand])
+    else:
+        ref_side = _features("filter", "reference", ref)
+        cand_side = _features("filter", "pool", pool)[cand]
+    out = machine_made(cand_side, ref_side, keep_human=params["keep_human"], support=params["support"],
+                       k=params["k"], folds=params["folds"], seed=int(gen.integers(2**31)))
+    hit = np.zeros(n, dtype=bool)
+    hit[cand[out.drop]] = True
+    score = np.full(n, np.nan)
+    score[cand] = out.probability
+    log.mark(hit, f"filter: machine-made score (human-likeness below {out.threshold:.3g}, the human reference's "
+             f"{1 - out.keep_human:.0%} quantile)", score)
+
+
+def _dedup(step: Any, pool: Pool, reference: Pool | None, eligible: np.ndarray, log: _ExclusionLog) -> None:
+    params = step.get_params()
+    n = len(pool)
+    rows = np.flatnonzero(log.open)
+    if rows.size < 2:
+        return
+    hit = np.zeros(n, dtype=bool)
+    if pool.texts is not None:
+        drop = text_duplicates(list(pool.texts[rows]), pool.is_human[rows], jaccard=params["jaccard"])
+        reason = (f"dedup: near-duplicate text (word-bigram Jaccard >= {_fmt(params['jaccard'])} with a kept "
+                  "representative)")
+    else:
+        ref = _reference_for("dedup", reference, pool, eligible)
+        drop, radius = vector_duplicates(_features("dedup", "pool", pool)[rows], pool.is_human[rows],
+                                         _features("dedup", "reference", ref),
+                                         duplicate_quantile=params["duplicate_quantile"], knn=params["knn"])
+        reason = f"dedup: near-duplicate of a kept row (distance <= {radius:.4g})"
+    hit[rows[drop]] = True
+    log.mark(hit, reason)

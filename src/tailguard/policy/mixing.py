@@ -182,7 +182,7 @@ def mix(
         raise VersionExistsError(f"version {as_version!r} already exists; versions are immutable, pick a new name")
 
     say("reading versions")
-    needs_features = pol.filter_step is not None or pol.sampler_step is not None
+    needs_features = pol.needs_features
     content: dict[str, bytes] | None = {} if needs_features else None
     human_recs = _records(ledger, human_names, content)
     synth_recs = _records(ledger, synth_names, content)
@@ -206,8 +206,12 @@ def mix(
     classes = features = texts = None
     if pol.sampler_step is not None and modality == "detection":
         classes, _ = detection_classes(records, [r for r, m in zip(records, ref_mask, strict=True) if m])
-    if pol.filter_step is not None or (pol.sampler_step is not None and classes is None):
-        say("computing features")
+    scoring = pol.filter_step is not None or pol.dedup_step is not None
+    want_texts = scoring and modality == "text"
+    # text is filtered and deduplicated on its words; vectors on features, and tail-preserve needs them
+    want_features = (scoring and modality != "text") or (pol.sampler_step is not None and classes is None)
+    if want_texts or want_features:
+        say("computing features" if want_features else "reading texts")
         first = {r.id: r for r in records}  # each content embedded once
         assert content is not None
         missing = [sid for sid in first if sid not in content]
@@ -216,12 +220,13 @@ def mix(
         pairs = [(rec, content.pop(sid)) for sid, rec in first.items()]
         row_of = {rec.id: k for k, (rec, _) in enumerate(pairs)}
         rows = [row_of[r.id] for r in records]
-        unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
-        if modality in ("text", "image", "detection"):  # embeddings: float32 halves the memory of a large mix
-            unique_features = unique_features.astype(np.float32, copy=False)
-        features = unique_features[rows]
-        del unique_features
-        if pol.filter_step is not None and modality == "text":  # filter drops degenerate texts too
+        if want_features:
+            unique_features, _ = feature_matrix(pairs, modality, embedder=embedder)
+            if modality in ("text", "image", "detection"):  # embeddings: float32 halves the memory of a large mix
+                unique_features = unique_features.astype(np.float32, copy=False)
+            features = unique_features[rows]
+            del unique_features
+        if want_texts:
             unique_texts = decode_texts(pairs)
             texts = [unique_texts[i] for i in rows]
         del pairs
@@ -245,9 +250,9 @@ def mix(
     members = [(records[int(i)].id, records[int(i)].origin) for i in sel.indices]  # one per occurrence
     if fresh_pool is not None:
         members += [(fresh_recs[int(i)].id, "human") for i in sel.fresh_indices]
-    excluded = [(str(pool.ids[i]), reason) for i, reason in sel.excluded_pairs()]  # type: ignore[index]
+    excluded = [(str(pool.ids[i]), reason, score) for i, reason, score in sel.excluded_triples()]  # type: ignore[index]
     if fresh_pool is not None:
-        excluded += [(str(fresh_pool.ids[i]), reason) for i, reason in sel.fresh_excluded_pairs()]  # type: ignore[index]
+        excluded += [(str(fresh_pool.ids[i]), reason, None) for i, reason in sel.fresh_excluded_pairs()]  # type: ignore[index]
     sources = {"human": human_names, "synthetic": synth_names, "fresh": fresh_names[0] if fresh_names else None}
     extra = {
         "policy": str(pol),

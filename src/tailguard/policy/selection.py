@@ -64,7 +64,8 @@ class Selection:
             when ``tail-preserve`` was allowed to draw with replacement.
         fresh_indices: rows of ``fresh_human`` in the training set (``fresh:F``).
         excluded: pool rows left out; ``excluded_reason`` holds a code per row
-            into ``reasons``.
+            into ``reasons``, ``excluded_score`` the step's score of the row (NaN
+            where the step gives none; ``filter``: ``P(machine-made)``).
         fresh_excluded: ``fresh_human`` rows not drawn, with ``fresh_excluded_reason``.
         stats: :class:`MixStats` of the training set (fresh rows count as human, depth 0).
         policy: the canonical spec of the policy that made it.
@@ -79,6 +80,7 @@ class Selection:
     reasons: tuple[str, ...]
     stats: MixStats
     policy: str
+    excluded_score: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.indices.shape[0] + self.fresh_indices.shape[0])
@@ -86,6 +88,12 @@ class Selection:
     def excluded_pairs(self) -> list[tuple[int, str]]:
         """``(pool row, reason)`` for every excluded pool row."""
         return [(int(i), self.reasons[c]) for i, c in zip(self.excluded, self.excluded_reason, strict=True)]
+
+    def excluded_triples(self) -> list[tuple[int, str, float | None]]:
+        """``(pool row, reason, score)`` for every excluded pool row (score None where the step gives none)."""
+        scores = self.excluded_score if self.excluded_score is not None else np.full(self.excluded.shape[0], np.nan)
+        return [(int(i), self.reasons[c], None if np.isnan(s) else float(s))
+                for i, c, s in zip(self.excluded, self.excluded_reason, scores, strict=True)]
 
     def fresh_excluded_pairs(self) -> list[tuple[int, str]]:
         """``(fresh row, reason)`` for every fresh human row that was not drawn."""

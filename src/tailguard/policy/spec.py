@@ -98,6 +98,10 @@ class Policy:
         return self._kind("filter")
 
     @property
+    def dedup_step(self) -> Step | None:
+        return self._kind("dedup")
+
+    @property
     def fresh_step(self) -> Step | None:
         return self._kind("fresh")
 
@@ -111,8 +115,8 @@ class Policy:
 
     @property
     def needs_features(self) -> bool:
-        """True when a step needs feature vectors (``filter``; ``tail-preserve`` without classes)."""
-        return self.filter_step is not None or self.sampler_step is not None
+        """True when a step needs feature vectors or texts (``filter``, ``dedup``; ``tail-preserve`` without classes)."""
+        return self.filter_step is not None or self.dedup_step is not None or self.sampler_step is not None
 
     @property
     def min_human_fraction(self) -> float:
@@ -214,8 +218,8 @@ class Policy:
 def parse_step(text: str, *, spec: str | None = None) -> Step:
     """Parse one ``NAME(:arg)*`` step.
 
-    >>> parse_step("filter:k=3:knn=faiss").get_params()
-    {'k': 3, 'duplicate_quantile': 0.001, 'repetition': 0.5, 'jaccard': 0.8, 'knn': 'faiss'}
+    >>> parse_step("dedup:jaccard=0.7:knn=faiss").get_params()
+    {'jaccard': 0.7, 'duplicate_quantile': 0.001, 'knn': 'faiss'}
     """
     where = f" in policy spec {spec!r}" if spec is not None and spec != text else ""
     name, *args = [part.strip() for part in text.split(":")]
@@ -250,7 +254,7 @@ def parse_policy(spec: str | Policy) -> Policy:
     Traceback (most recent call last):
     ...
     tailguard.errors.UnknownChoiceError: Unknown policy 'acumulate'. Did you mean 'accumulate', \
-'accumulate-subsample'? Valid choices: accumulate, accumulate-subsample, anchor, filter, fresh, replace, \
+'accumulate-subsample'? Valid choices: accumulate, accumulate-subsample, anchor, dedup, filter, fresh, replace, \
 tail-preserve.
     """
     if isinstance(spec, Policy):

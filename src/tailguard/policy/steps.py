@@ -10,9 +10,10 @@ step  kind        names
 ====  ==========  ===============================================================
 1     source      ``replace`` | ``accumulate`` | ``accumulate-subsample`` (default ``replace``)
 2     filter      ``filter``
-3     fresh       ``fresh:F``
-4     anchor      ``anchor:F``
-5     sampler     ``tail-preserve``
+3     dedup       ``dedup``
+4     fresh       ``fresh:F``
+5     anchor      ``anchor:F``
+6     sampler     ``tail-preserve``
 ====  ==========  ===============================================================
 
 >>> POLICIES.get("anchor")(fraction=0.2).spec()
@@ -21,7 +22,7 @@ step  kind        names
 Traceback (most recent call last):
 ...
 tailguard.errors.UnknownChoiceError: Unknown policy 'acumulate'. Did you mean 'accumulate', \
-'accumulate-subsample'? Valid choices: accumulate, accumulate-subsample, anchor, filter, fresh, replace, \
+'accumulate-subsample'? Valid choices: accumulate, accumulate-subsample, anchor, dedup, filter, fresh, replace, \
 tail-preserve.
 """
 
@@ -32,13 +33,13 @@ from typing import Any, ClassVar
 from tailguard.config import Configurable
 from tailguard.errors import ParameterError
 from tailguard.registry import Registry
-from tailguard.validation import Float, Int, OneOf, validate_params
+from tailguard.validation import Bool, Float, Int, OneOf, validate_params
 
 #: Every step the spec grammar knows, by name.
 POLICIES: Registry[type[Step]] = Registry("policy")
 
 #: The order the composer applies step kinds in.
-KIND_ORDER: tuple[str, ...] = ("source", "filter", "fresh", "anchor", "sampler")
+KIND_ORDER: tuple[str, ...] = ("source", "filter", "dedup", "fresh", "anchor", "sampler")
 
 
 def _format_value(value: Any) -> str:
@@ -129,43 +130,54 @@ class AccumulateSubsample(Step):
 
 @register_step
 class Filter(Step):
-    """Drop synthetic degenerate texts, near-duplicates and off-support samples (never human ones).
+    """Drop non-human candidates that are degenerate texts or score as machine-made (never human ones).
 
-    Thresholds (documented in ``docs/policies.md``):
+    Thresholds (documented in ``docs/policies.md`` and ``docs/unknown-origin.md``):
 
     * degenerate text (when the pool carries ``texts``; the audit's criteria, see
-      :mod:`tailguard.policy.degenerate`): no words; ``repetition`` or more of a
-      text's word 3-grams repeat (never below the reference texts' 0.999
-      quantile); or a cluster of word-3-shingle Jaccard ``>= jaccard`` already
-      holds an earlier text;
-    * off-support: an item is on the reference's support when it lies inside the
-      k-NN ball of a reference point (radius: distance to that point's ``k``-th
-      nearest reference neighbour), the PRDC precision manifold of Naeem et al.
-      2020 with ``nearest_k = k``;
-    * near-duplicate: an item is a copy of, or lies within ``r_dup`` of, another
-      kept item that comes first (human items first, then pool order), where
-      ``r_dup`` is the ``duplicate_quantile`` quantile (default 0.001: about the
-      smallest spacing) of the nearest-neighbour distances between distinct
-      reference points, rescaled to the number of items compared (so roughly
-      that share of genuine samples would have such a neighbour, whatever the
-      pool's size).
+      :mod:`tailguard.policy.degenerate`): no words, or ``repetition`` or more of a
+      text's word 3-grams repeat (never below the reference texts' 0.999 quantile);
+    * machine-made: a candidate whose out-of-fold human-likeness
+      (:mod:`tailguard.policy.filtering`) is below the reference's own
+      ``1 - keep_human`` quantile, so a share ``keep_human`` of human documents is
+      kept. ``support=true`` adds the k-NN radius ratio (``k`` neighbours) to the
+      text features (vectors always have it); ``folds`` cross-fits the classifier.
 
-    ``knn`` picks the neighbour search: ``exact`` (scikit-learn), ``faiss``
-    (approximate, inverted lists) or ``auto`` (exact up to 5 000 points or 10
-    dimensions, faiss above).
+    Near-duplicates are the ``dedup`` step's.
     """
 
     name = "filter"
     kind = "filter"
     params: ClassVar = {
-        "k": Int(min=1, max=100),
-        "duplicate_quantile": Float(min=0, max=0.5),
+        "keep_human": Float(min=0.5, max=1),
         "repetition": Float(min=0, max=1, min_open=True),
+        "support": Bool(),
+        "k": Int(min=1, max=100),
+        "folds": Int(min=2, max=10),
+    }
+    defaults: ClassVar = {"keep_human": 0.95, "repetition": 0.5, "support": False, "k": 5, "folds": 3}
+    summary = "drop synthetic degenerate texts and candidates that score as machine-made"
+
+
+@register_step
+class Dedup(Step):
+    """Keep one representative of each near-duplicate cluster (human rows first; never drop human rows).
+
+    Texts: estimated Jaccard of word-bigram shingles ``>= jaccard`` (MinHash + LSH; see
+    :mod:`tailguard.scoring.clusters` for why 0.3). Vectors: an
+    exact copy, or within the ``duplicate_quantile`` quantile of the reference's
+    nearest-neighbour spacing, rescaled to the pool's size (see :mod:`tailguard.policy.dedup`).
+    """
+
+    name = "dedup"
+    kind = "dedup"
+    params: ClassVar = {
         "jaccard": Float(min=0, max=1, min_open=True),
+        "duplicate_quantile": Float(min=0, max=0.5),
         "knn": OneOf(("auto", "exact", "faiss")),
     }
-    defaults: ClassVar = {"k": 5, "duplicate_quantile": 0.001, "repetition": 0.5, "jaccard": 0.8, "knn": "auto"}
-    summary = "drop synthetic degenerate texts, near-duplicates and off-support samples"
+    defaults: ClassVar = {"jaccard": 0.3, "duplicate_quantile": 0.001, "knn": "auto"}
+    summary = "keep one representative of each near-duplicate cluster"
 
 
 @register_step
