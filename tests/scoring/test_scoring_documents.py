@@ -41,3 +41,16 @@ def test_errors(tmp_path):
     np.save(tmp_path / "e.npy", np.zeros((0, 2)))
     with pytest.raises(EmptyDatasetError, match="non-empty"):
         read_documents(str(tmp_path / "e.npy"))
+
+
+def test_an_image_folder_scores_as_the_audits_image_features(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / f"im{i}.png")
+    docs = read_documents(str(tmp_path))
+    assert docs.ids == ["im0.png", "im1.png", "im2.png"] and docs.items.shape[0] == 3
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyDatasetError, match="no images"):
+        read_documents(str(tmp_path / "empty"))

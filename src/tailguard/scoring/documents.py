@@ -6,6 +6,8 @@
 * CSV, TSV, Parquet: the same, by column (default id: the row number);
 * ``.txt``: one document per non-blank line (id: the line number);
 * ``.npy``: a 2-D array of vectors (id: the row number);
+* a folder of images: the audit's image features (downscaled pixels and intensity
+  histograms), scored as vectors (id: the path inside the folder);
 * a ledger version: one document per occurrence of each member, keyed by the
   ``id_column`` field the sample was ingested with when it has one, else by the
   sample id.
@@ -67,6 +69,14 @@ def _text(value: Any, name: str, line: int, column: str) -> str:
 
 def _read_path(path: Path, text_column: str | None, id_column: str | None) -> Documents:
     name = str(path)
+    if path.is_dir():
+        from tailguard.audit.inputs import embed_images
+        from tailguard.ledger.paths import IMAGE_SUFFIXES
+
+        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise EmptyDatasetError("folder holds no images", path=name)
+        return Documents(embed_images(images, name=name), [str(p.relative_to(path)) for p in images], name)
     suffix = path.suffix.lower()
     column = text_column or "text"
     if suffix not in FORMATS:
