@@ -76,7 +76,7 @@ def test_baseline_relative_statuses_are_calibrated(scenario, trials, expect_flag
     """Reference, clean baseline and candidate are three independent thirds of the data.
 
     Three sides of a third each are noisier than two halves, and the benchmark measures
-    2-4% false alarms over 100 trials (docs/audit.md); here, with fewer trials, the null
+    3-5% false alarms over 200 trials (docs/audit.md); here, with fewer trials, the null
     bound is 10% (a regression to the 20% of judging each side alone would fail it),
     and power keeps the 95% bound.
     """

@@ -183,3 +183,62 @@ def test_nn_distance_tail_copies_are_not_in_the_tail_and_levels_are_named() -> N
     assert sum(r.details["candidate_share_by_reference_decile"]) == pytest.approx(1.0)
     with pytest.raises(BadInputError, match="nn_distance_tail needs at least 3"):
         NNDistanceTail().update_reference(ref[:2]).update(ref).result()
+
+
+def _grouped(rng: np.random.Generator, n_groups: int, size: int) -> np.ndarray:
+    """``n_groups`` 4-d Gaussian points, each repeated ``size`` times: copies share their k-NN
+    radius (k >= size), so the radius share moves in groups of ``size`` (design effect ``size``)."""
+    return np.repeat(rng.normal(size=(n_groups, 4)), size, axis=0)
+
+
+def _change_covers_zero(a, b) -> bool:
+    # The baseline rule's interval of a - b: the two sides' ends in quadrature (Newcombe).
+    d = a.value - b.value
+    lo = d - np.hypot(a.value - a.ci[0], b.ci[1] - b.value)
+    hi = d + np.hypot(a.ci[1] - a.value, b.value - b.ci[0])
+    return bool(lo <= 0 <= hi)
+
+
+def test_radius_share_interval_covers_at_its_level_on_grouped_data() -> None:
+    # Two candidates of one distribution against one reference, 100 seeded trials, level 0.9:
+    # the interval of their difference must cover 0 about 90% of the time. Rows come in groups
+    # of 3 copies, so the share's variance is 3x a binomial count's: the Wilson interval alone
+    # (ci_subsamples=0) is sqrt(3) too narrow and covers about 66%.
+    rng = np.random.default_rng(43)
+    covered = {8: [], 0: []}
+    effects = []
+    for t in range(100):
+        ref, c1, c2 = (_grouped(rng, 200, 3) for _ in range(3))
+        for b in covered:
+            res = [NNDistanceTail(seed=t, ci_level=0.9, ci_subsamples=b).update_reference(ref).update(c).result()
+                   for c in (c1, c2)]
+            covered[b].append(_change_covers_zero(*(r.value("radius_tail_share_0.95") for r in res)))
+            if b:
+                effects.append(res[0].details["design_effect_0.95"])
+    assert 2.0 < np.mean(effects) < 4.5  # about the group size
+    assert np.mean(covered[8]) >= 0.83  # nominal 0.9; sd of a 100-trial rate about 0.03
+    assert np.mean(covered[0]) < 0.78  # the old binomial-only interval under-covers
+
+
+def test_radius_share_design_effect_is_one_on_independent_rows_and_comes_from_the_reference() -> None:
+    rng = np.random.default_rng(44)
+    ref = rng.normal(size=(1200, 4))
+    effects = []
+    for seed in range(10):
+        r = NNDistanceTail(seed=seed).update_reference(ref).update(rng.normal(size=(1200, 4))).result()
+        effects.append(r.details["design_effect_0.95"])
+    assert 0.6 < np.mean(effects) < 1.5
+    # The effect is the reference's: a candidate without its sparse points gets the same one,
+    # so the loss does not widen its own interval.
+    cand = rng.normal(size=(1200, 4))
+    kept = cand[np.linalg.norm(cand, axis=1) < np.quantile(np.linalg.norm(cand, axis=1), 0.9)]
+    full = NNDistanceTail(seed=3).update_reference(ref).update(rng.normal(size=kept.shape)).result()
+    lost = NNDistanceTail(seed=3).update_reference(ref).update(kept).result()
+    assert lost.details["design_effect_0.95"] == full.details["design_effect_0.95"]
+    # Wilson's interval is the floor: an effect below 1 (noise on independent rows) never narrows it.
+    wilson = NNDistanceTail(seed=3, ci_subsamples=0).update_reference(ref).update(kept).result().value("radius_tail_share_0.95")
+    widened = lost.value("radius_tail_share_0.95")
+    assert widened.ci[0] <= wilson.ci[0] and widened.ci[1] >= wilson.ci[1]
+    off = NNDistanceTail(ci_subsamples=0).update_reference(ref).update(cand).result()
+    assert "design_effect_0.95" not in off.details
+    assert off.value("radius_tail_share_0.95").ci_method == "analytic"

@@ -255,7 +255,10 @@ class NNDistanceTail(VectorMetric):
     any pixel's quantiles but empties the far end of the k-NN distances. Higher is
     better: a candidate with *more* far-out points (noise, drift) is not a loss of
     tails and shows as a ratio above 1. Shares use strict ``>``, so ties (exact
-    copies) are never in the tail. CIs are Wilson intervals of the candidate share.
+    copies) are never in the tail. CIs are Wilson intervals of the candidate share; the
+    radius share's is scaled by the square root of its design effect on this data (see
+    ``_design_effects``; ``details["design_effect_<q>"]``, ``ci_subsamples=0`` turns it off),
+    since radii within one set are not independent trials.
     ``details`` has the thresholds and the candidate's share per decile of the
     reference's leave-one-out distances (decile 10 = rarest).
 
@@ -294,6 +297,7 @@ class NNDistanceTail(VectorMetric):
         "k": Int(min=1),
         "levels": FloatTuple(min=0.0, max=1.0),
         "own_radius": Bool(),
+        "ci_subsamples": Int(min=0),
     }
     defaults = {
         **COMMON_DEFAULTS,
@@ -302,6 +306,7 @@ class NNDistanceTail(VectorMetric):
         "k": 5,
         "levels": (0.95,),
         "own_radius": True,
+        "ci_subsamples": 16,
     }
     min_rows = 3
 
@@ -335,9 +340,65 @@ class NNDistanceTail(VectorMetric):
             ref_r2 = ref_d2 if m == len(ref) else kth_neighbour_sq_radii(self._index(ref_m)[0], ref_m, k)
             cand_r2 = kth_neighbour_sq_radii(self._index(cand_m)[0], cand_m, k)
             details["m"] = m
+            effects = self._design_effects(ref_m, levels, k)
             for q in levels:
                 t2 = float(np.quantile(ref_r2, q))
                 hits = int((cand_r2 > t2).sum())
-                values.append(MetricValue(f"radius_tail_share_{q:g}", hits / m, True, float((ref_r2 > t2).mean()),
-                                          wilson_ci(hits, m, level), "analytic"))
+                share, ci, how = hits / m, wilson_ci(hits, m, level), "analytic"
+                if q in effects:
+                    details[f"design_effect_{q:g}"] = effects[q]
+                    if effects[q] > 1.0:  # below 1 is noise: radii that share neighbours vary together
+                        w = math.sqrt(effects[q])
+                        ci = (max(0.0, share - w * (share - ci[0])), min(1.0, share + w * (ci[1] - share)))
+                        how = "analytic x design effect"
+                values.append(MetricValue(f"radius_tail_share_{q:g}", share, True, float((ref_r2 > t2).mean()),
+                                          ci, how))
         return values, details
+
+    def _design_effects(self, ref_m: np.ndarray, levels: list[float], k: int) -> dict[float, float]:
+        """Per level, how many times a binomial count's variance the radius share has on
+        this data (its design effect), measured on the reference, where the null holds.
+
+        The Wilson interval treats a set's radii as independent trials, but a point's k-NN
+        radius depends on its neighbours in the same set: on clustered data (near-duplicate
+        sentences in hashed text embeddings) the share varies about twice as much as a binomial
+        count. Each of ``ci_subsamples`` seeded partitions of the reference into 4 disjoint
+        quarters takes its threshold from the first quarter and the shares of the other three
+        (radii within each quarter): three independent replicates of the statistic, whose sample
+        variance is unbiased for its variance at that size. The effect is the mean variance over
+        the binomial one, ``p (1 - p) / g`` at the mean share p and quarter size g. Disjoint
+        quarters, not overlapping subsamples: radii are recomputed in every subsample, so
+        overlapping subsamples vary more than the finite-population rule allows. It comes from
+        the reference, not the candidate, so a candidate that lost its sparse points does not
+        widen its own interval, and a candidate and a baseline measured against the same
+        reference get the same effect. Empty when there are fewer than 2 partitions, too few
+        rows, or no share to scale.
+        """
+        b, g = self._params["ci_subsamples"], len(ref_m) // 4
+        if b < 2 or g < k + 2:
+            return {}
+        rng = np.random.default_rng([self._params["seed"], 0x7A1])
+        _, group = np.unique(ref_m, axis=0, return_inverse=True)
+        group = group.ravel()
+        variances: dict[float, list[float]] = {q: [] for q in levels}
+        means: dict[float, list[float]] = {q: [] for q in levels}
+        for _ in range(b):
+            # Copies stay together: groups in random order, cut into 4 runs of about g rows.
+            order = np.argsort(rng.permutation(group.max() + 1)[group], kind="stable")
+            quarters = np.array_split(order, 4)
+            if min(len(part) for part in quarters) < k + 2:
+                continue
+            radii = [kth_neighbour_sq_radii(self._index(ref_m[i])[0], ref_m[i], k) for i in map(np.sort, quarters)]
+            for q in levels:
+                t2 = float(np.quantile(radii[0], q))
+                shares = [float((r2 > t2).mean()) for r2 in radii[1:]]
+                variances[q].append(float(np.var(shares, ddof=1)))
+                means[q].append(float(np.mean(shares)))
+        out = {}
+        for q in levels:
+            if len(means[q]) < 2:
+                continue
+            p = float(np.mean(means[q]))
+            if 0.0 < p < 1.0:
+                out[q] = float(np.mean(variances[q])) * g / (p * (1.0 - p))
+        return out
