@@ -24,7 +24,7 @@ def test_csv_parquet_txt_and_npy(tmp_path):
 
 
 def test_errors(tmp_path):
-    with pytest.raises(MissingInputError, match="nope.jsonl"):
+    with pytest.raises(MissingInputError, match=r"nope\.jsonl"):
         read_documents(str(tmp_path / "nope.jsonl"))
     (tmp_path / "x.xml").write_text("<a/>")
     with pytest.raises(UnknownChoiceError, match="document format"):
