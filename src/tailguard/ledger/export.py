@@ -471,6 +471,10 @@ def _export_classify(version: str, out: Path, opts: _YoloOptions, found: _Collec
                 "skipped_conflicting": found.skipped, "unlabelled_images": sorted(unlabelled),
                 "non_image_samples": found.other_modalities}
     _write_text(out / "tailguard_export.json", json.dumps(manifest, indent=2))
+    if list(names) != sorted(names):
+        warnings.warn(f"Ultralytics numbers classification classes by their sorted folder names, not by version "
+                      f"{version!r}'s order ({', '.join(names[:3])}, ...): a model trained on this export has other "
+                      "class ids than the ledger (pseudo_label refuses its weights)", ExportWarning, stacklevel=3)
     if unlabelled:
         warnings.warn(f"{len(unlabelled)} image(s) have no classification label of origin "
                       f"{', '.join(opts.origins)} and were left out: {', '.join(sorted(unlabelled)[:WARN_NAMES])}",

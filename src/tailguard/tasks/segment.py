@@ -20,7 +20,7 @@ tailguard.errors.LabelShapeError: a.txt:4: expected 7 or more fields, got 4 (seg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tailguard.ledger.types import Box
 from tailguard.tasks import register_format
@@ -53,6 +53,65 @@ class SegmentFormat(LabelFormat):
 
     def line(self, box: Box) -> str:
         return f"{int(box.class_id)} {point_text(box.points)}"
+
+
+def _douglas_peucker(points: Any, tolerance: float) -> list[int]:
+    """Indices kept by Douglas-Peucker on the open polyline ``points`` (n, 2): both ends always."""
+    import numpy as np
+
+    keep = [0, len(points) - 1]
+    stack = [(0, len(points) - 1)]
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        seg = points[b] - points[a]
+        rel = points[a + 1 : b] - points[a]
+        norm = float(np.hypot(*seg))
+        dist = (np.abs(seg[0] * rel[:, 1] - seg[1] * rel[:, 0]) / norm if norm > 0
+                else np.hypot(rel[:, 0], rel[:, 1]))
+        i = int(np.argmax(dist))
+        if dist[i] > tolerance:
+            keep.append(a + 1 + i)
+            stack.extend(((a, a + 1 + i), (a + 1 + i, b)))
+    return sorted(keep)
+
+
+def simplify_polygon(points: Any, max_vertices: int, tolerance: float) -> tuple[tuple[float, ...], float]:
+    """A closed polygon ``points`` (n, 2) simplified to at most ``max_vertices`` vertices, and the tolerance used.
+
+    Douglas-Peucker with ``tolerance`` (in the points' units) drops vertices closer than it to
+    the simplified outline; while more than ``max_vertices`` remain the tolerance doubles. The
+    polygon is cut at its vertex farthest from the first one, so both halves keep their ends.
+
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    >>> circle = np.column_stack([0.5 + 0.3 * np.cos(t), 0.5 + 0.3 * np.sin(t)])
+    >>> flat, used = simplify_polygon(circle, 16, 0.001)
+    >>> len(flat) // 2 <= 16, used >= 0.001
+    (True, True)
+    >>> square = [(0.1, 0.1), (0.5, 0.1), (0.5, 0.3), (0.5, 0.5), (0.1, 0.5)]
+    >>> simplify_polygon(square, 16, 0.001)  # the vertex on a straight edge goes
+    ((0.1, 0.1, 0.5, 0.1, 0.5, 0.5, 0.1, 0.5), 0.001)
+    """
+    import numpy as np
+
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) <= MIN_POINTS:
+        return tuple(pts.ravel().tolist()), 0.0
+    far = int(np.argmax(np.hypot(*(pts - pts[0]).T)))
+    halves = (pts[: far + 1], np.concatenate([pts[far:], pts[:1]]))
+    used = tolerance
+    while True:
+        first = _douglas_peucker(halves[0], used)
+        second = _douglas_peucker(halves[1], used)
+        kept = np.concatenate([halves[0][first], halves[1][second][1:-1]])
+        if len(kept) <= max_vertices or used > 1.0:
+            break
+        used *= 2.0
+    if len(kept) < MIN_POINTS:
+        kept = pts[np.linspace(0, len(pts) - 1, MIN_POINTS).astype(int)]
+    return tuple(kept.ravel().tolist()), used
 
 
 FORMAT = register_format(SegmentFormat())
