@@ -23,7 +23,10 @@ the ledger version whose YOLO export the checkpoint was trained on (read from th
 and the report says the training version is unknown.
 
 The run is recorded as a model run that produced the labelled samples, so
-``tailguard lineage`` shows them under the model and its training version.
+``tailguard lineage`` shows them under the model and its training version. A segmentation
+run also stores its simplification on that model run as metrics ``pseudo_label/max_vertices``,
+``pseudo_label/tolerance``, ``pseudo_label/max_tolerance_used``, ``pseudo_label/polygons``,
+``pseudo_label/vertices_before``, ``pseudo_label/vertices_after`` and ``pseudo_label/dropped``.
 """
 
 from __future__ import annotations
@@ -348,6 +351,8 @@ def _store(
             extra={WEIGHTS_HASH_KEY: info.content_hash, "weights": str(info.path), "class_names": list(info.names)},
         )
     ledger.link_run_outputs(run_id, report.sample_ids)
+    if simplification:  # on the run even when it was recorded before (by attach): the polygons' tolerance
+        ledger.record_run_metrics(run_id, {f"pseudo_label/{k}": float(v) for k, v in simplification.items()})
     return PseudoLabelReport(
         version=as_version,
         generator=generator,
