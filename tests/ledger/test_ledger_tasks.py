@@ -169,8 +169,18 @@ def test_pose_needs_kpt_shape(sqlite_url, tmp_path):
 
 def test_rows_of_another_task_or_origin_stay_beside_each_other(sqlite_url, tmp_path):
     """A segmentation ingest keeps the image's detection boxes; pseudo rows never replace human ones."""
+    import shutil
+
+    from tailguard.tasks.base import bounds
+
     seg = make_shapes_dataset(tmp_path / "seg", "segment", n_images=2, seed=7, split=(1.0,))
-    det = make_shapes_dataset(tmp_path / "det", "detect", n_images=2, seed=7, split=(1.0,))  # the same images
+    shutil.copytree(seg.parent, tmp_path / "det")  # the same images, their polygons' boxes as detection labels
+    det = tmp_path / "det" / "data.yaml"
+    det.write_text(seg.read_text().replace("task: segment", "task: detect").replace(str(seg.parent), str(det.parent)))
+    for label in (det.parent / "labels").rglob("*.txt"):
+        rows = [line.split() for line in label.read_text().splitlines()]
+        label.write_text("".join(f"{r[0]} " + " ".join(f"{v:.6f}" for v in bounds([float(x) for x in r[1:]])) + "\n"
+                                 for r in rows))
     with Ledger.open(sqlite_url) as ledger:
         ledger.ingest(det, origin="human", as_version="det")
         ledger.ingest(seg, origin="human", as_version="both")

@@ -185,7 +185,8 @@ def make_shapes_dataset(
     root = Path(out_dir).resolve()
     _clear(root, ("data.yaml", "images", "labels"), overwrite)
     weights = _weights(len(SHAPE_NAMES), p["exponent"])
-    children = np.random.SeedSequence(p["seed"]).spawn(n_images)
+    # each task draws its own images: a segment and a pose dataset of one seed share no image
+    children = np.random.SeedSequence([p["seed"], SHAPE_TASKS.index(task)]).spawn(n_images)
     index = 0
     for name, count in zip(splits, _counts(n_images, fractions), strict=True):
         (root / "images" / name).mkdir(parents=True, exist_ok=True)
