@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,51 @@ def _render(rng: np.random.Generator, weights: np.ndarray, imgsz: int, max_objec
         shapes.append((int(cls), vertices, corners, theta))
     pixels = np.asarray(image, dtype=np.float32) + rng.normal(0.0, rng.uniform(3.0, 10.0), (imgsz, imgsz))
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8), shapes
+
+
+@dataclass(frozen=True, eq=False)
+class ShapeSet:
+    """Shape images and their polygons in memory: ``images`` (n, imgsz, imgsz) uint8 grey;
+    ``polygons[i]`` lists ``(class_id, vertices)`` of image ``i``, vertices a (k, 2) array
+    normalised to [0, 1]."""
+
+    images: np.ndarray
+    polygons: tuple[tuple[tuple[int, np.ndarray], ...], ...]
+    names: tuple[str, ...] = SHAPE_NAMES
+
+
+def shape_weights(exponent: float = 1.5) -> np.ndarray:
+    """The class probabilities ``(i + 1) ** -exponent`` of the five shapes, normalised.
+
+    >>> shape_weights(1.0).round(3).tolist()
+    [0.438, 0.219, 0.146, 0.109, 0.088]
+    """
+    return _weights(len(SHAPE_NAMES), exponent)
+
+
+def compose_shapes(n_images: int, *, seed: int = 0, imgsz: int = 64, task: str = "segment",
+                   exponent: float = 1.0, max_objects: int = 3) -> ShapeSet:
+    """The images ``make_shapes_dataset(..., task, seed=seed)`` writes, in memory, with their polygons.
+
+    >>> ds = compose_shapes(3, seed=1, imgsz=64)
+    >>> ds.images.shape, all(1 <= len(p) <= 3 for p in ds.polygons)
+    ((3, 64, 64), True)
+    """
+    if task not in SHAPE_TASKS:
+        from tailguard.errors import UnknownChoiceError
+
+        raise UnknownChoiceError("task", task, SHAPE_TASKS)
+    p = validate_params("compose_shapes", {"n_images": n_images, "imgsz": imgsz, "exponent": exponent,
+                                           "max_objects": max_objects, "seed": seed}, _PARAMS)
+    weights = _weights(len(SHAPE_NAMES), p["exponent"])
+    children = np.random.SeedSequence([p["seed"], SHAPE_TASKS.index(task)]).spawn(n_images)
+    images = np.empty((n_images, imgsz, imgsz), dtype=np.uint8)
+    polygons = []
+    for i, child in enumerate(children):
+        pixels, shapes = _render(np.random.default_rng(child), weights, imgsz, max_objects)
+        images[i] = pixels
+        polygons.append(tuple((c, np.clip(v / imgsz, 0.0, 1.0)) for c, v, _b, _t in shapes))
+    return ShapeSet(images, tuple(polygons))
 
 
 def _line(task: str, cls: int, vertices: np.ndarray, corners: np.ndarray, imgsz: int,

@@ -458,6 +458,9 @@ def _export_classify(version: str, out: Path, opts: _YoloOptions, found: _Collec
         raise EmptyDatasetError(f"version {version!r} has no classification labels of origin "
                                 f"{', '.join(opts.origins)} to export")
     (out / "tailguard_export.json").unlink(missing_ok=True)  # last below: its presence marks a complete export
+    for split in {item.split for item, _rel in placed}:  # every class folder, empty too: Ultralytics numbers the
+        for name in names:                                # folders it finds, so a missing one shifts the class ids
+            safe_join(out, f"{split}/{name}").mkdir(parents=True, exist_ok=True)
     for item, rel in placed:
         _place_file(item.rec.uri or "", safe_join(out, rel), opts.link)
         if progress is not None:
