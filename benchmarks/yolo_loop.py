@@ -16,9 +16,15 @@ classes' share of the pseudo-labels), then a table per policy, and writes
 ``--out``. A killed run resumes from its last finished generation (same ``--out`` and
 ``--workdir``).
 
+``--task segment`` runs the same loop on the built-in shapes with YOLO26n-seg (mask
+polygons as pseudo-labels; the lead metric is mask mAP50-95 and the recalls are mask
+recalls), ``--task classify`` on one real digit per image with YOLO26n-cls (top-1 accuracy,
+per-class top-1 recall).
+
 Usage::
 
     python benchmarks/yolo_loop.py --out yolo-bench            # CPU defaults (~45 min on 2 busy cores)
+    python benchmarks/yolo_loop.py --task segment --out yolo-seg-bench
     python benchmarks/yolo_loop.py --device 0 --epochs0 100 --sample-size 2000   # a GPU
 """
 
@@ -33,11 +39,12 @@ from typing import Any
 
 import numpy as np
 
-CLASSES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+LEAD = {"detect": ("map50_95", "mAP50-95"), "segment": ("mask_map50_95", "mask mAP50-95"), "classify": ("top1", "top-1")}
 
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", default="detect", choices=sorted(LEAD))
     p.add_argument("--policies", default="replace,anchor:0.3")
     p.add_argument("--generations", type=int, default=4)
     p.add_argument("--sample-size", type=int, default=240)
@@ -65,10 +72,10 @@ def main() -> None:
     args = _args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    from tailguard.data.detection import rare_classes
     from tailguard.simulate import get_family, run_chain, simulate, split_policies, write_report
 
     params: dict[str, Any] = {
+        "task": args.task,
         "imgsz": args.imgsz,
         "epochs0": args.epochs0,
         "epochs": args.epochs,
@@ -83,7 +90,9 @@ def main() -> None:
         "workdir": str(Path(args.workdir) if args.workdir else (out / "work").resolve()),
     }
     fam = get_family("yolo", **params)
-    rare = [CLASSES[c] for c in rare_classes(10, float(fam.get_params()["exponent"]))]
+    classes = fam.names
+    lead, lead_label = LEAD[args.task]
+    rare = [classes[c] for c in fam.rare]
     from tailguard.policy import parse_policy
 
     policies = [str(parse_policy(p)) for p in split_policies(args.policies)]  # canonical: anchor:1.0 -> anchor:1
@@ -98,10 +107,10 @@ def main() -> None:
 
     def logged(model: Any, samples: Any, ctx: Any) -> dict[str, float]:
         values = original_evaluate(model, samples, ctx)
-        recalls = " ".join(f"{c[:3]}={_fmt(values[f'recall/{c}'])}" for c in CLASSES)
+        recalls = " ".join(f"{c[:3]}={_fmt(values[f'recall/{c}'])}" for c in classes)
         print(
             f"[{time.time() - current['t0']:7.0f}s] {current['policy']:>12} gen {ctx.generation}: "
-            f"mAP50-95 {_fmt(values['map50_95'])} mAP50 {_fmt(values['map50'])} rare_recall "
+            f"{lead_label} {_fmt(values[lead])} rare_recall "
             f"{_fmt(values['rare_recall'])} pseudo_rare_share {_fmt(values['pseudo_rare_share_ratio'])} "
             f"| {recalls}",
             flush=True,
@@ -140,23 +149,23 @@ def main() -> None:
     }
     # Classes are numbered by frequency (class i has weight (i+1)^-1.5), so "the tail the model
     # learned" is the two highest-numbered classes generation 0 recalls at >= 0.2; the head is "zero".
-    first = {c: results.per_seed(policies[0], f"recall/{c}")[0, 0] for c in CLASSES}
-    learned = [c for c in CLASSES if np.isfinite(first[c]) and first[c] >= 0.2]
+    first = {c: results.per_seed(policies[0], f"recall/{c}")[0, 0] for c in classes}
+    learned = [c for c in classes if np.isfinite(first[c]) and first[c] >= 0.2]
     learned_tail = learned[-2:] if len(learned) > 2 else []
     print(f"\ngeneration 0 learned {learned}; learned tail {learned_tail}; rare classes {rare}")
     for policy in policies:
         table = {name: results.per_seed(policy, name)[0].tolist() for name in results.metric_names}
         summary["policies"][policy] = table
         print(f"\n== {policy} (human fraction per generation {results.extra['human_fraction'][policy]})")
-        print("gen  mAP50-95  " + "  ".join(f"{c:>5}" for c in CLASSES) + "  rare_recall  pseudo_rare_share")
+        print(f"gen  {lead_label:>8}  " + "  ".join(f"{c[:5]:>5}" for c in classes) + "  rare_recall  pseudo_rare_share")
         for g in range(args.generations + 1):
-            row = "  ".join(_fmt(table[f"recall/{c}"][g]) for c in CLASSES)
+            row = "  ".join(_fmt(table[f"recall/{c}"][g]) for c in classes)
             print(
-                f"{g:>3}  {_fmt(table['map50_95'][g]):>8}  {row}  {_fmt(table['rare_recall'][g]):>11}"
+                f"{g:>3}  {_fmt(table[lead][g]):>8}  {row}  {_fmt(table['rare_recall'][g]):>11}"
                 f"  {_fmt(table['pseudo_rare_share_ratio'][g]):>17}"
             )
         verdict: dict[str, Any] = {}
-        for label, names in (("rare", rare), ("learned_tail", learned_tail), ("head", ["zero"])):
+        for label, names in (("rare", rare), ("learned_tail", learned_tail), ("head", [classes[0]])):
             if not names:
                 continue
             r = [float(np.nanmean([table[f"recall/{c}"][g] for c in names])) for g in range(args.generations + 1)]

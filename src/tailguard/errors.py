@@ -49,6 +49,10 @@ class LabelFormatError(BadInputError):
     """A YOLO label line is malformed: field count, class id or coordinates."""
 
 
+class LabelShapeError(LabelFormatError):
+    """A label line has the wrong number of fields for its task; the message names the task's shape."""
+
+
 class TextFormatError(BadInputError):
     """A text/JSONL record is not valid UTF-8 or not valid JSON."""
 
@@ -164,6 +168,7 @@ __all__ = [
     "ImageTooLargeError",
     "IncompatibleMergeError",
     "LabelFormatError",
+    "LabelShapeError",
     "LedgerAccessError",
     "LedgerError",
     "LedgerNotFoundError",

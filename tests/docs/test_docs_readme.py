@@ -71,6 +71,14 @@ def test_scraped_corpus_walkthrough_runs(tmp_path):
     assert "filter: machine-made score" in proc.stdout or "curated" in proc.stdout
 
 
+def test_tasks_walkthrough_runs(tmp_path):
+    proc = _run(_block("tasks walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "task: segment" in (tmp_path / "export" / "seg-human" / "data.yaml").read_text()
+    report = json.loads((tmp_path / "audit" / "seg" / "report.json").read_text())
+    assert {"small_mask_share", "thin_mask_share", "rare_class_share"} <= {m["name"] for m in report["metrics"]}
+
+
 def test_library_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     example = next(b for b in blocks if "from tailguard.audit import audit" in b)

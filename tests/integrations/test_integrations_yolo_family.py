@@ -81,3 +81,34 @@ def test_lineage_is_recorded_in_the_ledger(sim: tuple[Any, Any, Path]) -> None:
     assert sorted(depths.values()) == [0, 0, 1, 1]  # generation 1 trained on generation 0's pseudo-labels
     metric_names = {m.name for r in runs for m in ledger.run_metrics(r.id)}
     assert {"map50_95", "rare_recall"} <= metric_names
+
+
+@pytest.mark.parametrize("task", ["segment", "classify"])
+def test_segment_and_classify_loops_run_with_their_own_metrics(tmp_path: Path, task: str) -> None:
+    pytest.importorskip("ultralytics", reason="needs the yolo extra: pip install 'tailguard[yolo]'")
+    from tailguard.simulate import simulate
+
+    params = {**PARAMS, "imgsz": 32, "n_val": 20, "task": task, "workdir": str(tmp_path / "work")}
+    results = simulate("yolo", "replace,anchor:0.3", generations=1, seeds=1, sample_size=16, family_params=params)
+    names = results.metric_names
+    if task == "segment":
+        assert {"mask_map50_95", "map50_95", "pseudo_masks_per_image", "recall/hexagon", "mask_map50_95/circle"} <= \
+            set(names)
+        assert len([n for n in names if n.startswith("recall/")]) == 5
+    else:
+        assert {"top1", "top5", "pseudo_labelled_share", "recall/nine"} <= set(names)
+        assert len([n for n in names if n.startswith("recall/")]) == 10
+    for policy in ("replace", "anchor:0.3"):
+        lead = "mask_map50_95" if task == "segment" else "top1"
+        values = results.per_seed(policy, lead)
+        assert values.shape == (1, 2) and np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
+    assert results.extra["human_fraction"]["replace"] == [1.0, 0.0]
+    models = sorted(p.parent.parent for p in (tmp_path / "work" / "models").glob("*/weights/best.pt"))
+    assert len(models) == 3
+    starts = {yaml.safe_load((m / "args.yaml").read_text())["model"] for m in models}
+    assert ("yolo26n-seg.yaml" if task == "segment" else "yolo26n-cls.yaml") in starts  # the task's YAML
+    if task == "classify":  # every class folder exists in a training set, so the model has all ten classes
+        from tailguard.integrations.ultralytics import load_checkpoint
+
+        _model, info = load_checkpoint(models[0] / "weights" / "best.pt", tasks=("classify",))
+        assert len(info.names) == 10

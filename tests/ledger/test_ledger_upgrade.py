@@ -70,7 +70,7 @@ def test_a_01_ledger_says_how_to_upgrade(v01_url: str, capsys):
 def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert main(["--ledger", v01_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 1 -> 4" in out and "backup" in out
+    assert "schema 1 -> 5" in out and "backup" in out
     if v01_url.startswith("postgresql"):
         assert _id_collations(v01_url) == {"C"}
     with Ledger.open(v01_url) as ledger:
@@ -135,8 +135,33 @@ def _schema2(url: str, tmp_path: Path) -> None:
         if conn.dialect.name == "postgresql":
             for table, column in _id_columns():
                 conn.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR(32) COLLATE "default"')
+        conn.exec_driver_sql("ALTER TABLE labels DROP COLUMN shape")  # schema 5 added it
+        conn.exec_driver_sql("ALTER TABLE exclusions DROP COLUMN score")  # schema 4 added it
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2"))
     engine.dispose()
+
+
+def test_a_schema4_detection_ledger_upgrades_with_every_digest_unchanged(ledger_url: str, tmp_path: Path, capsys):
+    """Schema 4 had no labels.shape: the column is added, detection boxes keep NULL, versions still verify."""
+    from tailguard.data import make_detection_dataset
+
+    data = make_detection_dataset(tmp_path / "det", n_images=4, seed=2, imgsz=64)
+    with Ledger.open(ledger_url) as ledger:
+        ledger.ingest(data, origin="human", as_version="det")
+        boxes = sum(len(r.labels) for r in ledger.iter_samples("det"))
+    engine = create_engine(normalise_url(ledger_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE labels DROP COLUMN shape")
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4"))
+    engine.dispose()
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 4; this one uses 5"):
+        Ledger.open(ledger_url)
+    assert main(["--ledger", ledger_url, "upgrade"]) == 0
+    assert "schema 4 -> 5" in capsys.readouterr().out
+    with Ledger.open(ledger_url) as ledger:
+        assert ledger.verify("det").passed  # the stored digest, made before the column existed, still matches
+        assert sum(len(r.labels) for r in ledger.iter_samples("det")) == boxes > 0
+        assert {b.task for r in ledger.iter_samples("det") for b in r.labels} == {"detect"}
 
 
 def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_path: Path, capsys):
@@ -145,11 +170,11 @@ def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_
     postgres = ledger_url.startswith("postgresql")
     if postgres:
         assert _id_collations(ledger_url) == {None}
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 4.*tailguard upgrade"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 5.*tailguard upgrade"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 2 -> 4" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
+    assert "schema 2 -> 5" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
     assert not set(SCHEMA2_UNUSED_INDEXES) & _indexes(ledger_url)
     if postgres:  # content ids compare bytewise, in every table
         assert _id_collations(ledger_url) == {"C"}
@@ -181,12 +206,13 @@ def test_a_schema3_ledger_gains_exclusion_scores(ledger_url: str, tmp_path: Path
     engine = create_engine(normalise_url(ledger_url))
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE exclusions DROP COLUMN score")
+        conn.exec_driver_sql("ALTER TABLE labels DROP COLUMN shape")  # schema 5 added it
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3"))
     engine.dispose()
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 3; this one uses 4"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 3; this one uses 5"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
-    assert "schema 3 -> 4" in capsys.readouterr().out
+    assert "schema 3 -> 5" in capsys.readouterr().out
     with Ledger.open(ledger_url) as ledger:
         assert ledger.exclusions("m", scores=True) == [(ids[2], "left out", None)]
         ledger.create_version("n", sample_ids=ids[:1], exclusions=[(ids[1], "scored", 0.75)])

@@ -24,7 +24,7 @@ from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
 from tailguard.audit.domain import check_text_domain, domain_diagnosis
 from tailguard.audit.figure_data import class_shares, coverage_by_decile, per_feature_figures, tail_histograms
-from tailguard.audit.inputs import AuditInput, as_input
+from tailguard.audit.inputs import AuditInput, align_classes, as_input
 from tailguard.audit.losses import find_losses
 from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
@@ -153,11 +153,14 @@ def audit(
                     labels=candidate_labels, seed=seed, text_column=text_column)
     modality = modality or ref.modality
     _check_alike(cand, ref)
+    cand, ref = align_classes(cand, ref)  # class ids compared by their names
     base = None
     if baseline is not None:
         base = as_input(baseline, modality=modality, name="baseline", embedder=config.embedder,
                         labels=baseline_labels, seed=seed, text_column=text_column)
         _check_alike(base, ref)
+        base, ref = align_classes(base, ref)
+        cand, ref = align_classes(cand, ref)
     rng = np.random.default_rng(seed)
     sides = _same_footing([cand, ref] + ([base] if base is not None else []), config, rng)
     cand, ref = sides[0], sides[1]

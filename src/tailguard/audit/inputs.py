@@ -52,6 +52,8 @@ class AuditInput:
     boxes: Any = None  # features.DetectionLabelArrays when the modality is detection
     feature_names: tuple[str, ...] | None = None
     class_names: tuple[str, ...] | None = None  # names of the integer class ids (a YOLO data.yaml's)
+    #: a task's label shapes (features.shapes: MaskArrays, KeypointArrays, AngleArrays), viewed as their ``kind``
+    shapes: Any = None
 
     def views(self) -> tuple[str, ...]:
         """The input kinds this side can feed (``vectors``, ``text``, ``categories``, ``boxes``)."""
@@ -64,9 +66,13 @@ class AuditInput:
             out.append("categories")
         if self.boxes is not None:
             out.append("boxes")
+        if self.shapes is not None:
+            out.append(self.shapes.kind)
         return tuple(out)
 
     def view(self, kind: str) -> Any:
+        if self.shapes is not None and kind == self.shapes.kind:
+            return self.shapes
         return {"vectors": self.vectors, "text": self.texts, "categories": self.categories,
                 "boxes": self.boxes}.get(kind)
 
@@ -331,3 +337,41 @@ def detection_input(obj: Any, *, name: str) -> AuditInput:
         boxes=obj,
         feature_names=("log_area", "log_aspect_ratio"),
     )
+
+
+def align_classes(side: AuditInput, reference: AuditInput) -> tuple[AuditInput, AuditInput]:
+    """``side`` with its integer class ids renumbered to the reference's class names, and the reference
+    (its names extended by any class only ``side`` has), when both name their classes differently.
+
+    Class ids only mean something through their names: two classification folders with other class
+    folders number the same class differently (Ultralytics numbers sorted folder names), and so do two
+    data.yaml files listing their names in another order.
+
+    >>> import numpy as np
+    >>> ref = AuditInput("categorical", 3, "ref", categories=np.array([0, 1, 2]), class_names=("a", "b", "c"))
+    >>> cand = AuditInput("categorical", 2, "cand", categories=np.array([0, 1]), class_names=("c", "d"))
+    >>> cand, ref = align_classes(cand, ref)
+    >>> cand.categories.tolist(), ref.class_names
+    ([2, 3], ('a', 'b', 'c', 'd'))
+    """
+    mine, theirs = side.class_names, reference.class_names
+    if not mine or not theirs or tuple(mine) == tuple(theirs):
+        return side, reference
+    names = list(theirs) + [n for n in mine if n not in theirs]
+    index = {n: i for i, n in enumerate(names)}
+    table = np.array([index[n] for n in mine], dtype=np.int64)
+
+    def remap(ids: Any) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        out = table[ids] if ids.size else ids
+        out.setflags(write=False)
+        return out
+
+    changes: dict[str, Any] = {"class_names": tuple(names)}
+    if side.categories is not None and np.issubdtype(np.asarray(side.categories).dtype, np.integer):
+        changes["categories"] = remap(side.categories)
+    if side.boxes is not None and hasattr(side.boxes, "class_ids"):
+        changes["boxes"] = replace(side.boxes, class_ids=remap(side.boxes.class_ids))
+    if side.shapes is not None:
+        changes["shapes"] = replace(side.shapes, class_ids=remap(side.shapes.class_ids))
+    return replace(side, **changes), replace(reference, class_names=tuple(names))

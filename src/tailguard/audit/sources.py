@@ -121,6 +121,10 @@ def load_path(
         yaml_file = path / "data.yaml"
         if yaml_file.is_file():
             return _load_yolo(yaml_file, name, origins)
+        from tailguard.ledger.ingest.classify import is_class_layout
+
+        if is_class_layout(path):  # an Ultralytics classification dataset: train/<class>/<image>
+            return _load_yolo(path, name, origins)
     if suffix in (".yaml", ".yml"):
         return _load_yolo(path, name, origins)
     _origins_need_detection(origins, "not a YOLO dataset", name)
@@ -238,6 +242,49 @@ def detection_boxes(records: Sequence[Any], origins: Sequence[str] | None, name:
     return boxes
 
 
+def label_side(records: Sequence[Any], origins: Sequence[str] | None, name: str,
+               class_names: Sequence[str] | None) -> AuditInput:
+    """The audit side of labelled images of any Ultralytics task (the rows of ``origins``; all when None).
+
+    Detection, segmentation, pose and oriented boxes are a ``detection`` side (box classes and
+    sizes), the last three with their shapes (mask polygons, keypoints, angles) for the task's
+    metrics; classification is a ``categorical`` side of the image classes, with its rows as
+    boxes for the per-class shares. Rows of several tasks are refused: each task is audited alone.
+    """
+    from tailguard.features.shapes import SHAPE_ARRAYS
+
+    held: dict[str, int] = {}
+    for record in records:
+        for row in record.labels:
+            if origins is None or row.origin in origins:
+                task = getattr(row, "task", "detect")
+                held[task] = held.get(task, 0) + 1
+    if len(held) > 1:
+        found = ", ".join(f"{n} {t}" for t, n in sorted(held.items()))
+        raise BadInputError(f"the labels are of several tasks ({found}); audit one task at a time "
+                            "(a version of one task's images, or --origins)", path=name)
+    task = next(iter(held), "detect")
+    names = tuple(class_names) if class_names else None
+    boxes = detection_boxes(records, origins, name)
+    if task == "classify":
+        classes = np.asarray(boxes.class_ids)
+        if classes.size == 0:
+            raise EmptyDatasetError("no classification labels", path=name)
+        side = AuditInput("categorical", int(classes.size), name, categories=classes, boxes=boxes)
+        return replace(side, class_names=names)
+    side = as_input(boxes, modality="detection", name=name)
+    if task in SHAPE_ARRAYS:
+        if task == "pose":
+            kpt = next((r.extra.get("kpt_names") for r in records if (getattr(r, "extra", None) or {}).get("kpt_names")),
+                       None)
+            first = next(iter(kpt.values())) if isinstance(kpt, dict) and kpt else None
+            shapes = SHAPE_ARRAYS[task].from_records(records, origins, keypoint_names=first)
+        else:
+            shapes = SHAPE_ARRAYS[task].from_records(records, origins)
+        side = replace(side, shapes=shapes)
+    return replace(side, class_names=names)
+
+
 def _load_yolo(path: Path, name: str, origins: Sequence[str] | None = None) -> AuditInput:
     """A YOLO dataset (data.yaml or its folder), parsed by the ledger's ingest reader without storing it."""
     from tailguard.ledger.ingest import open_reader
@@ -252,8 +299,7 @@ def _load_yolo(path: Path, name: str, origins: Sequence[str] | None = None) -> A
         names = names or item.class_names
     if not samples:
         raise EmptyDatasetError("YOLO dataset holds no images", path=name)
-    side = as_input(detection_boxes(samples, origins, name), modality="detection", name=name)
-    return replace(side, class_names=tuple(names) if names else None)
+    return label_side(samples, origins, name, names)
 
 
 def load_version(
@@ -288,8 +334,7 @@ def load_version(
     kind = modality or kinds.pop()
     _origins_need_detection(origins, kind, version)
     if kind == "detection":
-        side = as_input(detection_boxes(records, origins, version), modality="detection", name=version)
-        return replace(side, class_names=tuple(class_names) if class_names else None)
+        return label_side(records, origins, version, class_names)
     if kind == "text":
         return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":

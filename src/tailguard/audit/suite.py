@@ -91,7 +91,7 @@ def default_suite(modality: str) -> list[SuiteEntry]:
     """The full suite of ``modality``, in order.
 
     >>> [e.label for e in default_suite("categorical")]
-    ['lost_categories', 'missing_mass', 'hill_numbers']
+    ['class_share', 'lost_categories', 'missing_mass', 'hill_numbers']
     """
     return [entry_for(cls, modality) for cls in _suite_classes(modality)]
 

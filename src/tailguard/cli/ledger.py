@@ -59,6 +59,11 @@ def ingest(
         str | None, typer.Option("--text-column", help="CSV/Parquet column whose cells are text samples "
                                                        "(default: a column named 'text'; '' for none).")
     ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="YOLO datasets: detect|segment|classify|pose|obb (default: "
+                                                "data.yaml's task, kpt_shape means pose, a train/<class>/ tree "
+                                                "classify, else read from the label lines).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest a dataset atomically; origin comes from --origin, per-record fields or file evidence.
@@ -70,7 +75,7 @@ def ingest(
     with _open() as ledger:
         report = ledger.ingest(path, format=format, origin=origin, generator=generator, generation=generation,
                             verified_by=verified_by, as_version=as_version, skip_bad=skip_bad,
-                            progress=sys.stderr.isatty() and not as_json, text_column=text_column)
+                            progress=sys.stderr.isatty() and not as_json, text_column=text_column, task=task)
     if as_json:
         data = {k: v for k, v in report.__dict__.items() if k != "sample_ids"} | {"n_samples": len(report.sample_ids)}
         typer.echo(_dump(data))
@@ -259,6 +264,10 @@ def export(
         str | None, typer.Option("--val-from", help="Take the val images from this version (yolo).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --val-fraction split.")] = 0,
+    label_task: Annotated[
+        str | None, typer.Option("--task", help="yolo: detect|segment|classify|pose|obb, the task whose labels "
+                                                "are written (default: the one the version holds).")
+    ] = None,
 ) -> None:
     """Export a version: YOLO data.yaml + image lists + labels, or JSONL, or Parquet.
 
@@ -277,6 +286,8 @@ def export(
     chosen = tuple(o.strip() for o in origins.split(",") if o.strip())
     options: dict[str, Any] = {"origins": chosen, "both": both, "link": link, "val_fraction": val_fraction,
                                "val_from": val_from, "seed": seed}
+    if label_task is not None:
+        options["task"] = label_task
     with _open(create=False) as ledger, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExportWarning)
         if sys.stderr.isatty():

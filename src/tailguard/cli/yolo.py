@@ -12,7 +12,8 @@ import typer
 
 
 def pseudo_label(
-    weights: Annotated[str, typer.Argument(help="A YOLO detection checkpoint (.pt).")],
+    weights: Annotated[str, typer.Argument(help="A YOLO checkpoint (.pt) of any task: detect, segment, classify, "
+                                                "pose or obb.")],
     images: Annotated[list[str], typer.Argument(help="Image files or folders (searched recursively).")],
     conf: Annotated[float, typer.Option("--conf", help="Keep boxes at or above this confidence.")] = 0.25,
     iou: Annotated[float, typer.Option("--iou", help="NMS IoU threshold.")] = 0.7,
@@ -32,12 +33,24 @@ def pseudo_label(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Skip images that fail to decode (reported) instead of failing.")
     ] = False,
+    max_vertices: Annotated[
+        int, typer.Option("--max-vertices", help="segment: at most this many vertices per polygon.", min=3)
+    ] = 64,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="segment: Douglas-Peucker tolerance to start from (normalised; "
+                                                "doubled while a polygon has too many vertices).")
+    ] = 0.002,
+    kpt_conf: Annotated[
+        float, typer.Option("--kpt-conf", help="pose: keypoint confidence from which a keypoint is visible.")
+    ] = 0.5,
 ) -> None:
-    """Run a YOLO model on images and store its boxes as pseudo-labels with provenance.
+    """Run a YOLO model on images and store its predictions as pseudo-labels with provenance.
 
-    Each box gets origin pseudo_label, the generator "<model id>@<checkpoint hash>" and its
-    confidence; new images get generation = the training version's synthetic depth + 1.
-    Human labels already in the ledger are kept beside the new boxes.
+    Boxes, mask polygons (simplified, tolerance recorded), top-1 classes, keypoints or
+    oriented boxes, by the model's task. Each row gets origin pseudo_label, the generator
+    "<model id>@<checkpoint hash>" and its confidence; new images get generation = the
+    training version's synthetic depth + 1. Human labels already in the ledger are kept
+    beside the new rows.
 
     Example: tailguard pseudo-label runs/detect/train/weights/best.pt unlabelled/ --conf 0.25 --as-version pl-v1
     """
@@ -58,6 +71,9 @@ def pseudo_label(
             device=device,
             batch=batch,
             skip_bad=skip_bad,
+            max_vertices=max_vertices,
+            tolerance=tolerance,
+            kpt_conf=kpt_conf,
         )
         if sys.stderr.isatty():
             from rich.progress import Progress
@@ -68,15 +84,22 @@ def pseudo_label(
         else:
             report = run(weights, images, **kwargs)
     trained = report.training_version or "unknown (generation assumes human training data)"
+    rows = {"detect": "boxes", "segment": "polygons", "classify": "classes", "pose": "poses", "obb": "oriented boxes"}
     typer.echo(
-        f"pseudo-labelled {report.n_images} images: {report.n_boxes} boxes, {report.added} new images, "
+        f"pseudo-labelled {report.n_images} images ({report.task}): {report.n_boxes} {rows[report.task]}, "
+        f"{report.added} new images, "
         f"{report.existing} already in the ledger (their labels kept)"
         + (f"; version {report.version!r} created" if report.version else "")
     )
     typer.echo(
         f"generator {report.generator}, generation {report.generation}, trained on {trained}, run {report.run_id}"
     )
-    typer.echo("boxes per class: " + ", ".join(f"{k} {v}" for k, v in report.class_counts.items()))
+    typer.echo(f"{rows[report.task]} per class: " + ", ".join(f"{k} {v}" for k, v in report.class_counts.items()))
+    simple = report.simplification
+    if simple:
+        typer.echo(f"polygons simplified to <= {simple['max_vertices']} vertices: {simple['vertices_before']} -> "
+                   f"{simple['vertices_after']} vertices over {simple['polygons']} polygons, tolerance "
+                   f"{simple['tolerance']:g} (largest used {simple['max_tolerance_used']:g})")
     for item in report.skipped:
         typer.echo(f"skipped {item.reason}")
 

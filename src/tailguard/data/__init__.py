@@ -11,6 +11,8 @@
   machine-made text, with the truth per document.
 - :func:`make_detection_dataset` / :func:`compose_detection`: a seeded, long-tailed YOLO
   detection dataset composed from real handwritten digits.
+- :func:`make_shapes_dataset` (segment, pose, obb, detect) and :func:`make_classification_dataset`
+  (folder-per-class digits): seeded, long-tailed datasets for every other Ultralytics task.
 
 >>> from tailguard.data import load_digits, rare_classes
 >>> load_digits().X.shape
@@ -38,6 +40,7 @@ from tailguard.data.machine_text import (
     split_human,
     template_spam,
 )
+from tailguard.data.shapes import KEYPOINT_NAMES, SHAPE_NAMES, make_classification_dataset, make_shapes_dataset
 from tailguard.data.tabular import (
     TABULAR_LOADERS,
     TabularData,
@@ -61,7 +64,9 @@ from tailguard.data.text import (
 __all__ = [
     "DETECTION_CLASS_WEIGHTS",
     "DIGIT_NAMES",
+    "KEYPOINT_NAMES",
     "MACHINE_KINDS",
+    "SHAPE_NAMES",
     "TABULAR_LOADERS",
     "DetectionSet",
     "MarkovModel",
@@ -79,7 +84,9 @@ __all__ = [
     "load_python_docs",
     "load_tabular",
     "load_wine",
+    "make_classification_dataset",
     "make_detection_dataset",
+    "make_shapes_dataset",
     "markov_texts",
     "paraphrase_texts",
     "python_docs_paragraphs",

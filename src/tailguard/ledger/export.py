@@ -73,6 +73,7 @@ class ExportOptions(TypedDict, total=False):
     val_from: str | None
     seed: int
     progress: Callable[[int], None] | None
+    task: str | None
 
 
 def choose_labels(labels: Sequence[Box], origins: Sequence[str], both: str) -> list[Box] | None:
@@ -107,7 +108,11 @@ def split_unit(sample_id: str, seed: int) -> float:
 
 
 def _check(fmt: str, origins: Sequence[str], both: str, val_fraction: float | None, val_from: str | None,
-           link: bool) -> None:
+           link: bool, task: str | None = None) -> None:
+    from tailguard.tasks import TASKS
+
+    if task is not None and task not in TASKS:
+        raise UnknownChoiceError("task", task, TASKS)
     if fmt not in EXPORT_FORMATS:
         raise UnknownChoiceError("export format", fmt, EXPORT_FORMATS)
     for origin in origins:
@@ -122,7 +127,8 @@ def _check(fmt: str, origins: Sequence[str], both: str, val_fraction: float | No
         raise ParameterError("Pass either 'val_fraction' (--val-fraction) or 'val_from' (--val-from) to "
                              f"export_version, not both. Got {val_fraction!r} and {val_from!r}.")
     if fmt != "yolo":
-        for key, value in (("val_fraction", val_fraction), ("val_from", val_from), ("link", link or None)):
+        for key, value in (("val_fraction", val_fraction), ("val_from", val_from), ("link", link or None),
+                           ("task", task)):
             if value is not None:
                 raise ParameterError(f"The '{key}' parameter of export_version applies to format 'yolo' only. "
                                      f"Got format {fmt!r}.")
@@ -141,16 +147,19 @@ def export_version(
     val_from: str | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    task: str | None = None,
 ) -> Path:
-    """Write ``version`` to ``out`` in ``fmt``; returns data.yaml (yolo) or the written file.
+    """Write ``version`` to ``out`` in ``fmt``; returns data.yaml (yolo), the dataset folder
+    (yolo, task classify: Ultralytics trains on the folder) or the written file.
 
     ``link`` hard-links images instead of copying them (yolo); ``val_fraction`` /
     ``val_from`` / ``seed`` choose the val split when the version has none (see the
-    module docstring). Images that end up without boxes are named in an
-    :class:`ExportWarning`.
+    module docstring). ``task`` (yolo) picks the Ultralytics task whose label rows are
+    written (default: the one task the chosen rows hold; rows of several tasks need it).
+    Images that end up without labels are named in an :class:`ExportWarning`.
     """
     out = Path(out)
-    _check(fmt, origins, both, val_fraction, val_from, link)
+    _check(fmt, origins, both, val_fraction, val_from, link, task)
     ledger.get_version(version)  # typed error with suggestions when it does not exist
     if val_from is not None:
         ledger.get_version(val_from)
@@ -158,8 +167,8 @@ def export_version(
         raise UnsafePathError("--out must be a folder", path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "yolo":
-        return _export_yolo(ledger, version, out, _YoloOptions(origins, both, link, val_fraction, val_from, seed),
-                            progress)
+        return _export_yolo(ledger, version, out,
+                            _YoloOptions(origins, both, link, val_fraction, val_from, seed, task), progress)
     return _export_table(ledger, version, fmt, out, origins, both, progress)
 
 
@@ -214,6 +223,7 @@ class _YoloOptions:
     val_fraction: float | None
     val_from: str | None
     seed: int
+    task: str | None = None
 
 
 @dataclass
@@ -342,12 +352,17 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, opts: _YoloOptions,
         raise EmptyDatasetError(f"version {version!r} has no images to export as YOLO "
                                 f"({found.other_modalities} non-image samples, {len(found.skipped)} skipped)")
     _assign_splits(ledger, version, out, opts, found)
+    task = _export_task(found.items, version, opts.task)
+    for item in found.items:
+        item.boxes = [b for b in item.boxes if b.task == task]
     max_class = max((b.class_id for item in found.items for b in item.boxes), default=-1)
     names = (ledger.class_names(version) or (ledger.class_names(opts.val_from) if opts.val_from else [])
              or [str(i) for i in range(max_class + 1)] or ["object"])
     if max_class >= len(names):
         raise BadInputError(f"version {version!r}: labels use class {max_class} but the version has "
                             f"{len(names)} class names")
+    if task == "classify":
+        return _export_classify(version, out, opts, found, names, progress)
     used: dict[str, str] = {}
     placed = [(item, _place(item.name, item.split, used, item.rec.id)) for item in found.items]
     for _item, rel in placed:
@@ -375,7 +390,11 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, opts: _YoloOptions,
     if "test" in lists:
         data["test"] = "test.txt"
     data["names"] = dict(enumerate(names))
-    manifest = {"version": version, "format": "yolo", "origins": list(opts.origins), "both": opts.both,
+    if task != "detect":
+        data["task"] = task
+    if task == "pose":
+        data.update(_pose_fields(found.items))
+    manifest = {"version": version, "format": "yolo", "task": task, "origins": list(opts.origins), "both": opts.both,
                 "link": opts.link, "val_fraction": opts.val_fraction, "val_from": opts.val_from, "seed": opts.seed,
                 "n_images": len(placed), "splits": {s: len(v) for s, v in lists.items()},
                 "skipped_conflicting": found.skipped, "unlabelled_images": unlabelled,
@@ -385,6 +404,85 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, opts: _YoloOptions,
     if unlabelled:
         warnings.warn(_unlabelled_message(unlabelled, opts.origins), ExportWarning, stacklevel=3)
     return data_yaml
+
+
+def _export_task(items: list[_Item], version: str, task: str | None) -> str:
+    """The task whose rows are written: ``task``, else the one task the chosen rows hold (detect when none)."""
+    held: dict[str, int] = {}
+    for item in items:
+        for b in item.boxes:
+            held[b.task] = held.get(b.task, 0) + 1
+    if task is not None:
+        return task
+    if len(held) > 1:
+        found = ", ".join(f"{n} {t}" for t, n in sorted(held.items()))
+        raise BadInputError(f"version {version!r} holds label rows of several tasks ({found}); pass --task "
+                            "(task=) to choose the one to export")
+    return next(iter(held), "detect")
+
+
+def _pose_fields(items: list[_Item]) -> dict[str, Any]:
+    """data.yaml's ``kpt_shape`` (from the rows) and ``kpt_names`` (as ingested), for a pose export."""
+    from tailguard.tasks.pose import kpt_shape_of
+
+    shape = kpt_shape_of([b for item in items for b in item.boxes])
+    if shape is None:
+        raise EmptyDatasetError("no pose rows to export (kpt_shape unknown)")
+    fields: dict[str, Any] = {"kpt_shape": list(shape)}
+    names = next((item.rec.extra["kpt_names"] for item in items if item.rec.extra.get("kpt_names")), None)
+    if isinstance(names, dict):
+        fields["kpt_names"] = {int(k): list(v) for k, v in names.items()}
+    return fields
+
+
+def _export_classify(version: str, out: Path, opts: _YoloOptions, found: _Collected, names: list[str],
+                     progress: Callable[[int], None] | None) -> Path:
+    """The folder-per-class layout ``<split>/<class name>/<image>``; returns the dataset folder."""
+    placed: list[tuple[_Item, str]] = []
+    unlabelled: list[str] = []
+    used: dict[str, str] = {}
+    for item in found.items:
+        classes = sorted({b.class_id for b in item.boxes})
+        if not classes:
+            unlabelled.append(item.name)
+            continue
+        if len(classes) > 1:
+            raise BadInputError(f"image {item.name} of version {version!r} holds {len(classes)} classification "
+                                f"labels ({', '.join(names[c] for c in classes)}) of the chosen origins; pass "
+                                "both='prefer-human' or fewer origins")
+        for name in names:
+            safe_join(out, name)  # a class name is a folder: no ../ nor absolute names
+        rel = _place(PurePosixPath(item.name).name, f"{item.split}/{names[classes[0]]}", used, item.rec.id)
+        placed.append((item, rel))
+    if not placed:
+        raise EmptyDatasetError(f"version {version!r} has no classification labels of origin "
+                                f"{', '.join(opts.origins)} to export")
+    (out / "tailguard_export.json").unlink(missing_ok=True)  # last below: its presence marks a complete export
+    for split in {item.split for item, _rel in placed}:  # every class folder, empty too: Ultralytics numbers the
+        for name in names:                                # folders it finds, so a missing one shifts the class ids
+            safe_join(out, f"{split}/{name}").mkdir(parents=True, exist_ok=True)
+    for item, rel in placed:
+        _place_file(item.rec.uri or "", safe_join(out, rel), opts.link)
+        if progress is not None:
+            progress(1)
+    splits: dict[str, int] = {}
+    for item, _rel in placed:
+        splits[item.split] = splits.get(item.split, 0) + 1
+    manifest = {"version": version, "format": "yolo", "task": "classify", "origins": list(opts.origins),
+                "both": opts.both, "link": opts.link, "val_fraction": opts.val_fraction, "val_from": opts.val_from,
+                "seed": opts.seed, "n_images": len(placed), "splits": splits, "names": list(names),
+                "skipped_conflicting": found.skipped, "unlabelled_images": sorted(unlabelled),
+                "non_image_samples": found.other_modalities}
+    _write_text(out / "tailguard_export.json", json.dumps(manifest, indent=2))
+    if list(names) != sorted(names):
+        warnings.warn(f"Ultralytics numbers classification classes by their sorted folder names, not by version "
+                      f"{version!r}'s order ({', '.join(names[:3])}, ...): a model trained on this export has other "
+                      "class ids than the ledger (pseudo_label refuses its weights)", ExportWarning, stacklevel=3)
+    if unlabelled:
+        warnings.warn(f"{len(unlabelled)} image(s) have no classification label of origin "
+                      f"{', '.join(opts.origins)} and were left out: {', '.join(sorted(unlabelled)[:WARN_NAMES])}",
+                      ExportWarning, stacklevel=3)
+    return out
 
 
 # ---------------------------------------------------------------------------- jsonl / parquet
@@ -403,7 +501,8 @@ def _rows(ledger: Ledger, version: str, origins: Sequence[str], both: str) -> It
             "extra": rec.extra, "text": text,
             "content": content if content is not None and text is None else None,
             "labels": [{"class_id": b.class_id, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "origin": b.origin,
-                        "confidence": b.confidence, "generator": b.generator} for b in boxes],
+                        "confidence": b.confidence, "generator": b.generator, "task": b.task,
+                        "points": list(b.points), "point_dim": b.point_dim} for b in boxes],
         }
 
 
@@ -424,7 +523,8 @@ def _export_table(ledger: Ledger, version: str, fmt: str, out: Path, origins: Se
 
     box = pa.struct([("class_id", pa.int32()), ("x", pa.float64()), ("y", pa.float64()), ("w", pa.float64()),
                      ("h", pa.float64()), ("origin", pa.string()), ("confidence", pa.float64()),
-                     ("generator", pa.string())])
+                     ("generator", pa.string()), ("task", pa.string()), ("points", pa.list_(pa.float64())),
+                     ("point_dim", pa.int32())])
     arrow_schema = pa.schema([
         ("id", pa.string()), ("modality", pa.string()), ("origin", pa.string()), ("uri", pa.string()),
         ("generator", pa.string()), ("generation", pa.int64()), ("verified_by", pa.string()),

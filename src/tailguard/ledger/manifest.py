@@ -75,8 +75,10 @@ def chunked_digest(leaves: Iterable[bytes]) -> tuple[str, list[str]]:
 
 
 def box_text(r: Any) -> str:
-    """The digest form of one stored box row (origin, generator, class, coordinates)."""
-    return f"{r.origin}:{r.generator or ''}:{int(r.class_id)}:{r.x:.9g},{r.y:.9g},{r.w:.9g},{r.h:.9g}"
+    """The digest form of one stored label row (origin, generator, class, coordinates and, for a
+    row of another task than detection, its shape: a detection box's text is what schema 4 and before hashed)."""
+    text = f"{r.origin}:{r.generator or ''}:{int(r.class_id)}:{r.x:.9g},{r.y:.9g},{r.w:.9g},{r.h:.9g}"
+    return text if r.shape is None else f"{text}:{r.shape}"
 
 
 def visible_labels(watermark: int | None) -> object:
@@ -141,7 +143,8 @@ def manifest_leaves(conn: Connection, version_id: int, watermark: int,
             .execution_options(yield_per=20_000)
         )
     labels = conn.execute(
-        select(l_t.c.sample_id, l_t.c.origin, l_t.c.generator, l_t.c.class_id, l_t.c.x, l_t.c.y, l_t.c.w, l_t.c.h)
+        select(l_t.c.sample_id, l_t.c.origin, l_t.c.generator, l_t.c.class_id, l_t.c.x, l_t.c.y, l_t.c.w, l_t.c.h,
+               l_t.c.shape)
         .select_from(l_t.join(vm_t, and_(vm_t.c.sample_id == l_t.c.sample_id, vm_t.c.version_id == version_id)))
         .where(visible_labels(watermark)).distinct()
         .order_by(l_t.c.sample_id)

@@ -20,6 +20,7 @@ from tailguard.ledger.engine import read_connection
 from tailguard.ledger.manifest import visible_labels
 from tailguard.ledger.types import Box, SampleRecord
 from tailguard.ledger.versions import version_row
+from tailguard.tasks.base import decode_shape
 
 s_t = schema.samples
 vm_t = schema.version_members
@@ -45,9 +46,13 @@ def records(conn: Connection, rows: list[Any], watermark: int | None) -> list[Sa
     for part in chunks(ids):
         q = select(l_t).where(and_(l_t.c.sample_id.in_(part), visible_labels(watermark))).order_by(l_t.c.id)
         for lb in conn.execute(q):
-            labels.setdefault(lb.sample_id, []).append(
-                Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator)
-            )
+            if lb.shape is None:
+                box = Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator)
+            else:
+                task, points, dim = decode_shape(lb.shape)
+                box = Box(lb.class_id, lb.x, lb.y, lb.w, lb.h, lb.origin, lb.confidence, lb.generator, task, points,
+                          dim)
+            labels.setdefault(lb.sample_id, []).append(box)
         sp = schema.sample_parents
         for sid, pid in conn.execute(select(sp.c.sample_id, sp.c.parent_id).where(sp.c.sample_id.in_(part))):
             parents.setdefault(sid, []).append(pid)

@@ -11,8 +11,9 @@ carries a digest over its manifest (see :mod:`tailguard.ledger.manifest`).
 source (a file path, or one API call), with the provenance claimed there.
 
 Schema 1 (tailguard 0.1) kept versions as sets; schema 2 kept three ``samples`` indexes
-no query used and, on PostgreSQL, compared content ids by the database's locale;
-:mod:`tailguard.ledger.upgrade` migrates both in place.
+no query used and, on PostgreSQL, compared content ids by the database's locale; schema 3
+had no ``exclusions.score``; schema 4 no ``labels.shape`` (every label was a detection box);
+:mod:`tailguard.ledger.upgrade` migrates each in place.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -118,6 +119,9 @@ labels = Table(
     Column("generator", Text),
     Column("ingest_id", Integer, nullable=False, default=0),  # the ingest (or add_samples call) that added it
     Column("retired_by", Integer),  # the ingest whose label file replaced it (NULL: current)
+    # the row's own geometry (tailguard.tasks.base.encode_shape): NULL for a detection box, else
+    # "<task> <point_dim> <numbers>" (polygon vertices, oriented-box corners, keypoints; "classify 0")
+    Column("shape", Text),
     Index("ix_labels_sample", "sample_id"),
     Index("ux_labels_key_ingest", "key", "ingest_id", unique=True),
 )

@@ -200,17 +200,19 @@ class Ledger:
         skip_bad: bool = False,
         progress: bool | Callable[[int], None] = False,
         text_column: str | None = None,
+        task: str | None = None,
     ) -> IngestReport:
         """Ingest a file or folder (yolo, images, jsonl, csv, parquet, npy) atomically.
 
         See :func:`tailguard.ledger.ingest.run_ingest` for the formats, the origin rules and
-        ``text_column`` (CSV/Parquet rows as text samples).
+        ``text_column`` (CSV/Parquet rows as text samples) and ``task`` (the Ultralytics task of a YOLO
+        dataset).
         """
         from tailguard.ledger.ingest import run_ingest
 
         return run_ingest(self, path, format=format, origin=origin, generator=generator, generation=generation,
                           verified_by=verified_by, as_version=as_version, skip_bad=skip_bad, progress=progress,
-                          text_column=text_column)
+                          text_column=text_column, task=task)
 
     # ------------------------------------------------------------------ versions
     def create_version(

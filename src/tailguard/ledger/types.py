@@ -2,6 +2,8 @@
 
 >>> Box(class_id=0, x=0.5, y=0.5, w=0.2, h=0.1, origin="human").line()
 '0 0.5 0.5 0.2 0.1'
+>>> Box(1, 0.5, 0.5, 0.2, 0.2, "human", task="segment", points=(0.4, 0.4, 0.6, 0.4, 0.5, 0.6), point_dim=2).line()
+'1 0.4 0.4 0.6 0.4 0.5 0.6'
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ def _fmt(value: float) -> str:
 
 @dataclass(frozen=True)
 class Box:
-    """One YOLO box (normalised centre x, y, width, height) with its own origin."""
+    """One label row of an image, with its own origin, generator and confidence.
+
+    ``task`` says which Ultralytics task it belongs to (:data:`tailguard.tasks.TASKS`).
+    ``x, y, w, h`` are always the normalised axis-aligned box (a polygon's or oriented
+    box's bounds; the whole image, ``0.5 0.5 1 1``, for a classification label), so box
+    statistics read every task alike. ``points`` holds the task's own geometry,
+    ``point_dim`` numbers per point: polygon vertices (segment, 2), the four corners
+    (obb, 2) or keypoints (pose: x, y and, when ``point_dim`` is 3, visibility).
+    """
 
     class_id: int
     x: float
@@ -31,10 +41,23 @@ class Box:
     origin: str
     confidence: float | None = None
     generator: str | None = None
+    task: str = "detect"
+    points: tuple[float, ...] = ()
+    point_dim: int = 0
 
     def line(self) -> str:
-        """The canonical YOLO label line of this box (6 significant digits)."""
-        return " ".join([str(int(self.class_id)), *(_fmt(v) for v in (self.x, self.y, self.w, self.h))])
+        """The canonical Ultralytics label line of this row for its task (6 significant digits)."""
+        if self.task == "detect":
+            return " ".join([str(int(self.class_id)), *(_fmt(v) for v in (self.x, self.y, self.w, self.h))])
+        from tailguard.tasks import label_format
+
+        return label_format(self.task).line(self)
+
+    def identity(self) -> str:
+        """What tells this row from the others of its sample, origin and generator: its line,
+        prefixed by the task unless it is a detection box (a 4-point polygon and an oriented box
+        share one line)."""
+        return self.line() if self.task == "detect" else f"{self.task}:{self.line()}"
 
 
 @dataclass(frozen=True)

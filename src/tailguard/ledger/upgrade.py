@@ -8,10 +8,12 @@ report says so; new ingests count every occurrence. Schema 3 drops three indexes
 ``samples`` (origin, source, generation) that no query uses since those filters read
 the occurrences: every ingest kept them up to date for nothing. On PostgreSQL it also
 makes content-id columns compare bytewise (``COLLATE "C"``): the order the manifest
-digest is computed in, without the locale's rules on every index insertion. The steps
-run in order, so a schema-1 ledger goes to 2, then 3, then 4. Schema 4 gives each
-exclusion a score (``filter`` records the sample's ``P(machine-made)``); exclusions
-recorded before have none.
+digest is computed in, without the locale's rules on every index insertion. Schema 4 gives
+each exclusion a score (``filter`` records the sample's ``P(machine-made)``); exclusions
+recorded before have none. Schema 5 adds ``labels.shape``, the geometry of segmentation,
+pose, oriented-box and classification rows; an older ledger holds detection boxes only,
+whose shape is NULL, so no version digest changes. The steps run in order, so a schema-1
+ledger goes to 2, 3, 4, then 5.
 
 Before anything changes a backup is written: for SQLite a copy of the file
 (``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
@@ -84,6 +86,7 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
         notes = []
         with write_transaction(engine) as conn:
             _bytewise_ids(conn)  # first: the tables a step creates have them, and joins must agree
+            _migrate_4_to_5(conn)  # before 1 -> 2: its version digests read labels.shape
             if have == 1:
                 _migrate_1_to_2(conn)
                 notes.append("versions made by schema 1 were sets: each member migrated with multiplicity 1")
@@ -183,6 +186,13 @@ def _migrate_3_to_4(conn: Connection) -> None:
     columns = {c["name"] for c in inspect(conn).get_columns("exclusions")}
     if "score" not in columns:
         conn.exec_driver_sql("ALTER TABLE exclusions ADD COLUMN score FLOAT")
+
+
+def _migrate_4_to_5(conn: Connection) -> None:
+    """``labels.shape``: NULL for every stored row, a detection box."""
+    columns = {c["name"] for c in inspect(conn).get_columns("labels")}
+    if "shape" not in columns:
+        conn.exec_driver_sql("ALTER TABLE labels ADD COLUMN shape TEXT")
 
 
 def _bytewise_ids(conn: Connection) -> None:

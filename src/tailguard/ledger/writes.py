@@ -40,6 +40,7 @@ from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_
 from tailguard.ledger.manifest import Manifest, bare_digest
 from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
+from tailguard.tasks.base import encode_shape
 
 CHUNK = 2_000  # samples written per batch
 _ORIGIN_ONLY = {origin: (origin, None) for origin in ORIGINS}  # shared values of WriteStats.seen
@@ -61,7 +62,7 @@ SAMPLE_COLUMNS = ("id", "uri", "content", "modality", "origin", "verified_by", "
                   "generation", "source", "created_at", "extra", "dataset_id", "synthetic_depth", "ingest_id",
                   "provenance_digest")
 LABEL_COLUMNS = ("key", "sample_id", "class_id", "x", "y", "w", "h", "origin", "confidence", "generator",
-                 "ingest_id", "retired_by")
+                 "ingest_id", "retired_by", "shape")
 PARENT_COLUMNS = ("sample_id", "parent_id")
 OCCURRENCE_COLUMNS = ("source", "sample_id", "origin", "multiplicity", "generation", "generator", "verified_by",
                       "item", "ingest_id")
@@ -335,7 +336,7 @@ class LedgerWriter:
                 known[sid] = (origin, ds)
         new_rows: list[Prepared] = []
         label_rows: dict[str, tuple[Any, ...]] = {}
-        label_groups: dict[tuple[str, str, str | None], set[str]] = {}
+        label_groups: dict[tuple[str, str, str | None, str], set[str]] = {}
         parent_rows: list[tuple[str, str]] = []
         conflict_rows: list[dict[str, Any]] = []
         upgrades: list[dict[str, Any]] = []
@@ -392,10 +393,12 @@ class LedgerWriter:
                 for kind, claimed, other, detail in p.conflicts:
                     add_conflict(p, kind, claimed, other, detail)
             for box in sample.labels:
-                key = label_key(pid, box.origin, box.line(), box.generator)
+                task = box.task
+                key = label_key(pid, box.origin, box.identity(), box.generator)
                 label_rows[key] = (key, pid, int(box.class_id), float(box.x), float(box.y), float(box.w),
-                                   float(box.h), box.origin, box.confidence, box.generator, ingest_id, None)
-                label_groups.setdefault((pid, box.origin, box.generator), set()).add(key)
+                                   float(box.h), box.origin, box.confidence, box.generator, ingest_id, None,
+                                   None if task == "detect" else encode_shape(task, box.points, box.point_dim))
+                label_groups.setdefault((pid, box.origin, box.generator, task), set()).add(key)
             if p.parents:
                 parent_rows.extend((pid, parent) for parent in p.parents)
             keep_id(pid)
@@ -450,8 +453,9 @@ class LedgerWriter:
         if conflict_rows:
             conn.execute(insert(schema.conflicts), conflict_rows)
 
-    def _update_label_groups(self, groups: dict[tuple[str, str, str | None], set[str]]) -> set[str]:
-        """New boxes for (sample, origin, generator) replace that group's current boxes.
+    def _update_label_groups(self, groups: dict[tuple[str, str, str | None, str], set[str]]) -> set[str]:
+        """New rows for (sample, origin, generator, task) replace that group's current rows: a segmentation
+        ingest of an image leaves its detection boxes of the same origin alone.
 
         Replaced boxes are retired, not deleted, so versions made earlier keep exactly
         the boxes they had. Returns the keys of boxes that are current and stay so
@@ -463,11 +467,12 @@ class LedgerWriter:
         keep: set[str] = set()
         for part in chunks(sample_ids):
             current = conn.execute(
-                select(l_t.c.id, l_t.c.key, l_t.c.sample_id, l_t.c.origin, l_t.c.generator)
+                select(l_t.c.id, l_t.c.key, l_t.c.sample_id, l_t.c.origin, l_t.c.generator, l_t.c.shape)
                 .where(and_(l_t.c.sample_id.in_(part), l_t.c.retired_by.is_(None)))
             )
             for row in current:
-                keys = groups.get((row.sample_id, row.origin, row.generator))
+                task = row.shape.split(" ", 1)[0] if row.shape else "detect"
+                keys = groups.get((row.sample_id, row.origin, row.generator, task))
                 if keys is None:
                     continue
                 if row.key in keys:

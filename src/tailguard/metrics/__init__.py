@@ -3,7 +3,8 @@
 Vector metrics: ``tail_mass``, ``rare_mode_coverage``, ``nn_distance_tail`` (tails), ``prdc`` (fidelity),
 ``covariance``, ``vendi`` (diversity), ``mmd``, ``ks``, ``psi``, ``c2st`` (drift),
 ``bulk_moments`` (bulk). Text, near-duplicate, categorical and detection-label
-metrics live in ``text``, ``duplicates``, ``categorical`` and ``labels``.
+metrics live in ``text``, ``duplicates``, ``categorical`` and ``labels``; the segmentation,
+pose and oriented-box label metrics in ``shapes``.
 
 >>> from tailguard.metrics import METRICS
 >>> "tail_mass" in METRICS and "prdc" in METRICS
@@ -18,6 +19,7 @@ from tailguard.metrics import (
     duplicates,
     fidelity,
     labels,
+    shapes,
     tails,
     text,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "fidelity",
     "labels",
     "register_metric",
+    "shapes",
     "tails",
     "text",
 ]

@@ -35,7 +35,7 @@ from tailguard.registry import Registry
 FAMILIES = ("tails", "fidelity", "diversity", "drift", "text", "duplicates", "labels", "bulk")
 
 #: What a metric's ``update`` accepts.
-INPUT_KINDS = ("vectors", "text", "categories", "boxes")
+INPUT_KINDS = ("vectors", "text", "categories", "boxes", "masks", "keypoints", "angles")
 
 #: The audit's modalities: a metric lists in ``modalities`` those whose suite runs it.
 SUITE_MODALITIES = ("vectors", "images", "text", "categorical", "detection")

@@ -118,7 +118,7 @@ class _Boxes:
         return np.concatenate(self.per_image) if self.per_image else np.zeros(0, dtype=np.int64)
 
 
-def _image_ratio(mask: np.ndarray, image: np.ndarray, n_images: int) -> tuple[float, tuple[float, float]]:
+def image_ratio(mask: np.ndarray, image: np.ndarray, n_images: int) -> tuple[float, tuple[float, float]]:
     """Share of boxes in ``mask`` with its ratio-estimator CI over images."""
     y = np.bincount(image, weights=mask.astype(np.float64), minlength=n_images)
     x = np.bincount(image, minlength=n_images).astype(np.float64)
@@ -195,7 +195,9 @@ class ClassShareMetric(_LabelMetric):
     """Rare-class share and per-class instance shares against the reference (see module doc)."""
 
     name: ClassVar[str] = "class_share"
-    modalities: ClassVar[tuple[str, ...]] = ("detection",)
+    #: categorical: the classification task's image classes, whose rows come as boxes (skipped without them)
+    modalities: ClassVar[tuple[str, ...]] = ("categorical", "detection")
+    optional_in: ClassVar[tuple[str, ...]] = ("categorical",)
     order: ClassVar[int] = 70
     value_names: ClassVar[tuple[str, ...]] = ("rare_class_share", "class_share_tv")
     default_rules: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
@@ -220,7 +222,7 @@ class ClassShareMetric(_LabelMetric):
         rare = rare_classes(
             {int(k): int(n) for k, n in zip(classes, basis, strict=True) if n > 0}, self._params["rare_fraction"]
         )
-        share, ci = _image_ratio(np.isin(c_cls, rare), c_img, cand.n_images)
+        share, ci = image_ratio(np.isin(c_cls, rare), c_img, cand.n_images)
         ref_share = float(np.isin(r_cls, rare).mean()) if has_ref else None
         c_p = c_counts / c_counts.sum()
         values = [MetricValue("rare_class_share", share, True, ref_share, ci, "analytic")]
@@ -277,7 +279,7 @@ class BoxGeometryMetric(_LabelMetric):
                 c, r = cand.column(col), ref.column(col)
                 for a in self._params["alphas"]:
                     lo, hi = np.quantile(r, [a, 1 - a])
-                    share, ci = _image_ratio((c < lo) | (c > hi), c_img, cand.n_images)
+                    share, ci = image_ratio((c < lo) | (c > hi), c_img, cand.n_images)
                     ref_share = float(np.mean((r < lo) | (r > hi)))
                     values.append(MetricValue(f"{label}_tail_mass_{a:g}", share, True, ref_share, ci, "analytic"))
                     details[f"{label}_quantiles_{a:g}"] = [float(lo), float(hi)]

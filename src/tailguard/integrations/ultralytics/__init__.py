@@ -1,9 +1,13 @@
-"""Ultralytics YOLO integration (optional extra ``yolo``): collapse-safe detector training.
+"""Ultralytics YOLO integration (optional extra ``yolo``): collapse-safe training for every task.
 
-- :func:`pseudo_label`: run a checkpoint on images and store its boxes as ``pseudo_label``
-  labels with generator, generation and per-box confidence (human labels are kept);
+Detection, segmentation, classification, pose and oriented boxes alike:
+
+- :func:`pseudo_label`: run a checkpoint on images and store its predictions (boxes, mask
+  polygons, top-1 classes, keypoints, oriented boxes) as ``pseudo_label`` labels with
+  generator, generation and per-row confidence (human labels are kept);
 - :func:`attach`: Ultralytics callbacks that gate training on a ledger version under a
-  policy and record per-class validation metrics, warning when a rare class's recall falls;
+  policy and record per-class validation metrics (:func:`validation_metrics`: box and mask
+  mAP, OKS mAP, per-class top-1 recall), warning when a rare class's recall falls;
 - :class:`YoloEmbedder` and :func:`detection_audit_input`: image features from the user's
   own checkpoint (backbone, pooled per image) beside the label statistics, for audits;
 - :func:`load_checkpoint`, :func:`check_class_names`, :func:`check_run_folder`: one-line
@@ -35,7 +39,7 @@ from tailguard.integrations.ultralytics.callbacks import (
 )
 from tailguard.integrations.ultralytics.checkpoint import CheckpointInfo, load_checkpoint
 from tailguard.integrations.ultralytics.embed import YoloEmbedder, detection_audit_input
-from tailguard.integrations.ultralytics.metrics import PER_CLASS_METRICS, detection_metrics
+from tailguard.integrations.ultralytics.metrics import PER_CLASS_METRICS, detection_metrics, validation_metrics
 from tailguard.integrations.ultralytics.predict import predict_boxes
 from tailguard.integrations.ultralytics.pseudo_label import PseudoLabelReport, collect_images, pseudo_label
 from tailguard.integrations.ultralytics.runtime import load_ultralytics, offline_train_args, quiet
@@ -61,4 +65,5 @@ __all__ = [
     "pseudo_label",
     "quiet",
     "read_data_yaml",
+    "validation_metrics",
 ]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import BadInputError, ParameterError
-from tailguard.integrations.ultralytics.metrics import detection_metrics
+from tailguard.integrations.ultralytics.metrics import validation_metrics
 from tailguard.integrations.ultralytics.pseudo_label import WEIGHTS_HASH_KEY, _export_manifest_version
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class RecallDropAlert:
     best_run_id: str
     map50_95: float
     best_run_map50_95: float | None
+    overall: str = "mAP50-95"  # what map50_95 holds: the run's overall metric (classification: top-1 accuracy)
 
     @property
     def drop(self) -> float:
@@ -69,14 +70,24 @@ class RecallDropAlert:
         then = "n/a" if self.best_run_map50_95 is None else f"{self.best_run_map50_95:.3f}"
         return (
             f"rare class {self.class_name!r}: recall {self.recall:.3f} is {self.drop:.3f} below its best earlier "
-            f"generation ({self.best_recall:.3f}, run {self.best_run_id[:12]}) while overall mAP50-95 went "
+            f"generation ({self.best_recall:.3f}, run {self.best_run_id[:12]}) while overall {self.overall} went "
             f"{then} -> {self.map50_95:.3f}"
         )
 
 
 def read_data_yaml(data: str | Path) -> tuple[Path, list[str]]:
-    """The resolved path and the class names of a data.yaml (one-line errors naming the file)."""
+    """The resolved path and the class names of a data.yaml, or of a classification folder (its
+    ``train/`` class folders, sorted as Ultralytics numbers them); one-line errors naming the file."""
     from tailguard.ledger.ingest.yolo import load_data_yaml
+
+    if Path(data).is_dir():
+        from tailguard.ledger.ingest.classify import is_class_layout
+        from tailguard.tasks.classify import class_folders
+
+        if not is_class_layout(Path(data)):
+            raise BadInputError("a folder given as data= must be a classification dataset (train/<class>/)",
+                                path=str(data))
+        return Path(data).resolve(), class_folders(Path(data) / "train")
 
     parsed = load_data_yaml(data)  # the one data.yaml parser
     return parsed.path.resolve(), parsed.names
@@ -173,8 +184,10 @@ class LedgerCallbacks:
     # -- validation ------------------------------------------------------------------
     def on_val_end(self, validator: Any) -> None:
         metrics = getattr(validator, "metrics", None)
-        if metrics is not None and hasattr(metrics, "ap_class_index"):
-            self._pending = detection_metrics(metrics)
+        if metrics is not None:
+            flat = validation_metrics(metrics, validator)
+            if flat is not None:
+                self._pending = flat
 
     def on_fit_epoch_end(self, trainer: Any) -> None:
         if self._pending is not None:
@@ -235,13 +248,14 @@ class LedgerCallbacks:
             rare = default_rare_classes(self.ledger, str(self._resolved_version), self.class_names)
         for name in rare:
             key = f"recall/{name}"
-            history = [(run_id, m[key], m.get("map50_95")) for run_id, m in earlier if key in m]
+            overall, label = ("top1", "top-1 accuracy") if "top1" in final else ("map50_95", "mAP50-95")
+            history = [(run_id, m[key], m.get(overall)) for run_id, m in earlier if key in m]
             if not history:
                 continue
             best_run, best, best_map = max(history, key=lambda item: item[1])
             now = final.get(key, 0.0)  # a class the model no longer detects at all has recall 0
             if best - now > self.recall_drop:
-                alert = RecallDropAlert(name, now, best, best_run, final.get("map50_95", 0.0), best_map)
+                alert = RecallDropAlert(name, now, best, best_run, final.get(overall, 0.0), best_map, label)
                 self.alerts.append(alert)
                 self.ledger.record_run_metrics(str(self.run_id), {f"alert/recall_drop/{name}": alert.drop})
                 warnings.warn(alert.message(), RecallDropWarning, stacklevel=2)

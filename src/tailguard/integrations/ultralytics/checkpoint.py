@@ -50,8 +50,9 @@ def _not_a_checkpoint(path: Path, why: str) -> BadInputError:
     return BadInputError(f"not a YOLO checkpoint ({why})", path=path)
 
 
-def load_checkpoint(weights: str | Path, *, model_id: str | None = None) -> tuple[Any, CheckpointInfo]:
-    """Load a YOLO detection checkpoint (``.pt``) and describe it.
+def load_checkpoint(weights: str | Path, *, model_id: str | None = None,
+                    tasks: tuple[str, ...] = ("detect",)) -> tuple[Any, CheckpointInfo]:
+    """Load a YOLO checkpoint (``.pt``) of one of ``tasks`` (default: detection) and describe it.
 
     Returns ``(model, info)`` where ``model`` is an ``ultralytics.YOLO``. Raises
     :class:`~tailguard.errors.MissingInputError` when the file does not exist and
@@ -77,8 +78,9 @@ def load_checkpoint(weights: str | Path, *, model_id: str | None = None) -> tupl
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _not_a_checkpoint(path, f"{type(exc).__name__}: {first_line[:160]}") from exc
     task = getattr(model, "task", None)
-    if task != "detect":
-        raise _not_a_checkpoint(path, f"it is a {task!r} model; tailguard needs a detection model")
+    if task not in tasks:
+        wanted = " or ".join(repr(t) for t in tasks)
+        raise _not_a_checkpoint(path, f"it is a {task!r} model; this needs a {wanted} model")
     names_map = dict(model.names)
     names = tuple(str(names_map[i]) for i in sorted(names_map))
     if model_id is None:  # runs/detect/train3/weights/best.pt -> "train3/best", as attach() names it

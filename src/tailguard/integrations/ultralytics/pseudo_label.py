@@ -1,8 +1,12 @@
-"""Pseudo-labelling with provenance: a YOLO model's boxes stored as labels in the ledger.
+"""Pseudo-labelling with provenance: a YOLO model's predictions stored as labels in the ledger.
 
-Every box the model finds becomes a label with origin ``pseudo_label``, the model's
-confidence and the generator ``"<model id>@<checkpoint hash>"``. The image itself is
-stored once, by content hash:
+The checkpoint may be of any Ultralytics task: boxes (detect), masks as simplified
+polygons (segment: at most ``max_vertices`` vertices, the Douglas-Peucker tolerance
+recorded in the report and the model run), the top-1 class with its probability
+(classify), keypoints (pose) or oriented boxes (obb); see
+:mod:`tailguard.integrations.ultralytics.predict_rows`. Every row the model gives becomes
+a label with origin ``pseudo_label``, the model's confidence and the generator
+``"<model id>@<checkpoint hash>"``. The image itself is stored once, by content hash:
 
 - an image the ledger has never seen is added with origin ``pseudo_label``, that
   generator, and generation = (synthetic depth of the model's training version) + 1;
@@ -19,7 +23,10 @@ the ledger version whose YOLO export the checkpoint was trained on (read from th
 and the report says the training version is unknown.
 
 The run is recorded as a model run that produced the labelled samples, so
-``tailguard lineage`` shows them under the model and its training version.
+``tailguard lineage`` shows them under the model and its training version. A segmentation
+run also stores its simplification on that model run as metrics ``pseudo_label/max_vertices``,
+``pseudo_label/tolerance``, ``pseudo_label/max_tolerance_used``, ``pseudo_label/polygons``,
+``pseudo_label/vertices_before``, ``pseudo_label/vertices_after`` and ``pseudo_label/dropped``.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from tailguard.errors import (
     TailguardError,
 )
 from tailguard.integrations.ultralytics.checkpoint import CheckpointInfo, load_checkpoint
-from tailguard.integrations.ultralytics.predict import predict_boxes
+from tailguard.integrations.ultralytics.predict_rows import RowOptions, RowStats, predict_rows
 
 if TYPE_CHECKING:
     from tailguard.ledger import Box, Ledger, SkippedItem
@@ -65,6 +72,9 @@ class PseudoLabelReport:
     sample_ids: list[str]
     class_counts: dict[str, int]
     skipped: list[SkippedItem] = field(default_factory=list)
+    task: str = "detect"
+    #: segment: ``max_vertices``, the starting and the largest tolerance used, vertex counts before and after
+    simplification: dict[str, Any] = field(default_factory=dict)
 
 
 def collect_images(images: str | Path | Iterable[str | Path]) -> list[tuple[Path, str]]:
@@ -110,7 +120,8 @@ def decode_image(path: Path) -> Any:
 def _export_manifest_version(data: Any) -> str | None:
     if not data:
         return None
-    manifest = Path(str(data)).parent / "tailguard_export.json"
+    where = Path(str(data))
+    manifest = (where if where.is_dir() else where.parent) / "tailguard_export.json"  # a classify export: a folder
     try:
         return str(json.loads(manifest.read_text())["version"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -184,11 +195,17 @@ def pseudo_label(
     batch: int = 16,
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
+    max_vertices: int = 64,
+    tolerance: float = 0.002,
+    kpt_conf: float = 0.5,
 ) -> PseudoLabelReport:
-    """Run the YOLO checkpoint ``weights`` on ``images`` and store its boxes as pseudo-labels.
+    """Run the YOLO checkpoint ``weights`` on ``images`` and store its predictions as pseudo-labels.
+
+    ``max_vertices`` and ``tolerance`` (normalised units) bound the polygons of a segmentation
+    model; ``kpt_conf`` is the keypoint confidence from which a pose keypoint is visible.
 
     Raises (one line, naming the input): :class:`BadInputError` for a weights file that is
-    not a YOLO detection checkpoint or whose class names disagree with its training
+    not a YOLO checkpoint or whose class names disagree with its training
     version's; :class:`CorruptFileError` for an image that does not decode (unless
     ``skip_bad``: then it is skipped and listed in the report and the ledger);
     :class:`EmptyDatasetError` when no image decodes or the model finds no box at all
@@ -196,7 +213,10 @@ def pseudo_label(
     """
     if not 0.0 < conf < 1.0:
         raise ParameterError(f"The 'conf' parameter of pseudo_label must be a float > 0.0 and < 1.0. Got {conf!r}.")
-    model, info = load_checkpoint(weights, model_id=model_id)
+    from tailguard.tasks import TASKS
+
+    row_options = RowOptions(max_vertices, tolerance, kpt_conf)
+    model, info = load_checkpoint(weights, model_id=model_id, tasks=TASKS)
     files = collect_images(images)
     if trained_on is not None:
         ledger.get_version(trained_on)  # typed error with suggestions
@@ -223,24 +243,43 @@ def pseudo_label(
     skipped: list[SkippedItem] = []
     found: list[tuple[Path, str]] = []  # decoded images are dropped after their batch
     per_image: list[Any] = []
+    stats = RowStats()
     for chunk in _decoded(files, skip_bad, skipped, batch):
-        boxes = predict_boxes(
-            model, [im for _p, _n, im in chunk], conf=conf, iou=iou, imgsz=imgsz, device=device, batch=batch
+        rows = predict_rows(
+            model, info.task, [im for _p, _n, im in chunk], generator=info.generator, conf=conf, iou=iou,
+            imgsz=imgsz, device=device, batch=batch, options=row_options, stats=stats,
         )
         found.extend((path, name) for path, name, _im in chunk)
-        per_image.extend(boxes)
+        per_image.extend(rows)
         if progress is not None:
             progress(len(chunk))
     if not found:
         raise EmptyDatasetError(f"none of the {len(files)} images could be decoded", path=str(files[0][0].parent))
     n_boxes = sum(len(b) for b in per_image)
     if n_boxes == 0:
+        what = {"detect": "box", "segment": "mask", "classify": "class", "pose": "pose", "obb": "oriented box"}
         raise EmptyDatasetError(
-            f"the model found no box at conf {conf} in {len(found)} images; nothing was stored "
+            f"the model found no {what[info.task]} at conf {conf} in {len(found)} images; nothing was stored "
             "(is it the right model? try a lower --conf)",
             path=info.path,
         )
-    return _store(ledger, info, found, per_image, generation, training_version, run_id, as_version, conf, iou, skipped)
+    simplification: dict[str, Any] = {}
+    if info.task == "segment":
+        simplification = {"max_vertices": max_vertices, "tolerance": tolerance,
+                          "max_tolerance_used": stats.max_tolerance, "polygons": stats.polygons,
+                          "vertices_before": stats.vertices_before, "vertices_after": stats.vertices_after,
+                          "dropped": stats.dropped}
+    extra = {"kpt_names": _kpt_names(model)} if info.task == "pose" and _kpt_names(model) else {}
+    return _store(ledger, info, found, per_image, generation, training_version, run_id, as_version, conf, iou, skipped,
+                  simplification, extra, kpt_conf)
+
+
+def _kpt_names(model: Any) -> dict[str, list[str]] | None:
+    """The keypoint names a pose model was trained with, per class id (as data.yaml's ``kpt_names``)."""
+    names = getattr(getattr(model, "model", None), "kpt_names", None)
+    if not isinstance(names, dict):
+        return None
+    return {str(k): [str(n) for n in v] for k, v in names.items() if isinstance(v, list | tuple)}
 
 
 def _unique_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
@@ -251,8 +290,8 @@ def _unique_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
     seen: set[str] = set()
     out = []
     for box in boxes:
-        if box.line() not in seen:
-            seen.add(box.line())
+        if box.identity() not in seen:
+            seen.add(box.identity())
             out.append(box)
     return tuple(out)
 
@@ -269,8 +308,11 @@ def _store(
     conf: float,
     iou: float,
     skipped: list[SkippedItem],
+    simplification: dict[str, Any],
+    extra: dict[str, Any],
+    kpt_conf: float,
 ) -> PseudoLabelReport:
-    from tailguard.ledger import Box, NewSample
+    from tailguard.ledger import NewSample
     from tailguard.ledger.hashing import file_id
 
     ids = [file_id(path) for path, _n in found]
@@ -278,11 +320,8 @@ def _store(
     generator = info.generator
     samples = []
     counts: dict[str, int] = {}
-    for (path, name), sid, boxes in zip(found, ids, per_image, strict=True):
-        labels = _unique_boxes(
-            Box(int(c), float(x), float(y), float(w), float(h), "pseudo_label", float(s), generator)
-            for c, x, y, w, h, s in boxes.tolist()
-        )
+    for (path, name), sid, rows in zip(found, ids, per_image, strict=True):
+        labels = _unique_boxes(rows)
         for box in labels:
             cname = info.names[box.class_id]
             counts[cname] = counts.get(cname, 0) + 1
@@ -296,7 +335,7 @@ def _store(
                 generator=generator if origin == "pseudo_label" else None,
                 generation=generation if origin == "pseudo_label" else None,
                 source=str(path.parent.resolve()),
-                extra={"class_names": list(info.names), "name": name, "split": "train"},
+                extra={"class_names": list(info.names), "name": name, "split": "train", **extra},
                 labels=labels,
             )
         )
@@ -306,10 +345,14 @@ def _store(
         run_id = ledger.record_model_run(
             info.generator,
             training_version,
-            config={"task": "pseudo_label", "conf": conf, "iou": iou},
+            config={"task": "pseudo_label", "label_task": info.task, "conf": conf, "iou": iou,
+                    **({"simplification": simplification} if simplification else {}),
+                    **({"kpt_conf": kpt_conf} if info.task == "pose" else {})},
             extra={WEIGHTS_HASH_KEY: info.content_hash, "weights": str(info.path), "class_names": list(info.names)},
         )
     ledger.link_run_outputs(run_id, report.sample_ids)
+    if simplification:  # on the run even when it was recorded before (by attach): the polygons' tolerance
+        ledger.record_run_metrics(run_id, {f"pseudo_label/{k}": float(v) for k, v in simplification.items()})
     return PseudoLabelReport(
         version=as_version,
         generator=generator,
@@ -323,4 +366,6 @@ def _store(
         sample_ids=list(report.sample_ids),
         class_counts=dict(sorted(counts.items())),
         skipped=list(skipped),
+        task=info.task,
+        simplification=simplification,
     )

@@ -1,7 +1,8 @@
 """``tailguard ingest``: read a file or folder and add it to the ledger in one transaction.
 
-Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml or
-images/+labels/ tree), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``.
+Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml, an
+images/+labels/ tree or a classification train/<class>/ tree, any Ultralytics task:
+see :mod:`tailguard.tasks`), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``.
 
 Every provenance field and flag is validated on entry (:mod:`tailguard.ledger.fields`).
 Origin comes from the ``origin`` flag, a per-record ``origin`` field, or evidence in
@@ -41,19 +42,31 @@ def detect_format(path: Path) -> str:
         return fmt
     if (path / "data.yaml").is_file() or ((path / "images").is_dir() and (path / "labels").is_dir()):
         return "yolo"
+    from tailguard.ledger.ingest.classify import is_class_layout
+
+    if is_class_layout(path):
+        return "yolo"  # Ultralytics classification: train/<class>/<image>
     return "images"
 
 
 def open_reader(path: Path, fmt: str, options: IngestOptions) -> Reader:
     """The item reader of ``fmt`` for ``path``."""
-    from tailguard.ledger.ingest import images, jsonl, npy, tabular, yolo
+    from tailguard.ledger.ingest import classify, images, jsonl, npy, tabular, yolo
 
+    if options.task is not None and fmt not in ("yolo", "auto"):
+        raise ParameterError(f"--task applies to --format yolo only. Got --format {fmt}.")
     if fmt == "yolo":
         if path.is_dir():
             if (path / "data.yaml").is_file():
                 return yolo.read_data_yaml(path / "data.yaml", options)
+            if options.task in (None, "classify") and classify.is_class_layout(path):
+                return classify.read_class_root(path, options)
+            if options.task == "classify":
+                raise MissingInputError("a classification folder needs train/<class name>/ folders of images",
+                                        path=str(path))
             if not (path / "images").is_dir():
-                raise MissingInputError("a YOLO folder needs data.yaml or an images/ subfolder", path=str(path))
+                raise MissingInputError("a YOLO folder needs data.yaml, an images/ subfolder or (classification) "
+                                        "train/<class name>/ folders", path=str(path))
             return yolo.read_tree(path, options)
         return yolo.read_data_yaml(path, options)
     if fmt == "images":
@@ -81,12 +94,16 @@ def run_ingest(
     skip_bad: bool = False,
     progress: bool | Callable[[int], None] = False,
     text_column: str | None = None,
+    task: str | None = None,
 ) -> IngestReport:
     """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`.
 
     ``text_column`` (CSV, Parquet): the column whose cells become text samples; ``None``
     means a string column named ``text`` when there is one, ``""`` means none. The flags
-    are validated like the fields they stand for (:mod:`tailguard.ledger.fields`).
+    are validated like the fields they stand for (:mod:`tailguard.ledger.fields`). ``task``
+    (YOLO datasets): ``detect``, ``segment``, ``classify``, ``pose`` or ``obb``; ``None`` reads
+    data.yaml's ``task`` (``kpt_shape``: pose), a ``train/<class>/`` layout as classify, else infers
+    it from the label lines.
     """
     path = Path(path)
     if format not in FORMATS:
@@ -100,8 +117,13 @@ def run_ingest(
         raise ParameterError(f"The 'text_column' parameter of ingest must be a column name. Got {show(text_column)}.")
     if not path.exists():
         raise MissingInputError("no such file or folder", path=str(path))
+    if task is not None:
+        from tailguard.tasks import TASKS
+
+        if task not in TASKS:
+            raise UnknownChoiceError("task", task, TASKS)
     fmt = detect_format(path) if format == "auto" else format
-    options = IngestOptions(origin, generator, generation, verified_by, text_column)
+    options = IngestOptions(origin, generator, generation, verified_by, text_column, task)
     reader = open_reader(path, fmt, options)
     tick, close_progress = _progress(progress, f"ingest {path.name}")
     checked = fmt in VALIDATING_READERS

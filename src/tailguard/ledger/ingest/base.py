@@ -22,7 +22,8 @@ class IngestOptions:
 
     ``text_column`` applies to tables (CSV, Parquet): the column whose cells are text
     samples. ``None`` means a column named ``text`` when there is one; ``""`` means
-    none (every row is a tabular sample).
+    none (every row is a tabular sample). ``task`` (YOLO datasets): the Ultralytics task the
+    labels are read as (``None``: data.yaml's, else inferred from the label lines).
     """
 
     origin: str | None = None
@@ -30,6 +31,7 @@ class IngestOptions:
     generation: int | None = None
     verified_by: str | None = None
     text_column: str | None = None
+    task: str | None = None
 
 
 @dataclass

@@ -9,7 +9,6 @@ too); label files are found the Ultralytics way (last ``/images/`` -> ``/labels/
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from typing import Any
 from tailguard.errors import (
     BadInputError,
     LabelFormatError,
+    LabelShapeError,
     MissingInputError,
     TailguardError,
     TextFormatError,
+    UnknownChoiceError,
     UnsafePathError,
 )
 from tailguard.ledger.fields import show
@@ -76,8 +77,24 @@ def label_path_for(image: Path) -> Path:
     return Path(text).with_suffix(".txt")
 
 
-def parse_labels(path: Path, nc: int | None, origin: str, generator: str | None) -> tuple[Box, ...]:
-    """Boxes of one YOLO label file; errors name the file and line."""
+@dataclass
+class TaskChoice:
+    """The task a dataset's label lines are read as: named (data.yaml's ``task``, ``kpt_shape``, ``--task``)
+    or, while ``task`` is None, inferred from the first line whose field count tells (:func:`infer_task`);
+    ``decided_at`` names that line, for the errors of the lines that disagree with it."""
+
+    task: str | None = None
+    decided_at: str | None = None
+    kpt_shape: tuple[int, int] | None = None
+
+
+def parse_labels(path: Path, nc: int | None, origin: str, generator: str | None,
+                 choice: TaskChoice | None = None) -> tuple[Box, ...]:
+    """Label rows of one label file, read as ``choice``'s task (detection by default); errors name
+    the file, the line and the task's expected shape."""
+    from tailguard.tasks import infer_task, label_format
+    from tailguard.tasks.base import LineContext
+
     if not path.exists():
         return ()
     try:
@@ -86,34 +103,29 @@ def parse_labels(path: Path, nc: int | None, origin: str, generator: str | None)
         raise LabelFormatError(f"label file is not valid UTF-8 ({exc.reason})", path=str(path)) from exc
     except OSError as exc:
         raise MissingInputError(f"cannot read label file: {exc.strerror or exc}", path=str(path)) from exc
+    choice = choice if choice is not None else TaskChoice("detect")
+    ctx = LineContext(str(path), nc, origin, generator, choice.kpt_shape)
     boxes: list[Box] = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
-        if len(fields) not in (5, 6):
-            raise LabelFormatError(
-                f"expected 5 fields 'class x y w h' (or 6 with a confidence), got {len(fields)}",
-                path=str(path), line=number)
+        if choice.task is None:
+            guess = infer_task(len(fields))
+            if guess is None:
+                raise LabelFormatError(
+                    f"{len(fields)} fields fit an oriented box ('class x1 y1 ... x4 y4') and a 4-point polygon "
+                    "alike; say which: --task obb or --task segment (or 'task:' in data.yaml)",
+                    path=str(path), line=number)
+            choice.task, choice.decided_at = guess, f"{path}:{number}"
         try:
-            values = [float(f) for f in fields]
-        except ValueError as exc:
-            raise LabelFormatError(f"non-numeric field in {line.strip()!r}", path=str(path), line=number) from exc
-        cls = values[0]
-        if not cls.is_integer() or cls < 0:
-            raise LabelFormatError(f"class id must be a non-negative integer, got {fields[0]}",
-                                   path=str(path), line=number)
-        if nc is not None and int(cls) >= nc:
-            raise LabelFormatError(f"class id {int(cls)} is not in data.yaml (classes 0..{nc - 1})",
-                                   path=str(path), line=number)
-        coords = values[1:5]
-        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in coords):
-            raise LabelFormatError(f"coordinates must be normalised to [0, 1], got {' '.join(fields[1:5])}",
-                                   path=str(path), line=number)
-        conf = values[5] if len(values) == 6 else None
-        if conf is not None and not (math.isfinite(conf) and 0.0 <= conf <= 1.0):
-            raise LabelFormatError(f"confidence must be in [0, 1], got {fields[5]}", path=str(path), line=number)
-        boxes.append(Box(int(cls), *coords, origin=origin, confidence=conf, generator=generator))
+            boxes.append(label_format(choice.task).parse(fields, number, ctx))
+        except LabelShapeError as exc:
+            if choice.decided_at is None:
+                raise
+            raise LabelFormatError(f"{exc.message}; the labels were read as {choice.task} from "
+                                   f"{choice.decided_at} on (pass --task to say otherwise)",
+                                   path=exc.path, line=exc.line) from None
     return tuple(boxes)
 
 
@@ -130,6 +142,45 @@ class DataYaml:
     root: Path
     names: list[str]
     splits: list[tuple[str, list[str]]]  # (split, folders / image-list files / images), in SPLITS order
+    task: str | None = None  # the 'task' key, or pose when kpt_shape is given
+    kpt_shape: tuple[int, int] | None = None
+    kpt_names: dict[int, list[str]] | None = None  # keypoint names per class id
+
+
+def _task_fields(cfg: dict, where: str) -> tuple[str | None, tuple[int, int] | None, dict[int, list[str]] | None]:
+    """data.yaml's ``task``, ``kpt_shape`` ([keypoints, 2 or 3]) and ``kpt_names`` ({class: [names]} or a list)."""
+    from tailguard.tasks import TASKS
+
+    task = cfg.get("task")
+    if task is not None and task not in TASKS:
+        raise UnknownChoiceError("task", show(task), TASKS, path=where)
+    raw = cfg.get("kpt_shape")
+    kpt_shape = None
+    if raw is not None:
+        if (not isinstance(raw, list) or len(raw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  for v in raw)
+                or raw[0] < 1 or raw[1] not in (2, 3)):
+            raise BadInputError(f"'kpt_shape' must be [keypoints >= 1, dims 2 or 3]; got {show(raw)}", path=where)
+        kpt_shape = (raw[0], raw[1])
+        if task is None:
+            task = "pose"
+        elif task != "pose":
+            raise BadInputError(f"'kpt_shape' is given but 'task' is {task!r}; keypoints belong to task pose",
+                                path=where)
+    elif task == "pose":
+        raise BadInputError("task pose needs 'kpt_shape' [keypoints, dims]", path=where)
+    names = cfg.get("kpt_names")
+    kpt_names = None
+    if names is not None:
+        per_class = names if isinstance(names, dict) else {0: names}
+        kpt_names = {}
+        for key, value in per_class.items():
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (
+                    kpt_shape is not None and len(value) != kpt_shape[0]):
+                raise BadInputError(f"'kpt_names' must list {kpt_shape[0] if kpt_shape else 'the'} keypoint names "
+                                    f"per class; got {show(value)}", path=where)
+            kpt_names[_class_id(key, where)] = list(value)
+    return task, kpt_shape, kpt_names
 
 
 @functools.cache
@@ -197,7 +248,7 @@ def load_data_yaml(path: str | Path) -> DataYaml:
         if not all(isinstance(e, str) for e in entries):
             raise BadInputError(f"{split!r} must be a path or a list of paths; got {show(value)}", path=where)
         splits.append((split, list(entries)))
-    return DataYaml(path, root, names, splits)
+    return DataYaml(path, root, names, splits, *_task_fields(cfg, where))
 
 
 def _list_file(p: Path) -> Iterator[tuple[Path, str] | TailguardError]:
@@ -238,11 +289,35 @@ def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, st
         raise MissingInputError(f"split path {entry!r} does not exist (resolved to {p})", path=where)
 
 
+def task_choice(named: str | None, data: DataYaml | None, where: str) -> TaskChoice:
+    """The task to read labels as: ``--task`` and data.yaml's must agree; neither: inferred from the lines."""
+    from tailguard.tasks import TASKS
+
+    if named is not None and named not in TASKS:
+        raise UnknownChoiceError("task", named, TASKS)
+    declared = data.task if data is not None else None
+    if named is not None and declared is not None and named != declared:
+        raise BadInputError(f"data.yaml says task {declared!r} but --task says {named!r}", path=where)
+    task = named or declared
+    kpt_shape = data.kpt_shape if data is not None else None
+    if task == "pose" and kpt_shape is None:
+        raise BadInputError("task pose needs data.yaml's 'kpt_shape' [keypoints, dims]", path=where)
+    return TaskChoice(task, None, kpt_shape)
+
+
 def read_data_yaml(path: Path, options: IngestOptions) -> Reader:
     """Every image of every split (train, val, test) declared by a data.yaml."""
     data = load_data_yaml(path)
     if not data.splits:
         raise BadInputError("data.yaml declares no train/val/test split", path=str(path))
+    choice = task_choice(options.task, data, str(path))
+    if choice.task == "classify":
+        from tailguard.ledger.ingest.classify import read_class_folders
+
+        yield from read_class_folders([(split, _resolve(e, data.root)) for split, entries in data.splits
+                                       for e in entries], data.names, options, str(path))
+        return
+    extra = {"kpt_names": {str(k): v for k, v in data.kpt_names.items()}} if data.kpt_names else {}
     seen: set[str] = set()
     for split, entries in data.splits:
         for entry in entries:
@@ -255,11 +330,12 @@ def read_data_yaml(path: Path, options: IngestOptions) -> Reader:
                 if real in seen:
                     continue
                 seen.add(real)
-                yield _detection_item(image, f"{split}/{name}", split, data.names, options)
+                yield _detection_item(image, f"{split}/{name}", split, data.names, options, choice, extra)
 
 
 def read_tree(root: Path, options: IngestOptions) -> Reader:
     """An ``images/`` + ``labels/`` tree without data.yaml (class names unknown)."""
+    choice = task_choice(options.task, None, str(root))
     images = root / "images"
     for found in walk_files(images, IMAGE_SUFFIXES):
         if isinstance(found, UnsafePathError):
@@ -267,16 +343,16 @@ def read_tree(root: Path, options: IngestOptions) -> Reader:
             continue
         rel = found.relative_to(images)
         split = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in SPLITS else "train"
-        yield _detection_item(found, rel.as_posix(), split, None, options)
+        yield _detection_item(found, rel.as_posix(), split, None, options, choice, {})
 
 
 def _detection_item(image: Path, name: str, split: str, names: list[str] | None,
-                    options: IngestOptions) -> Item | BadItem:
+                    options: IngestOptions, choice: TaskChoice, extra: dict[str, Any]) -> Item | BadItem:
     try:
         if not image.exists() and not image.is_symlink():  # links: load_image names dangling ones and loops
             raise MissingInputError("image file not found (listed by the dataset)", path=str(image))
         boxes = parse_labels(label_path_for(image), len(names) if names is not None else None,
-                             options.origin or "unknown", options.generator)
-        return image_item(image, name, "detection", options, {"split": split}, boxes, names)
+                             options.origin or "unknown", options.generator, choice)
+        return image_item(image, name, "detection", options, {"split": split, **extra}, boxes, names)
     except TailguardError as exc:
         return BadItem(str(image), exc)

@@ -36,6 +36,12 @@ Metrics (per generation, on the fixed validation set): ``map50``, ``map50_95``,
 the pseudo-labels the model wrote: ``pseudo_boxes_per_image`` and ``pseudo_rare_share_ratio``
 (the rare classes' share of the pseudo-label boxes over their share of the human boxes).
 
+``task=segment`` and ``task=classify`` run the same loop for segmentation (the built-in
+shapes, ``yolo26n-seg.yaml``, mask polygons as pseudo-labels) and classification (one real
+digit per image, ``yolo26n-cls.yaml``, top-1 classes as pseudo-labels); their rows, data and
+metrics are in :mod:`tailguard.simulate.families.yolo_tasks`. ``model`` defaults to the
+task's YAML.
+
 CPU-sized defaults (imgsz 96, 20 epochs for generation 0, then 5-epoch warm starts) are far
 too short for a good detector, which is fine for watching the trend; on a GPU use
 ``device=0`` (CLI: ``tailguard simulate yolo --param device=0 --param epochs0=100``).
@@ -62,6 +68,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tailguard.simulate.families import yolo_tasks
 from tailguard.simulate.family import EvalContext, Family, MetricSpec, Setup, register_family
 from tailguard.validation import Bool, Custom, Float, Int, OneOf, Str
 
@@ -150,7 +157,9 @@ class YoloFamily(Family):
     sample_kind = "text"
     metrics: ClassVar[tuple[MetricSpec, ...]] = _metric_specs()
     params: ClassVar[dict[str, Any]] = {
-        "model": Str(),
+        "task": OneOf(("detect", "segment", "classify")),
+        "max_vertices": Int(min=3, max=256),
+        "model": Str(optional=True),
         "imgsz": Int(min=32, max=1280),
         "epochs0": Int(min=1),
         "epochs": Int(min=1),
@@ -172,7 +181,9 @@ class YoloFamily(Family):
         "workdir": Str(optional=True),
     }
     defaults: ClassVar[dict[str, Any]] = {
-        "model": "yolo26n.yaml",
+        "task": "detect",
+        "max_vertices": 24,
+        "model": None,
         "imgsz": 96,
         "epochs0": 20,
         "epochs": 5,
@@ -191,9 +202,28 @@ class YoloFamily(Family):
         "workdir": None,
     }
 
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.task != "detect":  # this instance's metrics (the class lists detection's)
+            self.metrics = yolo_tasks.metric_specs(self.task)  # type: ignore[misc]
+
     # -- layout ------------------------------------------------------------------
     @property
+    def task(self) -> str:
+        return str(self._params["task"])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return _CLASS_NAMES if self.task == "detect" else yolo_tasks.class_names(self.task)
+
+    @property
+    def model_yaml(self) -> str:
+        return str(self._params["model"] or yolo_tasks.MODEL_YAML[self.task])
+
+    @property
     def row_width(self) -> int:
+        if self.task != "detect":
+            return yolo_tasks.row_width(self.task, int(self._params["max_boxes"]), int(self._params["max_vertices"]))
         return _HEAD + _BOX * int(self._params["max_boxes"])
 
     @property
@@ -205,11 +235,12 @@ class YoloFamily(Family):
 
     @property
     def rare(self) -> tuple[int, ...]:
-        from tailguard.data.detection import rare_classes
+        return yolo_tasks.rare_classes(self.task, float(self._params["exponent"]))
 
-        return rare_classes(len(_CLASS_NAMES), float(self._params["exponent"]))
-
-    def _rows(self, seed: int, boxes: list[np.ndarray]) -> np.ndarray:
+    def _rows(self, seed: int, boxes: list[Any]) -> np.ndarray:
+        if self.task != "detect":
+            return yolo_tasks.pack(self.task, seed, boxes, int(self._params["max_boxes"]),
+                                   int(self._params["max_vertices"]))
         k = int(self._params["max_boxes"])
         rows = np.full((len(boxes), self.row_width), -1.0)
         rows[:, 0] = seed
@@ -222,9 +253,16 @@ class YoloFamily(Family):
 
     @staticmethod
     def boxes_of(row: np.ndarray) -> np.ndarray:
-        """The ``(k, 6)`` boxes stored in one row."""
+        """The ``(k, 6)`` boxes stored in one row (detection)."""
         n = int(row[2])
         return np.asarray(row[_HEAD : _HEAD + _BOX * n], dtype=np.float64).reshape(n, _BOX)
+
+    def classes_of(self, row: np.ndarray) -> np.ndarray:
+        """The class ids of one row's labels (any task)."""
+        if self.task == "detect":
+            return self.boxes_of(row)[:, 0].astype(int)
+        return np.array([c for c, _s, _p in yolo_tasks.unpack(self.task, row, int(self._params["max_vertices"]))],
+                        dtype=int)
 
     # -- images ------------------------------------------------------------------
     def _compose(self, n: int, seed: int, pool: np.ndarray) -> Any:
@@ -243,22 +281,32 @@ class YoloFamily(Family):
     def _image_dir(self, seed: int) -> Path:
         return self.workdir / "images" / f"s{seed}"
 
-    def _render(self, n: int, seed: int, pool_name: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _render(self, n: int, seed: int, pool_name: str) -> tuple[np.ndarray, list[Any]]:
         """Compose ``n`` images of ``seed`` from the ``train`` or ``val`` digit pool, cache them as PNGs."""
+        train_pool, val_pool = _digit_pools()
+        pool = train_pool if pool_name == "train" else val_pool
+        if self.task != "detect":
+            images, labels = yolo_tasks.compose(self.task, n, seed, imgsz=int(self._params["imgsz"]),
+                                                exponent=float(self._params["exponent"]),
+                                                max_objects=int(self._params["max_objects"]), pool=pool)
+            self._save_images(seed, pool_name, images)
+            return images, labels
+        ds = self._compose(n, seed, pool)
+        self._save_images(seed, pool_name, ds.images)
+        return ds.images, [np.concatenate([lab, np.ones((len(lab), 1))], axis=1) for lab in ds.labels]
+
+    def _save_images(self, seed: int, pool_name: str, images: np.ndarray) -> None:
         from PIL import Image
 
-        train_pool, val_pool = _digit_pools()
-        ds = self._compose(n, seed, train_pool if pool_name == "train" else val_pool)
         out = self._image_dir(seed)
         out.mkdir(parents=True, exist_ok=True)
         (out / "pool.txt").write_text(pool_name)
-        for i, image in enumerate(ds.images):
+        for i, image in enumerate(images):
             target = out / f"{i:06d}.png"
             if not target.exists():
                 tmp = out / f".{i:06d}.{os.getpid()}.png"
                 Image.fromarray(image, mode="L").save(tmp, compress_level=1)
                 tmp.replace(target)
-        return ds.images, [np.concatenate([lab, np.ones((len(lab), 1))], axis=1) for lab in ds.labels]
 
     def _image_path(self, seed: int, index: int) -> Path:
         path = self._image_dir(seed) / f"{index:06d}.png"
@@ -269,6 +317,19 @@ class YoloFamily(Family):
         return path
 
     def _write_split(self, root: Path, split: str, rows: np.ndarray) -> None:
+        if self.task == "classify":  # root/<split>/<class name>/<image>; an image without a label is left out
+            for cname in self.names:  # every class folder, empty or not: Ultralytics numbers the folders it finds
+                (root / split / cname).mkdir(parents=True, exist_ok=True)
+            for j, row in enumerate(rows):
+                found = self.classes_of(row)
+                if not len(found):
+                    continue
+                folder = root / split / self.names[int(found[0])]
+                folder.mkdir(parents=True, exist_ok=True)
+                link = folder / f"{j:06d}_s{int(row[0])}_{int(row[1])}.png"
+                if not link.exists():
+                    os.symlink(self._image_path(int(row[0]), int(row[1])).resolve(), link)
+            return
         images, labels = root / "images" / split, root / "labels" / split
         images.mkdir(parents=True, exist_ok=True)
         labels.mkdir(parents=True, exist_ok=True)
@@ -278,7 +339,11 @@ class YoloFamily(Family):
             link = images / f"{stem}.png"
             if not link.exists():
                 os.symlink(src.resolve(), link)
-            lines = "".join(f"{int(b[0])} {b[1]:.6f} {b[2]:.6f} {b[3]:.6f} {b[4]:.6f}\n" for b in self.boxes_of(row))
+            if self.task == "segment":
+                lines = yolo_tasks.label_lines(yolo_tasks.unpack("segment", row, int(self._params["max_vertices"])))
+            else:
+                lines = "".join(f"{int(b[0])} {b[1]:.6f} {b[2]:.6f} {b[3]:.6f} {b[4]:.6f}\n"
+                                for b in self.boxes_of(row))
             (labels / f"{stem}.txt").write_text(lines)
 
     def _val_yaml(self, heldout: np.ndarray) -> Path:
@@ -288,10 +353,16 @@ class YoloFamily(Family):
         root = self.workdir / "val" / key
         data_yaml = root / "data.yaml"
         with _file_lock(self.workdir / "locks" / f"val-{key}.lock"):
+            if self.task == "classify":  # a classification dataset is a folder: val (and train, which val= needs)
+                if not (root / "tailguard-done").exists():
+                    self._write_split(root, "val", heldout)
+                    self._write_split(root, "train", heldout)
+                    (root / "tailguard-done").write_text("")
+                return root
             if not data_yaml.exists():
                 self._write_split(root, "val", heldout)
                 body = {"path": str(root), "train": "images/val", "val": "images/val"}
-                body["names"] = dict(enumerate(_CLASS_NAMES))
+                body["names"] = dict(enumerate(self.names))
                 data_yaml.write_text(yaml.safe_dump(body, sort_keys=False))
         return data_yaml
 
@@ -309,8 +380,8 @@ class YoloFamily(Family):
         if n_fresh:
             _, fresh_boxes = self._render(n_fresh, seeds[2], "train")
             fresh = self._rows(seeds[2], fresh_boxes)
-        human = np.concatenate([b[:, 0] for b in train_boxes]).astype(int)
-        share = np.bincount(human, minlength=len(_CLASS_NAMES)) / max(len(human), 1)
+        human = np.concatenate([self.classes_of(row) for row in train]).astype(int)
+        share = np.bincount(human, minlength=len(self.names)) / max(len(human), 1)
         return Setup(train=train, heldout=heldout, fresh=fresh, extra={"human_class_share": share})
 
     def _producer_file(self, seed: int) -> Path:
@@ -349,13 +420,17 @@ class YoloFamily(Family):
                 return YoloModel(str(weights), key, depth)
             root = self.workdir / "sets" / key
             self._write_split(root, "train", data)
-            import yaml
+            if self.task == "classify":
+                self._write_split(root, "val", data)  # Ultralytics builds a val loader even with val=False
+                data_yaml = root
+            else:
+                import yaml
 
-            body = {"path": str(root), "train": "images/train", "val": "images/train"}
-            body["names"] = dict(enumerate(_CLASS_NAMES))
-            data_yaml = root / "data.yaml"
-            data_yaml.write_text(yaml.safe_dump(body, sort_keys=False))
-            start = str(self._params["model"]) if init is None else init.weights
+                body = {"path": str(root), "train": "images/train", "val": "images/train"}
+                body["names"] = dict(enumerate(self.names))
+                data_yaml = root / "data.yaml"
+                data_yaml.write_text(yaml.safe_dump(body, sort_keys=False))
+            start = self.model_yaml if init is None else init.weights
             yolo = load_ultralytics().YOLO(start)
             with warnings.catch_warnings():
                 # Ultralytics' Ray Tune callback (on when ray is installed) warns outside a Tune session
@@ -403,6 +478,12 @@ class YoloFamily(Family):
         producer.parent.mkdir(parents=True, exist_ok=True)
         producer.write_text(json.dumps({"weights": model.weights, "key": model.key, "depth": model.depth}))
         yolo = load_ultralytics().YOLO(model.weights)
+        if self.task != "detect":
+            found = yolo_tasks.predicted_objects(
+                self.task, yolo, list(images), conf=float(self._params["conf"]), imgsz=int(self._params["imgsz"]),
+                device=str(self._params["device"]), batch=int(self._params["batch"]),
+                max_boxes=int(self._params["max_boxes"]), max_vertices=int(self._params["max_vertices"]))
+            return self._rows(seed, found)
         boxes = predict_boxes(
             yolo,
             list(images),
@@ -415,16 +496,19 @@ class YoloFamily(Family):
         return self._rows(seed, boxes)
 
     def evaluate(self, model: YoloModel, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
-        from tailguard.integrations.ultralytics.metrics import detection_metrics
+        from tailguard.integrations.ultralytics.metrics import detection_metrics, validation_metrics
         from tailguard.integrations.ultralytics.runtime import load_ultralytics
 
         data_yaml = self._val_yaml(np.asarray(ctx.setup.heldout))
-        cache = self.workdir / "evals" / f"{model.key}-{data_yaml.parent.name}.json"
+        name = data_yaml.name if self.task == "classify" else data_yaml.parent.name
+        cache = self.workdir / "evals" / f"{model.key}-{name}.json"
         with _file_lock(self.workdir / "locks" / f"eval-{model.key}.lock"):
             if cache.exists():
                 flat = json.loads(cache.read_text())
             else:
                 yolo = load_ultralytics().YOLO(model.weights)
+                validators: list[Any] = []
+                yolo.add_callback("on_val_end", validators.append)  # classification: per-class recall from it
                 result = yolo.val(
                     data=str(data_yaml),
                     imgsz=int(self._params["imgsz"]),
@@ -436,11 +520,16 @@ class YoloFamily(Family):
                     name=model.key,
                     exist_ok=True,
                 )
-                flat = detection_metrics(result)
+                if self.task == "detect":
+                    flat = detection_metrics(result)
+                else:
+                    flat = validation_metrics(result, validators[-1] if validators else None) or {}
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps(flat))
+        val_classes = {int(c) for row in ctx.setup.heldout for c in self.classes_of(row)}
+        if self.task != "detect":
+            return self._task_metrics(flat, val_classes, samples, ctx)
         out: dict[str, float] = {k: flat.get(k, 0.0) for k in ("map50_95", "map50", "precision", "recall")}
-        val_classes = {int(b[0]) for row in ctx.setup.heldout for b in self.boxes_of(row)}
         for cid, name in enumerate(_CLASS_NAMES):
             present = cid in val_classes
             # a class with validation instances that the model never detects has recall 0
@@ -451,17 +540,42 @@ class YoloFamily(Family):
         out.update(self._pseudo_stats(samples, ctx.setup))
         return out
 
+    def _task_metrics(self, flat: dict[str, float], val_classes: set[int], samples: np.ndarray,
+                      ctx: EvalContext) -> dict[str, float]:
+        """segment and classify: the metrics of :func:`yolo_tasks.metric_specs` (recall: mask / top-1)."""
+        if self.task == "classify":
+            out = {k: flat.get(k, 0.0) for k in ("top1", "top5")}
+            recall_key = "recall"
+        else:
+            out = {k: flat.get(k, 0.0) for k in ("map50_95", "mask_map50_95", "mask_map50", "precision", "recall")}
+            recall_key = "mask_recall"
+        for cid, cname in enumerate(self.names):
+            present = cid in val_classes
+            out[f"recall/{cname}"] = flat.get(f"{recall_key}/{cname}", 0.0) if present else float("nan")
+            if self.task == "segment":
+                out[f"mask_map50_95/{cname}"] = flat.get(f"mask_map50_95/{cname}", 0.0) if present else float("nan")
+        rare = [out[f"recall/{self.names[c]}"] for c in self.rare if c in val_classes]
+        out["rare_recall"] = float(np.mean(rare)) if rare else float("nan")
+        stats = self._pseudo_stats(samples, ctx.setup)
+        per_image = stats.pop("pseudo_boxes_per_image")
+        if self.task == "classify":
+            stats["pseudo_labelled_share"] = per_image  # 0 or 1 label per image
+        else:
+            stats["pseudo_masks_per_image"] = per_image
+        out.update(stats)
+        return out
+
     def _pseudo_stats(self, samples: np.ndarray, setup: Setup) -> dict[str, float]:
-        boxes = [self.boxes_of(row) for row in np.asarray(samples)]
-        n_boxes = sum(len(b) for b in boxes)
-        stats = {"pseudo_boxes_per_image": n_boxes / max(len(boxes), 1)}
-        human_share = np.asarray(setup.extra.get("human_class_share", np.zeros(len(_CLASS_NAMES))))
+        per_row = [self.classes_of(row) for row in np.asarray(samples)]
+        n_boxes = sum(len(c) for c in per_row)
+        stats = {"pseudo_boxes_per_image": n_boxes / max(len(per_row), 1)}
+        human_share = np.asarray(setup.extra.get("human_class_share", np.zeros(len(self.names))))
         rare = list(self.rare)
         reference = float(human_share[rare].sum()) if rare else 0.0
         if n_boxes == 0 or reference == 0.0:
             stats["pseudo_rare_share_ratio"] = 0.0 if reference > 0 else float("nan")
             return stats
-        classes = np.concatenate([b[:, 0] for b in boxes if len(b)]).astype(int)
+        classes = np.concatenate([c for c in per_row if len(c)]).astype(int)
         stats["pseudo_rare_share_ratio"] = float(np.isin(classes, rare).mean() / reference)
         return stats
 
@@ -472,12 +586,10 @@ class YoloFamily(Family):
 
     def classes(self, data: np.ndarray) -> np.ndarray | None:
         """One class per image for ``tail-preserve``: its rarest class (an empty image counts as class 0)."""
-        from tailguard.data.detection import class_weights
-
-        weights = class_weights(len(_CLASS_NAMES), float(self._params["exponent"]))
+        weights = yolo_tasks.class_weights(self.task, float(self._params["exponent"]))
         out = np.zeros(len(data), dtype=np.int64)
         for i, row in enumerate(np.asarray(data)):
-            ids = self.boxes_of(row)[:, 0].astype(int)
+            ids = self.classes_of(row)
             if len(ids):
                 out[i] = int(ids[np.argmin(weights[ids])])
         return out
@@ -485,6 +597,11 @@ class YoloFamily(Family):
     def render_text(self, data: np.ndarray, setup: Setup, limit: int = 8) -> list[str]:
         lines = []
         for row in np.asarray(data)[:limit]:
+            if self.task != "detect":
+                parts = [f"{self.names[c]} ({s:.2f})"
+                         for c, s, _p in yolo_tasks.unpack(self.task, row, int(self._params["max_vertices"]))]
+                lines.append(f"image s{int(row[0])}/{int(row[1])}: " + (", ".join(parts) or "no label"))
+                continue
             parts = [f"{_CLASS_NAMES[int(b[0])]} ({b[5]:.2f})" for b in self.boxes_of(row)]
             lines.append(f"image s{int(row[0])}/{int(row[1])}: " + (", ".join(parts) or "no boxes"))
         return lines
