@@ -63,5 +63,7 @@ def test_segment_training_runs(walked):
     proc = _run(_block("segment training"), cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "recorded run " in proc.stdout and "mask mAP50-95 of circle" in proc.stdout
+    found = re.search(r"model.val\(\) recorded: (\d+) validation, (\d+) values", proc.stdout)
+    assert found and int(found.group(1)) == 1 and int(found.group(2)) > 4  # per-class values of the val() run
     assert "refused before training:" in proc.stdout and "human fraction 0.00 < 0.30" in proc.stdout
     assert "polygons simplified to <= 32 vertices" in proc.stdout

@@ -76,6 +76,8 @@ def test_every_policy_of_the_issue_is_registered():
         ("filter:keep_human=0.9:k=3", "filter:k=3:keep_human=0.9"),
         ("dedup+filter+accumulate", "accumulate+filter+dedup"),
         ("dedup:jaccard=0.8", "dedup:jaccard=0.8"),
+        ("filter:support=true", "filter:support=true"),
+        ("filter:support=False", "filter"),
         ("replace+fresh:0.5+anchor:1", "replace+fresh:0.5+anchor:1"),
     ],
 )

@@ -71,7 +71,7 @@ def machine_made(
             f"filter scores candidates with a {folds}-fold classifier: it needs at least {2 * folds} candidate and "
             f"{2 * folds} human rows, got {len(candidate)} and {len(reference)}"
         )
-    like = human_likeness(candidate, reference, support=support, k=k, folds=folds, seed=seed)
+    like = human_likeness(candidate, reference, support=support, k=k, folds=folds, seed=seed, clusters=False)
     ref_score, cand_score = like.reference, like.candidate
     if like.radius_ratio is not None and like.reference_radius_ratio is not None:
         ref_score, cand_score = _combined(like.reference, like.candidate, like.reference_radius_ratio,

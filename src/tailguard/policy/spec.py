@@ -45,6 +45,8 @@ _INT = re.compile(r"[+-]?\d+")
 
 
 def _parse_value(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     if _INT.fullmatch(text):
         return int(text)
     try:

@@ -43,6 +43,8 @@ KIND_ORDER: tuple[str, ...] = ("source", "filter", "dedup", "fresh", "anchor", "
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text

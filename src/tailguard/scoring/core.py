@@ -110,7 +110,8 @@ def _is_text(x: Any) -> bool:
 
 
 def _text_features(reference: Sequence[str], candidate: Sequence[str], synthetic: Sequence[str],
-                   threshold: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Clusters, list[str]]:
+                   threshold: float, seed: int, clusters: bool = True,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Clusters, list[str]]:
     lm = NgramLM.fit(list(reference))
     f_ref = lm.doc_features(list(reference), own=True)
     f_cand = lm.doc_features(list(candidate))
@@ -120,8 +121,9 @@ def _text_features(reference: Sequence[str], candidate: Sequence[str], synthetic
     # side-level accident the classifier would learn (at 0% machine-made it gave a 5% share, 0/10 CIs covering
     # 0); pooled over both sides, reference documents join the clusters of machine text spliced from them,
     # which the candidate's human documents cannot.
-    clusters = near_duplicate_clusters(list(candidate), threshold=threshold, seed=seed)
-    return f_ref, f_cand, f_syn, clusters, list(FEATURES)
+    found = (near_duplicate_clusters(list(candidate), threshold=threshold, seed=seed) if clusters
+             else Clusters(*_relabel(np.arange(len(candidate))), threshold=0.0))
+    return f_ref, f_cand, f_syn, found, list(FEATURES)
 
 
 def _relabel(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,8 +165,13 @@ def human_likeness(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     folds: int = FOLDS,
     seed: int = 0,
+    clusters: bool = True,
 ) -> Likeness:
-    """Steps 1-2 of :func:`score`: features, and the cross-fitted reference-vs-candidate classifier."""
+    """Steps 1-2 of :func:`score`: features, and the cross-fitted reference-vs-candidate classifier.
+
+    ``clusters=False`` skips the candidate's near-duplicate clusters (every document its own), which
+    the score does not use: ``filter`` leaves them to ``dedup``.
+    """
     synthetic = [] if synthetic is None else synthetic
     n_cand, n_ref = len(candidate), len(reference)
     if n_cand == 0 or n_ref == 0:
@@ -174,7 +181,8 @@ def human_likeness(
         raise ParameterError("candidate, reference and synthetic must all be texts, or all be vectors")
     radius = ref_radius = None
     if text:
-        x_ref, x_cand, x_syn, clusters, names = _text_features(reference, candidate, synthetic, duplicate_threshold, seed)
+        x_ref, x_cand, x_syn, found, names = _text_features(reference, candidate, synthetic, duplicate_threshold, seed,
+                                                            clusters)
         col = FEATURES.index("oov_share")
         novelty = (x_ref[:, col], x_cand[:, col])
         novelty_name = "share of words the reference never uses"
@@ -184,7 +192,7 @@ def human_likeness(
             raise ParameterError(f"the candidate has {x_cand.shape[1]} features, the reference {x_ref.shape[1]}")
         x_syn = _matrix(synthetic, "synthetic") if len(synthetic) else np.zeros((0, x_ref.shape[1]))
         names = [f"x{j}" for j in range(x_ref.shape[1])]
-        clusters = Clusters(*_relabel(np.arange(n_cand)), threshold=0.0)
+        found = Clusters(*_relabel(np.arange(n_cand)), threshold=0.0)
         support = True
         novelty_name = "k-NN radius ratio"
     if support:
@@ -208,7 +216,7 @@ def human_likeness(
         x_cand = np.c_[x_cand, _logit(detector["candidate"])]
         names.append("detector_margin")
     main = cross_fitted_scores(x_ref, x_cand, folds=folds, seed=seed)
-    return Likeness(main.reference, main.candidate, main.auc, names, x_cand, clusters, novelty, novelty_name,
+    return Likeness(main.reference, main.candidate, main.auc, names, x_cand, found, novelty, novelty_name,
                     radius, ref_radius, detector, text)
 
 

@@ -42,6 +42,9 @@ from tailguard.errors import EmptyDatasetError
 FOLDS = 3
 #: Boosting settings: early stopping on a seeded tenth of each training fold.
 MAX_ITER = 200
+#: Rows a fold's model is fitted on at most (a seeded stratified subsample; every row is still scored).
+#: A dozen features need no more, and fitting on 270 000 rows three times took a third of a 400 000-row filter.
+MAX_TRAIN = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,23 @@ def cross_fitted_scores(positive: np.ndarray, negative: np.ndarray, *, folds: in
     out = np.empty(len(y))
     for f in range(folds):
         test = fold == f
-        model = _model(seed + f).fit(x[~test], y[~test])
-        fit_pos = int(y[~test].sum())
-        out[test] = _balanced(model.predict_proba(x[test])[:, 1], fit_pos, int((~test).sum()) - fit_pos)
+        train = _capped(np.flatnonzero(~test), y, rng)
+        model = _model(seed + f).fit(x[train], y[train])
+        fit_pos = int(y[train].sum())
+        out[test] = _balanced(model.predict_proba(x[test])[:, 1], fit_pos, train.size - fit_pos)
     auc = float(roc_auc_score(y, out))
     return OutOfFold(out[:n_pos], out[n_pos:], auc)
+
+
+def _capped(rows: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``rows``, or a seeded subsample of :data:`MAX_TRAIN` of them keeping each class's share."""
+    if rows.size <= MAX_TRAIN:
+        return rows
+    keep = []
+    for label in (0, 1):
+        part = rows[y[rows] == label]
+        keep.append(rng.choice(part, round(MAX_TRAIN * part.size / rows.size), replace=False))
+    return np.sort(np.concatenate(keep))
 
 
 def _grouped_folds(x: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,5 +121,7 @@ def fit_and_score(positive: np.ndarray, negative: np.ndarray, queries: np.ndarra
     """``P(positive | x)`` for ``queries`` (rows neither set holds), from one model fitted on both sets."""
     x = np.vstack([positive, negative]).astype(np.float64)
     y = np.r_[np.ones(positive.shape[0], dtype=np.int8), np.zeros(negative.shape[0], dtype=np.int8)]
-    p = _model(seed).fit(x, y).predict_proba(np.asarray(queries, dtype=np.float64))[:, 1]
-    return _balanced(p, positive.shape[0], negative.shape[0])
+    train = _capped(np.arange(len(y)), y, np.random.default_rng([seed, 0xF17]))
+    p = _model(seed).fit(x[train], y[train]).predict_proba(np.asarray(queries, dtype=np.float64))[:, 1]
+    fit_pos = int(y[train].sum())
+    return _balanced(p, fit_pos, train.size - fit_pos)

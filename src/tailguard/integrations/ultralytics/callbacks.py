@@ -12,7 +12,9 @@
   :class:`~tailguard.errors.GateRefusedError` out of ``model.train()`` with the numbers
   that broke the rule, e.g. ``human fraction 0.00 < 0.30 required by anchor:0.3``;
 - **after each validation** (``on_val_end`` + ``on_fit_epoch_end``): it keeps precision,
-  recall, mAP50 and mAP50-95, overall and per class;
+  recall, mAP50 and mAP50-95, overall and per class; a ``model.val()`` after training is
+  recorded on the run as well, each value under ``val/<name>`` (``validations``
+  counts them);
 - **at the end** (``on_train_end``): it records a model run linked to the training version
   (``model_id`` = ``"<run folder>/best@<checkpoint hash>"``, the generator string that
   pseudo-labels of this model will carry) with every epoch's metrics (``step`` = epoch) and
@@ -159,6 +161,8 @@ class LedgerCallbacks:
     epoch_metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     final_metrics: dict[str, float] = field(default_factory=dict)
     alerts: list[RecallDropAlert] = field(default_factory=list)
+    #: ``model.val()`` runs recorded on the run after training (values under ``val/<name>``).
+    validations: int = 0
     _pending: dict[str, float] | None = None
     _resolved_version: str | None = None
 
@@ -184,10 +188,17 @@ class LedgerCallbacks:
     # -- validation ------------------------------------------------------------------
     def on_val_end(self, validator: Any) -> None:
         metrics = getattr(validator, "metrics", None)
-        if metrics is not None:
-            flat = validation_metrics(metrics, validator)
-            if flat is not None:
-                self._pending = flat
+        if metrics is None:
+            return
+        flat = validation_metrics(metrics, validator)
+        if flat is None:
+            return
+        if getattr(validator, "training", False) or self.run_id is None:
+            self._pending = flat  # inside model.train(): kept for the epoch
+            return
+        # a model.val() of the trained model: recorded on its run, apart from the training's own
+        self.ledger.record_run_metrics(str(self.run_id), {f"val/{k}": v for k, v in flat.items()})
+        self.validations += 1
 
     def on_fit_epoch_end(self, trainer: Any) -> None:
         if self._pending is not None:
