@@ -86,3 +86,19 @@ def test_a_missing_file_and_an_unknown_option(tmp_path, capsys):
     assert code == 2 and "nope.jsonl" in err and "Traceback" not in err
     code, _, err = run(["score", "a.jsonl", "-r", "b.txt", "--shar-method", "pu"], capsys)
     assert code == 2 and "--shar-method" in err
+
+
+def test_audit_writes_the_duplicate_clusters_with_member_ids(corpus, capsys):
+    folder, mix = corpus
+    dups = folder / "dups.jsonl"
+    code, stdout, err = run(["audit", str(folder / "scraped.jsonl"), "--reference", str(folder / "human.txt"),
+                             "--out", str(folder / "audit"), "--quick", "--duplicates-out", str(dups),
+                             "--id-column", "doc_id"], capsys)
+    assert code == 0, err
+    assert "near-duplicate clusters:" in stdout
+    clusters = [json.loads(line) for line in dups.read_text().splitlines()]
+    truth = dict(zip(mix.doc_id, np.where(np.asarray(mix.is_machine), np.asarray(mix.cluster), -1), strict=True))
+    assert clusters and all(c["representative"] == c["members"][0] and c["size"] == len(c["members"]) for c in clusters)
+    spam = [c for c in clusters if truth[c["members"][0]] >= 0]
+    assert all(len({truth[m] for m in c["members"]}) == 1 for c in spam)  # one template per cluster
+    assert sum(c["size"] for c in spam) >= 0.9 * int(np.asarray(mix.is_machine).sum())

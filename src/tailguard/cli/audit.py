@@ -156,6 +156,14 @@ def audit_command(
     ref_origins: Annotated[
         str | None, typer.Option("--ref-origins", help="Detection: the reference's label origins (default: every box).")
     ] = None,
+    duplicates_out: Annotated[
+        Path | None, typer.Option("--duplicates-out", help="Text: write the candidate's near-duplicate clusters "
+                                  "(member ids and a representative) to this JSONL file.")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="With --duplicates-out: the field or column that names a "
+                                 "document (default: its line, or a version's sample id).")
+    ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -205,6 +213,8 @@ def audit_command(
     if base_src is not None:
         report.baseline = base_src.label
     json_path, html_path = report.write(out)
+    if duplicates_out is not None:
+        _write_duplicates(candidate, url, id_column, duplicates_out, quiet=as_json)
     if as_json:
         typer.echo(report.to_json())
     else:
@@ -213,6 +223,20 @@ def audit_command(
     if fail_on is not None and (report.verdict == "insufficient" or ("ok", "warn", "collapse").index(
             report.verdict) >= ("warn", "collapse").index(fail_on.value) + 1):
         raise typer.Exit(code=3)  # a gate never passes what could not be measured
+
+
+def _write_duplicates(candidate: str, url: str, id_column: str | None, path: Path, *, quiet: bool) -> None:
+    from tailguard.scoring.clusters import near_duplicate_clusters, write_clusters
+    from tailguard.scoring.documents import read_documents
+
+    docs = read_documents(candidate, ledger_url=url, id_column=id_column)
+    if not isinstance(docs.items, list):
+        from tailguard.errors import BadInputError
+
+        raise BadInputError("--duplicates-out lists near-duplicate texts; this candidate is not text", path=candidate)
+    n = write_clusters(path, near_duplicate_clusters(docs.items), docs.ids)
+    if not quiet:
+        typer.echo(f"near-duplicate clusters: {n} of two or more documents, written to {path}")
 
 
 def register(app: typer.Typer) -> None:

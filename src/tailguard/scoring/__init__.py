@@ -3,7 +3,7 @@
 >>> from tailguard.scoring import score, near_duplicate_clusters
 """
 
-from tailguard.scoring.clusters import Clusters, near_duplicate_clusters
+from tailguard.scoring.clusters import Clusters, near_duplicate_clusters, write_clusters
 from tailguard.scoring.core import Likeness, Scores, human_likeness, score
 from tailguard.scoring.domain import DomainCheck, domain_check
 from tailguard.scoring.lm import NgramLM
@@ -26,4 +26,5 @@ __all__ = [
     "near_duplicate_clusters",
     "radius_ratios",
     "score",
+    "write_clusters",
 ]

@@ -25,8 +25,11 @@ recall and precision on planted spam.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,3 +89,28 @@ def near_duplicate_clusters(
     representative = np.zeros(n, dtype=bool)
     representative[np.sort(first)] = True
     return Clusters(labels, sizes, representative, float(threshold))
+
+
+def write_clusters(path: str | Path, clusters: Clusters, ids: Sequence[Any], *, min_size: int = 2) -> int:
+    """Write one JSON line per cluster of at least ``min_size`` documents, largest first:
+    ``{"cluster", "size", "representative", "members"}`` with the documents' ``ids``. Returns the count.
+
+    >>> import tempfile, pathlib
+    >>> c = near_duplicate_clusters(["buy cheap pills now at example dot com today",
+    ...                              "buy cheap pills now at example dot com tonight", "something else entirely"])
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "dups.jsonl"
+    >>> write_clusters(p, c, ["a", "b", "c"]), p.read_text().strip()
+    (1, '{"cluster": 0, "size": 2, "representative": "a", "members": ["a", "b"]}')
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    groups = clusters.members(min_size)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for g in groups:
+            members = [ids[int(i)] for i in g]
+            rep = next(ids[int(i)] for i in g if clusters.representative[int(i)])
+            fh.write(json.dumps({"cluster": int(clusters.labels[int(g[0])]), "size": len(g), "representative": rep,
+                                 "members": members}, default=str) + "\n")
+    tmp.replace(target)
+    return len(groups)
