@@ -38,6 +38,8 @@ from tailguard.policy import POLICIES, parse_policy
         tailguard.policy.tails,
         importlib.import_module("tailguard.policy.mixing"),
         importlib.import_module("tailguard.policy.records"),
+        importlib.import_module("tailguard.policy.dedup"),
+        importlib.import_module("tailguard.policy.degenerate"),
     ],
     ids=lambda m: m.__name__,
 )

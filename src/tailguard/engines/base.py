@@ -1,0 +1,119 @@
+"""The engine protocol: where shards of work run, and the ``engine`` registry.
+
+An engine does two things:
+
+* ``map(fn, tasks)``: ``[fn(t) for t in tasks]``, in task order, wherever it runs them;
+* ``map_reduce(make_accumulator, shards, feed=...)``: one fresh accumulator per shard,
+  fed that shard (``feed(acc, shard)``, by default ``acc.update(shard)``), then merged in
+  shard order with ``merge``. tailguard's metrics are mergeable accumulators
+  (``merge(A, B) == update(A ∪ B)``, tested for every metric), so the result does not
+  depend on the engine, only on the data.
+
+Engines are chosen by name: ``get_engine("process")``, or ``TAILGUARD_ENGINE`` when no
+name is given (default ``local``). A new engine is one module with a class registered by
+:func:`register_engine`.
+
+>>> engine = get_engine("local")
+>>> engine.map(abs, [-1, 2, -3])
+[1, 2, 3]
+>>> class Total:
+...     def __init__(self): self.n = 0
+...     def update(self, shard): self.n += sum(shard); return self
+...     def merge(self, other): self.n += other.n; return self
+>>> engine.map_reduce(Total, [[1, 2], [3], [4, 5]]).n
+15
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from tailguard.errors import EmptyDatasetError
+from tailguard.registry import Registry
+
+A = TypeVar("A")
+S = TypeVar("S")
+T = TypeVar("T")
+
+#: Environment variable naming the default engine.
+ENV = "TAILGUARD_ENGINE"
+
+
+class Mergeable(Protocol):
+    def merge(self, other: Any) -> Any: ...
+
+
+def default_feed(acc: Any, shard: Any) -> Any:
+    """``acc.update(shard)``: how a metric accumulator takes a batch."""
+    return acc.update(shard)
+
+
+def feed_with_reference(acc: Any, shard: Any) -> Any:
+    """For a metric that needs a reference: a shard is ``(candidate_batch, reference_batch)``; either may be None."""
+    candidate, reference = shard
+    if candidate is not None:
+        acc = acc.update(candidate)
+    if reference is not None:
+        acc = acc.update_reference(reference)
+    return acc
+
+
+class Engine:
+    """Base class: subclasses implement :meth:`map`; :meth:`map_reduce` is built on it."""
+
+    name: ClassVar[str] = ""
+
+    def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> list[Any]:
+        raise NotImplementedError
+
+    def map_reduce(self, make_accumulator: Callable[[], A], shards: Iterable[S],
+                   feed: Callable[[A, S], A] = default_feed) -> A:
+        """Feed each shard to its own accumulator (through :meth:`map`), then merge them in shard order."""
+        parts = self.map(_Fed(make_accumulator, feed), shards)
+        if not parts:
+            raise EmptyDatasetError("map_reduce was given no shards")
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.merge(part)
+        return out
+
+    def close(self) -> None:
+        """Release what the engine holds (worker processes, a cluster connection)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Fed:
+    """``shard -> feed(make_accumulator(), shard)``: a picklable callable for process and Ray workers."""
+
+    def __init__(self, make_accumulator: Callable[[], Any], feed: Callable[[Any, Any], Any]):
+        self.make_accumulator = make_accumulator
+        self.feed = feed
+
+    def __call__(self, shard: Any) -> Any:
+        return self.feed(self.make_accumulator(), shard)
+
+
+ENGINES: Registry[type[Engine]] = Registry("engine")
+
+
+def register_engine(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: add an engine to :data:`ENGINES` under its ``name``."""
+    return ENGINES.register(cls.name)(cls)
+
+
+def get_engine(name: str | None = None, **options: Any) -> Engine:
+    """The engine called ``name`` (else ``$TAILGUARD_ENGINE``, else ``local``), built with ``options``.
+
+    An unknown name raises :class:`~tailguard.errors.UnknownChoiceError` with the nearest names.
+    """
+    import tailguard.engines  # noqa: F401  (registers the built-in engines)
+
+    chosen = name or os.environ.get(ENV) or "local"
+    return ENGINES.get(chosen)(**options)

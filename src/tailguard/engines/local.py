@@ -1,0 +1,22 @@
+"""The ``local`` engine: everything in this process, in order (the default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tailguard.engines.base import Engine, register_engine
+
+
+@register_engine
+class LocalEngine(Engine):
+    """Runs every task here, one after the other.
+
+    >>> LocalEngine().map(str, [1, 2])
+    ['1', '2']
+    """
+
+    name = "local"
+
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> list[Any]:
+        return [fn(t) for t in tasks]

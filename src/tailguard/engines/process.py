@@ -1,0 +1,50 @@
+"""The ``process`` engine: a pool of worker processes on this machine.
+
+Tasks and results travel by pickle, so ``fn`` must be importable (a module-level
+function or a picklable callable). Results come back in task order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tailguard.engines.base import Engine, register_engine
+from tailguard.errors import ParameterError
+
+
+@register_engine
+class ProcessEngine(Engine):
+    """A ``concurrent.futures`` process pool of ``workers`` processes (default: the CPU count).
+
+    >>> with ProcessEngine(workers=2) as engine:
+    ...     engine.map(abs, [-1, -2, 3])
+    [1, 2, 3]
+    """
+
+    name = "process"
+
+    def __init__(self, workers: int | None = None):
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ParameterError(f"the process engine's 'workers' must be an int >= 1, got {workers!r}")
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: Any = None
+
+    def _executor(self) -> Any:
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self._pool
+
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> list[Any]:
+        items = list(tasks)
+        if not items:
+            return []
+        return list(self._executor().map(fn, items))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
