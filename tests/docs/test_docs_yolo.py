@@ -1,31 +1,21 @@
 """docs/yolo.md's per-task walkthroughs run as written."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from walkthroughs import bash_block, run_bash
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "yolo.md"
 TASKS = ("segment", "classify", "pose", "obb")
 
 
 def _block(marker: str) -> str:
-    for block in re.findall(r"```bash\n(.*?)```", DOC.read_text(), flags=re.S):
-        if block.startswith(f"# {marker}\n"):
-            return block
-    raise AssertionError(f"docs/yolo.md has no bash block starting with '# {marker}'")
+    return bash_block(DOC, marker)
 
 
-def _run(script: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.pop("TAILGUARD_LEDGER", None)
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=1200)
+_run = run_bash
 
 
 @pytest.fixture(scope="module")

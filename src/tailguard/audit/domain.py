@@ -34,7 +34,7 @@ def check_text_domain(candidate: list[str], reference: list[str], *, seed: int =
     from tailguard.scoring.core import human_likeness
     from tailguard.scoring.domain import domain_check
 
-    like = human_likeness(candidate, reference, seed=seed)
+    like = human_likeness(candidate, reference, seed=seed, clusters=False)  # the check needs no clusters
     check = domain_check(like.reference, like.novelty[0], like.candidate, like.novelty[1],
                          novelty=like.novelty_name, seed=seed)
     return {"ran": True, "classifier_auc": like.auc, **check.to_dict()}

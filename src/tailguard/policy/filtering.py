@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tailguard.errors import EmptyDatasetError
-from tailguard.scoring.core import calibrate, human_likeness
-from tailguard.scoring.share import MIN_DOCUMENTS, best_bin_share, machine_probability
+from tailguard.scoring.core import human_likeness
+from tailguard.scoring.share import MIN_DOCUMENTS, best_bin_share
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,9 @@ def machine_made(
     share = 0.0
     if min(len(candidate), len(reference)) >= MIN_DOCUMENTS:
         share = best_bin_share(like.reference, like.candidate, seed=seed).estimate
-    calibrated = calibrate(like.reference, like.candidate)
-    odds = calibrated / np.maximum(1.0 - calibrated, 1e-12)
     return MachineMade(
         drop=cand_score < threshold,
-        probability=machine_probability(odds, share),
+        probability=like.machine_probability(share),
         threshold=threshold,
         keep_human=keep_human,
         machine_share=share,

@@ -52,6 +52,11 @@ class Clusters:
     representative: np.ndarray
     threshold: float
 
+    @classmethod
+    def singletons(cls, n: int) -> Clusters:
+        """``n`` documents, each its own cluster (what no clustering, or vectors, gives)."""
+        return cls(np.arange(n, dtype=np.int64), np.ones(n, dtype=np.int64), np.ones(n, dtype=bool), 0.0)
+
     @property
     def n_clusters(self) -> int:
         return int(self.labels.max()) + 1 if self.labels.size else 0

@@ -122,19 +122,8 @@ def _text_features(reference: Sequence[str], candidate: Sequence[str], synthetic
     # 0); pooled over both sides, reference documents join the clusters of machine text spliced from them,
     # which the candidate's human documents cannot.
     found = (near_duplicate_clusters(list(candidate), threshold=threshold, seed=seed) if clusters
-             else Clusters(*_relabel(np.arange(len(candidate))), threshold=0.0))
+             else Clusters.singletons(len(candidate)))
     return f_ref, f_cand, f_syn, found, list(FEATURES)
-
-
-def _relabel(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels renumbered from 0 in order of first appearance, sizes, and representatives (first members)."""
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
-    new = rank[inverse.reshape(-1)]
-    rep = np.zeros(labels.size, dtype=bool)
-    rep[first] = True
-    return new, np.bincount(new)[new], rep
 
 
 @dataclass(frozen=True)
@@ -153,6 +142,12 @@ class Likeness:
     reference_radius_ratio: np.ndarray | None
     detector: dict[str, np.ndarray]
     text: bool
+
+    def machine_probability(self, machine_share: float) -> np.ndarray:
+        """Each candidate's ``P(machine-made)`` from its calibrated human-likeness and the candidates' share."""
+        calibrated = calibrate(self.reference, self.candidate)
+        odds = np.minimum(calibrated / np.maximum(1.0 - calibrated, 1e-12), _ODDS_CAP)
+        return machine_probability(odds, machine_share)
 
 
 def human_likeness(
@@ -192,7 +187,7 @@ def human_likeness(
             raise ParameterError(f"the candidate has {x_cand.shape[1]} features, the reference {x_ref.shape[1]}")
         x_syn = _matrix(synthetic, "synthetic") if len(synthetic) else np.zeros((0, x_ref.shape[1]))
         names = [f"x{j}" for j in range(x_ref.shape[1])]
-        found = Clusters(*_relabel(np.arange(n_cand)), threshold=0.0)
+        found = Clusters.singletons(n_cand)
         support = True
         novelty_name = "k-NN radius ratio"
     if support:
@@ -257,14 +252,12 @@ def score(
         shares["detector"] = adjusted_count_share(
             like.detector["reference"], like.detector["synthetic"], like.detector["candidate"], seed=seed)
     used = shares[share_method]
-    calibrated = calibrate(like.reference, like.candidate)
-    odds = np.minimum(calibrated / np.maximum(1.0 - calibrated, 1e-12), _ODDS_CAP)
     domain = domain_check(like.reference, like.novelty[0], like.candidate, like.novelty[1],
                           novelty=like.novelty_name, seed=seed)
     columns: dict[str, Any] = {
         "id": ids,
         "machine_score": 1.0 - like.candidate,
-        "machine_probability": machine_probability(odds, used.estimate),
+        "machine_probability": like.machine_probability(used.estimate),
         "human_score": like.candidate,
     }
     if like.radius_ratio is not None:
