@@ -94,6 +94,17 @@ def test_a_row_the_baseline_lacks_keeps_its_reference_judgement():
     assert row.status == "collapse" and "not measured on the baseline" in row.reason
 
 
+def test_a_change_is_insufficient_when_either_end_is():
+    t = Thresholds.default()
+    cand = MetricRow("tail_mass_0.01", "tail_mass", "tails", 0.004, 0.02, None, True, "insufficient", (0.0, 0.01),
+                     reason="needs at least 250 rows per side to be judged; has candidate 60")
+    base = MetricRow("tail_mass_0.01", "tail_mass", "tails", 0.02, 0.02, None, True, "ok", (0.01, 0.03))
+    row = judge_against_baseline([cand], [base], t)[0]
+    assert row.status == "insufficient" and row.reason.startswith("the candidate: needs at least 250")
+    row = judge_against_baseline([base], [cand], t)[0]
+    assert row.status == "insufficient" and row.reason.startswith("the baseline: ")
+
+
 def test_a_one_row_baseline_is_insufficient(sides):
     ref, _, same, _ = sides
     report = audit(same, ref, baseline=same[:1], config=QUICK)

@@ -134,6 +134,35 @@ def test_too_little_data_is_insufficient_never_ok(sqlite_url: str, tmp_path: Pat
     assert json.loads((tmp_path / "warn" / "report.json").read_text())["verdict"] == "insufficient"
 
 
+@pytest.mark.parametrize("n", [3, 5])
+def test_a_handful_of_rows_is_insufficient_row_by_row_and_as_a_verdict(n: int) -> None:
+    """0.2 read a 3-row candidate's empty 1% tail (a bootstrap interval of [0, 0]) as collapse."""
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float64)
+    report = audit(x[:n], x[900:], config=AuditConfig(quick=True, figures=False))
+    assert report.verdict == "insufficient", [(m.name, m.status) for m in report.metrics]
+    assert "no tail or diversity metric could be computed and judged" in report.insufficient_reason
+    rows = {m.name: m for m in report.metrics}
+    assert rows["tail_mass_0.01"].status == "insufficient"
+    assert "needs at least 250 rows per side" in rows["tail_mass_0.01"].reason
+    assert rows["vendi"].status == "insufficient" and f"candidate {n}" in rows["vendi"].reason
+    assert not [m.name for m in report.metrics if m.status in ("warn", "collapse")]
+
+
+def test_rows_are_judged_once_each_has_the_rows_it_declares() -> None:
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float64)
+    report = audit(x[:120], x[900:], config=AuditConfig(quick=True, figures=False))
+    status = {m.name: m.status for m in report.metrics}
+    assert report.verdict != "insufficient"
+    # 120 rows: enough for the 5% tails and the radius share (100), not for the 1% tail (250)
+    assert status["tail_mass_0.01"] == "insufficient"
+    assert status["tail_mass_0.05"] != "insufficient" and status["radius_tail_share_0.95"] != "insufficient"
+    assert report.to_dict()["metrics"][0]["status"] == "insufficient"  # written as such to report.json
+
+
 def test_a_table_with_empty_cells_is_refused_alike_by_path_and_by_version(sqlite_url: str, tmp_path: Path) -> None:
     """A version of CSV rows is read by the file's rule: columns, order and refusals alike."""
     from tailguard.errors import BadInputError

@@ -177,3 +177,18 @@ def test_rule_table_in_docs_lists_the_defaults_in_order():
         listed += [(p, kind, warn, collapse) for p in re.findall(r"`([^`]+)`", cells[0])]
     actual = [(p, r.kind, r.warn, r.collapse) for p, r in Thresholds.default().rules]
     assert listed == actual
+
+
+def test_a_row_without_a_finite_value_or_enough_rows_is_insufficient_not_ok() -> None:
+    import math
+
+    t = Thresholds.default()
+    j = t.judge("tails", "tail_mass", "tail_mass_0.01", math.nan, 0.02, True, None, n=500, n_reference=500)
+    assert j.status == "insufficient" and "no finite value" in j.reason
+    j = t.judge("diversity", "vendi", "vendi", 1.0, 2.0, True, (0.9, 1.1), n=9, n_reference=500)
+    assert j.status == "insufficient" and j.reason.endswith("has candidate 9")
+    assert t.judge("diversity", "vendi", "vendi", 1.0, 2.0, True, (0.9, 1.1), n=10, n_reference=500).status == "collapse"
+    # a value's own minimum replaces the default; reported-only rows stay reported
+    assert t.judge("diversity", "vendi", "vendi", 1.0, 2.0, True, None, n=40, n_reference=500, min_n=50).status \
+        == "insufficient"
+    assert t.judge("drift", "ks", "p_value", math.nan, None, True).reason == "reported only"

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from tailguard.audit.results import MetricRow
-from tailguard.audit.thresholds import STATUSES, Thresholds, degradation
+from tailguard.audit.thresholds import INSUFFICIENT, STATUSES, Thresholds, degradation
 
 
 def _change_ci(cand: MetricRow, base: MetricRow, widening: float) -> tuple[float, float] | None:
@@ -73,7 +73,7 @@ def _judge_value_rule(cand: MetricRow, base: MetricRow, thresholds: Thresholds, 
         worst_end = min(base.ci) if base.higher_is_better else max(base.ci)
         n, n_ref = sizes or (None, None)
         base_status = thresholds.judge(base.family, base.metric, value_name, worst_end, None,
-                                       base.higher_is_better, None, n=n, n_reference=n_ref).status
+                                       base.higher_is_better, None, n=n, n_reference=n_ref, min_n=1).status
     if STATUSES.index(cand.status) > STATUSES.index(base_status):
         return cand.status, f"{cand.reason}; the baseline's interval stays {base_status}"
     if cand.status == "ok":
@@ -87,6 +87,10 @@ def _judge_one(cand: MetricRow, base: MetricRow, thresholds: Thresholds,
     value_name = cand.value_name
     rule = thresholds.rule_for(family, metric, value_name)
     common = {"baseline_value": base.value, "baseline_ci": base.ci, "baseline_status": base.status}
+    if cand.status == INSUFFICIENT or base.status == INSUFFICIENT:  # a change needs both ends judged
+        side = "the candidate" if cand.status == INSUFFICIENT else "the baseline"
+        why = cand.reason if cand.status == INSUFFICIENT else base.reason
+        return replace(cand, **common, status=INSUFFICIENT, degradation=None, reason=f"{side}: {why}")
     if rule.kind == "info" or not math.isfinite(cand.value) or not math.isfinite(base.value):
         if rule.kind != "info" and not math.isfinite(base.value):
             return replace(cand, **common, reason=f"{cand.reason} (the baseline has no value)")
@@ -136,7 +140,7 @@ def explain(rows: Sequence[MetricRow], *, candidate: str, reference: str, baseli
     """
     judged = [r for r in rows if r.baseline_value is not None and r.reason != "reported only"]
     already = [r for r in judged if r.baseline_status not in (None, "ok") and r.status == "ok"]
-    worse = [r for r in rows if r.status != "ok"]
+    worse = [r for r in rows if r.status in STATUSES[1:]]
     return (
         f"Statuses judge the change from the baseline ({baseline}) to the candidate ({candidate}), both measured "
         f"against the human reference ({reference}) on the same footing: a row is flagged only when the "

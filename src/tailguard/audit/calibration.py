@@ -36,6 +36,7 @@ import numpy as np
 
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.inputs import AuditInput
+from tailguard.audit.thresholds import is_flagged
 from tailguard.errors import UnknownChoiceError
 
 DATASETS = ("digits", "wine", "docs", "gaussian")
@@ -318,7 +319,7 @@ def run_trials(
         out.n_candidate, out.n_reference = report.n_candidate, report.n_reference
         out.verdicts[report.verdict] += 1
         for row in report.metrics:
-            if row.status != "ok":
+            if is_flagged(row.status):
                 out.flagged[row.name] += 1
     out.seconds = time.perf_counter() - start
     return out

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tailguard.audit.results import Diagnosis, MetricRow
-from tailguard.audit.thresholds import Thresholds
+from tailguard.audit.thresholds import Thresholds, is_flagged
 from tailguard.errors import BadInputError
 
 MODES = ("none", "model_collapse", "mode_collapse", "overfitting", "catastrophic_forgetting", "drift")
@@ -163,7 +163,7 @@ def _describe(r: MetricRow) -> str:
 
 def _fired(rows: Sequence[MetricRow]) -> list[MetricRow]:
     """Rows flagged worse (the only rows a diagnosis may cite)."""
-    return [r for r in rows if r.status != "ok" and (r.degradation is None or r.degradation > 0)]
+    return [r for r in rows if is_flagged(r.status) and (r.degradation is None or r.degradation > 0)]
 
 
 def _change(r: MetricRow, t: Thresholds) -> str:

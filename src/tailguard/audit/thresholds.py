@@ -53,17 +53,33 @@ from typing import Any
 from tailguard.errors import BadInputError, MissingInputError, ParameterError, UnknownChoiceError
 
 STATUSES = ("ok", "warn", "collapse")
+#: A row's status when too few rows back it to judge it: shown, never counted as ``ok``
+#: (see :func:`tailguard.audit.verdict.insufficiency`) and never as a flag.
+INSUFFICIENT = "insufficient"
+ROW_STATUSES = (*STATUSES, INSUFFICIENT)
 RULE_KINDS = ("ratio", "abs_ratio", "excess", "value", "info")
+#: Rows judged on fewer rows per side than this (unless a value declares its own
+#: ``min_n``) are ``insufficient``: a bootstrap over a handful of rows has no spread to trust.
+MIN_ROWS_JUDGED = 10
 
 
 def worst(statuses: list[str] | tuple[str, ...]) -> str:
-    """The worst of ``statuses`` (``ok`` when empty).
+    """The worst of ``statuses`` (``ok`` when empty); ``insufficient`` rows do not count here.
 
-    >>> worst(["ok", "collapse", "warn"])
+    >>> worst(["ok", "collapse", "warn", "insufficient"])
     'collapse'
     """
-    rank = max((STATUSES.index(s) for s in statuses), default=0)
+    rank = max((STATUSES.index(s) for s in statuses if s in STATUSES), default=0)
     return STATUSES[rank]
+
+
+def is_flagged(status: str) -> bool:
+    """Whether a row's status is a flag (``warn`` or ``collapse``).
+
+    >>> is_flagged("warn"), is_flagged("ok"), is_flagged("insufficient")
+    (True, False, False)
+    """
+    return status in STATUSES[1:]
 
 
 @dataclass(frozen=True)
@@ -234,11 +250,24 @@ class Thresholds:
         ci: tuple[float, float] | None = None,
         n: int | None = None,
         n_reference: int | None = None,
+        min_n: int | None = None,
     ) -> Judgement:
-        """Status of one row under the first matching rule (``n``/``n_reference``: sample sizes)."""
+        """Status of one row under the first matching rule (``n``/``n_reference``: sample sizes).
+
+        A row backed by fewer than ``min_n`` rows on either side (default
+        :data:`MIN_ROWS_JUDGED`), or without a finite value, is ``insufficient``.
+        """
         rule = self.rule_for(family, metric, value_name)
-        if rule.kind == "info" or value is None or not math.isfinite(value):
+        if rule.kind == "info":
             return Judgement("ok", None, "reported only")
+        if value is None or not math.isfinite(value):
+            return Judgement(INSUFFICIENT, None, "not measured (no finite value)")
+        floor = MIN_ROWS_JUDGED if min_n is None else max(int(min_n), 1)
+        short = [f"{side} {size}" for side, size in (("candidate", n), ("reference", n_reference))
+                 if size is not None and size < floor]
+        if short:
+            return Judgement(INSUFFICIENT, None, f"needs at least {floor} rows per side to be judged; "
+                                                 f"has {', '.join(short)}")
         if rule.kind == "value":
             if rule.noise and n and n_reference:
                 shift = rule.noise * (1.0 / n + 1.0 / n_reference) ** rule.noise_power

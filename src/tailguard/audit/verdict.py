@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from tailguard.audit.results import AveragesTrap, MetricRow
-from tailguard.audit.thresholds import Thresholds, worst
+from tailguard.audit.thresholds import INSUFFICIENT, Thresholds, is_flagged, worst
 from tailguard.metrics.base import MetricResult
 
 #: Families whose loss is what the averages trap is about.
@@ -37,7 +37,7 @@ def judge_results(results: Sequence[MetricResult], thresholds: Thresholds) -> li
             ref = float(v.reference_value) if v.reference_value is not None else None
             ci = (float(v.ci[0]), float(v.ci[1])) if v.ci is not None else None
             j = thresholds.judge(res.family, res.metric, v.name, value, ref, v.higher_is_better, ci,
-                                 n=res.n, n_reference=res.n_reference)
+                                 n=res.n, n_reference=res.n_reference, min_n=v.min_n)
             rows.append(
                 MetricRow(
                     name=name,
@@ -68,16 +68,23 @@ def insufficiency(rows: Sequence[MetricRow], skipped: Sequence[str], sizes: Mapp
     ``sizes`` maps each side (candidate, reference, baseline) to its sample count.
 
     >>> insufficiency([], ["tail_mass: needs 2 samples"], {"candidate": 1, "reference": 500})
-    'the candidate has 1 sample(s) (at least 2 are needed); no tail or diversity metric could be computed (1 skipped: tail_mass: needs 2 samples)'
+    'the candidate has 1 sample(s) (at least 2 are needed); no tail or diversity metric could be computed and judged (1 skipped or unjudged: tail_mass: needs 2 samples)'
     """
     reasons = []
     for side, n in sizes.items():
         if n < MIN_SAMPLES:
             reasons.append(f"the {side} has {n} sample(s) (at least {MIN_SAMPLES} are needed)")
-    if not any(r.family in TAIL_FAMILIES and math.isfinite(r.value) for r in rows):
-        note = f" ({len(skipped)} skipped: {'; '.join(skipped[:3])})" if skipped else ""
-        reasons.append(f"no tail or diversity metric could be computed{note}")
+    if not any(r.family in TAIL_FAMILIES and is_judged(r) for r in rows):
+        unjudged = [f"{r.name}: {r.reason}" for r in rows if r.family in TAIL_FAMILIES and r.status == INSUFFICIENT]
+        lines = [*skipped, *unjudged]
+        note = f" ({len(lines)} skipped or unjudged: {'; '.join(lines[:3])})" if lines else ""
+        reasons.append(f"no tail or diversity metric could be computed and judged{note}")
     return "; ".join(reasons)
+
+
+def is_judged(row: MetricRow) -> bool:
+    """Whether a row's status came from its value: measured, with enough rows, and not only reported."""
+    return math.isfinite(row.value) and row.status != INSUFFICIENT and row.reason != "reported only"
 
 
 def verdict_of(rows: Sequence[MetricRow]) -> str:
@@ -87,8 +94,8 @@ def verdict_of(rows: Sequence[MetricRow]) -> str:
 
 def is_bulk(row: MetricRow) -> bool:
     """Means, medians and PSI: what an average-watching monitor sees (rows that are only
-    reported do not count)."""
-    if row.reason == "reported only":
+    reported, or not judged, do not count)."""
+    if row.reason == "reported only" or row.status == INSUFFICIENT:
         return False
     name = row.name.lower()
     return row.family == "bulk" or "psi" in name or name.split("_")[0] in ("mean", "median")
@@ -100,7 +107,7 @@ def averages_trap(rows: Sequence[MetricRow]) -> AveragesTrap:
     The message names the bulk rows that passed and the degraded rows with their change.
     """
     bulk = [r for r in rows if is_bulk(r) and r.rule != "(none)"]
-    degraded = [r for r in rows if r.family in TAIL_FAMILIES and r.status != "ok" and not is_bulk(r)]
+    degraded = [r for r in rows if r.family in TAIL_FAMILIES and is_flagged(r.status) and not is_bulk(r)]
     bulk_ok = [r for r in bulk if r.status == "ok"]
     if not bulk or len(bulk_ok) < len(bulk) or not degraded:
         if degraded and bulk and len(bulk_ok) < len(bulk):

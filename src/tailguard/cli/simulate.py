@@ -104,11 +104,12 @@ def simulate_command(
 
 def _print_audits(console: Any, results: Any, fam: Any, seed: int, out_dir: Path, colours: dict[str, str]) -> None:
     """Audit every policy's last generation against generation 0 and print one line per policy."""
+    from tailguard.audit.thresholds import is_flagged
     from tailguard.simulate.audits import audit_last_generations
 
     for policy, report in audit_last_generations(results, fam, entropy=seed).items():
         report.write(out_dir / "audits" / policy.replace(":", "_"))
-        flagged = [r for r in report.metrics if r.status != "ok"]
+        flagged = [r for r in report.metrics if is_flagged(r.status)]
         worst = ", ".join(f"{r.name} ({r.status})" for r in flagged[:3]) or "no row worse than generation 0"
         console.print(f"audit {policy}: [{colours.get(report.verdict, 'white')}]{report.verdict}[/] against "
                       f"generation 0 (generation 0 itself: {report.baseline_verdict} against the humans); {worst}")

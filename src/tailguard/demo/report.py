@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tailguard.audit.thresholds import is_flagged
 from tailguard.demo.evidence import COLLAPSE_FALL, WARN_FALL, pct
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
                    for k, v in res.metrics.items()]
     audits = []
     for policy, report in outcome.audits.items():
-        degraded = [r for r in report.metrics if r.status != "ok"][:5]
-        base_flagged = [r.name for r in report.metrics if r.baseline_status not in (None, "ok")]
+        degraded = [r for r in report.metrics if is_flagged(r.status)][:5]
+        base_flagged = [r.name for r in report.metrics if is_flagged(r.baseline_status or "ok")]
         audits.append({
             "policy": policy,
             "baseline_verdict": report.baseline_verdict or "insufficient",

@@ -49,7 +49,9 @@ class MetricValue:
     """One named number with its confidence interval.
 
     ``value`` is the candidate's; ``reference_value`` the reference's on the same
-    footing (same N where the metric depends on N), or ``None``.
+    footing (same N where the metric depends on N), or ``None``. ``min_n`` is the
+    fewest rows per side the value needs before the audit judges it (a 1% tail needs
+    hundreds of rows to expect a handful in it); ``None`` means the audit's default.
     """
 
     name: str
@@ -58,6 +60,7 @@ class MetricValue:
     reference_value: float | None = None
     ci: tuple[float, float] | None = None
     ci_method: str | None = None  # "bootstrap", "analytic", "permutation", ...
+    min_n: int | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -71,6 +74,8 @@ class MetricValue:
         d = asdict(self)
         d["ci"] = list(self.ci) if self.ci is not None else None
         d["ratio"] = self.ratio
+        if d["min_n"] is None:
+            del d["min_n"]
         return d
 
 
@@ -117,6 +122,7 @@ class MetricResult:
                 reference_value=v.get("reference_value"),
                 ci=tuple(v["ci"]) if v.get("ci") is not None else None,
                 ci_method=v.get("ci_method"),
+                min_n=v.get("min_n"),
             )
             for v in d["values"]
         )

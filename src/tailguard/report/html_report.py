@@ -102,7 +102,7 @@ def render_html(report: AuditReport | dict[str, Any]) -> str:
         data.get("metrics", []),
         key=lambda r: (FAMILY_ORDER.index(r["family"]) if r["family"] in FAMILY_ORDER else len(FAMILY_ORDER)),
     )
-    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "warn", "collapse")}
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "warn", "collapse", "insufficient")}
     return _environment().get_template("report.html.j2").render(
         r=data, rows=rows, images=images, counts=counts, colours=figures.STATUS_COLOURS,
         losses=losses, loss_sentences=losses.sentences() if losses else [],
