@@ -156,6 +156,12 @@ class GateRefusedError(TailguardError, RuntimeError):
         super().__init__("gate refused: " + "; ".join(self.reasons), path=path)
 
 
+class EngineError(TailguardError, RuntimeError):
+    """An engine lost work it could not redo (a Ray worker died past its retries, a process pool broke).
+
+    Nothing partial is returned: the whole map fails with the task that was lost."""
+
+
 class MissingDependencyError(TailguardError, ImportError):
     """An optional dependency is not installed; the message gives the install command."""
 
@@ -164,6 +170,7 @@ __all__ = [
     "BadInputError",
     "CorruptFileError",
     "EmptyDatasetError",
+    "EngineError",
     "GateRefusedError",
     "ImageTooLargeError",
     "IncompatibleMergeError",

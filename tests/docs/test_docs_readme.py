@@ -76,3 +76,14 @@ def test_library_example_runs(capsys):
     verdict_line, variance_line = capsys.readouterr().out.splitlines()[:2]
     assert verdict_line.split()[0] in ("warn", "collapse")  # a 10% narrower std is flagged
     assert abs(float(variance_line) - 0.99**100) < 0.03
+
+
+@pytest.mark.ray
+def test_engines_walkthrough_gives_the_same_audit_on_a_pool_and_on_ray(tmp_path):
+    pytest.importorskip("ray")
+    proc = _run(_block("engines walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pool, ray = (json.loads((tmp_path / "audit" / name / "report.json").read_text()) for name in ("pool", "ray"))
+    assert [(m["name"], m["value"]) for m in pool["metrics"]] == [(m["name"], m["value"]) for m in ray["metrics"]]
+    assert pool["verdict"] == ray["verdict"] == "collapse"
+    assert (tmp_path / "sim" / "pool" / "results.json").exists()

@@ -39,6 +39,9 @@ class AuditConfig(Configurable):
       produces them; an unknown name raises ``UnknownChoiceError`` with the nearest names;
     - ``quick``: skip the expensive metrics (permutation MMD, classifier test, self-BLEU);
     - ``batch_size``: samples per ``update`` call (the runner streams);
+    - ``shard_rows``: rows per shard when an engine spreads a metric over workers
+      (``None``: one shard per metric, metrics side by side). Shards depend on the data
+      alone, so every engine gives the same numbers for the same ``shard_rows``;
     - ``same_size``: subsample the larger side so both have the same N before any
       metric sees them (off by default: N-dependent metrics already compare at equal N
       themselves, and some use the extra reference rows as a same-size human baseline);
@@ -68,6 +71,7 @@ class AuditConfig(Configurable):
         "metrics": Custom("a non-empty list of metric names", _is_names, optional=True),
         "quick": Bool(),
         "batch_size": Int(min=1),
+        "shard_rows": Int(min=1, optional=True),
         "same_size": Bool(),
         "max_samples": Int(min=2, optional=True),
         "embedder": OneOf(("hashed", "minilm")),
@@ -83,6 +87,7 @@ class AuditConfig(Configurable):
         "metrics": None,
         "quick": False,
         "batch_size": 4096,
+        "shard_rows": None,
         "same_size": False,
         "max_samples": None,
         "embedder": "hashed",

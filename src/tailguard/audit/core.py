@@ -30,6 +30,7 @@ from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
 from tailguard.audit.suite import suite_for
 from tailguard.audit.verdict import averages_trap, insufficiency, judge_results, verdict_of
+from tailguard.engines import resolve_engine
 from tailguard.errors import BadInputError
 
 
@@ -127,6 +128,7 @@ def audit(
     baseline: Any = None,
     baseline_labels: Any = None,
     text_column: str | None = None,
+    engine: Any = None,
 ) -> AuditReport:
     """Run the suite for the modality and return the judged :class:`AuditReport`.
 
@@ -143,6 +145,10 @@ def audit(
     data) makes the audit ask what the candidate lost *beyond* what the baseline already
     lacked: both are measured against the reference on the same footing and each row's
     status judges the change from baseline to candidate (see :mod:`tailguard.audit.baseline`).
+
+    ``engine`` (a name such as ``"process"`` or ``"ray"``, or an :class:`~tailguard.engines.Engine`;
+    default ``$TAILGUARD_ENGINE``, else ``local``) runs the metrics; the numbers do not depend on it.
+    An engine built here from a name is closed when the audit ends.
     """
     start = time.perf_counter()
     config = config or AuditConfig()
@@ -167,19 +173,26 @@ def audit(
     base = sides[2] if base is not None else None  # on the same footing as the other two
     entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
     scaled = _standardized(sides, config.standardize)
+    runner, owned = resolve_engine(engine)
 
     def measure(side: int) -> tuple[list[RunResult], list[str]]:
         return run_suite(
             scaled[side], scaled[1], entries, batch_size=config.batch_size, seed=seed,
             metric_params=config.metric_params, progress=progress if side == 0 else None, strict=config.strict,
-            common={"ci_level": config.ci_level}, unscaled=(sides[side], ref),
+            common={"ci_level": config.ci_level}, unscaled=(sides[side], ref), engine=runner,
+            shard_rows=config.shard_rows,
         )
 
-    runs, skipped = measure(0)
+    try:
+        runs, skipped = measure(0)
+        base_measured = measure(2) if base is not None else None
+    finally:
+        if owned:
+            runner.close()
     rows = judge_results([r.result for r in runs], thresholds)
     baseline_verdict = None
-    if base is not None:
-        base_runs, base_skipped = measure(2)
+    if base is not None and base_measured is not None:
+        base_runs, base_skipped = base_measured
         base_rows = judge_results([r.result for r in base_runs], thresholds)
         baseline_verdict = verdict_of(base_rows)
         rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(base.n, ref.n))

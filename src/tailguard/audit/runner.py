@@ -2,9 +2,9 @@
 
 The runner builds each metric from the registry, feeds the candidate with
 ``update(batch)`` and the reference with ``update_reference(batch)`` in batches
-of ``batch_size``, and collects ``result()``. Nothing here is specific to one
-machine: an engine that runs the same accumulators on shards and ``merge``s
-them gets the same results.
+of ``batch_size``, and collects ``result()``. It runs on an engine
+(:mod:`tailguard.engines`): per metric, one accumulator per shard, merged in shard
+order, so ``local``, ``process`` and ``ray`` give the same results.
 
 >>> import numpy as np
 >>> from tailguard.audit.suite import SuiteEntry
@@ -31,6 +31,7 @@ import numpy as np
 
 from tailguard.audit.inputs import AuditInput
 from tailguard.audit.suite import SuiteEntry, load_metrics, registered_metrics
+from tailguard.engines.base import Engine
 from tailguard.errors import ParameterError, TailguardError, UnknownChoiceError
 from tailguard.metrics.base import METRICS, Metric, MetricResult
 from tailguard.validation import validate_params
@@ -120,6 +121,98 @@ def batches(data: Any, batch_size: int) -> Iterator[Any]:
         yield data
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One metric of the suite, ready to run: its class, parameters and both sides' data."""
+
+    label: str
+    cls: type[Metric]
+    params: dict[str, Any]
+    candidate: Any
+    reference: Any  # None when the metric does not read the reference
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    """One shard of one metric: build a fresh accumulator, feed it the shard's batches."""
+
+    plan: int
+    label: str
+    cls: type[Metric]
+    params: dict[str, Any]
+    candidate: Any
+    reference: Any
+    batch_size: int
+    strict: bool
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A metric that raised: skipped and listed, never returned as a result."""
+
+    line: str
+
+
+def _feed_shard(task: _ShardTask) -> Metric | _Failed:
+    try:
+        metric = task.cls(**task.params)
+        if task.candidate is not None:
+            for batch in batches(task.candidate, task.batch_size):
+                metric.update(batch)
+        if task.reference is not None:
+            for batch in batches(task.reference, task.batch_size):
+                metric.update_reference(batch)
+        return metric
+    except Exception as exc:
+        return _failure(task.label, exc, task.strict)
+
+
+def _result_of(item: tuple[str, Metric | _Failed, bool]) -> MetricResult | _Failed:
+    label, metric, strict = item
+    if isinstance(metric, _Failed):
+        return metric
+    try:
+        return metric.result()
+    except Exception as exc:
+        return _failure(label, exc, strict)
+
+
+def _failure(label: str, exc: Exception, strict: bool) -> _Failed:
+    if strict:
+        raise exc
+    if isinstance(exc, TailguardError | ValueError | ArithmeticError | np.linalg.LinAlgError):
+        return _Failed(f"{label}: {type(exc).__name__}: {exc}")
+    # a failing metric must not sink the whole audit, but it is reported
+    return _Failed(f"{label}: failed with {type(exc).__name__}: {exc}")
+
+
+def shards(data: Any, shard_rows: int | None) -> list[Any]:
+    """``data`` cut into consecutive shards of at most ``shard_rows`` rows (one shard when
+    ``None``). The cut depends on the data alone, never on the engine, so every engine merges
+    the same shards in the same order and gives the same numbers.
+
+    >>> [len(s) for s in shards(list(range(10)), 4)]
+    [4, 4, 2]
+    >>> len(shards(list(range(10)), None))
+    1
+    """
+    if data is None:
+        return []
+    if shard_rows is None or not isinstance(data, np.ndarray | list) or len(data) <= shard_rows:
+        return [data]
+    return [data[i : i + shard_rows] for i in range(0, len(data), shard_rows)]
+
+
+def _merge(parts: Sequence[Metric | _Failed]) -> Metric | _Failed:
+    for part in parts:
+        if isinstance(part, _Failed):
+            return part
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.merge(part)  # type: ignore[arg-type]
+    return out
+
+
 def run_suite(
     candidate: AuditInput,
     reference: AuditInput,
@@ -132,20 +225,30 @@ def run_suite(
     strict: bool = False,
     common: Mapping[str, Any] | None = None,
     unscaled: tuple[AuditInput, AuditInput] | None = None,
+    engine: Engine | None = None,
+    shard_rows: int | None = None,
 ) -> tuple[list[RunResult], list[str]]:
     """Run ``entries``; returns the results and a line per skipped metric (with why).
+
+    Per metric this is ``engine.map_reduce``: each shard of ``shard_rows`` candidate rows
+    (and the matching shard of the reference) feeds its own accumulator, the accumulators
+    are merged in shard order, and ``result()`` runs once per metric. All metrics' shards
+    go to the engine in one ``map``, so a pool or a cluster runs metrics side by side.
+    The default engine is ``local``; shards depend on the data alone, so every engine gives
+    the same numbers.
 
     Entries with ``standardized=False`` get ``unscaled`` (the inputs before
     standardization) when given. A metric that raises is skipped and reported
     (``strict=True`` re-raises instead)."""
+    from tailguard.engines import get_engine
+
     load_metrics()
     if metric_params:
         check_metric_params(metric_params)
-    results: list[RunResult] = []
+    engine = engine if engine is not None else get_engine("local")
     skipped: list[str] = []
+    plans: list[_Plan] = []
     for entry in entries:
-        if progress is not None:
-            progress(entry.label)
         cls = resolve(entry)
         if cls is None:
             skipped.append(f"{entry.label}: not registered")
@@ -159,23 +262,30 @@ def run_suite(
                 continue
             skipped.append(f"{entry.label}: no {kind} view for {candidate.modality} data")
             continue
-        try:
-            metric = cls(**build_params(cls, entry, seed, metric_params or {}, common))
-            for batch in batches(cand_data, batch_size):
-                metric.update(batch)
-            if uses_ref and ref_data is not None:
-                for batch in batches(ref_data, batch_size):
-                    metric.update_reference(batch)
-            result = metric.result()
-        except (TailguardError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            if strict:
-                raise
-            skipped.append(f"{entry.label}: {type(exc).__name__}: {exc}")
-            continue
-        except Exception as exc:  # a failing metric must not sink the whole audit, but it is reported
-            if strict:
-                raise
-            skipped.append(f"{entry.label}: failed with {type(exc).__name__}: {exc}")
-            continue
-        results.append(RunResult(entry.label, result))
+        plans.append(_Plan(entry.label, cls, build_params(cls, entry, seed, metric_params or {}, common),
+                           cand_data, ref_data if uses_ref else None))
+    tasks: list[_ShardTask] = []
+    for j, plan in enumerate(plans):
+        cand_parts, ref_parts = shards(plan.candidate, shard_rows), shards(plan.reference, shard_rows)
+        for i in range(max(len(cand_parts), len(ref_parts))):
+            tasks.append(_ShardTask(j, plan.label, plan.cls, plan.params,
+                                    cand_parts[i] if i < len(cand_parts) else None,
+                                    ref_parts[i] if i < len(ref_parts) else None, batch_size, strict))
+    fed = engine.map(_feed_shard, tasks)
+    by_plan: dict[int, list[Metric | _Failed]] = {}
+    for task, part in zip(tasks, fed, strict=True):
+        by_plan.setdefault(task.plan, []).append(part)
+    merged = [(plan.label, _merge(by_plan[j]), strict) for j, plan in enumerate(plans)]
+
+    def done(i: int, _result: Any) -> None:
+        if progress is not None:
+            progress(plans[i].label)
+
+    outcomes = engine.map(_result_of, merged, on_result=done)
+    results: list[RunResult] = []
+    for plan, outcome in zip(plans, outcomes, strict=True):
+        if isinstance(outcome, _Failed):
+            skipped.append(outcome.line)
+        else:
+            results.append(RunResult(plan.label, outcome))
     return results, skipped

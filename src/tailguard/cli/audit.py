@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tailguard.cli.engine_options import EngineOption, RayAddressOption, WorkersOption, make_engine
+
 
 class FailOn(StrEnum):
     warn = "warn"
@@ -164,6 +166,13 @@ def audit_command(
         str | None, typer.Option("--id-column", help="With --duplicates-out: the field or column that names a "
                                  "document (default: its line, or a version's sample id).")
     ] = None,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    shard_rows: Annotated[
+        int | None, typer.Option("--shard-rows", min=1, help="Rows per shard when an engine spreads one metric "
+                                 "over workers (default: one shard per metric, metrics side by side).")
+    ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -182,7 +191,9 @@ def audit_command(
         quick=quick,
         embedder=embedder.value,
         thresholds=Thresholds.from_file(thresholds) if thresholds is not None else None,
+        shard_rows=shard_rows,
     )
+    runner = make_engine(engine, ray_address, workers)  # an unknown name fails here, before any reading
     train = _read_json_file(train_metrics, "train metrics") if train_metrics is not None else None
     old = _read_json_file(old_task_metrics, "old-task metrics") if old_task_metrics is not None else None
 
@@ -206,8 +217,11 @@ def audit_command(
         def step(label: str) -> None:
             progress.update(task, advance=1, description=f"metric {label}")
 
-        report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
-                       progress=step, baseline=base)
+        try:
+            report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
+                           progress=step, baseline=base, engine=runner)
+        finally:
+            runner.close()
         progress.update(task, advance=1, description="writing the report")
     report.candidate, report.reference = cand_src.label, ref_src.label
     if base_src is not None:

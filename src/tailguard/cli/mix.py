@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from tailguard.cli.engine_options import EngineOption, RayAddressOption, WorkersOption, make_engine
+
 
 def mix(
     policy: Annotated[str, typer.Option("--policy", help="Policy spec, e.g. accumulate+anchor:0.2+filter.")],
@@ -39,6 +41,9 @@ def mix(
     ] = None,
     description: Annotated[str, typer.Option("--description", help="Stored with the version.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Compose a new version from ledger versions under a policy; every excluded sample is recorded.
 
@@ -55,12 +60,15 @@ def mix(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from tailguard.cli.state import state
+    from tailguard.engines import use_engine
     from tailguard.policy import mix as run_mix
     from tailguard.policy import parse_policy
 
     spec = parse_policy(policy)  # fail fast on a bad spec, before opening the ledger
     show = sys.stderr.isatty() and not as_json
     with (
+        make_engine(engine, ray_address, workers) as runner,  # the filter's cross-fitted folds run on it
+        use_engine(runner),
         state.open_ledger(create=True) as ledger,
         Progress(
             SpinnerColumn(),
@@ -131,6 +139,9 @@ def gate(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the audit's subsamples.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Check a version against the gate before training: exit 0 when it passes, 4 when refused.
 
@@ -152,7 +163,13 @@ def gate(
         from tailguard.audit import AuditConfig
 
         config = AuditConfig(quick=True)
-    with state.open_ledger(create=False) as ledger:  # judging never creates a ledger
+    from tailguard.engines import use_engine
+
+    with (
+        make_engine(engine, ray_address, workers) as runner,  # the gate's audit runs on it
+        use_engine(runner),
+        state.open_ledger(create=False) as ledger,  # judging never creates a ledger
+    ):
         decision = check_gate(
             ledger, version, policy=policy, max_unknown_fraction=max_unknown, max_synthetic_depth=max_depth,
             allow_no_human=allow_no_human, reference=reference, fail_on=fail_on.value, audit_config=config,

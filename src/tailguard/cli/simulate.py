@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tailguard.cli.engine_options import EngineOption, RayAddressOption, make_engine
+
 
 def _parse_params(items: list[str]) -> dict[str, object]:
     """``["dim=3", "variance=unbiased"]`` -> ``{"dim": 3, "variance": "unbiased"}`` (YAML scalars)."""
@@ -39,7 +41,10 @@ def simulate_command(
     seeds: Annotated[int, typer.Option("--seeds", help="Independent chains per policy.")] = 5,
     sample_size: Annotated[int, typer.Option("--sample-size", help="Samples per generation (M).")] = 100,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default runs/simulate-FAMILY).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (with no --engine: more than 1 "
+                                         "runs the chains on the process engine).", min=1)] = 1,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue killed chains from their checkpoints.")] = False,
     param: Annotated[list[str] | None, typer.Option("--param", help="Family parameter KEY=VALUE (repeatable).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Root seed of all random streams.")] = 0,
@@ -70,6 +75,7 @@ def simulate_command(
             raise ParameterError("give the device once: --device or --param device=..., not both")
         params["device"] = device
     fam = get_family(family, **params)
+    runner = make_engine(engine, ray_address, workers) if engine or ray_address else None
     out_dir = out if out is not None else Path("runs") / f"simulate-{fam.name}"
     results = simulate(
         fam,
@@ -83,7 +89,10 @@ def simulate_command(
         progress=progress,
         entropy=seed,
         ledger=state.resolved_ledger_url() if record else None,
+        engine=runner,
     )
+    if runner is not None:
+        runner.close()
     path = write_report(results, str(out_dir))
     console = Console()
     table = Table(title=f"{fam.name}: tail metrics, median over {seeds} seeds")

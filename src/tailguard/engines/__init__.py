@@ -6,6 +6,17 @@
 """
 
 from tailguard.engines import local, process, ray_engine  # noqa: F401  (registration)
-from tailguard.engines.base import ENGINES, ENV, Engine, feed_with_reference, get_engine, register_engine
+from tailguard.engines.base import (
+    ENGINES,
+    ENV,
+    Engine,
+    current_engine,
+    feed_with_reference,
+    get_engine,
+    register_engine,
+    resolve_engine,
+    use_engine,
+)
 
-__all__ = ["ENGINES", "ENV", "Engine", "feed_with_reference", "get_engine", "register_engine"]
+__all__ = ["ENGINES", "ENV", "Engine", "current_engine", "feed_with_reference", "get_engine", "register_engine",
+           "resolve_engine", "use_engine"]

@@ -2,7 +2,8 @@
 
 An engine does two things:
 
-* ``map(fn, tasks)``: ``[fn(t) for t in tasks]``, in task order, wherever it runs them;
+* ``map(fn, tasks, on_result=None)``: ``[fn(t) for t in tasks]``, in task order, wherever
+  it runs them; ``on_result(i, result)`` is called as each task finishes (progress bars);
 * ``map_reduce(make_accumulator, shards, feed=...)``: one fresh accumulator per shard,
   fed that shard (``feed(acc, shard)``, by default ``acc.update(shard)``), then merged in
   shard order with ``merge``. tailguard's metrics are mergeable accumulators
@@ -27,7 +28,9 @@ name is given (default ``local``). A new engine is one module with a class regis
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from tailguard.errors import EmptyDatasetError
@@ -65,7 +68,10 @@ class Engine:
 
     name: ClassVar[str] = ""
 
-    def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> list[Any]:
+    def map(self, fn: Callable[[T], Any], tasks: Iterable[T],
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        """``[fn(t) for t in tasks]`` in task order; ``on_result(i, result)`` as each finishes.
+        A task that raises makes the whole call raise: a partial list is never returned."""
         raise NotImplementedError
 
     def map_reduce(self, make_accumulator: Callable[[], A], shards: Iterable[S],
@@ -117,3 +123,49 @@ def get_engine(name: str | None = None, **options: Any) -> Engine:
 
     chosen = name or os.environ.get(ENV) or "local"
     return ENGINES.get(chosen)(**options)
+
+
+_CURRENT: ContextVar[Engine | None] = ContextVar("tailguard_engine", default=None)
+
+
+@contextmanager
+def use_engine(engine: Engine) -> Iterator[Engine]:
+    """Make ``engine`` the one :func:`current_engine` returns inside the block, so code deep in a
+    pipeline (the filter policy's cross-fitted folds) runs on it without every layer passing it.
+
+    >>> with use_engine(get_engine("local")) as e:
+    ...     current_engine() is e
+    True
+    """
+    token = _CURRENT.set(engine)
+    try:
+        yield engine
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_engine() -> Engine:
+    """The engine of the innermost :func:`use_engine` block, else a ``local`` one (never ``$TAILGUARD_ENGINE``
+    here: starting a pool or a cluster is the caller's choice, made once)."""
+    engine = _CURRENT.get()
+    if engine is not None:
+        return engine
+    import tailguard.engines.local  # noqa: F401
+
+    return ENGINES.get("local")()
+
+
+def resolve_engine(spec: Engine | str | None) -> tuple[Engine, bool]:
+    """``(engine, built_here)`` for a library call's ``engine=`` argument: an engine as given; ``None``
+    inside a :func:`use_engine` block, that block's engine; else :func:`get_engine` of the name (the caller
+    closes what was built here).
+
+    >>> engine, built = resolve_engine("local")
+    >>> engine.name, built
+    ('local', True)
+    """
+    if isinstance(spec, Engine):
+        return spec, False
+    if spec is None and _CURRENT.get() is not None:
+        return _CURRENT.get(), False  # type: ignore[return-value]
+    return get_engine(spec), True

@@ -18,5 +18,11 @@ class LocalEngine(Engine):
 
     name = "local"
 
-    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> list[Any]:
-        return [fn(t) for t in tasks]
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(fn(task))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out

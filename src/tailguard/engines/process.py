@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tailguard.engines.base import Engine, register_engine
-from tailguard.errors import ParameterError
+from tailguard.errors import EngineError, ParameterError
 
 
 @register_engine
@@ -38,13 +38,32 @@ class ProcessEngine(Engine):
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         return self._pool
 
-    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
         items = list(tasks)
         if not items:
             return []
-        return list(self._executor().map(fn, items))
+        futures = {self._executor().submit(fn, t): i for i, t in enumerate(items)}
+        out: list[Any] = [None] * len(items)
+        try:
+            for fut in as_completed(futures):
+                i = futures[fut]
+                out[i] = fut.result()
+                if on_result is not None:
+                    on_result(i, out[i])
+        except BrokenProcessPool as exc:
+            self.close()
+            raise EngineError(f"a worker process died ({exc}); no result of the {len(items)} tasks is returned") from None
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        return out
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None

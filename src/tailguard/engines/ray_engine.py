@@ -6,16 +6,23 @@ built; without the ``ray`` extra that is a one-line
 :class:`~tailguard.errors.MissingDependencyError` naming the install command.
 Each task is one ``ray.remote`` call; accumulators come back to the driver and are
 merged there, in shard order.
+
+A task whose worker dies (killed, out of memory) is retried by Ray up to
+``max_retries`` times (default 3); past that the whole map raises
+:class:`~tailguard.errors.EngineError` naming the task, and no partial result is
+returned. An exception raised by the task's own code is re-raised as itself.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tailguard.dependencies import require
 from tailguard.engines.base import Engine, register_engine
+from tailguard.errors import EngineError
 
 
 @register_engine
@@ -24,7 +31,7 @@ class RayEngine(Engine):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 3):
         self._ray = require("ray", extra="ray", feature="the ray engine")
         self.address = address or os.environ.get("RAY_ADDRESS")
         self._started = False
@@ -35,14 +42,46 @@ class RayEngine(Engine):
                 self._ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR",
                                log_to_driver=False)
             self._started = True
-        self._remote = self._ray.remote(_call)
+        self.max_retries = max_retries
+        self._remote = self._ray.remote(max_retries=max_retries, retry_exceptions=False)(_call)
 
-    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        ray = self._ray
         items = list(tasks)
         if not items:
             return []
-        fn_ref = self._ray.put(fn)  # shipped once, not with every task
-        return list(self._ray.get([self._remote.remote(fn_ref, t) for t in items]))
+        fn_ref = ray.put(fn)  # shipped once, not with every task
+        refs = [self._remote.remote(fn_ref, t) for t in items]
+        index = {ref: i for i, ref in enumerate(refs)}
+        out: list[Any] = [None] * len(items)
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                i = index[done[0]]
+                out[i] = self._get(done[0], i, len(items))
+                if on_result is not None:
+                    on_result(i, out[i])
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        return out
+
+    def _get(self, ref: Any, i: int, n: int) -> Any:
+        from ray import exceptions as rex
+
+        try:
+            # Arrays come out of Ray's object store read-only (zero copy); accumulators are merged in
+            # place, so each result is copied out once.
+            return copy.deepcopy(self._ray.get(ref))
+        except rex.RayTaskError as exc:  # the task's own code raised: re-raise that exception
+            cause = exc.as_instanceof_cause()
+            raise (getattr(cause, "cause", None) or cause) from None
+        except rex.RayError as exc:
+            raise EngineError(f"task {i + 1} of {n} was lost on Ray after {self.max_retries} retries "
+                              f"({type(exc).__name__}); no partial result is returned") from None
 
     def close(self) -> None:
         if self._started and self._ray.is_initialized():

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tailguard.engines import current_engine
 from tailguard.errors import EmptyDatasetError
 
 #: Folds of the cross-fitting, by default.
@@ -86,15 +87,28 @@ def cross_fitted_scores(positive: np.ndarray, negative: np.ndarray, *, folds: in
     y = np.r_[np.ones(n_pos, dtype=np.int8), np.zeros(n_neg, dtype=np.int8)]
     rng = np.random.default_rng([seed, 0xF01D])
     fold = _grouped_folds(x, folds, rng)
+    plans = []
+    for f in range(folds):  # the seeded draws stay in fold order, wherever the folds then run
+        test = np.flatnonzero(fold == f)
+        plans.append((f, _capped(np.flatnonzero(fold != f), y, rng), test))
     out = np.empty(len(y))
-    for f in range(folds):
-        test = fold == f
-        train = _capped(np.flatnonzero(~test), y, rng)
-        model = _model(seed + f).fit(x[train], y[train])
-        fit_pos = int(y[train].sum())
-        out[test] = _balanced(model.predict_proba(x[test])[:, 1], fit_pos, train.size - fit_pos)
+    for (_f, _train, test), scores in zip(plans, current_engine().map(_FoldFit(x, y, seed), plans), strict=True):
+        out[test] = scores
     auc = float(roc_auc_score(y, out))
     return OutOfFold(out[:n_pos], out[n_pos:], auc)
+
+
+class _FoldFit:
+    """Fit one fold's classifier and score its held-out rows: picklable, so a pool or Ray runs folds side by side."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int):
+        self.x, self.y, self.seed = x, y, seed
+
+    def __call__(self, plan: tuple[int, np.ndarray, np.ndarray]) -> np.ndarray:
+        f, train, test = plan
+        model = _model(self.seed + f).fit(self.x[train], self.y[train])
+        fit_pos = int(self.y[train].sum())
+        return _balanced(model.predict_proba(self.x[test])[:, 1], fit_pos, train.size - fit_pos)
 
 
 def _capped(rows: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,9 +1,11 @@
-"""Run many chains (policies × seeds) across processes and gather the results.
+"""Run many chains (policies × seeds) on an engine and gather the results.
 
 :func:`simulate` is the public entry point (the CLI and ``tailguard demo`` call it).
 Chains are independent and seeded by (entropy, seed, generation, purpose), so the
-numbers do not depend on ``workers``. With ``out`` each chain checkpoints after
-every generation; ``resume=True`` continues from there.
+numbers do not depend on the engine (``engine.map(run_chain, tasks)``: local, a
+process pool, Ray) or on ``workers``. A family that can run a policy for all seeds at
+once declares it (``Family.vectorised_policies``). With ``out`` each chain
+checkpoints after every generation; ``resume=True`` continues from there.
 
 >>> res = simulate("gaussian", ["replace"], generations=2, seeds=3, sample_size=10)
 >>> len(res.summary("replace", "variance_ratio")["median"])
@@ -15,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,24 @@ def _chain_task(args: tuple[Any, ...], on_generation: Callable[[int], None] | No
     )
 
 
-def _vectorised_ok(family: Family, spec: str) -> bool:
-    return family.name == "gaussian" and spec in ("replace", "accumulate")
-
-
 def _run_vectorised(family: Family, spec: str, generations: int, seeds: int, m: int, entropy: int) -> dict:
-    from tailguard.simulate.families.gaussian import simulate_vectorised
-
     rng = stream(entropy, seed=0, generation=0, purpose="vectorised")
-    return simulate_vectorised(family, spec, generations=generations, seeds=seeds, sample_size=m, rng=rng)
+    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, rng=rng)
+
+
+def _engine_for(engine: Any, workers: int) -> tuple[Any, bool]:
+    """``(engine, built_here)``: the one given, else ``$TAILGUARD_ENGINE``, else process for ``workers > 1``."""
+    from tailguard.engines import ENV, Engine, current_engine, get_engine
+
+    if isinstance(engine, Engine):
+        return engine, False
+    inside = current_engine()
+    if engine is None and inside.name != "local":  # a use_engine block chose one
+        return inside, False
+    if engine is None and not os.environ.get(ENV):
+        return (get_engine("process", workers=workers) if workers > 1 else get_engine("local")), True
+    name = engine or os.environ.get(ENV)
+    return get_engine(name, **({"workers": workers} if name == "process" and workers > 1 else {})), True
 
 
 def _make_progress(progress: bool | ProgressCallback, total: int, label: str) -> tuple[ProgressCallback, Any]:
@@ -119,6 +129,7 @@ def simulate(
     vectorised: bool = True,
     family_params: dict[str, Any] | None = None,
     audit_metrics: Sequence[str] | None = None,
+    engine: Any = None,
 ) -> SimulationResults:
     """Train ``family`` recursively under each policy for ``generations`` over ``seeds``.
 
@@ -129,7 +140,8 @@ def simulate(
         generations: N; metrics are reported for generations 0..N.
         seeds: independent chains per policy.
         sample_size: M, the human training size and the samples per generation.
-        workers: processes (``ProcessPoolExecutor``); 1 runs in-process.
+        workers: with no ``engine``, more than 1 runs the chains on the ``process`` engine
+            with this many workers; 1 runs them in-process.
         ledger: a ``tailguard.ledger.Ledger`` (or URL); seed 0's chains are recorded
             there (samples with generator and generation, one model run per generation).
         out: directory for checkpoints (``out/checkpoints``) and ``results.json``.
@@ -142,6 +154,9 @@ def simulate(
         audit_metrics: names of ``tailguard.metrics`` metrics measured every generation on
             the samples' features against held-out human data (default: the family's
             ``audit_metrics``; ``()`` for none). Stored as ``audit_<value name>``.
+        engine: where the chains run: a name (``local``, ``process``, ``ray``) or an
+            :class:`~tailguard.engines.Engine` (default ``$TAILGUARD_ENGINE``, else local, or
+            process when ``workers > 1``). Results are bit-identical on every engine.
     """
     params = validate_params(
         "simulate",
@@ -164,7 +179,7 @@ def simulate(
     record = ledger is not None
     audit = tuple(fam.audit_metrics if audit_metrics is None else audit_metrics)
 
-    fast = {s for s in parsed if vectorised and _vectorised_ok(fam, s) and not record and not audit}
+    fast = {s for s in parsed if vectorised and s in fam.vectorised_policies and not record and not audit}
     slow_tasks = [
         (fam, pol, seed, generations, sample_size, entropy, out_dir, resume, record and seed == 0, audit)
         for spec, pol in parsed.items()
@@ -179,27 +194,28 @@ def simulate(
         for spec in fast:
             fast_out[spec] = _run_vectorised(fam, spec, generations, seeds, sample_size, entropy)
             advance(generations + 1, total)
-        if workers > 1 and len(slow_tasks) > 1:
-            fam.warm_up()  # forked workers inherit the caches
-            if audit:
-                import tailguard.metrics  # noqa: F401
-            with ProcessPoolExecutor(max_workers=min(workers, len(slow_tasks))) as pool:
-                futures = {pool.submit(_chain_task, t): t for t in slow_tasks}
-                for fut in as_completed(futures):
-                    res = fut.result()
+        runner, owned = _engine_for(engine, workers)
+        try:
+            if runner.name == "local":
+                for t in slow_tasks:  # in process: the bar moves every generation
+                    counted = [0]
+
+                    def tick(_g: int, counted: list[int] = counted) -> None:
+                        counted[0] += 1
+                        advance(1, total)
+
+                    res = _chain_task(t, tick)
                     chains[(res.policy, res.seed)] = res
-                    advance(generations + 1, total)
-        else:
-            for t in slow_tasks:
-                counted = [0]
-
-                def tick(_g: int, counted: list[int] = counted) -> None:
-                    counted[0] += 1
-                    advance(1, total)
-
-                res = _chain_task(t, tick)
-                chains[(res.policy, res.seed)] = res
-                advance(generations + 1 - counted[0], total)  # generations a resumed chain skipped
+                    advance(generations + 1 - counted[0], total)  # generations a resumed chain skipped
+            elif slow_tasks:
+                fam.warm_up()  # forked workers inherit the caches
+                if audit:
+                    import tailguard.metrics  # noqa: F401
+                for res in runner.map(_chain_task, slow_tasks, on_result=lambda _i, _r: advance(generations + 1, total)):
+                    chains[(res.policy, res.seed)] = res
+        finally:
+            if owned:
+                runner.close()
     finally:
         if bar is not None:
             bar.stop()

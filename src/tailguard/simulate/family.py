@@ -89,6 +89,15 @@ class Family(Configurable):
     #: metrics of the audit suite (``tailguard.metrics``) measured every generation on
     #: ``features(samples)`` against ``features(heldout)``; stored as ``audit_<value>``
     audit_metrics: ClassVar[tuple[str, ...]] = ()
+    #: policies this family can also run for all seeds at once (:meth:`simulate_vectorised`), a
+    #: capability rather than a name check in the executor
+    vectorised_policies: ClassVar[tuple[str, ...]] = ()
+
+    def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
+                            rng: np.random.Generator) -> dict[str, Any]:
+        """All seeds of ``policy`` at once (only for :attr:`vectorised_policies`): ``{"metrics": {name:
+        array (seeds, generations + 1)}, "first": ..., "last": ...}``, the same law as the generic loop."""
+        raise NotImplementedError(f"family {self.name!r} has no vectorised path")
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         raise NotImplementedError

@@ -64,6 +64,13 @@ class GaussianFamily(Family):
         "heldout_size": Int(min=1),
     }
     defaults = {"dim": 1, "variance": "mle", "true_sd": 1.0, "heldout_size": 1000}
+    vectorised_policies = ("replace", "accumulate")
+
+    def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
+                            rng: np.random.Generator) -> dict[str, Any]:
+        """See :func:`simulate_vectorised`."""
+        return simulate_vectorised(self, policy, generations=generations, seeds=seeds,
+                                   sample_size=sample_size, rng=rng)
     metrics = (
         MetricSpec("variance_ratio", True, tail=True, description="σ²ₙ/σ²₀ averaged over dimensions"),
         MetricSpec("tail_mass_ratio", True, tail=True, description="P(|x-μ₀|>2σ₀) under model n / model 0"),
