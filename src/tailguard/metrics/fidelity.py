@@ -23,7 +23,7 @@ import numpy as np
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import mean_ci, wilson_ci, z_value
 from tailguard.metrics.knn import build_index, choose_backend, exact_cross_stats, kth_neighbour_sq_radii
-from tailguard.metrics.prdc_kernels import cluster_prdc_stats
+from tailguard.metrics.prdc_check import checked_prdc_stats
 from tailguard.metrics.tails import KNN_DEFAULTS, KNN_PARAMS
 from tailguard.metrics.vectors import (
     COMMON_DEFAULTS,
@@ -33,7 +33,7 @@ from tailguard.metrics.vectors import (
     equal_n,
     require_rows,
 )
-from tailguard.validation import Bool, Int
+from tailguard.validation import Bool, Float, Int
 
 
 @register_metric
@@ -84,19 +84,23 @@ class PRDC(VectorMetric):
     )
     higher_is_better: ClassVar[bool] = True
     params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "baseline": Bool(),
-              "ci_subsamples": Int(min=0)}
+              "ci_subsamples": Int(min=0), "knn_tolerance": Float(min=0.0, max=1.0)}
     defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True, "baseline": True,
-                "ci_subsamples": 8}
+                "ci_subsamples": 8, "knn_tolerance": 0.01}
     min_rows = 3
 
-    def _stats(self, ref: np.ndarray, cand: np.ndarray) -> tuple[list[MetricValue], str]:
-        """The four values of ``cand`` against ``ref`` (no reference values yet), and the backend."""
+    def _stats(self, ref: np.ndarray, cand: np.ndarray) -> tuple[list[MetricValue], str, dict[str, Any]]:
+        """The four values of ``cand`` against ``ref`` (no reference values yet), the backend
+        chosen, and what the approximate backend's self-check did (empty for the exact ones)."""
         p = self._params
         k, level = p["k"], p["ci_level"]
         backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"], p["flat_max"])
+        check: dict[str, Any] = {}
         if backend == "faiss":
-            s = cluster_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"])
+            s, report = checked_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"],
+                                           tolerance=p["knn_tolerance"])
             inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
+            check = report.details()
         else:
             ref_index = build_index(ref, backend=backend)
             ref_r2 = kth_neighbour_sq_radii(ref_index, ref, k)
@@ -114,7 +118,7 @@ class PRDC(VectorMetric):
             ),
             MetricValue("coverage", n_cov / len(ref), True, None, wilson_ci(n_cov, len(ref), level), "analytic"),
         ]
-        return values, backend
+        return values, backend, check
 
     def _widen_by_subsamples(self, values: list[MetricValue], ref: np.ndarray, cand: np.ndarray) -> list[MetricValue]:
         """Recall and coverage intervals that also carry the candidate's sampling noise.
@@ -155,13 +159,15 @@ class PRDC(VectorMetric):
             m = min(len(cand), len(ref))
             ref, cand = equal_n(ref, m), equal_n(cand, m)
         require_rows(self.name, k + 2, min(len(ref), len(cand)))
-        values, backend = self._stats(ref, cand)
+        values, backend, check = self._stats(ref, cand)
         values = self._widen_by_subsamples(values, ref, cand)
-        details: dict[str, Any] = {"backend": backend, "n_reference_used": len(ref), "n_candidate_used": len(cand)}
+        details: dict[str, Any] = {"backend": backend, "n_reference_used": len(ref), "n_candidate_used": len(cand),
+                                   **check}
         h = min(len(cand), len(whole_ref) // 2)
         if p["equal_n"] and p["baseline"] and h >= k + 2:
             # Reference against reference: two disjoint halves of the (hash-ordered) reference.
-            base, _ = self._stats(whole_ref[:h], whole_ref[h : 2 * h])
+            base, _, base_check = self._stats(whole_ref[:h], whole_ref[h : 2 * h])
+            details.update({f"baseline_{key}": v for key, v in base_check.items()})
             values = [replace(v, reference_value=b.value) for v, b in zip(values, base, strict=True)]
             details["n_baseline"] = h
         return values, details

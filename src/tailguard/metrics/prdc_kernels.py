@@ -79,6 +79,18 @@ def _sq_dist(q: np.ndarray, qn: np.ndarray, x: np.ndarray, xn: np.ndarray) -> np
     return d
 
 
+def sq_distances(q: np.ndarray, qn: np.ndarray, x: np.ndarray, xn: np.ndarray) -> np.ndarray:
+    """Squared distances between the rows of ``q`` and ``x`` (with their squared norms ``qn``, ``xn``),
+    as the kernel computes them: float32 BLAS, round-off below 1e-6 of the squared norms snapped to 0.
+
+    >>> import numpy as np
+    >>> q, x = np.array([[0.0, 0.0]], np.float32), np.array([[3.0, 4.0]], np.float32)
+    >>> sq_distances(q, (q * q).sum(1), x, (x * x).sum(1)).tolist()
+    [[25.0]]
+    """
+    return _sq_dist(q, qn, x, xn)
+
+
 def _kth(q: np.ndarray, qn: np.ndarray, x: np.ndarray, xn: np.ndarray, k: int) -> np.ndarray:
     """k-th smallest squared distance (1-based, float64) from each row of q to the rows of x."""
     if len(x) < k:
@@ -135,21 +147,34 @@ def _own_radii(
     return out
 
 
-def cluster_prdc_stats(
-    ref: np.ndarray,
-    cand: np.ndarray,
-    k: int,
-    *,
-    n_probe: int = 16,
-    n_lists: int | None = None,
-    seed: int = 0,
-    big_fraction: float = 0.01,
-) -> PRDCStats:
-    """Approximate PRDC statistics of ``cand`` against ``ref`` (see the module docstring).
+@dataclass(frozen=True)
+class ClusterLists:
+    """Both sides pooled (float32, reference rows first) and split into k-means lists."""
 
-    ``n_lists`` defaults to √(len(ref) + len(cand)), at most 128; ``n_probe`` lists (centroid
-    neighbours, the list itself first) are searched per list. ``seed`` seeds k-means.
-    """
+    x: np.ndarray  #: pooled points, float32
+    xn: np.ndarray  #: their squared norms
+    n_reference: int  #: rows of ``x`` that are reference points
+    centroids: np.ndarray  #: one row per list
+    label: np.ndarray  #: list of each pooled point
+    ref_members: list[np.ndarray]  #: pooled row numbers of the reference points of each list
+    cand_members: list[np.ndarray]  #: pooled row numbers of the candidates of each list
+
+    @property
+    def n_lists(self) -> int:
+        return len(self.centroids)
+
+    def list_ranks(self) -> np.ndarray:
+        """``ranks[a, b]``: position of list ``b`` among list ``a``'s lists ordered by centroid distance."""
+        cn = np.einsum("ij,ij->i", self.centroids, self.centroids)
+        order = np.argsort(_sq_dist(self.centroids, cn, self.centroids, cn), axis=1, kind="stable")
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(self.n_lists)[None, :], axis=1)
+        return ranks
+
+
+def cluster_lists(ref: np.ndarray, cand: np.ndarray, *, n_lists: int | None = None, seed: int = 0) -> ClusterLists:
+    """Pool both sides and cluster them with faiss k-means into ``n_lists`` lists
+    (default √(len(ref) + len(cand)), at most 128, at least 39 points per list)."""
     faiss = require("faiss", extra="all", feature="approximate PRDC")
     x = np.ascontiguousarray(np.vstack([ref, cand]), dtype=np.float32)
     n_r, n = len(ref), len(ref) + len(cand)
@@ -164,10 +189,41 @@ def cluster_prdc_stats(
     order = np.argsort(lab, kind="stable")
     bounds = np.searchsorted(lab[order], np.arange(n_lists + 1))
     members = [order[bounds[c] : bounds[c + 1]] for c in range(n_lists)]
-    ref_members = [m[m < n_r] for m in members]
-    cand_members = [m[m >= n_r] for m in members]
+    return ClusterLists(
+        x=x,
+        xn=xn,
+        n_reference=n_r,
+        centroids=np.ascontiguousarray(km.centroids),
+        label=lab,
+        ref_members=[m[m < n_r] for m in members],
+        cand_members=[m[m >= n_r] for m in members],
+    )
+
+
+def cluster_prdc_stats(
+    ref: np.ndarray,
+    cand: np.ndarray,
+    k: int,
+    *,
+    n_probe: int = 16,
+    n_lists: int | None = None,
+    seed: int = 0,
+    big_fraction: float = 0.01,
+    lists: ClusterLists | None = None,
+) -> PRDCStats:
+    """Approximate PRDC statistics of ``cand`` against ``ref`` (see the module docstring).
+
+    ``n_lists`` defaults to √(len(ref) + len(cand)), at most 128; ``n_probe`` lists (centroid
+    neighbours, the list itself first) are searched per list. ``seed`` seeds k-means.
+    ``lists`` (from :func:`cluster_lists` on the same ``ref`` and ``cand``) skips the clustering.
+    """
+    if lists is None:
+        lists = cluster_lists(ref, cand, n_lists=n_lists, seed=seed)
+    x, xn, n_r = lists.x, lists.xn, lists.n_reference
+    n, n_lists = len(x), lists.n_lists
+    ref_members, cand_members = lists.ref_members, lists.cand_members
     probes = _probe_lists(
-        km.centroids,
+        lists.centroids,
         np.array([len(m) for m in ref_members]),
         np.array([len(m) for m in cand_members]),
         min(n_probe, n_lists),

@@ -169,6 +169,11 @@ class NeighborIndex:
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
+    def set_nprobe(self, nprobe: int) -> None:
+        """Search ``nprobe`` lists per query from now on (drops the cached self search)."""
+        self.nprobe = int(nprobe)
+        self._self = None
+
     def search(self, queries: np.ndarray, k: int, *, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest points of each query: ``(distances, indices)``, each ``(m, k)``, ascending.
 
