@@ -51,7 +51,9 @@ def test_faiss_support_and_dedup_decisions_and_radii_agree_with_the_exact_search
     human = np.zeros(len(synth), dtype=bool)
     exact = radius_ratios(ref, synth, k=5, method="exact")
     approx = radius_ratios(ref, synth, k=5, method="faiss")
-    assert exact.method == "exact" and approx.method == "faiss"
+    assert exact.method == "exact" and approx.method in ("faiss", "exact")
+    # the faiss search checks itself on a brute-force sample and searches exactly when it cannot keep up
+    assert approx.knn_check["knn_fell_back"] == (approx.method == "exact")
     inside_e, inside_a = exact.candidate <= 1.0, approx.candidate <= 1.0
     assert np.mean(inside_e == inside_a) >= 0.985
     assert abs(inside_e.mean() - inside_a.mean()) <= 0.015
