@@ -6,8 +6,11 @@ Usage::
     .venv/bin/python benchmarks/metrics.py --full     # the sizes: 1M x 768 PRDC/Vendi, 1M+1M MMD
     .venv/bin/python benchmarks/metrics.py --only prdc_equal vendi_equal
 
-Peers (the ``bench`` extra): prdc==0.2, vendi-score==0.0.3 (datasketch==2.0.0 in
-``benchmarks/metrics_text.py``, whose ``run`` is called at the end when present).
+Peers (the ``bench`` extra): prdc==0.2, vendi-score==0.0.3 (datasketch==2.0.0 and rensa==0.5.0 in
+``benchmarks/metrics_text.py``, whose ``run`` is called at the end when present). alibi-detect==0.13.0
+(``mmd_alibi``) and diversity==0.3.1 (text) cannot be installed beside the project's pins: each runs in
+a virtualenv of its own that ``benchmarks/peers/venv.py`` creates on first use, through a subprocess
+whose figures are printed in this run.
 
 Data is embedding-like: rows are a mixture of 50 Gaussian clusters in a 32-d
 latent space mapped linearly to d dimensions plus isotropic noise (float32); the
@@ -36,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tailguard.metrics.diversity import Vendi  # noqa: E402
+from tailguard.metrics.diversity import Vendi, cosine_vendi  # noqa: E402
 from tailguard.metrics.drift import MMD  # noqa: E402
 from tailguard.metrics.fidelity import PRDC  # noqa: E402
 
@@ -200,18 +203,32 @@ def vendi_large(args: argparse.Namespace) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"[vendi_large] N={n:,} d={d} cosine kernel (d x d dual)")
     print(
-        f"  tailguard : {v.value:.4f} CI [{v.ci[0]:.4f}, {v.ci[1]:.4f}]; time in tailguard {t_total:.1f}s "
-        f"(update {t_ingest:.1f}s, result {t_result:.1f}s), peak RSS {rss:.2f} GB"
+        f"  tailguard Vendi metric: {v.value:.4f} CI [{v.ci[0]:.4f}, {v.ci[1]:.4f}]; time in tailguard {t_total:.1f}s "
+        f"(update {t_ingest:.1f}s, result with the 50-replicate bootstrap CI {t_result:.1f}s), peak RSS {rss:.2f} GB"
     )
-    print("  vendi-score 0.0.3 score_dual on the same rows: ", end="", flush=True)
     if args.full:
-        print("not run (needs the rows twice in float64: 12 GB)")
-    else:
-        from vendi_score import vendi
+        print("  vendi-score 0.0.3 score_dual on the same rows: not run (needs the rows twice in float64: 12 GB)")
+        return {"seconds": t_total}
+    from vendi_score import vendi
 
-        x = np.vstack(list(w.sample(n, 4))).astype(np.float64)
-        peer, t_peer = _timed(lambda: float(vendi.score_dual(x)))
-        print(f"{peer:.4f} ({t_peer:.1f}s)")
+    x = np.vstack(list(w.sample(n, 4)))  # float32, as the metric got them
+    x64 = x.astype(np.float64)
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(3):  # interleaved, best of 3: the point estimates alone, no CI
+        for name, fn in (
+            ("tg32", lambda: cosine_vendi(x)),
+            ("peer32", lambda: float(vendi.score_dual(x))),
+            ("tg64", lambda: cosine_vendi(x64)),
+            ("peer64", lambda: float(vendi.score_dual(x64))),
+        ):
+            val, t = _timed(fn)
+            best[name] = (val, min(t, best.get(name, (0.0, float("inf")))[1]))
+    for bits in ("32", "64"):
+        (mv, mt), (pv, pt) = best[f"tg{bits}"], best[f"peer{bits}"]
+        print(
+            f"  point estimate on float{bits} rows: tailguard cosine_vendi {mv:.6f} in {mt:.2f}s, vendi-score 0.0.3 "
+            f"score_dual {pv:.6f} in {pt:.2f}s: {pt / mt:.2f}x, |diff| {abs(mv - pv):.1e}"
+        )
     return {"seconds": t_total}
 
 

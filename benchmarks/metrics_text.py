@@ -53,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minhash-docs", type=int, default=20_000, help="documents for the MinHash speed test")
     parser.add_argument("--num-perm", type=int, default=128)
     parser.add_argument("--varied-mb", type=float, default=50.0, help="size of the varied-text corpus (0 to skip)")
+    parser.add_argument("--diversity-mb", type=float, default=5.0, help="corpus size beside diversity (0 to skip)")
+    parser.add_argument("--diversity-bleu-docs", type=int, default=100, help="documents for diversity's self-BLEU")
 
 
 def _pydoc_topics() -> list[str]:
@@ -210,6 +212,62 @@ def _jaccard_pairs() -> tuple[list[str], list[str], np.ndarray]:
     return base, other, np.array([exact(a, b) for a, b in zip(base, other, strict=True)])
 
 
+def bench_diversity(target_mb: float, bleu_docs: int) -> None:
+    """text_stats beside the ``diversity`` package (its own venv) on the same normalised corpus."""
+    import json
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peers.venv import run_peer
+
+    topics = _pydoc_topics()
+    unit = sum(len(t.encode()) for t in topics)
+    # Words lower-cased and joined by single spaces: diversity's tokens (split on " ") are then tailguard's.
+    corpus = [" ".join(_WORD.findall(t.lower())) for t in _varied(topics, max(1, round(target_mb * 1e6 / unit)))]
+    corpus = [d for d in corpus if d]
+    mb = sum(len(d.encode()) for d in corpus) / 1e6
+    print(f"\n== text statistics vs diversity: {mb:.1f} MB, {len(corpus)} documents (varied Python docs, normalised)")
+    m = TextStatsMetric()
+
+    def feed() -> Any:
+        for i in range(0, len(corpus), 500):
+            m.update(corpus[i : i + 500])
+        return m.result()
+
+    res, c_tg, _ = _timed(feed)
+    # Where the definitions agree: n-grams over the whole corpus as one sequence (diversity joins documents).
+    joined = TextStatsMetric().update([" ".join(corpus)]).result()
+    tg_ngram = sum(joined.value(f"distinct_{n}").value for n in range(1, 5))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.json"
+        path.write_text(json.dumps(corpus), encoding="utf-8")
+        peer = run_peer("diversity", "diversity_text.py", {"corpus": str(path), "bleu_docs": bleu_docs})
+    print(f"  tailguard text_stats: {mb / c_tg:.2f} MB/s per core ({c_tg:.1f} s CPU, all {len(res.values)} values)")
+    if "error" in peer:
+        print(f"  diversity: not run: {peer['error']}")
+        return
+    c_peer = peer["ngram_diversity_s"] + peer["compression_ratio_s"]
+    print(
+        f"  diversity {peer['version']}: {mb / c_peer:.2f} MB/s per core for ngram_diversity_score + compression_ratio "
+        f"only ({peer['ngram_diversity_s']:.1f} s + {peer['compression_ratio_s']:.1f} s CPU)"
+    )
+    print(f"  throughput ratio: {c_peer / c_tg:.1f}x (tailguard computing every value against diversity's two)")
+    print(
+        f"  sum of distinct-1..4 over the corpus as one sequence: tailguard {tg_ngram:.6f} (rounded {tg_ngram:.3f}), "
+        f"diversity ngram_diversity_score {peer['ngram_diversity']:.3f}: "
+        f"{'equal' if round(tg_ngram, 3) == peer['ngram_diversity'] else 'DIFFERENT'} at its 3 decimals"
+    )
+    print(
+        f"  compression ratio (definitions differ): tailguard {res.value('compression_ratio').value:.3f} (zstd level 3 "
+        f"of a seeded {res.details.get('sample_size', 1000)}-document sample), diversity {peer['compression_ratio']:.3f} "
+        f"(gzip of all documents joined)"
+    )
+    if "self_bleu" in peer:
+        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}, diversity {peer['self_bleu']:.4f} ({peer['self_bleu_s']:.1f} s)")
+    else:
+        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}; diversity not run: {peer['self_bleu_error']}")
+
+
 def _varied(topics: list[str], reps: int) -> list[str]:
     rng = np.random.default_rng(0)
     out = []
@@ -254,6 +312,8 @@ def run(args: argparse.Namespace | None = None) -> None:
         opts.update({k: v for k, v in vars(args).items() if k in opts})
     bench_minhash(opts["minhash_docs"], opts["num_perm"])
     bench_rensa(opts["minhash_docs"], opts["num_perm"])
+    if opts["diversity_mb"] > 0:
+        bench_diversity(opts["diversity_mb"], opts["diversity_bleu_docs"])
     bench_text_stats(opts["text_mb"])
     if opts["varied_mb"] > 0:
         bench_text_stats(opts["varied_mb"], varied=True)
