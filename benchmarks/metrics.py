@@ -6,8 +6,11 @@ Usage::
     .venv/bin/python benchmarks/metrics.py --full     # the issue's sizes: 1M x 768 PRDC/Vendi, 1M+1M MMD
     .venv/bin/python benchmarks/metrics.py --only prdc_equal vendi_equal
 
-Peers (the ``bench`` extra): prdc==0.2, vendi-score==0.0.3 (datasketch==2.0.0 in
-``benchmarks/metrics_text.py``, whose ``run`` is called at the end when present).
+Peers (the ``bench`` extra): prdc==0.2, vendi-score==0.0.3 (datasketch==2.0.0 and rensa==0.5.0 in
+``benchmarks/metrics_text.py``, whose ``run`` is called at the end when present). alibi-detect==0.13.0
+(``mmd_alibi``) and diversity==0.3.1 (text) cannot be installed beside the project's pins: each runs in
+a virtualenv of its own that ``benchmarks/peers/venv.py`` creates on first use, through a subprocess
+whose figures are printed in this run.
 
 Data is embedding-like: rows are a mixture of 50 Gaussian clusters in a 32-d
 latent space mapped linearly to d dimensions plus isotropic noise (float32); the
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import resource
 import subprocess
 import sys
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tailguard.metrics.diversity import Vendi  # noqa: E402
+from tailguard.metrics.diversity import Vendi, cosine_vendi  # noqa: E402
 from tailguard.metrics.drift import MMD  # noqa: E402
 from tailguard.metrics.fidelity import PRDC  # noqa: E402
 
@@ -199,18 +203,32 @@ def vendi_large(args: argparse.Namespace) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"[vendi_large] N={n:,} d={d} cosine kernel (d x d dual)")
     print(
-        f"  tailguard : {v.value:.4f} CI [{v.ci[0]:.4f}, {v.ci[1]:.4f}]; time in tailguard {t_total:.1f}s "
-        f"(update {t_ingest:.1f}s, result {t_result:.1f}s), peak RSS {rss:.2f} GB"
+        f"  tailguard Vendi metric: {v.value:.4f} CI [{v.ci[0]:.4f}, {v.ci[1]:.4f}]; time in tailguard {t_total:.1f}s "
+        f"(update {t_ingest:.1f}s, result with the 50-replicate bootstrap CI {t_result:.1f}s), peak RSS {rss:.2f} GB"
     )
-    print("  vendi-score 0.0.3 score_dual on the same rows: ", end="", flush=True)
     if args.full:
-        print("not run (needs the rows twice in float64: 12 GB)")
-    else:
-        from vendi_score import vendi
+        print("  vendi-score 0.0.3 score_dual on the same rows: not run (needs the rows twice in float64: 12 GB)")
+        return {"seconds": t_total}
+    from vendi_score import vendi
 
-        x = np.vstack(list(w.sample(n, 4))).astype(np.float64)
-        peer, t_peer = _timed(lambda: float(vendi.score_dual(x)))
-        print(f"{peer:.4f} ({t_peer:.1f}s)")
+    x = np.vstack(list(w.sample(n, 4)))  # float32, as the metric got them
+    x64 = x.astype(np.float64)
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(3):  # interleaved, best of 3: the point estimates alone, no CI
+        for name, fn in (
+            ("tg32", lambda: cosine_vendi(x)),
+            ("peer32", lambda: float(vendi.score_dual(x))),
+            ("tg64", lambda: cosine_vendi(x64)),
+            ("peer64", lambda: float(vendi.score_dual(x64))),
+        ):
+            val, t = _timed(fn)
+            best[name] = (val, min(t, best.get(name, (0.0, float("inf")))[1]))
+    for bits in ("32", "64"):
+        (mv, mt), (pv, pt) = best[f"tg{bits}"], best[f"peer{bits}"]
+        print(
+            f"  point estimate on float{bits} rows: tailguard cosine_vendi {mv:.6f} in {mt:.2f}s, vendi-score 0.0.3 "
+            f"score_dual {pv:.6f} in {pt:.2f}s: {pt / mt:.2f}x, |diff| {abs(mv - pv):.1e}"
+        )
     return {"seconds": t_total}
 
 
@@ -235,6 +253,45 @@ def mmd_large(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": t_total}
 
 
+def mmd_alibi(args: argparse.Namespace) -> None:
+    """tailguard's exact MMD beside alibi-detect's (torch backend) on the same rows and bandwidth."""
+    import tempfile
+
+    from peers.venv import run_peer
+
+    d, b = 64, 100
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    w = World(d)
+    for n in args.alibi_sizes:
+        ref, cand = w.array(n, 5), w.array(n, 6, collapsed=True)
+        res, t_mine = _timed(lambda ref=ref, cand=cand: MMD(n_permutations=b).update_reference(ref).update(cand).result())
+        bw = res.details["bandwidth"]
+        v, p = res.value("mmd2"), res.value("p_value")
+        exceed = round(p.value * (1 + b)) - 1
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(f"{tmp}/ref.npy", ref)
+            np.save(f"{tmp}/cand.npy", cand)
+            job = {"ref": f"{tmp}/ref.npy", "cand": f"{tmp}/cand.npy", "sigma": bw, "n_permutations": b}
+            peer = run_peer("alibi", "alibi_mmd.py", {**job, "threads": threads})
+        print(f"[mmd_alibi] {n:,} + {n:,} rows, d={d}, RBF bandwidth {bw:.3f} on both sides, B={b} permutations")
+        print(
+            f"  tailguard : MMD² (biased V-statistic) {v.value:.6f}; p = (1 + {exceed}) / (1 + {b}) = {p.value:.4f} "
+            f"(share of permuted >= observed: {exceed / b:.2f}); {t_mine:.1f}s (exact kernel, "
+            f"bootstrap CI included), method {res.details['method']}"
+        )
+        if "error" in peer:
+            print(f"  alibi-detect: not run: {peer['error']}")
+            continue
+        t_peer = peer["init_s"] + peer["score_s"]
+        print(
+            f"  alibi-detect {peer['version']} (pytorch, cpu, {threads} thread(s)): MMD² (unbiased U-statistic, "
+            f"diagonal zeroed) {peer['mmd2']:.6f}; p = share of permuted >= observed = {peer['p_value']:.4f}; "
+            f"{t_peer:.1f}s (init {peer['init_s']:.1f}s, score {peer['score_s']:.1f}s), peak RSS {peer['rss_gb']:.2f} GB"
+        )
+        print(f"  speed-up  : {t_peer / t_mine:.1f}x")
+        sys.stdout.flush()
+
+
 SECTIONS = {
     "prdc_equal": (prdc_equal, False),
     "prdc_speed": (prdc_speed, False),
@@ -242,11 +299,13 @@ SECTIONS = {
     "vendi_equal": (vendi_equal, False),
     "vendi_large": (vendi_large, True),
     "mmd_large": (mmd_large, True),
+    "mmd_alibi": (mmd_alibi, True),
 }
 
 
 def _child(name: str, args: argparse.Namespace) -> None:
     cmd = [sys.executable, __file__, "--only", name, "--in-process"] + (["--full"] if args.full else [])
+    cmd += ["--alibi-sizes", *map(str, args.alibi_sizes)]
     subprocess.run(cmd, check=False)
 
 
@@ -255,6 +314,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true", help="the issue's sizes (1M rows; needs ~8 GB, minutes)")
     parser.add_argument("--only", nargs="*", choices=[*SECTIONS, "text"], help="run only these sections")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--alibi-sizes", nargs="*", type=int, default=[5000, 10_000], help="rows per side of the alibi-detect runs"
+    )
     text_bench = None
     if (ROOT / "benchmarks" / "metrics_text.py").exists():
         import metrics_text as text_bench

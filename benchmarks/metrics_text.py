@@ -29,6 +29,7 @@ process (``time.process_time``), with wall time beside it.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata as md
 import re
 import resource
 import sys
@@ -52,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minhash-docs", type=int, default=20_000, help="documents for the MinHash speed test")
     parser.add_argument("--num-perm", type=int, default=128)
     parser.add_argument("--varied-mb", type=float, default=50.0, help="size of the varied-text corpus (0 to skip)")
+    parser.add_argument("--diversity-mb", type=float, default=5.0, help="corpus size beside diversity (0 to skip)")
+    parser.add_argument("--diversity-bleu-docs", type=int, default=100, help="documents for diversity's self-BLEU")
 
 
 def _pydoc_topics() -> list[str]:
@@ -110,18 +113,7 @@ def bench_minhash(n_docs: int, num_perm: int) -> None:
     print(f"  speed-up         : {c_ds / c_tg:.1f}x vs datasketch MinHash only, {(c_ds + c_sh) / c_tg:.1f}x end to end")
 
     # accuracy on pairs with known Jaccard
-    rng = np.random.default_rng(0)
-    base = [" ".join(_WORD.findall(p.lower())) for p in _paragraphs(20)][:1000]
-    other = []
-    for d in base:
-        frac = rng.uniform(0, 0.6)
-        other.append(" ".join(w if rng.random() >= frac else f"x{rng.integers(10**9)}" for w in d.split()))
-
-    def exact(a: str, b: str) -> float:
-        sa, sb = set(_shingles(a)), set(_shingles(b))
-        return len(sa & sb) / len(sa | sb)
-
-    ex = np.array([exact(a, b) for a, b in zip(base, other, strict=True)])
+    base, other, ex = _jaccard_pairs()
 
     def ds_est(seed: int) -> np.ndarray:
         out = []
@@ -146,6 +138,134 @@ def bench_minhash(n_docs: int, num_perm: int) -> None:
         f"    mean |tailguard - datasketch| per pair {np.abs(ours - ds1).mean():.4f}; "
         f"datasketch seed 1 vs seed 2 {np.abs(ds1 - ds2).mean():.4f} (noise floor)"
     )
+
+
+def bench_rensa(n_docs: int, num_perm: int) -> None:
+    """tailguard beside rensa (Rust MinHash): speed on the same documents, Jaccard on the same pairs."""
+    try:
+        import rensa
+        from rensa import RMinHash
+    except ImportError:
+        print("\n== MinHash vs rensa: not run (rensa==0.5.0 from the bench extra is not installed)")
+        return
+    version = md.version("rensa")
+    paras = _paragraphs(5)
+    docs = (paras * (n_docs // len(paras) + 1))[:n_docs]
+    print(f"\n== MinHash vs rensa {version} (RMinHash), num_perm={num_perm}, {n_docs} docs")
+    shingled, c_sh, _ = _timed(lambda: [_shingles(d) for d in docs])
+
+    def per_doc() -> list[list[int]]:
+        out = []
+        for s in shingled:
+            m = RMinHash(num_perm=num_perm, seed=1)
+            m.update(s)
+            out.append(m.digest())
+        return out
+
+    _, c_one, _ = _timed(per_doc)
+    _, c_bulk, _ = _timed(lambda: RMinHash.digest_matrix_from_token_sets(shingled, num_perm=num_perm, seed=1))
+    hasher = MinHasher(num_perm=num_perm, shingle_size=3, seed=1)
+    _, c_tg, w_tg = _timed(lambda: hasher.signatures(docs))
+    rows = [
+        ("rensa RMinHash.update per doc", c_one, c_one + c_sh),
+        ("rensa digest_matrix_from_token_sets", c_bulk, c_bulk + c_sh),
+    ]
+    print(f"  shingling for rensa (Python regex, as for datasketch): {n_docs / c_sh:.0f} docs/s per core")
+    for name, c_mh, c_all in rows:
+        print(f"  {name:36s}: {n_docs / c_mh:9.0f} docs/s MinHash only, {n_docs / c_all:9.0f} from raw text")
+    print(f"  tailguard MinHasher.signatures      :           {n_docs / c_tg:9.0f} from raw text (wall {n_docs / w_tg:.0f})")
+    best = min(c_bulk + c_sh, c_one + c_sh)
+    print(
+        f"  ratio (tailguard / rensa docs/s)    : {best / c_tg:.2f}x end to end against rensa's fastest, "
+        f"{c_bulk / c_tg:.2f}x against its bulk MinHash alone (tokens given)"
+    )
+    del rensa
+
+    base, other, ex = _jaccard_pairs()
+    m1 = RMinHash.digest_matrix_from_token_sets([_shingles(a) for a in base], num_perm=num_perm, seed=1).to_rows()
+    m2 = RMinHash.digest_matrix_from_token_sets([_shingles(b) for b in other], num_perm=num_perm, seed=1).to_rows()
+    rs = jaccard_estimate(np.array(m1, dtype=np.uint64), np.array(m2, dtype=np.uint64))
+    ours = jaccard_estimate(hasher.signatures(base)[0], hasher.signatures(other)[0])
+    print(
+        f"  Jaccard on {len(base)} pairs (exact mean {ex.mean():.4f}): mean estimate tailguard {ours.mean():.4f}, "
+        f"rensa {rs.mean():.4f} (difference {ours.mean() - rs.mean():+.4f}; target within 0.02)"
+    )
+    print(
+        f"    mean |est - exact| tailguard {np.abs(ours - ex).mean():.4f}, rensa {np.abs(rs - ex).mean():.4f}; "
+        f"max |est - exact| tailguard {np.abs(ours - ex).max():.4f}, rensa {np.abs(rs - ex).max():.4f}"
+    )
+
+
+def _jaccard_pairs() -> tuple[list[str], list[str], np.ndarray]:
+    """1,000 paragraphs of >= 20 words, each with a copy in which a random 0-60% of words are replaced."""
+    rng = np.random.default_rng(0)
+    base = [" ".join(_WORD.findall(p.lower())) for p in _paragraphs(20)][:1000]
+    other = []
+    for d in base:
+        frac = rng.uniform(0, 0.6)
+        other.append(" ".join(w if rng.random() >= frac else f"x{rng.integers(10**9)}" for w in d.split()))
+
+    def exact(a: str, b: str) -> float:
+        sa, sb = set(_shingles(a)), set(_shingles(b))
+        return len(sa & sb) / len(sa | sb)
+
+    return base, other, np.array([exact(a, b) for a, b in zip(base, other, strict=True)])
+
+
+def bench_diversity(target_mb: float, bleu_docs: int) -> None:
+    """text_stats beside the ``diversity`` package (its own venv) on the same normalised corpus."""
+    import json
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peers.venv import run_peer
+
+    topics = _pydoc_topics()
+    unit = sum(len(t.encode()) for t in topics)
+    # Words lower-cased and joined by single spaces: diversity's tokens (split on " ") are then tailguard's.
+    corpus = [" ".join(_WORD.findall(t.lower())) for t in _varied(topics, max(1, round(target_mb * 1e6 / unit)))]
+    corpus = [d for d in corpus if d]
+    mb = sum(len(d.encode()) for d in corpus) / 1e6
+    print(f"\n== text statistics vs diversity: {mb:.1f} MB, {len(corpus)} documents (varied Python docs, normalised)")
+    m = TextStatsMetric()
+
+    def feed() -> Any:
+        for i in range(0, len(corpus), 500):
+            m.update(corpus[i : i + 500])
+        return m.result()
+
+    res, c_tg, _ = _timed(feed)
+    # Where the definitions agree: n-grams over the whole corpus as one sequence (diversity joins documents).
+    joined = TextStatsMetric().update([" ".join(corpus)]).result()
+    tg_ngram = sum(joined.value(f"distinct_{n}").value for n in range(1, 5))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.json"
+        path.write_text(json.dumps(corpus), encoding="utf-8")
+        peer = run_peer("diversity", "diversity_text.py", {"corpus": str(path), "bleu_docs": bleu_docs})
+    print(f"  tailguard text_stats: {mb / c_tg:.2f} MB/s per core ({c_tg:.1f} s CPU, all {len(res.values)} values)")
+    if "error" in peer:
+        print(f"  diversity: not run: {peer['error']}")
+        return
+    c_peer = peer["ngram_diversity_s"] + peer["compression_ratio_s"]
+    print(
+        f"  diversity {peer['version']}: {mb / c_peer:.2f} MB/s per core for ngram_diversity_score + compression_ratio "
+        f"only ({peer['ngram_diversity_s']:.1f} s + {peer['compression_ratio_s']:.1f} s CPU)"
+    )
+    print(f"  throughput ratio: {c_peer / c_tg:.1f}x (tailguard computing every value against diversity's two)")
+    print(
+        f"  sum of distinct-1..4 over the corpus as one sequence: tailguard {tg_ngram:.6f} (rounded {tg_ngram:.3f}), "
+        f"diversity ngram_diversity_score {peer['ngram_diversity']:.3f}: "
+        f"{'equal' if round(tg_ngram, 3) == peer['ngram_diversity'] else 'DIFFERENT'} at its 3 decimals"
+    )
+    print(
+        f"  compression ratio (definitions differ): tailguard {res.value('compression_ratio').value:.3f} (zstd level 3 "
+        f"of a seeded {res.details.get('sample_size', 1000)}-document sample), diversity {peer['compression_ratio']:.3f} "
+        f"(gzip of all documents joined)"
+    )
+    if "self_bleu" in peer:
+        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}, diversity {peer['self_bleu']:.4f} ({peer['self_bleu_s']:.1f} s)")
+    else:
+        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}; diversity not run: {peer['self_bleu_error']}")
 
 
 def _varied(topics: list[str], reps: int) -> list[str]:
@@ -191,6 +311,9 @@ def run(args: argparse.Namespace | None = None) -> None:
     if args is not None:
         opts.update({k: v for k, v in vars(args).items() if k in opts})
     bench_minhash(opts["minhash_docs"], opts["num_perm"])
+    bench_rensa(opts["minhash_docs"], opts["num_perm"])
+    if opts["diversity_mb"] > 0:
+        bench_diversity(opts["diversity_mb"], opts["diversity_bleu_docs"])
     bench_text_stats(opts["text_mb"])
     if opts["varied_mb"] > 0:
         bench_text_stats(opts["varied_mb"], varied=True)

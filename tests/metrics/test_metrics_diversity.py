@@ -82,3 +82,53 @@ def test_covariance_grouped_bootstrap_path_for_large_inputs() -> None:
     res = CovarianceSpread(n_boot=100).update_reference(x[:30_000]).update(x[30_000:]).result()
     lo, hi = res.value("trace").ci
     assert lo < 64.0 < hi and hi - lo < 2.0
+
+
+def _datasets() -> dict[str, np.ndarray]:
+    """Isotropic, clustered and real rows: digits pixels and hashed features of Python-docs sentences."""
+    from tailguard.data.tabular import load_digits
+    from tailguard.data.text import python_docs_sentences
+    from tailguard.features.text import HashedTextFeatures
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(scale=4.0, size=(6, 16))
+    sentences = HashedTextFeatures(dim=48).transform(python_docs_sentences()[:1000])
+    return {
+        "isotropic": rng.normal(size=(900, 16)),
+        "clustered": centres[rng.integers(0, 6, 900)] + 0.3 * rng.normal(size=(900, 16)),
+        "digits": np.asarray(load_digits().X[:900]),
+        "sentences": sentences[np.linalg.norm(sentences, axis=1) > 0][:900],  # a few sentences hash to nothing
+    }
+
+
+@pytest.mark.parametrize("name", ["isotropic", "clustered", "digits", "sentences"])
+def test_cosine_vendi_dual_equals_the_n_by_n_kernel(name: str) -> None:
+    # The d x d dual Z^T Z / N and the N x N kernel Z Z^T / N share their non-zero spectrum, so the
+    # dual (cosine_vendi, the metric) must equal vendi-score's score_K on the exact N x N kernel.
+    from tailguard.metrics.diversity import cosine_vendi
+
+    x = _datasets()[name]
+    z = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact = vendi.score_K(z @ z.T)
+    assert cosine_vendi(x) == pytest.approx(exact, rel=1e-9)
+    assert cosine_vendi(x.astype(np.float32)) == pytest.approx(exact, rel=1e-4)  # float32 products
+    assert Vendi(n_boot=10).update(x).result().value("vendi").value == pytest.approx(exact, rel=1e-9)
+
+
+def test_cosine_vendi_blocks_accumulate_like_one_product() -> None:
+    # More rows than one 8,192-row block: the blockwise float64 sum equals score_dual in float64.
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(20_000, 12)) + rng.integers(0, 3, (20_000, 1))
+    from tailguard.metrics.diversity import cosine_vendi
+
+    assert cosine_vendi(x) == pytest.approx(float(vendi.score_dual(x)), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["isotropic", "clustered", "digits"])
+def test_rbf_random_features_against_exact_on_each_kind_of_data(name: str) -> None:
+    # 2,048 random Fourier features against the exact N x N RBF kernel (median-distance bandwidth).
+    x = _datasets()[name][:600]
+    exact = Vendi(kernel="rbf", n_boot=10).update(x).result()
+    approx = Vendi(kernel="rbf", n_boot=10, exact_max=100, rff_dim=2048).update(x).result()
+    assert approx.details["bandwidth"] == exact.details["bandwidth"]
+    assert approx.value("vendi").value == pytest.approx(exact.value("vendi").value, rel=0.1)

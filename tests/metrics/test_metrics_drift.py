@@ -109,3 +109,25 @@ def test_bulk_moments_blind_to_spread_but_see_location() -> None:
     assert shrunk.value("mean_shift").value < 0.03 and shrunk.value("median_shift").value < 0.04
     assert moved.value("mean_shift").value == pytest.approx(0.5, abs=0.03)
     assert moved.value("median_shift").value == pytest.approx(0.5, abs=0.04)
+
+
+@pytest.mark.parametrize("kind", ["clustered", "digits"])
+def test_mmd_random_features_match_exact_on_clustered_and_real_rows(kind: str) -> None:
+    # Clustered Gaussians with a rare cluster dropped, and digits 0-4 against 5-9 (real pixels):
+    # 4,096 random features against the exact kernel sum, same bandwidth; within 15%.
+    rng = np.random.default_rng(5)
+    if kind == "clustered":
+        centres = rng.normal(scale=3.0, size=(5, 6))
+        ref = centres[rng.integers(0, 5, 600)] + rng.normal(size=(600, 6))
+        cand = centres[rng.integers(0, 4, 600)] + rng.normal(size=(600, 6))
+    else:
+        from tailguard.data.tabular import load_digits
+
+        d = load_digits()
+        ref, cand = np.asarray(d.X[d.y < 5][:600]), np.asarray(d.X[d.y >= 5][:600])
+    kw = {"n_permutations": 50, "n_boot": 10}
+    exact = MMD(**kw).update_reference(ref).update(cand).result()
+    rff = MMD(**kw, bandwidth=exact.details["bandwidth"], rff_threshold=100, rff_dim=4096)
+    rff_res = rff.update_reference(ref).update(cand).result()
+    assert rff_res.details["method"] == "rff"
+    assert rff_res.value("mmd2").value == pytest.approx(exact.value("mmd2").value, rel=0.15)

@@ -32,6 +32,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,7 +40,8 @@ import numpy as np
 from tailguard.metrics.tokenize import encode_texts, mix64, ngram_hashes, tokenize
 
 _EMPTY = np.iinfo(np.uint32).max
-_PROBES = 16
+_PROBES = 16  # _first_true16 reads the 16 probes of a bin as two uint64 words
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class MinHasher:
@@ -107,9 +109,9 @@ class MinHasher:
         for lo in range(0, len(rows), 512):
             r = rows[lo : lo + 512]
             f = filled[r]
-            hit = f[:, probes]  # (rows, p, probes)
-            found = hit.any(axis=2)
-            first = probes[np.arange(p)[None, :], hit.argmax(axis=2)]
+            hit = np.take(f, probes, axis=1)  # (rows, p, probes), C-contiguous
+            found, first_t = _first_true16(hit) if _LITTLE_ENDIAN else (hit.any(axis=2), hit.argmax(axis=2))
+            first = probes[np.arange(p)[None, :], first_t]
             block = sig[r]
             take = ~f & found
             borrowed = np.take_along_axis(block, first, axis=1)
@@ -157,6 +159,22 @@ class MinHasher:
         sig = self.signatures_from_shingles(g, doc, n_docs)
         empty = np.bincount(doc, minlength=n_docs) == 0
         return sig, empty
+
+
+def _first_true16(hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(hit.any(axis=2), hit.argmax(axis=2))`` for a C-contiguous bool array whose last axis is 16 long.
+
+    The 16 bools are read as two little-endian uint64 words; the first set byte is found from the
+    lowest set bit (``x & -x``, exact in float64 as a power of two), 2-3x faster than ``argmax``.
+    """
+    w = hit.view(np.uint64)
+    lo, hi = w[..., 0], w[..., 1]
+    use_lo = lo != 0
+    x = np.where(use_lo, lo, hi)
+    with np.errstate(over="ignore"):
+        low = x & (~x + np.uint64(1))
+    first = (np.frexp(low.astype(np.float64))[1] - 1) // 8 + np.where(use_lo, 0, 8)
+    return x != 0, first
 
 
 def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
