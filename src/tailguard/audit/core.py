@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from tailguard.audit.inputs import AuditInput, align_classes, as_input
 from tailguard.audit.losses import find_losses
 from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
+from tailguard.audit.streaming import StreamSource, memory_moments, pooled_scale
 from tailguard.audit.suite import suite_for
 from tailguard.audit.verdict import averages_trap, insufficiency, judge_results, verdict_of
 from tailguard.engines import resolve_engine
@@ -65,10 +66,7 @@ def _standardized(sides: list[AuditInput], mode: str) -> list[AuditInput]:
         return sides
     if mode == "never" or (mode == "auto" and sides[1].modality != "vectors"):
         return sides
-    std = np.concatenate([side.vectors for side in sides]).std(axis=0)  # type: ignore[misc]
-    positive = std[std > 0]
-    floor = 0.25 * float(np.median(positive)) if positive.size else 1.0
-    std = np.maximum(std, floor)
+    std = pooled_scale([memory_moments(side.vectors) for side in sides])  # type: ignore[arg-type]
     return [replace(side, vectors=side.vectors / std) for side in sides]  # type: ignore[operator]
 
 
@@ -113,6 +111,80 @@ def _check_alike(side: AuditInput, ref: AuditInput) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What the suite measured on each side, before judging: results, skipped lines and sizes."""
+
+    runs: list[RunResult]
+    skipped: list[str]
+    n_candidate: int
+    n_reference: int
+    baseline: tuple[list[RunResult], list[str]] | None = None
+    n_baseline: int = 0
+
+
+def build_report(
+    measured: Measured,
+    *,
+    modality: str,
+    config: AuditConfig,
+    seed: int,
+    candidate: str,
+    reference: str,
+    baseline: str | None = None,
+    train_metrics: Mapping[str, Any] | None = None,
+    old_task_metrics: Mapping[str, Any] | None = None,
+    figures: dict[str, Any] | None = None,
+) -> AuditReport:
+    """Judge what was measured (against the baseline when there is one) and build the report:
+    statuses, verdict, averages trap and diagnosis. The in-memory and the streamed audit share it,
+    so the same numbers always read the same way. :func:`fail_closed` finishes it."""
+    thresholds = config.thresholds
+    runs, skipped = measured.runs, list(measured.skipped)
+    rows = judge_results([r.result for r in runs], thresholds)
+    baseline_verdict = None
+    if measured.baseline is not None:
+        base_runs, base_skipped = measured.baseline
+        base_rows = judge_results([r.result for r in base_runs], thresholds)
+        baseline_verdict = verdict_of(base_rows)
+        rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(measured.n_baseline, measured.n_reference))
+        skipped = skipped + [f"{line} (baseline)" for line in base_skipped if line not in skipped]
+    return AuditReport(
+        verdict=verdict_of(rows),
+        modality=modality,
+        metrics=rows,
+        averages_trap=averages_trap(rows),
+        diagnosis=diagnose(rows, thresholds, train_metrics=train_metrics, old_task_metrics=old_task_metrics),
+        figures=figures or {},
+        results=[r.result.to_dict() for r in runs],
+        n_candidate=measured.n_candidate,
+        n_reference=measured.n_reference,
+        candidate=candidate,
+        reference=reference,
+        config=config.to_dict(),
+        thresholds=thresholds.to_dict(),
+        skipped=skipped,
+        seed=seed,
+        baseline=baseline,
+        n_baseline=measured.n_baseline,
+        baseline_verdict=baseline_verdict,
+    )
+
+
+def fail_closed(report: AuditReport, measured: Measured) -> None:
+    """The last word on the verdict: a failure found from the extra inputs is not an ok, and what
+    was not measured (too few rows, no tail or diversity row judged) is ``insufficient``."""
+    if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
+        report.verdict = "warn"
+    sizes = {"candidate": measured.n_candidate, "reference": measured.n_reference,
+             **({"baseline": measured.n_baseline} if measured.baseline is not None else {})}
+    reason = insufficiency(report.metrics, report.skipped, sizes)
+    if reason:
+        report.verdict = "insufficient"
+        report.insufficient_reason = reason
+        report.diagnosis = Diagnosis("none", 0.0, (reason,), summary=f"not enough was measured: {reason}")
+
+
 def audit(
     candidate: Any,
     reference: Any,
@@ -146,13 +218,21 @@ def audit(
     lacked: both are measured against the reference on the same footing and each row's
     status judges the change from baseline to candidate (see :mod:`tailguard.audit.baseline`).
 
+    ``candidate`` may also be a :class:`~tailguard.audit.streaming.StreamSource`
+    (``stream_source(path)``): it is then read shard by shard and never held whole
+    (:mod:`tailguard.audit.streamed`).
+
     ``engine`` (a name such as ``"process"`` or ``"ray"``, or an :class:`~tailguard.engines.Engine`;
     default ``$TAILGUARD_ENGINE``, else ``local``) runs the metrics; the numbers do not depend on it.
     An engine built here from a name is closed when the audit ends.
     """
     start = time.perf_counter()
     config = config or AuditConfig()
-    thresholds = config.thresholds
+    if isinstance(candidate, StreamSource):  # read shard by shard, never whole
+        from tailguard.audit.streamed import audit_streamed
+
+        return audit_streamed(candidate, reference, config=config, seed=seed, baseline=baseline, engine=engine,
+                              progress=progress, train_metrics=train_metrics, old_task_metrics=old_task_metrics)
     ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder,
                    labels=reference_labels, seed=seed, text_column=text_column)
     cand = as_input(candidate, modality=modality, name="candidate", embedder=config.embedder,
@@ -189,45 +269,18 @@ def audit(
     finally:
         if owned:
             runner.close()
-    rows = judge_results([r.result for r in runs], thresholds)
-    baseline_verdict = None
-    if base is not None and base_measured is not None:
-        base_runs, base_skipped = base_measured
-        base_rows = judge_results([r.result for r in base_runs], thresholds)
-        baseline_verdict = verdict_of(base_rows)
-        rows = judge_against_baseline(rows, base_rows, thresholds, sizes=(base.n, ref.n))
-        skipped = skipped + [f"{line} (baseline)" for line in base_skipped if line not in skipped]
-    report = AuditReport(
-        verdict=verdict_of(rows),
-        modality=modality,
-        metrics=rows,
-        averages_trap=averages_trap(rows),
-        diagnosis=diagnose(rows, thresholds, train_metrics=train_metrics, old_task_metrics=old_task_metrics),
+    measured = Measured(runs, skipped, cand.n, ref.n, base_measured, base.n if base is not None else 0)
+    report = build_report(
+        measured, modality=modality, config=config, seed=seed, train_metrics=train_metrics,
+        old_task_metrics=old_task_metrics,
+        candidate=getattr(candidate, "label", cand.name), reference=getattr(reference, "label", ref.name),
+        baseline=(getattr(baseline, "label", base.name) if base is not None else None),
         figures=_figures(cand, ref, runs, seed) if config.figures else {},
-        results=[r.result.to_dict() for r in runs],
-        n_candidate=cand.n,
-        n_reference=ref.n,
-        candidate=getattr(candidate, "label", cand.name),
-        reference=getattr(reference, "label", ref.name),
-        config=config.to_dict(),
-        thresholds=thresholds.to_dict(),
-        skipped=skipped,
-        seed=seed,
-        baseline=getattr(baseline, "label", base.name) if base is not None else None,
-        n_baseline=base.n if base is not None else 0,
-        baseline_verdict=baseline_verdict,
     )
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if modality == "text" and config.domain_check and cand.texts is not None and ref.texts is not None:
         report.domain = check_text_domain(cand.texts, ref.texts, seed=seed)
         report.diagnosis = domain_diagnosis(report.domain, report.diagnosis)
-    if report.diagnosis.mode in ("overfitting", "catastrophic_forgetting") and report.verdict == "ok":
-        report.verdict = "warn"  # a failure found from the extra inputs is not an ok
-    sizes = {"candidate": cand.n, "reference": ref.n, **({"baseline": base.n} if base is not None else {})}
-    reason = insufficiency(rows, skipped, sizes)
-    if reason:  # fail closed: what was not measured is never ok
-        report.verdict = "insufficient"
-        report.insufficient_reason = reason
-        report.diagnosis = Diagnosis("none", 0.0, (reason,), summary=f"not enough was measured: {reason}")
+    fail_closed(report, measured)
     report.elapsed_s = round(time.perf_counter() - start, 4)
     return report

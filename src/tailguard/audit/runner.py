@@ -128,20 +128,21 @@ class _Plan:
     label: str
     cls: type[Metric]
     params: dict[str, Any]
-    candidate: Any
+    kind: str
+    standardized: bool
+    candidate: Any  # the candidate's view (None when the candidate streams)
     reference: Any  # None when the metric does not read the reference
 
 
 @dataclass(frozen=True)
 class _ShardTask:
-    """One shard of one metric: build a fresh accumulator, feed it the shard's batches."""
+    """Fresh accumulators of some metrics, fed one shard: in-memory views, or a streamed
+    shard (:class:`~tailguard.audit.streaming.LazySide`) loaded and featurised here, once for
+    every metric of the task."""
 
-    plan: int
-    label: str
-    cls: type[Metric]
-    params: dict[str, Any]
-    candidate: Any
-    reference: Any
+    plans: tuple[tuple[int, str, type[Metric], dict[str, Any], str, bool], ...]
+    candidate: Any  # {plan index: data}, a LazySide, or None
+    reference: Any  # {plan index: data} or None
     batch_size: int
     strict: bool
 
@@ -153,18 +154,31 @@ class _Failed:
     line: str
 
 
-def _feed_shard(task: _ShardTask) -> Metric | _Failed:
-    try:
-        metric = task.cls(**task.params)
-        if task.candidate is not None:
-            for batch in batches(task.candidate, task.batch_size):
-                metric.update(batch)
-        if task.reference is not None:
-            for batch in batches(task.reference, task.batch_size):
-                metric.update_reference(batch)
-        return metric
-    except Exception as exc:
-        return _failure(task.label, exc, task.strict)
+def _feed_shard(task: _ShardTask) -> list[tuple[int, Metric | _Failed]]:
+    lazy = task.candidate if hasattr(task.candidate, "shard") else None
+    loaded: dict[bool, Any] = {}
+    out: list[tuple[int, Metric | _Failed]] = []
+    for j, label, cls, params, kind, standardized in task.plans:
+        try:
+            metric = cls(**params)
+            if lazy is not None:
+                if standardized not in loaded:
+                    loaded[standardized] = lazy.load(scaled=standardized)
+                side = loaded[standardized]
+                cand = side.view(kind) if side is not None else None
+            else:
+                cand = (task.candidate or {}).get(j)
+            if cand is not None:
+                for batch in batches(cand, task.batch_size):
+                    metric.update(batch)
+            ref = (task.reference or {}).get(j)
+            if ref is not None:
+                for batch in batches(ref, task.batch_size):
+                    metric.update_reference(batch)
+            out.append((j, metric))
+        except Exception as exc:
+            out.append((j, _failure(label, exc, task.strict)))
+    return out
 
 
 def _result_of(item: tuple[str, Metric | _Failed, bool]) -> MetricResult | _Failed:
@@ -203,18 +217,17 @@ def shards(data: Any, shard_rows: int | None) -> list[Any]:
     return [data[i : i + shard_rows] for i in range(0, len(data), shard_rows)]
 
 
-def _merge(parts: Sequence[Metric | _Failed]) -> Metric | _Failed:
-    for part in parts:
-        if isinstance(part, _Failed):
-            return part
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.merge(part)  # type: ignore[arg-type]
-    return out
+def _fold(acc: Metric | _Failed | None, part: Metric | _Failed) -> Metric | _Failed:
+    """Merge ``part`` into the running accumulator (a failure anywhere fails the metric)."""
+    if acc is None or isinstance(part, _Failed):
+        return part
+    if isinstance(acc, _Failed):
+        return acc
+    return acc.merge(part)  # type: ignore[arg-type]
 
 
 def run_suite(
-    candidate: AuditInput,
+    candidate: Any,
     reference: AuditInput,
     entries: Sequence[SuiteEntry],
     *,
@@ -227,15 +240,20 @@ def run_suite(
     unscaled: tuple[AuditInput, AuditInput] | None = None,
     engine: Engine | None = None,
     shard_rows: int | None = None,
+    window: int | None = None,
 ) -> tuple[list[RunResult], list[str]]:
     """Run ``entries``; returns the results and a line per skipped metric (with why).
 
-    Per metric this is ``engine.map_reduce``: each shard of ``shard_rows`` candidate rows
-    (and the matching shard of the reference) feeds its own accumulator, the accumulators
-    are merged in shard order, and ``result()`` runs once per metric. All metrics' shards
-    go to the engine in one ``map``, so a pool or a cluster runs metrics side by side.
-    The default engine is ``local``; shards depend on the data alone, so every engine gives
-    the same numbers.
+    Per metric this is ``engine.map_reduce``: each shard of the candidate (and of the
+    reference) feeds its own accumulator, the accumulators are merged in shard order, and
+    ``result()`` runs once per metric, on the engine. ``candidate`` is an
+    :class:`~tailguard.audit.inputs.AuditInput`, cut into shards of ``shard_rows`` rows
+    (``None``: one shard per metric, so metrics run side by side), or a sequence of
+    :class:`~tailguard.audit.streaming.LazySide` shards, each loaded once for all metrics by
+    the worker that feeds it; those run ``window`` shards at a time (default twice the
+    engine's workers, at least 2), merged as they come back, so the driver never holds more
+    than a window of accumulators. Shards depend on the data alone, so every engine gives the
+    same numbers.
 
     Entries with ``standardized=False`` get ``unscaled`` (the inputs before
     standardization) when given. A metric that raises is skipped and reported
@@ -246,6 +264,8 @@ def run_suite(
     if metric_params:
         check_metric_params(metric_params)
     engine = engine if engine is not None else get_engine("local")
+    streamed = not isinstance(candidate, AuditInput)
+    modality = candidate[0].modality if streamed else candidate.modality
     skipped: list[str] = []
     plans: list[_Plan] = []
     for entry in entries:
@@ -254,28 +274,38 @@ def run_suite(
             skipped.append(f"{entry.label}: not registered")
             continue
         kind = getattr(cls, "input_kind", "vectors")
-        cand_in, ref_in = unscaled if (unscaled is not None and not entry.standardized) else (candidate, reference)
-        cand_data, ref_data = cand_in.view(kind), ref_in.view(kind)
+        plain = unscaled is not None and not entry.standardized
+        cand_in, ref_in = unscaled if plain else (candidate, reference)
+        ref_data = ref_in.view(kind)
+        cand_data = None if streamed else cand_in.view(kind)
+        # a streamed candidate is read in the reference's modality, so it has the views the reference has
+        has_view = ref_data is not None if streamed else cand_data is not None
         uses_ref = cls.uses_reference() if hasattr(cls, "uses_reference") else cls.requires_reference
-        if cand_data is None or (cls.requires_reference and ref_data is None):
+        if not has_view or (cls.requires_reference and ref_data is None):
             if entry.optional:
                 continue
-            skipped.append(f"{entry.label}: no {kind} view for {candidate.modality} data")
+            skipped.append(f"{entry.label}: no {kind} view for {modality} data")
             continue
         plans.append(_Plan(entry.label, cls, build_params(cls, entry, seed, metric_params or {}, common),
-                           cand_data, ref_data if uses_ref else None))
+                           kind, not plain, cand_data, ref_data if uses_ref else None))
+    specs = [(j, p.label, p.cls, p.params, p.kind, p.standardized) for j, p in enumerate(plans)]
     tasks: list[_ShardTask] = []
-    for j, plan in enumerate(plans):
-        cand_parts, ref_parts = shards(plan.candidate, shard_rows), shards(plan.reference, shard_rows)
-        for i in range(max(len(cand_parts), len(ref_parts))):
-            tasks.append(_ShardTask(j, plan.label, plan.cls, plan.params,
-                                    cand_parts[i] if i < len(cand_parts) else None,
-                                    ref_parts[i] if i < len(ref_parts) else None, batch_size, strict))
-    fed = engine.map(_feed_shard, tasks)
-    by_plan: dict[int, list[Metric | _Failed]] = {}
-    for task, part in zip(tasks, fed, strict=True):
-        by_plan.setdefault(task.plan, []).append(part)
-    merged = [(plan.label, _merge(by_plan[j]), strict) for j, plan in enumerate(plans)]
+    if streamed:
+        tasks = [_ShardTask(tuple(specs), lazy, None, batch_size, strict) for lazy in candidate]
+        tasks.append(_ShardTask(tuple(specs), None, {j: p.reference for j, p in enumerate(plans)}, batch_size, strict))
+    else:
+        for j, plan in enumerate(plans):
+            cand_parts, ref_parts = shards(plan.candidate, shard_rows), shards(plan.reference, shard_rows)
+            for i in range(max(len(cand_parts), len(ref_parts))):
+                tasks.append(_ShardTask((specs[j],), {j: cand_parts[i]} if i < len(cand_parts) else None,
+                                        {j: ref_parts[i]} if i < len(ref_parts) else None, batch_size, strict))
+    size = len(tasks) if not streamed else (window or max(2, 2 * getattr(engine, "workers", 1)))
+    acc: dict[int, Metric | _Failed | None] = dict.fromkeys(range(len(plans)))
+    for start in range(0, len(tasks), size):  # task order is shard order: merges are the same on every engine
+        for fed in engine.map(_feed_shard, tasks[start : start + size]):
+            for j, part in fed:
+                acc[j] = _fold(acc[j], part)
+    merged = [(plan.label, acc[j], strict) for j, plan in enumerate(plans)]
 
     def done(i: int, _result: Any) -> None:
         if progress is not None:

@@ -201,25 +201,37 @@ def _read_text_file(path: Path) -> list[str]:
         raise TextFormatError(f"not valid UTF-8 at byte {exc.start}", path=path) from None
     is_jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     for lineno, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if not is_jsonl:
-            docs.append(line)
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=lineno) from None
-        if isinstance(record, str):
-            docs.append(record)
-            continue
-        key = next((k for k in TEXT_KEYS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
-        if key is None:
-            raise TextFormatError(f"record has no text field (one of {', '.join(TEXT_KEYS)})", path=path, line=lineno)
-        docs.append(record[key])
+        doc = parse_document_line(line, path=path, line=lineno, jsonl=is_jsonl)
+        if doc is not None:
+            docs.append(doc)
     if not docs:
         raise EmptyDatasetError("no documents", path=path)
     return docs
+
+
+def parse_document_line(text: str, *, path: Any, line: int, jsonl: bool) -> str | None:
+    """The document on one line of a text file (``None`` for a blank line): the line itself, or a JSONL
+    record's text field (one of :data:`TEXT_KEYS`). A bad record is a one-line error naming ``path`` and ``line``.
+
+    >>> parse_document_line('{"text": "a cat"}', path="x.jsonl", line=1, jsonl=True)
+    'a cat'
+    >>> parse_document_line("   ", path="x.txt", line=2, jsonl=False) is None
+    True
+    """
+    if not text.strip():
+        return None
+    if not jsonl:
+        return text
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=line) from None
+    if isinstance(record, str):
+        return record
+    key = next((k for k in TEXT_KEYS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
+    if key is None:
+        raise TextFormatError(f"record has no text field (one of {', '.join(TEXT_KEYS)})", path=path, line=line)
+    return record[key]
 
 
 def detection_boxes(records: Sequence[Any], origins: Sequence[str] | None, name: str) -> Any:

@@ -171,7 +171,16 @@ def audit_command(
     workers: WorkersOption = None,
     shard_rows: Annotated[
         int | None, typer.Option("--shard-rows", min=1, help="Rows per shard when an engine spreads one metric "
-                                 "over workers (default: one shard per metric, metrics side by side).")
+                                 "over workers (default: one shard per metric, metrics side by side; with "
+                                 "--stream, 100000).")
+    ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Read CANDIDATE (a .npy, .parquet, .jsonl, .txt, .csv/.tsv file or an "
+                           "image folder) shard by shard, never whole: memory stays flat as N grows.")
+    ] = False,
+    shard_mb: Annotated[
+        int | None, typer.Option("--shard-mb", min=1, help="With --stream: megabytes per shard of a JSONL, TXT "
+                                 "or CSV file (default 32).")
     ] = None,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
@@ -191,8 +200,13 @@ def audit_command(
         quick=quick,
         embedder=embedder.value,
         thresholds=Thresholds.from_file(thresholds) if thresholds is not None else None,
-        shard_rows=shard_rows,
+        shard_rows=None if stream else shard_rows,
     )
+    if stream and (weights is not None or origins is not None or duplicates_out is not None):
+        from tailguard.errors import ParameterError
+
+        raise ParameterError("--stream reads a file shard by shard; --weights, --origins and --duplicates-out "
+                             "need the whole candidate")
     runner = make_engine(engine, ray_address, workers)  # an unknown name fails here, before any reading
     train = _read_json_file(train_metrics, "train metrics") if train_metrics is not None else None
     old = _read_json_file(old_task_metrics, "old-task metrics") if old_task_metrics is not None else None
@@ -208,7 +222,13 @@ def audit_command(
             base = rest[0] if rest else None
         else:
             ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
-            cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)
+            if stream:
+                from tailguard.audit.streaming import stream_source
+
+                cand = stream_source(candidate, shard_rows=shard_rows,
+                                     shard_bytes=shard_mb << 20 if shard_mb else None)
+            else:
+                cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)
             if base_src is not None:
                 base = as_input(base_src, modality=ref.modality, embedder=embedder.value, name=baseline, seed=seed)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))

@@ -1,0 +1,115 @@
+"""The streamed audit: a candidate read shard by shard, never held in memory whole.
+
+:func:`tailguard.audit.audit` calls :func:`audit_streamed` when the candidate is a
+:class:`~tailguard.audit.streaming.StreamSource` (``stream_source(path)``, or
+``tailguard audit --stream``). The reference (usually the smaller side) and a baseline are
+read into memory as usual: that is the first pass that gives what needs the whole data.
+
+1. **Scales.** When the audit standardizes (tabular vectors), each candidate shard's
+   mergeable moments (count, mean, M2) come back from the engine and are pooled with the
+   reference's, the same rule as the in-memory audit, rounded to 10 significant digits so
+   the cut of the data cannot move them.
+2. **Metrics.** Per metric, ``engine.map_reduce`` over the shards: every shard is loaded,
+   featurised (text embedded, images described) and scaled once on a worker, fed to every
+   metric's accumulator, and only the accumulator states come back; they are merged in
+   shard order, a window of shards at a time.
+
+Each metric's state is bounded: the vector metrics keep a seeded hash subsample of at most
+``max_samples`` rows per side (200,000 by default; 20,000 for Vendi and the classifier
+test), and the text metrics keep exact counts, HyperLogLog and MinHash sketches and a
+bounded document sample (see docs/scale.md). So peak memory does not grow with the
+candidate's N, and the numbers equal the in-memory audit's on the same rows.
+
+What needs the candidate's rows themselves is not computed for a streamed candidate and
+says so in ``report.skipped``: the per-feature tail histograms, the loss examples and the
+text domain check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from tailguard.audit.config import AuditConfig
+from tailguard.audit.core import Measured, build_report, fail_closed
+from tailguard.audit.inputs import align_classes, as_input
+from tailguard.audit.results import AuditReport
+from tailguard.audit.runner import run_suite
+from tailguard.audit.streaming import LazySide, StreamSource, memory_moments, moments, pooled_scale
+from tailguard.audit.suite import suite_for
+from tailguard.engines import resolve_engine
+from tailguard.errors import BadInputError, ParameterError
+
+#: What a streamed audit leaves out, listed in ``report.skipped``.
+NOT_STREAMED = (
+    "tail histograms, loss examples and the text domain check: they read the candidate's rows, "
+    "which a streamed audit does not hold",
+)
+
+
+def audit_streamed(
+    candidate: StreamSource,
+    reference: Any,
+    *,
+    config: AuditConfig,
+    seed: int = 0,
+    baseline: Any = None,
+    engine: Any = None,
+    progress: Callable[[str], None] | None = None,
+    train_metrics: Mapping[str, Any] | None = None,
+    old_task_metrics: Mapping[str, Any] | None = None,
+    window: int | None = None,
+) -> AuditReport:
+    """Audit a streamed ``candidate`` against ``reference`` (see the module docstring)."""
+    start = time.perf_counter()
+    if config.same_size or config.max_samples is not None:
+        raise ParameterError("same_size and max_samples subsample whole sides in memory; a streamed audit "
+                             "bounds each metric's own sample instead: leave them unset")
+    modality = candidate.modality
+    ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder, seed=seed)
+    if ref.modality != modality:
+        raise BadInputError(f"the candidate streams {modality} but the reference is {ref.modality}",
+                            path=candidate.path)
+    if candidate.dim is not None and ref.vectors is not None and ref.vectors.shape[1] != candidate.dim:
+        raise BadInputError(f"the candidate has {candidate.dim} features, the reference {ref.vectors.shape[1]}",
+                            path=candidate.path)
+    base = None
+    if baseline is not None:
+        base = as_input(baseline, modality=modality, name="baseline", embedder=config.embedder, seed=seed)
+        base, ref = align_classes(base, ref)
+    lazies = [LazySide(shard, modality, candidate.path, config.embedder, seed) for shard in candidate.shards]
+    runner, owned = resolve_engine(engine)
+    try:
+        sides_mem = [ref] + ([base] if base is not None else [])
+        standardize = ref.vectors is not None and (
+            config.standardize == "always" or (config.standardize == "auto" and modality == "vectors"))
+        scaled_mem = sides_mem
+        if standardize:
+            parts = runner.map(moments, lazies)
+            scale = pooled_scale([*parts, *(memory_moments(s.vectors) for s in sides_mem)])  # type: ignore[arg-type]
+            lazies = [replace(lazy, scale=scale) for lazy in lazies]
+            scaled_mem = [replace(s, vectors=s.vectors / scale) for s in sides_mem]  # type: ignore[operator]
+        entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
+        common = {"batch_size": config.batch_size, "seed": seed, "metric_params": config.metric_params,
+                  "strict": config.strict, "common": {"ci_level": config.ci_level}, "engine": runner}
+        runs, skipped = run_suite(lazies, scaled_mem[0], entries, progress=progress,
+                                  unscaled=(None, ref), window=window, **common)  # type: ignore[arg-type]
+        base_measured = None
+        if base is not None:
+            base_measured = run_suite(scaled_mem[1], scaled_mem[0], entries, unscaled=(base, ref),
+                                      shard_rows=config.shard_rows, **common)  # type: ignore[arg-type]
+    finally:
+        if owned:
+            runner.close()
+    n = candidate.n if candidate.n is not None else max((r.result.n for r in runs), default=0)
+    measured = Measured(runs, [*skipped, *NOT_STREAMED], n, ref.n, base_measured, base.n if base is not None else 0)
+    report = build_report(measured, modality=modality, config=config, seed=seed, candidate=candidate.label,
+                          reference=getattr(reference, "label", ref.name),
+                          baseline=getattr(baseline, "label", base.name) if base is not None else None,
+                          train_metrics=train_metrics, old_task_metrics=old_task_metrics)
+    report.config["streamed"] = {"shards": len(candidate.shards), "source": candidate.path}
+    fail_closed(report, measured)
+    report.elapsed_s = round(time.perf_counter() - start, 4)
+    return report

@@ -1,0 +1,187 @@
+"""A streamed candidate gets the audit the same rows get in memory, from every format, on every engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tailguard.audit import AuditConfig, audit
+from tailguard.audit.streaming import LinesShard, stream_source
+from tailguard.errors import BadInputError, MissingInputError, NonFiniteValueError, TextFormatError
+
+CONFIG = AuditConfig(quick=True, figures=False)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float64)
+    return 0.9 * x[:900], x[900:]
+
+
+@pytest.fixture(scope="module")
+def docs():
+    from tailguard.data.text import python_docs_sentences
+
+    d = python_docs_sentences()
+    return d[:900], d[900:1800]
+
+
+def _same(streamed, whole) -> None:
+    assert streamed.verdict == whole.verdict and streamed.n_candidate == whole.n_candidate
+    assert [m.name for m in streamed.metrics] == [m.name for m in whole.metrics]
+    for a, b in zip(streamed.metrics, whole.metrics, strict=True):
+        assert a.value == pytest.approx(b.value, rel=1e-9, abs=1e-12, nan_ok=True), a.name
+        assert a.status == b.status, a.name
+
+
+def test_a_streamed_npy_equals_the_in_memory_audit_whatever_the_shards(tmp_path, digits):
+    cand, ref = digits
+    np.save(tmp_path / "c.npy", cand.astype(np.float32))
+    whole = audit(cand.astype(np.float32), ref, config=CONFIG)
+    for rows in (128, 900):
+        src = stream_source(tmp_path / "c.npy", shard_rows=rows)
+        assert len(src.shards) == -(-900 // rows)
+        report = audit(src, ref, config=CONFIG)
+        _same(report, whole)
+        assert report.config["streamed"]["shards"] == len(src.shards)
+        assert any("streamed audit does not hold" in line for line in report.skipped)
+
+
+def test_streamed_parquet_and_csv_equal_the_same_table_in_memory(tmp_path, digits):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cand, ref = digits
+    frame = pd.DataFrame(cand, columns=[f"p{i:02d}" for i in range(cand.shape[1])])
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "c.parquet", row_group_size=200)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    ref_frame = pd.DataFrame(ref, columns=frame.columns)
+    whole = audit(frame, ref_frame, config=CONFIG)
+    parquet = stream_source(tmp_path / "c.parquet")
+    assert len(parquet.shards) == 5  # its row groups
+    _same(audit(parquet, ref_frame, config=CONFIG), whole)
+    csv = stream_source(tmp_path / "c.csv", shard_bytes=10_000)
+    assert len(csv.shards) > 3
+    _same(audit(csv, ref_frame, config=CONFIG), whole)
+
+
+def test_streamed_jsonl_and_txt_equal_the_documents_in_memory(tmp_path, docs):
+    cand, ref = docs
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in cand), encoding="utf-8")
+    (tmp_path / "c.txt").write_text("\n".join(cand) + "\n", encoding="utf-8")
+    whole = audit(cand, ref, config=AuditConfig(quick=True, figures=False, domain_check=False))
+    for name in ("c.jsonl", "c.txt"):
+        src = stream_source(tmp_path / name, shard_bytes=15_000)
+        assert len(src.shards) > 3
+        _same(audit(src, ref, config=CONFIG), whole)
+
+
+def test_byte_ranges_never_lose_or_repeat_a_line(tmp_path):
+    lines = [f"línea {i} " + "ü" * (i % 7) for i in range(40)] + ["", "  ", "last"]
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline at the end
+    expected = [line for line in lines if line.strip()]
+    size = path.stat().st_size
+    for step in (1, 2, 3, 7, 50, size):
+        src = stream_source(path, shard_bytes=step)
+        got = [doc for shard in src.shards for doc in shard.load()]
+        assert got == expected, step
+
+
+def test_a_bad_line_in_a_later_shard_names_its_file_and_line(tmp_path):
+    rows = [json.dumps({"text": f"document {i}"}) for i in range(30)]
+    rows[21] = '{"text": "unterminated'
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    src = stream_source(path, shard_bytes=100)
+    with pytest.raises(TextFormatError, match=r"c.jsonl:22: invalid JSON") as info:
+        for shard in src.shards:
+            shard.load()
+    assert str(path) in str(info.value) and "invalid JSON" in str(info.value)
+    raw = tmp_path / "bad.txt"
+    raw.write_bytes(b"fine\nalso fine\n\xff\xfe broken\n")
+    with pytest.raises(TextFormatError, match=r"bad.txt:3: not valid UTF-8"):
+        LinesShard(str(raw), 0, raw.stat().st_size, False).load()
+
+
+def test_bad_streamed_inputs_are_one_line_errors(tmp_path):
+    x = np.ones((10, 3))
+    x[7, 1] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    with pytest.raises(NonFiniteValueError, match=r"nan.npy: row 7 holds NaN"):
+        for shard in stream_source(tmp_path / "nan.npy", shard_rows=4).shards:
+            shard.load()
+    (tmp_path / "q.csv").write_text('a,b\n1,"two\nlines"\n3,4\n')
+    with pytest.raises(BadInputError, match=r"q.csv:2: a quoted field holds a line break"):
+        stream_source(tmp_path / "q.csv")
+    with pytest.raises(MissingInputError):
+        stream_source(tmp_path / "absent.npy")
+    (tmp_path / "x.bin").write_bytes(b"0")
+    with pytest.raises(BadInputError, match=r"cannot stream \.bin"):
+        stream_source(tmp_path / "x.bin")
+    with pytest.raises(Exception, match="same_size and max_samples"):
+        audit(stream_source(tmp_path / "nan.npy"), x, config=AuditConfig(max_samples=5))
+
+
+def test_a_streamed_image_folder_equals_the_images_in_memory(tmp_path):
+    from PIL import Image
+
+    from tailguard.audit import Source
+
+    rng = np.random.default_rng(0)
+    for side, n in (("cand", 30), ("ref", 30)):
+        (tmp_path / side).mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / side / f"{i:03d}.png")
+    whole = audit(Source(str(tmp_path / "cand")), Source(str(tmp_path / "ref")), config=CONFIG)
+    src = stream_source(tmp_path / "cand", shard_rows=7)
+    assert src.modality == "images" and len(src.shards) == 5
+    _same(audit(src, Source(str(tmp_path / "ref")), config=CONFIG), whole)
+
+
+def test_a_streamed_audit_is_the_same_on_a_process_pool(tmp_path, digits):
+    from tailguard.engines import get_engine
+
+    cand, ref = digits
+    np.save(tmp_path / "c.npy", cand)
+    src = stream_source(tmp_path / "c.npy", shard_rows=200)
+    local = audit(src, ref, config=CONFIG)
+    with get_engine("process", workers=2) as pool:
+        _same(audit(src, ref, config=CONFIG, engine=pool), local)
+
+
+@pytest.mark.ray
+def test_a_streamed_text_audit_is_the_same_on_ray(tmp_path, docs):
+    pytest.importorskip("ray")
+    from tailguard.engines import get_engine
+
+    cand, ref = docs
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in cand), encoding="utf-8")
+    src = stream_source(tmp_path / "c.jsonl", shard_bytes=20_000)
+    local = audit(src, ref, config=CONFIG)
+    with get_engine("ray", num_cpus=2) as engine:  # the embedding runs on the workers
+        _same(audit(src, ref, config=CONFIG, engine=engine), local)
+
+
+def test_the_cli_streams_the_candidate_to_the_same_report(tmp_path, digits):
+    from tailguard.cli.app import main
+
+    cand, ref = digits
+    np.save(tmp_path / "c.npy", cand)
+    np.save(tmp_path / "r.npy", ref)
+    out = {}
+    for name, extra in (("whole", []), ("stream", ["--stream", "--shard-rows", "250"])):
+        code = main(["audit", str(tmp_path / "c.npy"), "-r", str(tmp_path / "r.npy"), "--quick", "--json",
+                     "--out", str(tmp_path / name), *extra])
+        assert code == 0
+        out[name] = json.loads(Path(tmp_path / name / "report.json").read_text())
+    assert out["stream"]["verdict"] == out["whole"]["verdict"]
+    assert [(m["name"], m["status"]) for m in out["stream"]["metrics"]] == \
+        [(m["name"], m["status"]) for m in out["whole"]["metrics"]]
+    assert out["stream"]["config"]["streamed"]["shards"] == 4
