@@ -299,7 +299,7 @@ def run_suite(
             for i in range(max(len(cand_parts), len(ref_parts))):
                 tasks.append(_ShardTask((specs[j],), {j: cand_parts[i]} if i < len(cand_parts) else None,
                                         {j: ref_parts[i]} if i < len(ref_parts) else None, batch_size, strict))
-    size = len(tasks) if not streamed else (window or max(2, 2 * getattr(engine, "workers", 1)))
+    size = max(1, len(tasks) if not streamed else (window or max(2, 2 * getattr(engine, "workers", 1))))
     acc: dict[int, Metric | _Failed | None] = dict.fromkeys(range(len(plans)))
     for start in range(0, len(tasks), size):  # task order is shard order: merges are the same on every engine
         for fed in engine.map(_feed_shard, tasks[start : start + size]):
