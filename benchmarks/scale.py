@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--ref-docs", type=int, default=20_000)
     parser.add_argument("--engines", default="local,process,ray")
+    parser.add_argument("--text-engines", default="local", help="engines of the text audit")
     parser.add_argument("--shard-rows", type=int, default=None)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/tailguard-scale"))
     parser.add_argument("--skip-text", action="store_true")
@@ -192,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## text: {args.docs:,} documents ({mb:.0f} MB JSONL) vs {args.ref_docs:,} reference documents",
               flush=True)
         base = None
-        for engine in engines:
+        text_engines = [e for e in args.text_engines.split(",") if e]
+        for engine in text_engines:
             r = run_one("text", docs, ref_docs, engine, None)
             base = base or r["seconds"]
             print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB  "
-                  f"{mb / r['seconds']:6.2f} MB/s  x{r['seconds'] / base:.2f} of {engines[0]}  "
+                  f"{mb / r['seconds']:6.2f} MB/s  x{r['seconds'] / base:.2f} of {text_engines[0]}  "
                   f"({r['shards']} shards, verdict {r['verdict']})", flush=True)
     return 0
 
