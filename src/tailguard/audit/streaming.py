@@ -301,9 +301,7 @@ def moments(side: LazySide) -> tuple[int, np.ndarray, np.ndarray] | None:
     loaded = side.load(scaled=False)
     if loaded is None or loaded.vectors is None:
         return None
-    x = loaded.vectors
-    mean = x.mean(axis=0)
-    return len(x), mean, ((x - mean) ** 2).sum(axis=0)
+    return memory_moments(loaded.vectors)
 
 
 def merge_moments(parts: Sequence[tuple[int, np.ndarray, np.ndarray] | None]) -> tuple[int, np.ndarray, np.ndarray]:
