@@ -185,3 +185,74 @@ def test_the_cli_streams_the_candidate_to_the_same_report(tmp_path, digits):
     assert [(m["name"], m["status"]) for m in out["stream"]["metrics"]] == \
         [(m["name"], m["status"]) for m in out["whole"]["metrics"]]
     assert out["stream"]["config"]["streamed"]["shards"] == 4
+
+
+def _csv_version(tmp_path, rows: np.ndarray, name: str) -> str:
+    """``rows`` as a CSV ingested into a fresh ledger as version ``name``; the ledger URL."""
+    import pandas as pd
+
+    from tailguard.cli.app import main
+
+    path = tmp_path / f"{name}.csv"
+    pd.DataFrame(rows, columns=[f"px{i:02d}" for i in range(rows.shape[1])]).to_csv(path, index=False)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert main(["--ledger", url, "ingest", str(path), "--origin", "synthetic", "--as-version", name]) == 0
+    return url
+
+
+def test_a_streamed_ledger_version_equals_the_version_in_memory_repeats_included(tmp_path, digits):
+    from tailguard.audit import Source
+    from tailguard.audit.streaming import stream_version
+    from tailguard.ledger import Ledger
+
+    cand, ref = digits
+    rows = np.vstack([cand[:600], cand[:150]])  # 150 repeated rows: a mode-collapse signal that must stay
+    url = _csv_version(tmp_path, rows, "cand")
+    whole = audit(Source("cand", url), ref, config=CONFIG)
+    assert whole.n_candidate == 750
+    src = stream_version("cand", url, shard_rows=100)
+    assert src.n == 750 and src.modality == "vectors" and len(src.shards) >= 6
+    with Ledger.open(url) as ledger:  # every occurrence in exactly one shard, a content's repeats together
+        ids = [r.id for sh in src.shards for r, _ in ledger.iter_bytes("cand", id_range=(sh.after, sh.until))]
+        assert ids == ledger.version_sample_ids("cand")
+    _same(audit(src, ref, config=CONFIG), whole)
+
+
+def test_a_streamed_text_version_equals_it_in_memory_and_on_a_process_pool(tmp_path, docs):
+    from tailguard.audit import Source
+    from tailguard.audit.streaming import stream_version
+    from tailguard.cli.app import main
+    from tailguard.engines import get_engine
+
+    cand, ref = docs
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in [*cand[:500], *cand[:100]]))
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert main(["--ledger", url, "ingest", str(tmp_path / "c.jsonl"), "--origin", "synthetic",
+                 "--as-version", "gen3"]) == 0
+    whole = audit(Source("gen3", url), ref, config=CONFIG)
+    src = stream_version("gen3", url, shard_rows=150)
+    assert src.modality == "text" and src.n == 600
+    _same(audit(src, ref, config=CONFIG), whole)
+    with get_engine("process", workers=2) as engine:
+        _same(audit(src, ref, config=CONFIG, engine=engine), whole)
+
+
+def test_the_cli_streams_a_version_to_the_same_report_and_names_an_unknown_one(tmp_path, digits):
+    from tailguard.audit.streaming import stream_version
+    from tailguard.cli.app import main
+    from tailguard.errors import UnknownChoiceError
+
+    cand, ref = digits
+    url = _csv_version(tmp_path, cand[:400], "cand")
+    np.save(tmp_path / "r.npy", ref)
+    out = {}
+    for name, extra in (("whole", []), ("stream", ["--stream", "--shard-rows", "120"])):
+        assert main(["--ledger", url, "audit", "cand", "-r", str(tmp_path / "r.npy"), "--quick", "--json",
+                     "--out", str(tmp_path / name), *extra]) == 0
+        out[name] = json.loads(Path(tmp_path / name / "report.json").read_text())
+    assert [m["name"] for m in out["stream"]["metrics"]] == [m["name"] for m in out["whole"]["metrics"]]
+    assert [m["value"] for m in out["stream"]["metrics"]] == \
+        pytest.approx([m["value"] for m in out["whole"]["metrics"]], nan_ok=True)
+    assert out["stream"]["config"]["streamed"]["shards"] == 4
+    with pytest.raises(UnknownChoiceError, match="cnad"):
+        stream_version("cnad", url)

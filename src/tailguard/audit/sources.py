@@ -324,6 +324,17 @@ def load_version(
     origins: Sequence[str] | None = None,
 ) -> AuditInput:
     """Read the samples of a ledger version into an :class:`AuditInput` (``origins``: see :class:`Source`)."""
+    pairs, class_names = read_version(version, ledger_url)
+    if not pairs:
+        raise EmptyDatasetError("version holds no samples", path=version)
+    return version_input(pairs, version, modality=modality, embedder=embedder, seed=seed, origins=origins,
+                         class_names=class_names)
+
+
+def read_version(version: str, ledger_url: str | None,
+                 id_range: tuple[str, str | None] | None = None) -> tuple[list[Any], list[str]]:
+    """``(pairs, class_names)``: the ``(record, bytes)`` of every occurrence in ``version`` (those of
+    ``id_range`` only, one shard of a streamed version) and its detection class names."""
     from tailguard.ledger import Ledger
 
     if ledger_url is None:
@@ -333,17 +344,39 @@ def load_version(
     ledger = Ledger.open(ledger_url)
     try:
         ledger.get_version(version)  # raises a typed error naming the version
-        pairs = list(ledger.iter_bytes(version))
+        pairs = list(ledger.iter_bytes(version, id_range=id_range))
         class_names = ledger.class_names(version)  # a detection version's data.yaml names ([] if none)
     finally:
         ledger.close()
-    if not pairs:
-        raise EmptyDatasetError("version holds no samples", path=version)
-    records = [r for r, _ in pairs]
+    return pairs, class_names
+
+
+def version_kind(records: Sequence[Any], version: str) -> str:
+    """The audit modality of a version's records (``table`` for tabular rows without a dtype,
+    read by the rule of the file they came from); a version mixing modalities is refused."""
     kinds = {LEDGER_MODALITY.get(r.modality, r.modality) for r in records}
     if len(kinds) > 1:
         raise BadInputError(f"version mixes modalities {sorted(kinds)}; audit one at a time", path=version)
-    kind = modality or kinds.pop()
+    kind = kinds.pop()
+    if kind == "vectors" and all((r.extra or {}).get("dtype") is None for r in records):
+        return "table"
+    return kind
+
+
+def version_input(
+    pairs: list[Any],
+    version: str,
+    *,
+    modality: str | None = None,
+    embedder: str = "hashed",
+    seed: int = 0,
+    origins: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> AuditInput:
+    """The audit side of a version's ``(record, bytes)`` pairs, as :func:`load_version` reads it."""
+    records = [r for r, _ in pairs]
+    stored = version_kind(records, version)
+    kind = modality or ("vectors" if stored == "table" else stored)
     _origins_need_detection(origins, kind, version)
     if kind == "detection":
         return label_side(records, origins, version, class_names)
@@ -351,7 +384,7 @@ def load_version(
         return as_input(decode_texts(pairs), modality="text", name=version, embedder=embedder, seed=seed)
     if kind == "images":
         return as_input(decode_images(pairs), modality="images", name=version)
-    if all((r.extra or {}).get("dtype") is None for r in records):
+    if stored == "table":
         return _tabular_version(pairs, version, embedder=embedder, seed=seed)
     rows, columns = decode_rows(pairs)
     side = as_input(check_vectors(rows, version), modality="vectors", name=version)

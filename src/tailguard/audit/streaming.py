@@ -184,6 +184,66 @@ class ImageShard:
 
 
 @dataclass(frozen=True)
+class VersionShard:
+    """The occurrences of a ledger version whose sample ids lie in ``after < id <= until``, read
+    on the worker through the ledger URL (a path every worker of this machine can open, or a
+    PostgreSQL server) and decoded as the in-memory audit of the version decodes them, with the
+    audit's embedder and seed (``featurises``: :class:`LazySide` passes them).
+    ``feature_names`` (a tabular version's columns, from its first shard) must come out the same."""
+
+    ledger_url: str
+    version: str
+    after: str
+    until: str | None
+    feature_names: tuple[str, ...] | None = None
+    featurises = True
+
+    def load(self, *, embedder: str = "hashed", seed: int = 0) -> AuditInput:
+        from tailguard.audit.sources import read_version, version_input
+
+        pairs, class_names = read_version(self.version, self.ledger_url, (self.after, self.until))
+        if not pairs:
+            return AuditInput("vectors", 0, self.version)
+        side = version_input(pairs, self.version, embedder=embedder, seed=seed, class_names=class_names)
+        if self.feature_names is not None and side.feature_names != self.feature_names:
+            raise BadInputError(f"the rows after sample {self.after!r} have the columns "
+                                f"{list(side.feature_names or ())}, the version's first rows "
+                                f"{list(self.feature_names)}", path=self.version)
+        return side
+
+
+def stream_version(version: str, ledger_url: str, *, shard_rows: int | None = None) -> StreamSource:
+    """A ledger version as a streamed candidate: shards of about ``shard_rows`` occurrences cut at
+    sample ids (:meth:`~tailguard.ledger.Ledger.version_cuts`), every occurrence read once, a
+    repeated content as often as it occurs. Detection versions are audited in memory (their
+    per-class statistics need every box at once)."""
+    from tailguard.audit.sources import read_version, version_input, version_kind
+    from tailguard.ledger import Ledger
+
+    ledger = Ledger.open(ledger_url)
+    try:
+        info = ledger.get_version(version)  # a typed error naming an unknown version
+        cuts = ledger.version_cuts(version, shard_rows or DEFAULT_SHARD_ROWS)
+    finally:
+        ledger.close()
+    bounds = list(zip(["", *cuts], [*cuts, None], strict=True))
+    pairs, _ = read_version(version, ledger_url, bounds[0])
+    if not pairs:
+        raise EmptyDatasetError("version holds no samples", path=version)
+    kind = version_kind([r for r, _ in pairs], version)
+    if kind == "detection":
+        raise BadInputError("a detection version is audited in memory (its per-class statistics need every box): "
+                            "leave out --stream", path=version)
+    modality, names, dim = kind, None, None
+    if kind in ("table", "vectors"):  # a table with a text column is documents
+        side = version_input(pairs, version)
+        modality, dim = side.modality, None if side.vectors is None else int(side.vectors.shape[1])
+        names = side.feature_names if kind == "table" else None
+    shards = tuple(VersionShard(ledger_url, version, a, b, names) for a, b in bounds)
+    return StreamSource(version, modality, shards, n=info.n_members, dim=dim if modality == "vectors" else None)
+
+
+@dataclass(frozen=True)
 class StreamSource:
     """A candidate read shard by shard. ``n`` is the row count when the format knows it up front
     (``.npy``, Parquet, image folders), else ``None`` (line files are counted as they stream)."""
@@ -287,8 +347,9 @@ class LazySide:
     scale: np.ndarray | None = None  # per-feature divisor of the standardized view
 
     def load(self, *, scaled: bool = True) -> AuditInput | None:
-        raw = self.shard.load()
-        if len(raw) == 0:
+        featurises = getattr(self.shard, "featurises", False)
+        raw = self.shard.load(embedder=self.embedder, seed=self.seed) if featurises else self.shard.load()
+        if (raw.n if isinstance(raw, AuditInput) else len(raw)) == 0:
             return None  # a shard of blank lines: nothing to feed
         side = as_input(raw, modality=self.modality, name=self.name, embedder=self.embedder, seed=self.seed)
         if scaled and self.scale is not None and side.vectors is not None:

@@ -175,8 +175,9 @@ def audit_command(
                                  "--stream, 100000).")
     ] = None,
     stream: Annotated[
-        bool, typer.Option("--stream", help="Read CANDIDATE (a .npy, .parquet, .jsonl, .txt, .csv/.tsv file or an "
-                           "image folder) shard by shard, never whole: memory stays flat as N grows.")
+        bool, typer.Option("--stream", help="Read CANDIDATE (a .npy, .parquet, .jsonl, .txt, .csv/.tsv file, an "
+                           "image folder or a ledger version) shard by shard, never whole: memory stays flat "
+                           "as N grows.")
     ] = False,
     shard_mb: Annotated[
         int | None, typer.Option("--shard-mb", min=1, help="With --stream: megabytes per shard of a JSONL, TXT "
@@ -222,7 +223,11 @@ def audit_command(
             base = rest[0] if rest else None
         else:
             ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
-            if stream:
+            if stream and _names_version(candidate):
+                from tailguard.audit.streaming import stream_version
+
+                cand = stream_version(candidate, url, shard_rows=shard_rows)
+            elif stream:
                 from tailguard.audit.streaming import stream_source
 
                 cand = stream_source(candidate, shard_rows=shard_rows,

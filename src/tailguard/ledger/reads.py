@@ -69,11 +69,14 @@ def records(conn: Connection, rows: list[Any], watermark: int | None) -> list[Sa
 
 
 def iter_rows(
-    engine: Engine, version: str | None, ids: Iterable[str] | None, batch_size: int, with_content: bool
+    engine: Engine, version: str | None, ids: Iterable[str] | None, batch_size: int, with_content: bool,
+    id_range: tuple[str, str | None] | None = None,
 ) -> Iterator[tuple[list[Any], int | None, Connection]]:
     """Batches of stored rows, one per content (and origin, in a version) with its ``multiplicity``.
 
-    Without a version every stored content is one row of multiplicity 1.
+    Without a version every stored content is one row of multiplicity 1. ``id_range``
+    ``(after, until)`` keeps the sample ids ``after < id <= until`` (``until`` None: to the end),
+    the cuts :func:`version_cuts` gives a streamed audit.
     """
     if batch_size < 1:
         raise ParameterError(f"The 'batch_size' parameter of Ledger.iter_samples must be an int >= 1. "
@@ -107,6 +110,11 @@ def iter_rows(
         else:
             last = ("", "")
             keys = (vm_t.c.sample_id, vm_t.c.origin)
+        if id_range is not None:  # every origin of the ``after`` id belongs to the shard before
+            after, until = id_range
+            base = base.where(keys[0] > after)
+            if until is not None:
+                base = base.where(keys[0] <= until)
         while True:
             after = keys[0] > last[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*map(literal, last))
             rows = conn.execute(base.where(after).order_by(*keys).limit(batch_size)).all()
@@ -114,6 +122,28 @@ def iter_rows(
                 return
             yield rows, watermark, conn
             last = (rows[-1].id,) if len(keys) == 1 else (rows[-1].id, rows[-1].origin)
+
+
+def version_cuts(engine: Engine, version: str, rows: int) -> list[str]:
+    """Sample ids that cut ``version`` into runs of about ``rows`` occurrences, in id order:
+    shard ``i`` holds the ids ``cuts[i-1] < id <= cuts[i]`` (the first from the start, the last
+    to the end). One pass over the version's member ids, none of them kept.
+    """
+    if rows < 1:
+        raise ParameterError(f"rows per shard must be an int >= 1. Got {rows}.")
+    cuts: list[str] = []
+    with read_connection(engine) as conn:
+        vid = version_row(conn, version).id
+        q = (select(vm_t.c.sample_id, vm_t.c.multiplicity).where(vm_t.c.version_id == vid)
+             .order_by(vm_t.c.sample_id, vm_t.c.origin))
+        count, last = 0, None
+        for sid, mult in conn.execute(q).yield_per(10_000):
+            if count >= rows and sid != last:  # a content's occurrences stay in one shard
+                cuts.append(last)  # type: ignore[arg-type]
+                count = 0
+            count += int(mult)
+            last = sid
+    return cuts
 
 
 def iter_samples(
@@ -134,13 +164,14 @@ def iter_samples(
 
 def iter_bytes(
     engine: Engine, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 2_000,
-    read_files: bool = True,
+    read_files: bool = True, id_range: tuple[str, str | None] | None = None,
 ) -> Iterator[tuple[SampleRecord, bytes | None]]:
     """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file).
 
-    With ``read_files=False`` samples stored by reference (images) yield ``None``.
+    With ``read_files=False`` samples stored by reference (images) yield ``None``; ``id_range``:
+    see :func:`iter_rows`.
     """
-    for rows, watermark, conn in iter_rows(engine, version, ids, batch_size, True):
+    for rows, watermark, conn in iter_rows(engine, version, ids, batch_size, True, id_range):
         for rec, row in zip(records(conn, rows, watermark), rows, strict=True):
             if row.content is not None:
                 data: bytes | None = bytes(row.content)

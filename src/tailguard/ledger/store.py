@@ -347,13 +347,22 @@ class Ledger:
 
     def iter_bytes(
         self, version: str | None = None, *, ids: Iterable[str] | None = None, batch_size: int = 2_000,
-        read_files: bool = True,
+        read_files: bool = True, id_range: tuple[str, str | None] | None = None,
     ) -> Iterator[tuple[SampleRecord, bytes | None]]:
         """Like :meth:`iter_samples` but also yields each sample's bytes (inline or read from its file).
 
-        With ``read_files=False`` samples stored by reference (images) yield ``None``.
+        With ``read_files=False`` samples stored by reference (images) yield ``None``. ``id_range``
+        ``(after, until)`` keeps the sample ids ``after < id <= until`` (``until`` None: to the
+        end), one shard of :meth:`version_cuts`.
         """
-        return reads.iter_bytes(self._engine, version, ids=ids, batch_size=batch_size, read_files=read_files)
+        return reads.iter_bytes(self._engine, version, ids=ids, batch_size=batch_size, read_files=read_files,
+                                id_range=id_range)
+
+    def version_cuts(self, name: str, rows: int) -> list[str]:
+        """Sample ids cutting version ``name`` into runs of about ``rows`` occurrences (a content's
+        occurrences never split): shard ``i`` is ``iter_bytes(name, id_range=(cuts[i-1], cuts[i]))``,
+        the first starting at ``""`` and the last ending at ``None``."""
+        return reads.version_cuts(self._engine, name, rows)
 
     def read_bytes(self, record: SampleRecord | str) -> bytes:
         """The sample's content: stored inline (text, tabular, vector rows) or the file at its uri."""
