@@ -34,6 +34,8 @@ class Configurable:
 
     params: ClassVar[Mapping[str, Constraint]] = {}
     defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Parameters that change how a result is computed but never the result (left out of ``config_id``).
+    result_neutral: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any):
         merged = {**self.defaults, **params}
@@ -44,7 +46,8 @@ class Configurable:
 
     @property
     def config_id(self) -> str:
-        return stable_hash({"class": type(self).__qualname__, "params": self._params})
+        params = {k: v for k, v in self._params.items() if k not in self.result_neutral}
+        return stable_hash({"class": type(self).__qualname__, "params": params})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in sorted(self._params.items()))

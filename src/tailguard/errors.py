@@ -114,6 +114,11 @@ class IncompatibleMergeError(TailguardError, ValueError):
     """Two accumulators cannot be merged; the message names both values."""
 
 
+class SampleShortfallError(TailguardError, RuntimeError):
+    """A bottom-k sample pruned at a hash limit kept fewer rows than its cap: the row count it was
+    told to expect was too high, so its sample would not be exact. Nothing is returned."""
+
+
 class LedgerError(TailguardError, RuntimeError):
     """The ledger refused an operation (an existing version, a broken invariant)."""
 

@@ -256,3 +256,16 @@ def test_the_cli_streams_a_version_to_the_same_report_and_names_an_unknown_one(t
     assert out["stream"]["config"]["streamed"]["shards"] == 4
     with pytest.raises(UnknownChoiceError, match="cnad"):
         stream_version("cnad", url)
+
+
+def test_a_streamed_audit_prunes_each_shard_to_what_its_sample_can_keep(tmp_path, digits):
+    from tailguard.audit.streamed import stream_params
+
+    cand, ref = digits
+    small = {name: {"max_samples": 120} for name in ("prdc", "nn_distance_tail", "vendi", "covariance", "tail_mass",
+                                                    "rare_mode_coverage", "psi")}
+    config = AuditConfig(quick=True, figures=False, metric_params=small)
+    np.save(tmp_path / "c.npy", cand)
+    src = stream_source(tmp_path / "c.npy", shard_rows=100)
+    assert src.n_hint == 900 and stream_params(small, src.n_hint)["prdc"]["expected_rows"] == 900
+    _same(audit(src, ref, config=config), audit(cand, ref, config=config))

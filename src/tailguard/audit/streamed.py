@@ -56,14 +56,21 @@ NOT_STREAMED = (
 )
 
 
-def stream_params(metric_params: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def stream_params(metric_params: Mapping[str, Mapping[str, Any]],
+                  candidate_rows: int | None = None) -> dict[str, dict[str, Any]]:
     """``metric_params`` with :data:`STREAM_MAX_SAMPLES` for every metric that would keep all rows
     (``max_samples`` None by default), unless the user set it: what makes a metric's state bounded.
+    With ``candidate_rows`` (the streamed candidate's row count, or a safe lower estimate) each
+    vector metric's candidate sample also drops, shard by shard, the rows it can never keep
+    (``expected_rows``; see :class:`~tailguard.metrics.rows.RowStore`), so a shard's state is
+    about ``2 x max_samples x shard / N`` rows.
 
     >>> stream_params({})["prdc"]["max_samples"]
     50000
     >>> stream_params({"prdc": {"max_samples": 5000}})["prdc"]["max_samples"]
     5000
+    >>> stream_params({}, candidate_rows=10_000_000)["prdc"]["expected_rows"]
+    10000000
     """
     from tailguard.audit.suite import registered_metrics
 
@@ -72,6 +79,8 @@ def stream_params(metric_params: Mapping[str, Mapping[str, Any]]) -> dict[str, d
         table = getattr(cls, "params", {}) or {}
         if "max_samples" in table and cls.defaults.get("max_samples") is None:
             out.setdefault(cls.name, {}).setdefault("max_samples", STREAM_MAX_SAMPLES)
+        if candidate_rows is not None and "expected_rows" in table:
+            out.setdefault(cls.name, {}).setdefault("expected_rows", candidate_rows)
     return out
 
 
@@ -118,14 +127,16 @@ def audit_streamed(
             lazies = [replace(lazy, scale=scale) for lazy in lazies]
             scaled_mem = [replace(s, vectors=s.vectors / scale) for s in sides_mem]  # type: ignore[operator]
         entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
-        common = {"batch_size": config.batch_size, "seed": seed, "metric_params": stream_params(config.metric_params),
-                  "strict": config.strict, "common": {"ci_level": config.ci_level}, "engine": runner}
-        runs, skipped = run_suite(lazies, scaled_mem[0], entries, progress=progress,
-                                  unscaled=(None, ref), window=window, **common)  # type: ignore[arg-type]
+        common = {"batch_size": config.batch_size, "seed": seed, "strict": config.strict,
+                  "common": {"ci_level": config.ci_level}, "engine": runner}
+        runs, skipped = run_suite(lazies, scaled_mem[0], entries, progress=progress, unscaled=(None, ref),
+                                  window=window, metric_params=stream_params(config.metric_params, candidate.n_hint),
+                                  **common)  # type: ignore[arg-type]
         base_measured = None
-        if base is not None:
+        if base is not None:  # in memory: its samples are not pruned for the candidate's N
             base_measured = run_suite(scaled_mem[1], scaled_mem[0], entries, unscaled=(base, ref),
-                                      shard_rows=config.shard_rows, **common)  # type: ignore[arg-type]
+                                      shard_rows=config.shard_rows, metric_params=stream_params(config.metric_params),
+                                      **common)  # type: ignore[arg-type]
     finally:
         if owned:
             runner.close()

@@ -246,17 +246,38 @@ def stream_version(version: str, ledger_url: str, *, shard_rows: int | None = No
 @dataclass(frozen=True)
 class StreamSource:
     """A candidate read shard by shard. ``n`` is the row count when the format knows it up front
-    (``.npy``, Parquet, image folders), else ``None`` (line files are counted as they stream)."""
+    (``.npy``, Parquet, image folders, ledger versions), else ``None`` (line files are counted
+    as they stream). ``low_estimate`` is, for line files, half the rows their first megabytes
+    suggest: a count the file is all but sure to exceed, which lets samples be pruned on the
+    way (a wrong one fails the audit with ``SampleShortfallError``, never a wrong sample)."""
 
     path: str
     modality: str
     shards: tuple[Any, ...]
     n: int | None = None
     dim: int | None = None
+    low_estimate: int | None = None
+
+    @property
+    def n_hint(self) -> int | None:
+        """The row count to prune samples for: ``n`` where known, else ``low_estimate``."""
+        return self.n if self.n is not None else self.low_estimate
 
     @property
     def label(self) -> str:
         return self.path
+
+
+def _low_row_estimate(path: Path, first: int, probe: int = 4 << 20) -> int | None:
+    """Half the lines the first ``probe`` bytes after ``first`` suggest for the whole file; None
+    when the probe is the whole file (its lines are then few enough to keep without pruning)."""
+    size = path.stat().st_size
+    if size - first <= probe:
+        return None
+    with open(path, "rb") as f:
+        f.seek(first)
+        lines = f.read(probe).count(b"\n")
+    return max(1, int(lines * (size - first) / probe / 2))
 
 
 def _byte_ranges(path: Path, first: int, shard_bytes: int) -> list[tuple[int, int]]:
@@ -320,7 +341,7 @@ def stream_source(
     if suffix in TEXT_SUFFIXES:
         jsonl = suffix in (".jsonl", ".ndjson")
         shards = tuple(LinesShard(name, a, b, jsonl) for a, b in _byte_ranges(p, 0, step))
-        return StreamSource(name, "text", shards)
+        return StreamSource(name, "text", shards, low_estimate=_low_row_estimate(p, 0))
     if suffix in (".csv", ".tsv"):
         sep = "\t" if suffix == ".tsv" else ","
         with open(p, "rb") as f:
@@ -329,8 +350,8 @@ def stream_source(
         shards = tuple(CsvShard(name, a, b, header, sep, text_column) for a, b in _byte_ranges(p, len(head), step))
         first = shards[0].load()
         modality = "text" if isinstance(first, list) else "vectors"
-        return StreamSource(name, modality, shards,
-                            dim=None if modality == "text" else int(np.asarray(first).shape[1]))
+        return StreamSource(name, modality, shards, dim=None if modality == "text" else int(np.asarray(first).shape[1]),
+                            low_estimate=_low_row_estimate(p, len(head)))
     raise BadInputError(f"cannot stream {suffix or 'this input'}: stream .npy, .parquet, .jsonl, .txt, .csv, "
                         ".tsv or an image folder", path=name)
 

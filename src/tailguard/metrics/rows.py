@@ -17,6 +17,21 @@ size ``m`` (used to bring two sides to the same N).
 >>> s2.merge(s3)
 >>> bool(np.array_equal(s1.rows(), s2.rows())), s1.n_seen, len(s1.rows())
 (True, 10, 5)
+
+A store told how many rows to expect (``expected_rows``, a streamed candidate's N) drops
+at once every row whose key is above :func:`key_limit`: the bottom ``cap`` of N uniform keys lie
+below ``cap / N`` of the key range, so a shard of a large stream keeps about
+``2 cap x shard / N`` rows instead of ``cap``, and its state stays small on the way back to the
+driver. The sample is still exact: the bottom ``cap`` of everything seen are all below the
+limit whenever at least ``cap`` rows were, which ``rows()`` checks (``SampleShortfallError``
+otherwise; for N rows expected it fails with probability below ``exp(-cap / 6)``).
+
+>>> x = np.random.default_rng(0).normal(size=(10_000, 3))
+>>> full = RowStore(cap=100, seed=0); full.add(x)
+>>> lean = RowStore(cap=100, seed=0, expected_rows=10_000)
+>>> for part in np.array_split(x, 10): lean.add(part)
+>>> bool(np.array_equal(full.rows(), lean.rows())), len(lean._chunks[0]) < 300
+(True, True)
 """
 
 from __future__ import annotations
@@ -25,9 +40,32 @@ from typing import Any
 
 import numpy as np
 
-from tailguard.errors import BadInputError, EmptyDatasetError, IncompatibleMergeError, NonFiniteValueError
+from tailguard.errors import (
+    BadInputError,
+    EmptyDatasetError,
+    IncompatibleMergeError,
+    NonFiniteValueError,
+    SampleShortfallError,
+)
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: How many times the expected share of keys a pruned store keeps: twice the cap's share.
+PRUNE_MARGIN = 2.0
+
+
+def key_limit(cap: int | None, expected_rows: int | None) -> int | None:
+    """The key below which the bottom ``cap`` of ``expected_rows`` uniform 64-bit keys lie with
+    overwhelming probability (:data:`PRUNE_MARGIN` times their share of the range); None when
+    nothing can be dropped (no cap, no expectation, or too few rows for it to matter).
+
+    >>> key_limit(100, 10_000) == int(2**64 * 0.02)
+    True
+    >>> key_limit(100, 150) is None
+    True
+    """
+    if cap is None or expected_rows is None or expected_rows <= PRUNE_MARGIN * cap:
+        return None
+    return int(2**64 * PRUNE_MARGIN * cap / expected_rows)
 
 
 def as_vectors(batch: Any, *, what: str = "batch", dim: int | None = None) -> np.ndarray:
@@ -98,9 +136,10 @@ def row_keys(x: np.ndarray, seed: int) -> np.ndarray:
 class RowStore:
     """Rows seen so far (all of them, or a bottom-k hash sample when ``cap`` is set)."""
 
-    def __init__(self, cap: int | None, seed: int):
+    def __init__(self, cap: int | None, seed: int, expected_rows: int | None = None):
         self.cap = cap
         self.seed = seed
+        self.key_limit = key_limit(cap, expected_rows)
         self.n_seen = 0
         self.dim: int | None = None
         self._chunks: list[np.ndarray] = []
@@ -116,15 +155,22 @@ class RowStore:
             return
         if self.dim is None:
             self.dim = x.shape[1]
-        self._chunks.append(x)
-        self._keys.append(row_keys(x, self.seed))
+        keys = row_keys(x, self.seed)
         self.n_seen += len(x)
+        if self.key_limit is not None:  # rows no final sample can hold: dropped before they are kept
+            low = keys < np.uint64(self.key_limit)
+            x, keys = x[low], keys[low]
+        self._chunks.append(x)
+        self._keys.append(keys)
         self._sorted = None
         self._maybe_prune()
 
     def merge(self, other: RowStore) -> None:
         if other.dim is not None and self.dim is not None and other.dim != self.dim:
             raise IncompatibleMergeError(f"cannot merge accumulators over {self.dim} and {other.dim} feature columns")
+        if other.key_limit != self.key_limit:
+            raise IncompatibleMergeError("cannot merge row samples pruned at different hash limits "
+                                         "(accumulators made with different expected_rows)")
         if self.dim is None:
             self.dim = other.dim
         self._chunks.extend(other._chunks)
@@ -162,7 +208,17 @@ class RowStore:
         return out, self._keys[0]
 
     def rows(self) -> np.ndarray:
-        """The kept rows in canonical (key) order."""
+        """The kept rows in canonical (key) order: the final sample, checked to be exact when the
+        store was pruned (:class:`SampleShortfallError` when fewer rows came than expected)."""
+        rows = self._kept()
+        if self.key_limit is not None and self.cap is not None and len(rows) < min(self.cap, self.n_seen):
+            raise SampleShortfallError(
+                f"a row sample pruned for an expected row count kept {len(rows):,} of {self.n_seen:,} rows, "
+                f"fewer than its {self.cap:,}: fewer rows came than expected, so it would not be exact; "
+                "audit without the expected row count (or with the true one)")
+        return rows
+
+    def _kept(self) -> np.ndarray:
         if self._sorted is None:
             self._sorted = self._consolidate()
         return self._sorted[0]
@@ -174,7 +230,7 @@ class RowStore:
         return self.rows()
 
     def __getstate__(self) -> dict[str, Any]:
-        rows = self.rows() if self._chunks else None
+        rows = self._kept() if self._chunks else None
         state = self.__dict__.copy()
         state["_chunks"] = [rows] if rows is not None else []
         state["_keys"] = [self._sorted[1]] if rows is not None and self._sorted is not None else []

@@ -23,8 +23,11 @@ COMMON_PARAMS: dict[str, Constraint] = {
     "seed": Int(min=0),
     "max_samples": Int(min=2, optional=True),
     "ci_level": Float(min=0.5, max=1.0, max_open=True),
+    "expected_rows": Int(min=1, optional=True),
 }
-COMMON_DEFAULTS: dict[str, Any] = {"seed": 0, "max_samples": None, "ci_level": 0.95}
+#: ``expected_rows``: the candidate's row count when known in advance (a streamed audit sets it),
+#: which lets each shard keep only the rows its ``max_samples`` sample can end up holding.
+COMMON_DEFAULTS: dict[str, Any] = {"seed": 0, "max_samples": None, "ci_level": 0.95, "expected_rows": None}
 
 #: The audit modalities whose data are vectors (tabular rows, image features, text embeddings).
 VECTOR_MODALITIES: tuple[str, ...] = ("vectors", "images", "text")
@@ -48,11 +51,13 @@ class VectorMetric(Metric):
     requires_reference: ClassVar[bool] = True
     #: The fewest rows per side ``result()`` accepts.
     min_rows: ClassVar[int] = 2
+    #: The pruned sample is the same sample (or an error), so results stay comparable.
+    result_neutral: ClassVar[tuple[str, ...]] = ("expected_rows",)
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         cap = self._params.get("max_samples")
-        self._cand = RowStore(cap=cap, seed=self._params["seed"])
+        self._cand = RowStore(cap=cap, seed=self._params["seed"], expected_rows=self._params.get("expected_rows"))
         self._ref = RowStore(cap=cap, seed=self._params["seed"])
 
     @property
