@@ -266,7 +266,7 @@ def test_score_interval_keeps_its_level_with_few_fractional_scores(n: int) -> No
     # Scores like a candidate that lost its tail: ~0.4% of rows at 1, 1-3% spread over (0, 1).
     # The upper end is what a loss is judged on: it must miss the true mean at most at its
     # level (0.05 per side at 0.9) even with a handful of nonzero scores; the effective size
-    # without the added score of 1 misses up to 2-8x its level there (see the docstring).
+    # without the added score of 1 missed up to 8x its level there (docs/metrics.md).
     rng = np.random.default_rng(46 + n)
     for frac, ones in ((0.005, 0.0), (0.01, 0.0), (0.02, 0.004), (0.05, 0.025)):
         true = frac / 2 + ones
