@@ -10,8 +10,9 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from tailguard.errors import BadInputError, EmptyDatasetError, IncompatibleMergeError, NonFiniteValueError
+from tailguard.metrics.bootstrap import wilson_ci
 from tailguard.metrics.rows import RowStore, as_vectors
-from tailguard.metrics.tails import NNDistanceTail, RareModeCoverage, TailMass
+from tailguard.metrics.tails import NNDistanceTail, RareModeCoverage, TailMass, band_scores, band_thresholds, score_ci
 
 
 @pytest.fixture(autouse=True)
@@ -242,3 +243,73 @@ def test_radius_share_design_effect_is_one_on_independent_rows_and_comes_from_th
     off = NNDistanceTail(ci_subsamples=0).update_reference(ref).update(cand).result()
     assert "design_effect_0.95" not in off.details
     assert off.value("radius_tail_share_0.95").ci_method == "analytic"
+
+
+def test_smoothed_share_is_the_hard_share_without_smoothing_and_near_one_minus_q_with_it() -> None:
+    rng = np.random.default_rng(45)
+    ref, cand = rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8))
+    hard = NNDistanceTail(smooth=False, ci_subsamples=0).update_reference(ref).update(cand).result()
+    soft = NNDistanceTail(ci_subsamples=0).update_reference(ref).update(cand).result()
+    for name in ("nn_tail_share_0.95", "radius_tail_share_0.95"):
+        h, s = hard.value(name), soft.value(name)
+        assert h.value * 1000 == pytest.approx(round(h.value * 1000))  # a count of rows
+        assert h.ci == pytest.approx(wilson_ci(round(h.value * 1000), 1000, 0.95))  # the default level
+        assert 0.035 < s.reference_value <= 0.05 and 0.03 < s.value < 0.07, name
+        assert s.value * 1000 != pytest.approx(round(s.value * 1000), abs=1e-6)  # partial counts
+    lo, hi = band_thresholds(np.arange(1001.0), 0.95)
+    assert (lo, hi) == pytest.approx((925.0, 975.0))
+    assert band_scores(np.array([925.0, 950.0, 975.0, 2000.0]), lo, hi).tolist() == pytest.approx([0, 0.5, 1, 1])
+
+
+@pytest.mark.parametrize("n", [100, 569, 2000])
+def test_score_interval_keeps_its_level_with_few_fractional_scores(n: int) -> None:
+    # Scores like a candidate that lost its tail: ~0.4% of rows at 1, 1-3% spread over (0, 1).
+    # The upper end is what a loss is judged on: it must miss the true mean at most at its
+    # level (0.05 per side at 0.9) even with a handful of nonzero scores; the effective size
+    # without the added score of 1 missed up to 8x its level there (docs/metrics.md).
+    rng = np.random.default_rng(46 + n)
+    for frac, ones in ((0.005, 0.0), (0.01, 0.0), (0.02, 0.004), (0.05, 0.025)):
+        true = frac / 2 + ones
+        above = below = 0
+        trials = 1500
+        for _ in range(trials):
+            u = rng.random(n)
+            sc = np.where(u < ones, 1.0, np.where(u < ones + frac, rng.random(n), 0.0))
+            lo, hi = score_ci(sc, 0.9)
+            above += true > hi
+            below += true < lo
+        assert above / trials <= 0.065, (frac, ones)  # nominal 0.05; sd of a 1,500-trial rate ~0.006
+        assert below / trials <= 0.10, (frac, ones)  # Wilson's own lower end at small counts
+    assert score_ci(np.array([0.0, 1.0, 1.0, 0.0]), 0.9) == pytest.approx(wilson_ci(2, 4, 0.9))
+
+
+def _thirds(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    order = rng.permutation(len(x))
+    m = len(x) // 3
+    return [x[order[i * m : (i + 1) * m]] for i in range(3)]
+
+
+@pytest.mark.parametrize("data", ["isotropic", "clustered", "digits"])
+def test_smoothed_shares_change_interval_covers_at_its_level_on_null_thirds(data: str) -> None:
+    # A reference and two independent candidates from one distribution (Gaussian; a mixture of
+    # 12 tight clusters; the digits images in thirds): the baseline rule's interval of the change
+    # must cover 0 about 90% of the time at level 0.9, for both smoothed shares.
+    from tailguard.data.tabular import load_tabular
+
+    rng = np.random.default_rng(47)
+    centres = 6.0 * rng.normal(size=(12, 8))
+    digits = load_tabular("digits").X.astype(np.float64)
+    covered: dict[str, list[bool]] = {"nn_tail_share_0.95": [], "radius_tail_share_0.95": []}
+    for t in range(40):
+        if data == "isotropic":
+            ref, c1, c2 = (rng.normal(size=(600, 8)) for _ in range(3))
+        elif data == "clustered":
+            ref, c1, c2 = (centres[rng.integers(0, 12, 600)] + 0.5 * rng.normal(size=(600, 8)) for _ in range(3))
+        else:
+            ref, c1, c2 = _thirds(digits, rng)
+        res = [NNDistanceTail(seed=t, ci_level=0.9, ci_subsamples=16).update_reference(ref).update(c).result()
+               for c in (c1, c2)]
+        for name in covered:
+            covered[name].append(_change_covers_zero(*(r.value(name) for r in res)))
+    for name, hits in covered.items():
+        assert np.mean(hits) >= 0.8, name  # nominal 0.9; sd of a 40-trial rate about 0.05
