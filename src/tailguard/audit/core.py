@@ -201,6 +201,7 @@ def audit(
     baseline_labels: Any = None,
     text_column: str | None = None,
     engine: Any = None,
+    ledger: Any = None,
 ) -> AuditReport:
     """Run the suite for the modality and return the judged :class:`AuditReport`.
 
@@ -225,14 +226,18 @@ def audit(
     ``engine`` (a name such as ``"process"`` or ``"ray"``, or an :class:`~tailguard.engines.Engine`;
     default ``$TAILGUARD_ENGINE``, else ``local``) runs the metrics; the numbers do not depend on it.
     An engine built here from a name is closed when the audit ends.
+
+    ``ledger`` (a :class:`~tailguard.ledger.Ledger` or a URL) records the finished audit there
+    (:mod:`tailguard.audit.record`); its id is then ``report.audit_id``.
     """
     start = time.perf_counter()
     config = config or AuditConfig()
     if isinstance(candidate, StreamSource):  # read shard by shard, never whole
         from tailguard.audit.streamed import audit_streamed
 
-        return audit_streamed(candidate, reference, config=config, seed=seed, baseline=baseline, engine=engine,
-                              progress=progress, train_metrics=train_metrics, old_task_metrics=old_task_metrics)
+        streamed = audit_streamed(candidate, reference, config=config, seed=seed, baseline=baseline, engine=engine,
+                                  progress=progress, train_metrics=train_metrics, old_task_metrics=old_task_metrics)
+        return _recorded(streamed, ledger)
     ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder,
                    labels=reference_labels, seed=seed, text_column=text_column)
     cand = as_input(candidate, modality=modality, name="candidate", embedder=config.embedder,
@@ -283,4 +288,12 @@ def audit(
         report.diagnosis = domain_diagnosis(report.domain, report.diagnosis)
     fail_closed(report, measured)
     report.elapsed_s = round(time.perf_counter() - start, 4)
+    return _recorded(report, ledger)
+
+
+def _recorded(report: AuditReport, ledger: Any) -> AuditReport:
+    if ledger is not None:
+        from tailguard.audit.record import record_audit
+
+        record_audit(report, ledger)
     return report

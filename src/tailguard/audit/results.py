@@ -203,6 +203,9 @@ class AuditReport:
     losses: Losses | None = None  # what was lost, in the user's terms (audit.losses)
     #: The text domain check (audit.domain): None when not run for this modality.
     domain: dict[str, Any] | None = None
+    #: The ledger id of this audit once recorded (``audit(ledger=)``, ``audit --record``); not part of
+    #: ``report.json``, whose content is what the ledger stores.
+    audit_id: int | None = field(default=None, compare=False)
 
     # -- access --------------------------------------------------------------
     def row(self, name: str) -> MetricRow:

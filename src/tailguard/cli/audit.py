@@ -2,7 +2,8 @@
 
 Prints a table of the metrics with their status, the averages-trap line, the
 diagnosis and the verdict, and writes ``report.json`` + ``report.html`` into
-``--out``. Exit code 3 when the verdict reaches ``--fail-on``.
+``--out``; ``--record`` also stores the audit in the ledger. Exit code 3 when the
+verdict reaches ``--fail-on``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _read_json_file(path: Path, what: str) -> Any:
         raise BadInputError(f"cannot parse {what}: {exc}", path=path) from None
 
 
-def _print_table(report: Any, console: Any = None) -> None:
+def print_table(report: Any, console: Any = None) -> None:
     """The metric table, then the averages trap, the diagnosis and the verdict.
 
     Legible at 80 columns: metric names are never cut (their column does not wrap and is
@@ -183,6 +184,10 @@ def audit_command(
         int | None, typer.Option("--shard-mb", min=1, help="With --stream: megabytes per shard of a JSONL, TXT "
                                  "or CSV file (default 32).")
     ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Store the audit in the ledger (verdict, diagnosis, every row): "
+                           "'tailguard audits list|show' read it back.")
+    ] = False,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -252,13 +257,20 @@ def audit_command(
     if base_src is not None:
         report.baseline = base_src.label
     json_path, html_path = report.write(out)
+    if record:
+        from tailguard.audit.record import record_audit
+
+        with state.open_ledger(create=True) as ledger:
+            record_audit(report, ledger, source="audit")
     if duplicates_out is not None:
         _write_duplicates(candidate, url, id_column, duplicates_out, quiet=as_json)
     if as_json:
         typer.echo(report.to_json())
     else:
-        _print_table(report)
+        print_table(report)
         typer.echo(f"report: {html_path} (JSON: {json_path})")
+        if report.audit_id is not None:
+            typer.echo(f"recorded as audit {report.audit_id} ('tailguard audits show {report.audit_id}')")
     if fail_on is not None and (report.verdict == "insufficient" or ("ok", "warn", "collapse").index(
             report.verdict) >= ("warn", "collapse").index(fail_on.value) + 1):
         raise typer.Exit(code=3)  # a gate never passes what could not be measured

@@ -5,6 +5,7 @@
 ('human', 'synthetic', 'pseudo_label', 'unknown')
 """
 
+from tailguard.ledger.audits import AuditSummary
 from tailguard.ledger.store import Ledger
 from tailguard.ledger.types import (
     MODALITIES,
@@ -32,6 +33,7 @@ from tailguard.ledger.types import (
 __all__ = [
     "MODALITIES",
     "ORIGINS",
+    "AuditSummary",
     "Box",
     "Conflict",
     "CountChange",

@@ -13,7 +13,8 @@ source (a file path, or one API call), with the provenance claimed there.
 Schema 1 (tailguard 0.1) kept versions as sets; schema 2 kept three ``samples`` indexes
 no query used and, on PostgreSQL, compared content ids by the database's locale; schema 3
 had no ``exclusions.score``; schema 4 no ``labels.shape`` (every label was a detection box);
-:mod:`tailguard.ledger.upgrade` migrates each in place.
+schema 5 no recorded audits (``audits``, ``audit_metrics``); :mod:`tailguard.ledger.upgrade`
+migrates each in place.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -234,6 +235,62 @@ exclusions = Table(
     Column("reason", Text, nullable=False),
     Column("score", Float),  # the step's score of the sample (filter: P(machine-made)); NULL where it gives none
     Index("ix_exclusions_version", "version_id"),
+)
+
+# recorded audits (``audit --record``, ``audit(ledger=)``, ``monitor --record``): one row per audit with its
+# verdict and diagnosis, one row per judged number in ``audit_metrics``; ``report`` is the rest of the stored
+# report (figures, losses, config, raw results) as JSON, so a report re-renders without recomputing anything
+audits = Table(
+    "audits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("candidate", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("baseline", Text),
+    Column("config_id", String(64)),
+    Column("modality", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("diagnosis", String(64), nullable=False),  # the mode; its summary and evidence are in ``report``
+    Column("confidence", Float, nullable=False),
+    Column("n_candidate", Integer, nullable=False),
+    Column("n_reference", Integer, nullable=False),
+    Column("n_baseline", Integer, nullable=False, default=0),
+    Column("source", Text),  # what recorded it ("audit", "monitor:PATH#window") for the history
+    Column("report", Text, nullable=False),
+    Index("ix_audits_reference", "reference", "created_at"),
+    Index("ix_audits_candidate", "candidate", "created_at"),
+)
+
+audit_metrics = Table(
+    "audit_metrics",
+    metadata,
+    Column("audit_id", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),  # the row's place in the report
+    Column("name", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("family", String(64), nullable=False),
+    Column("value", Float),  # NULL with the number in ``nonfinite`` when it is not finite
+    Column("reference_value", Float),
+    Column("ratio", Float),
+    Column("higher_is_better", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("ci_method", String(64)),
+    Column("degradation", Float),
+    Column("reason", Text, nullable=False, default=""),
+    Column("rule", Text, nullable=False, default=""),
+    Column("baseline_value", Float),
+    Column("baseline_ci_low", Float),
+    Column("baseline_ci_high", Float),
+    Column("baseline_status", String(16)),
+    Column("change_ci_low", Float),
+    Column("change_ci_high", Float),
+    # JSON {column: "inf" | "-inf" | "nan"} of the float columns whose value is not finite (SQLite stores
+    # NaN as NULL, so the columns alone cannot say)
+    Column("nonfinite", Text, nullable=False, default="{}"),
+    Index("ix_audit_metrics_name", "name"),
 )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import LedgerError, LedgerUpgradeRequiredError
 from tailguard.ledger import manifest, reads, schema, versions
+from tailguard.ledger.audits import AuditStore, AuditSummary
 from tailguard.ledger.dialect import dialect_for
 from tailguard.ledger.engine import (
     make_engine,
@@ -87,6 +88,7 @@ class Ledger:
         self.url = url
         self._dialect = dialect_for(engine)
         self._runs = RunStore(engine, self._dialect)
+        self._audits = AuditStore(engine)
         self._dataset_cache: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -407,3 +409,18 @@ class Ledger:
     def model_runs(self) -> list[ModelRun]:
         """Every recorded model run, oldest first."""
         return self._runs.model_runs()
+
+    # ------------------------------------------------------------------ audits
+    def record_audit(self, report: Mapping[str, Any], *, source: str | None = None) -> int:
+        """Store an audit report (``AuditReport.to_dict()``); returns its id (see :mod:`~tailguard.ledger.audits`).
+
+        :func:`tailguard.audit.record.record_audit` takes the report object itself."""
+        return self._audits.record(report, source=source)
+
+    def audits(self, *, reference: str | None = None, candidate: str | None = None) -> list[AuditSummary]:
+        """Recorded audits, oldest first (of one reference and/or candidate, or all)."""
+        return self._audits.list(reference=reference, candidate=candidate)
+
+    def audit_document(self, audit_id: int) -> dict[str, Any]:
+        """The stored report of a recorded audit in its JSON form (nothing recomputed)."""
+        return self._audits.document(audit_id)

@@ -12,8 +12,9 @@ digest is computed in, without the locale's rules on every index insertion. Sche
 each exclusion a score (``filter`` records the sample's ``P(machine-made)``); exclusions
 recorded before have none. Schema 5 adds ``labels.shape``, the geometry of segmentation,
 pose, oriented-box and classification rows; an older ledger holds detection boxes only,
-whose shape is NULL, so no version digest changes. The steps run in order, so a schema-1
-ledger goes to 2, 3, 4, then 5.
+whose shape is NULL, so no version digest changes. Schema 6 adds the recorded audits
+(``audits``, ``audit_metrics``), empty in an upgraded ledger. The steps run in order, so a
+schema-1 ledger goes to 2, 3, 4, 5, then 6.
 
 Before anything changes a backup is written: for SQLite a copy of the file
 (``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
@@ -93,6 +94,7 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
             if have <= 2:
                 _migrate_2_to_3(conn)
             _migrate_3_to_4(conn)
+            _migrate_5_to_6(conn)
             conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
                          .values(value=str(schema.SCHEMA_VERSION)))
             counts = _counts(conn)
@@ -193,6 +195,12 @@ def _migrate_4_to_5(conn: Connection) -> None:
     columns = {c["name"] for c in inspect(conn).get_columns("labels")}
     if "shape" not in columns:
         conn.exec_driver_sql("ALTER TABLE labels ADD COLUMN shape TEXT")
+
+
+def _migrate_5_to_6(conn: Connection) -> None:
+    """The recorded-audit tables (``audit --record``), created empty."""
+    for table in (schema.audits, schema.audit_metrics):
+        table.create(conn, checkfirst=True)
 
 
 def _bytewise_ids(conn: Connection) -> None:

@@ -1,0 +1,202 @@
+"""Recorded audits: each audit's verdict and diagnosis, and every judged number as a row.
+
+The store takes and gives back the report's JSON form (``AuditReport.to_dict()``, the shape
+of ``report.json``), so the ledger does not depend on the audit package. ``audits`` holds one
+row per audit (candidate, reference, baseline, config id, verdict, diagnosis, sizes) and the
+rest of the report (figures, losses, config, raw results) as JSON; ``audit_metrics`` one row
+per metric row with its value, interval, status, reason and baseline fields, in report order.
+Reading an audit back assembles the same dictionary from both tables: nothing is recomputed.
+
+Non-finite numbers are strings in the report's JSON (``"inf"``, ``"-inf"``, ``"nan"``); a
+float column holds NULL for them and the row's ``nonfinite`` column names the number, since
+SQLite cannot store NaN.
+
+>>> import os, tempfile
+>>> from tailguard.ledger import Ledger
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "ledger.db")
+>>> row = {"name": "vendi", "metric": "vendi", "family": "diversity", "value": 9.0, "reference_value": 10.0,
+...        "ratio": 0.9, "higher_is_better": True, "status": "ok", "ci": [8.5, "inf"]}
+>>> doc = {"verdict": "ok", "modality": "vectors", "candidate": "c", "reference": "r", "metrics": [row],
+...        "diagnosis": {"mode": "none", "confidence": 0.0}}
+>>> with Ledger.open(url) as ledger:
+...     audit_id = ledger.record_audit(doc)
+...     stored = ledger.audit_document(audit_id)
+...     [(a.id, a.verdict, a.status_counts) for a in ledger.audits(reference="r")]
+[(1, 'ok', {'ok': 1})]
+>>> stored["metrics"][0]["ci"], stored["metrics"][0]["ratio"]
+([8.5, 'inf'], 0.9)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+
+from tailguard.errors import MissingInputError, ParameterError
+from tailguard.ledger import schema
+from tailguard.ledger.encoding import aware, now
+from tailguard.ledger.engine import read_connection, write_transaction
+
+a_t = schema.audits
+m_t = schema.audit_metrics
+
+#: Report row keys stored as single float columns.
+FLOAT_KEYS = ("value", "reference_value", "ratio", "degradation", "baseline_value")
+#: Report row keys holding an interval ``[low, high]``, each stored as ``KEY_low`` / ``KEY_high``.
+PAIR_KEYS = ("ci", "baseline_ci", "change_ci")
+#: Report row keys stored as text as they are.
+TEXT_KEYS = ("ci_method", "reason", "rule", "baseline_status")
+NONFINITE = ("inf", "-inf", "nan")
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """One recorded audit as ``audits list`` shows it (the rows stay in the ledger)."""
+
+    id: int
+    created_at: dt.datetime
+    candidate: str
+    reference: str
+    baseline: str | None
+    config_id: str | None
+    modality: str
+    verdict: str
+    diagnosis: str
+    confidence: float
+    n_candidate: int
+    n_reference: int
+    n_baseline: int
+    source: str | None
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _number(value: Any, key: str, nonfinite: dict[str, str]) -> float | None:
+    """A float column's value; non-finite numbers (as floats or the report's strings) go to ``nonfinite``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in NONFINITE:
+            raise ParameterError(f"metric row field {key!r} must be a number or one of {NONFINITE}. Got {value!r}.")
+        nonfinite[key] = value
+        return None
+    v = float(value)
+    if not math.isfinite(v):
+        nonfinite[key] = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return None
+    return v
+
+
+def _metric_row(audit_id: int, position: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    nonfinite: dict[str, str] = {}
+    out: dict[str, Any] = {
+        "audit_id": audit_id, "position": position, "name": str(row["name"]),
+        "metric": str(row.get("metric", row["name"])), "family": str(row["family"]),
+        "higher_is_better": int(bool(row["higher_is_better"])), "status": str(row["status"]),
+    }
+    for key in FLOAT_KEYS:
+        out[key] = _number(row.get(key), key, nonfinite)
+    for key in PAIR_KEYS:
+        pair = row.get(key)
+        if pair is not None and len(pair) != 2:
+            raise ParameterError(f"metric row {row['name']!r}: {key!r} must be [low, high]. Got {pair!r}.")
+        for end, i in (("low", 0), ("high", 1)):
+            out[f"{key}_{end}"] = None if pair is None else _number(pair[i], f"{key}_{end}", nonfinite)
+    for key in TEXT_KEYS:
+        value = row.get(key)
+        out[key] = ("" if key in ("reason", "rule") else None) if value is None else str(value)
+    out["nonfinite"] = json.dumps(nonfinite, sort_keys=True)
+    return out
+
+
+def _row_dict(r: Any) -> dict[str, Any]:
+    """A stored metric row back in the report's JSON form (``MetricRow.to_dict()``)."""
+    nonfinite = json.loads(r.nonfinite)
+
+    def num(key: str) -> Any:
+        return nonfinite.get(key, getattr(r, key))
+
+    d: dict[str, Any] = {"name": r.name, "metric": r.metric, "family": r.family, "value": num("value"),
+                         "reference_value": num("reference_value"), "ratio": num("ratio"),
+                         "higher_is_better": bool(r.higher_is_better), "status": r.status}
+    for key in PAIR_KEYS:
+        low, high = num(f"{key}_low"), num(f"{key}_high")
+        stored = any(f"{key}_{end}" in nonfinite for end in ("low", "high"))
+        d[key] = [low, high] if (low is not None or high is not None or stored) else None
+    d["ci_method"] = r.ci_method
+    d["degradation"] = num("degradation")
+    d["reason"], d["rule"] = r.reason, r.rule
+    d["baseline_value"] = num("baseline_value")
+    d["baseline_status"] = r.baseline_status
+    return d
+
+
+class AuditStore:
+    """Recorded audits of one ledger (see module doc); :class:`tailguard.ledger.Ledger` forwards to it."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def record(self, report: Mapping[str, Any], *, source: str | None = None) -> int:
+        """Store ``report`` (``AuditReport.to_dict()``) in one transaction; returns the audit's id."""
+        for key in ("verdict", "metrics", "candidate", "reference"):
+            if key not in report:
+                raise ParameterError(f"an audit to record needs {key!r}; the report has {sorted(report)}")
+        rest = {k: v for k, v in report.items() if k != "metrics"}
+        diagnosis = report.get("diagnosis") or {}
+        confidence = _number(diagnosis.get("confidence", 0.0), "confidence", {})
+        values = {
+            "created_at": now(), "candidate": str(report["candidate"]), "reference": str(report["reference"]),
+            "baseline": None if report.get("baseline") is None else str(report["baseline"]),
+            "config_id": (report.get("config") or {}).get("config_id"),
+            "modality": str(report.get("modality", "unknown")), "verdict": str(report["verdict"]),
+            "diagnosis": str(diagnosis.get("mode", "none")), "confidence": confidence or 0.0,
+            "n_candidate": int(report.get("n_candidate", 0)), "n_reference": int(report.get("n_reference", 0)),
+            "n_baseline": int(report.get("n_baseline", 0)), "source": source,
+            "report": json.dumps(rest, allow_nan=False),  # key order kept: the page lists dicts in it
+        }
+        with write_transaction(self._engine) as conn:
+            audit_id = int(conn.execute(insert(a_t).values(**values).returning(a_t.c.id)).scalar_one())
+            rows = [_metric_row(audit_id, i, row) for i, row in enumerate(report["metrics"])]
+            if rows:
+                conn.execute(insert(m_t), rows)
+        return audit_id
+
+    def list(self, *, reference: str | None = None, candidate: str | None = None) -> list[AuditSummary]:
+        """Recorded audits, oldest first, of one reference and/or candidate (exact names) or all."""
+        q = select(*[c for c in a_t.c if c.name != "report"])
+        if reference is not None:
+            q = q.where(a_t.c.reference == reference)
+        if candidate is not None:
+            q = q.where(a_t.c.candidate == candidate)
+        counts = (select(m_t.c.audit_id, m_t.c.status, func.count().label("n"))
+                  .group_by(m_t.c.audit_id, m_t.c.status))
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(q.order_by(a_t.c.created_at, a_t.c.id)).all()
+            ids = [r.id for r in rows]
+            by_audit: dict[int, dict[str, int]] = {}
+            if ids:
+                for audit_id, status, n in conn.execute(counts.where(m_t.c.audit_id.in_(ids))):
+                    by_audit.setdefault(int(audit_id), {})[status] = int(n)
+        return [AuditSummary(
+            r.id, aware(r.created_at), r.candidate, r.reference, r.baseline, r.config_id, r.modality, r.verdict,
+            r.diagnosis, float(r.confidence), r.n_candidate, r.n_reference, r.n_baseline, r.source,
+            dict(sorted(by_audit.get(r.id, {}).items()))) for r in rows]
+
+    def document(self, audit_id: int) -> dict[str, Any]:
+        """The stored report of audit ``audit_id`` in its JSON form, rows read from ``audit_metrics``."""
+        with read_connection(self._engine) as conn:
+            head = conn.execute(select(a_t.c.report).where(a_t.c.id == int(audit_id))).first()
+            if head is None:
+                n = conn.execute(select(func.count()).select_from(a_t)).scalar_one()
+                raise MissingInputError(f"audit {audit_id} is not in the ledger ({n} recorded; see "
+                                        "'tailguard audits list')")
+            rows = conn.execute(select(m_t).where(m_t.c.audit_id == int(audit_id)).order_by(m_t.c.position)).all()
+        doc = json.loads(head.report)
+        doc["metrics"] = [_row_dict(r) for r in rows]
+        return doc
