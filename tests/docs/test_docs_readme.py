@@ -69,6 +69,16 @@ def test_tasks_walkthrough_runs(tmp_path):
     assert {"small_mask_share", "thin_mask_share", "rare_class_share"} <= {m["name"] for m in report["metrics"]}
 
 
+def test_watch_walkthrough_records_and_monitors(tmp_path):
+    proc = _run(_block("watch walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ALARM" in proc.stdout and "monitor alarmed (exit code 3)" in proc.stdout
+    alarm = next(line for line in proc.stdout.splitlines() if "ALARM" in line)
+    assert int(alarm.split()[1]) >= 20  # not before the stream turned degenerate
+    assert "window 0 (samples 0-19)" in proc.stdout and "outputs.jsonl#window0" in proc.stdout
+    assert (tmp_path / "recorded-window0" / "report.html").exists()
+
+
 def test_library_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     example = next(b for b in blocks if "from tailguard.audit import audit" in b)

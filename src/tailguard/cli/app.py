@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from tailguard.cli import audit, audits, demo, ledger, mix, runs, score, simulate, upgrade, yolo
+from tailguard.cli import audit, audits, demo, ledger, mix, monitor, runs, score, simulate, upgrade, yolo
 from tailguard.cli.state import state
 
 GLOBAL_FLAGS = ("--debug",)
@@ -81,7 +81,7 @@ def _global_options(
     state.debug = debug
 
 
-for _module in (ledger, runs, audit, audits, score, mix, simulate, demo, yolo, upgrade):
+for _module in (ledger, runs, audit, audits, monitor, score, mix, simulate, demo, yolo, upgrade):
     _module.register(app)
 
 

@@ -98,7 +98,7 @@ def print_table(report: Any, console: Any = None) -> None:
     console.print(f"verdict: [bold {colours[report.verdict]}]{report.verdict}[/]")
 
 
-def _names_version(spec: str) -> bool:
+def names_version(spec: str) -> bool:
     """Whether the audit reads ``spec`` as a ledger version (the rule of ``audit.sources.Source``)."""
     return not Path(spec).exists() and not any(sep in spec for sep in ("/", "\\")) and not Path(spec).suffix
 
@@ -199,7 +199,7 @@ def audit_command(
     url = state.resolved_ledger_url()
     cand_src, ref_src = Source(candidate, url, origins), Source(reference, url, ref_origins)  # bad origins: one line
     base_src = Source(baseline, url, origins) if baseline is not None else None  # the candidate's kind of labels
-    if any(_names_version(spec) for spec in (candidate, reference, baseline) if spec is not None):
+    if any(names_version(spec) for spec in (candidate, reference, baseline) if spec is not None):
         state.open_ledger(create=False).close()  # a missing ledger is one line, and none is created
     config = AuditConfig(
         metrics=list(metrics) if metrics else None,
@@ -228,7 +228,7 @@ def audit_command(
             base = rest[0] if rest else None
         else:
             ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
-            if stream and _names_version(candidate):
+            if stream and names_version(candidate):
                 from tailguard.audit.streaming import stream_version
 
                 cand = stream_version(candidate, url, shard_rows=shard_rows)
