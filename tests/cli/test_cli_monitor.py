@@ -128,3 +128,19 @@ def test_a_reference_that_is_not_text_and_an_unknown_option_are_refused(referenc
     assert code == 2 and "the monitor audits text; the reference is vectors" in capsys.readouterr().err
     code = main(["monitor", str(stream), "--reference", str(reference), "--window", "5", "--follow-not"])
     assert code == 2 and "No such option: --follow-not" in capsys.readouterr().err
+
+
+def test_a_folder_source_reads_its_files_oldest_first(reference, tmp_path, capsys):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for i, name in enumerate(("b.jsonl", "a.jsonl", "c.jsonl")):
+        subprocess.run(generator("-n", "10", "--start", str(10 * i), out=str(folder / name)), check=True,
+                       timeout=120)
+        os.utime(folder / name, (1000 + i, 1000 + i))  # b, then a, then c
+    (folder / "notes.txt").write_text("not matched by --pattern\n")
+    code = main(["monitor", str(folder), "--reference", str(reference), "--window", "10", "--no-follow", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    seen = windows_of(out.out)
+    assert [w["where"] for w in seen] == [f"{folder / name}:10" for name in ("b.jsonl", "a.jsonl", "c.jsonl")]
+    assert "monitor: 3 windows, 30 samples, 0 with an alarm" in out.err
