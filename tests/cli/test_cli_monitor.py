@@ -144,3 +144,21 @@ def test_a_folder_source_reads_its_files_oldest_first(reference, tmp_path, capsy
     seen = windows_of(out.out)
     assert [w["where"] for w in seen] == [f"{folder / name}:10" for name in ("b.jsonl", "a.jsonl", "c.jsonl")]
     assert "monitor: 3 windows, 30 samples, 0 with an alarm" in out.err
+
+
+def test_the_reference_may_be_a_ledger_version(reference, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert main(["--ledger", url, "ingest", str(reference), "--origin", "human", "--as-version", "ref-v1"]) == 0
+    stream = tmp_path / "s.jsonl"
+    subprocess.run(generator("-n", "20", out=str(stream)), check=True, timeout=120)
+    capsys.readouterr()
+    code = main(["--ledger", url, "monitor", str(stream), "--reference", "ref-v1", "--window", "10", "--no-follow",
+                 "--record"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert main(["--ledger", url, "audits", "list", "--reference", "ref-v1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    code = main(["--ledger", f"sqlite:///{tmp_path / 'none.db'}", "monitor", str(stream), "--reference", "ref-v1",
+                 "--window", "10", "--no-follow"])
+    assert code == 2 and "no ledger at" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
