@@ -169,20 +169,21 @@ class AuditStore:
 
     def list(self, *, reference: str | None = None, candidate: str | None = None) -> list[AuditSummary]:
         """Recorded audits, oldest first, of one reference and/or candidate (exact names) or all."""
-        q = select(*[c for c in a_t.c if c.name != "report"])
+        filters = []
         if reference is not None:
-            q = q.where(a_t.c.reference == reference)
+            filters.append(a_t.c.reference == reference)
         if candidate is not None:
-            q = q.where(a_t.c.candidate == candidate)
+            filters.append(a_t.c.candidate == candidate)
+        q = select(*[c for c in a_t.c if c.name != "report"]).where(*filters)
+        # the status counts of the same audits, by a join (a monitor records thousands: no IN list of ids)
         counts = (select(m_t.c.audit_id, m_t.c.status, func.count().label("n"))
+                  .select_from(m_t.join(a_t, a_t.c.id == m_t.c.audit_id)).where(*filters)
                   .group_by(m_t.c.audit_id, m_t.c.status))
         with read_connection(self._engine) as conn:
             rows = conn.execute(q.order_by(a_t.c.created_at, a_t.c.id)).all()
-            ids = [r.id for r in rows]
             by_audit: dict[int, dict[str, int]] = {}
-            if ids:
-                for audit_id, status, n in conn.execute(counts.where(m_t.c.audit_id.in_(ids))):
-                    by_audit.setdefault(int(audit_id), {})[status] = int(n)
+            for audit_id, status, n in conn.execute(counts):
+                by_audit.setdefault(int(audit_id), {})[status] = int(n)
         return [AuditSummary(
             r.id, aware(r.created_at), r.candidate, r.reference, r.baseline, r.config_id, r.modality, r.verdict,
             r.diagnosis, float(r.confidence), r.n_candidate, r.n_reference, r.n_baseline, r.source,
