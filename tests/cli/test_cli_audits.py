@@ -55,6 +55,8 @@ def test_audits_list_shows_each_recorded_audit_at_80_columns_and_filters(recorde
     assert [a["id"] for a in only] == [2]
     assert [a["id"] for a in json.loads(run(["--ledger", url, "audits", "list", "--reference", ref, "--json"],
                                              capsys)[1])] == [1, 2]
+    last = json.loads(run(["--ledger", url, "audits", "list", "--last", "1", "--json"], capsys)[1])
+    assert [a["id"] for a in last] == [2]
     code, out, _ = run(["--ledger", url, "audits", "list", "--reference", "nope"], capsys)
     assert code == 0 and "no recorded audits matching the filters" in out
 

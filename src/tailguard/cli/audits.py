@@ -23,6 +23,8 @@ def audits_list(
     reference: Annotated[str | None, typer.Option("--reference", "-r", help="Only audits against this reference "
                                                   "(its name as recorded).")] = None,
     candidate: Annotated[str | None, typer.Option("--candidate", "-c", help="Only audits of this candidate.")] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the last N of them (a monitor records "
+                                             "one per window).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audits as JSON.")] = False,
 ) -> None:
     """List recorded audits, oldest first: id, time, candidate, reference, verdict, diagnosis, flagged rows.
@@ -36,6 +38,8 @@ def audits_list(
 
     with state.open_ledger(create=False) as ledger:
         found = ledger.audits(reference=reference, candidate=candidate)
+    if last is not None:
+        found = found[-last:]
     if as_json:
         typer.echo(to_json(found))
         return
