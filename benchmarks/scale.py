@@ -118,9 +118,10 @@ def write_docs(path: Path, n: int, seed: int) -> None:
             f.write(json.dumps({"text": docs[int(i)]}) + "\n")
 
 
-def state_sizes(dim: int, rows: int, docs: int) -> None:
+def state_sizes(dim: int, rows: int, docs: int, expected: tuple[int, int] | None = None) -> None:
     """Each quick-suite metric's accumulator after ``rows`` rows (``docs`` documents), pickled: what
-    travels from a worker to the driver per shard, whatever the shard's size beyond the caps."""
+    travels from a worker to the driver per shard. With ``expected`` (the candidates' N, vectors and
+    documents), the samples are pruned for that N as a streamed audit prunes them."""
     import pickle
 
     import numpy as np
@@ -134,8 +135,8 @@ def state_sizes(dim: int, rows: int, docs: int) -> None:
     rng = np.random.default_rng(0)
     sides = {"vectors": as_input(rng.normal(size=(rows, dim)), name="rows"),
              "text": as_input((python_docs_sentences() * (docs // 2000 + 1))[:docs], name="docs")}
-    params = stream_params({})
     for modality, side in sides.items():
+        params = stream_params({}, None if expected is None else expected[modality != "vectors"])
         cells = []
         for entry in suite_for(modality, quick=True):
             cls = resolve(entry)
@@ -147,7 +148,8 @@ def state_sizes(dim: int, rows: int, docs: int) -> None:
                 metric.update(data[i : i + 50_000])
             cells.append(f"{cls.name} {len(pickle.dumps(metric)) / 2**20:.1f} MB")
         n = rows if modality == "vectors" else docs
-        print(f"state after {n:,} {modality} rows: " + ", ".join(cells), flush=True)
+        pruned = "" if expected is None else f" of {expected[modality != 'vectors']:,} expected (pruned)"
+        print(f"state after {n:,} {modality} rows{pruned}: " + ", ".join(cells), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# tailguard streamed audit scale: {os.cpu_count()} CPUs, python {platform.python_version()}; "
           f"data written in {time.perf_counter() - t:.0f} s", flush=True)
     state_sizes(args.dim, args.state_rows, min(args.docs, 100_000))
+    state_sizes(args.dim, args.state_rows, min(args.docs, 100_000), expected=(args.rows, args.docs))
     print(f"## vectors: {args.rows:,} x {args.dim} float32 candidate ({cand.stat().st_size / 2**30:.2f} GB on disk) "
           f"vs {args.ref_rows:,} reference rows", flush=True)
     base = None

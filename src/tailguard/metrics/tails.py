@@ -45,10 +45,14 @@ from tailguard.validation import Bool, Float, FloatTuple, Int, OneOf
 KNN_PARAMS = {
     "knn": OneOf(("auto", "exact", "flat", "faiss")),
     "exact_max": Int(min=1),
-    "flat_max": Int(min=1),
+    "flat_max": Int(min=1, optional=True),
     "nprobe": Int(min=1),
 }
-KNN_DEFAULTS = {"knn": "auto", "exact_max": 5000, "flat_max": 200_000, "nprobe": 16}
+#: ``flat_max`` None: ``auto`` searches exactly (faiss flat, float32) at any size. The tail
+#: scores are k-th neighbour distances, which an IVF index overestimates on data of high
+#: intrinsic dimension (the PRDC figures in docs/metrics.md), and nothing checks it here: an
+#: approximate search is an explicit choice (``flat_max``, or ``knn="faiss"``).
+KNN_DEFAULTS = {"knn": "auto", "exact_max": 5000, "flat_max": None, "nprobe": 16}
 
 
 @register_metric
