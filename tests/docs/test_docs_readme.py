@@ -87,3 +87,14 @@ def test_engines_walkthrough_gives_the_same_audit_on_a_pool_and_on_ray(tmp_path)
     assert [(m["name"], m["value"]) for m in pool["metrics"]] == [(m["name"], m["value"]) for m in ray["metrics"]]
     assert pool["verdict"] == ray["verdict"] == "collapse"
     assert (tmp_path / "sim" / "pool" / "results.json").exists()
+
+
+def test_hugging_face_walkthrough_runs(tmp_path):
+    pytest.importorskip("datasets")
+    proc = _run(_block("hugging face walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ingested corpus-hf: 5 samples; 4 new" in proc.stdout and "1 duplicates" in proc.stdout
+    assert "machine-generated" in proc.stdout  # the card's header, printed by head
+    assert "ingested export/corpus-hf: 5 samples; 0 new, 4 already in the ledger" in proc.stdout
+    doc = json.loads((tmp_path / "export" / "corpus-croissant" / "croissant.json").read_text())
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
