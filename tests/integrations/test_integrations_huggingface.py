@@ -255,3 +255,22 @@ def test_audit_of_a_dataset_equals_its_path_dataframe_and_version(sqlite_url: st
     for other in reports[1:]:
         assert other.verdict == reports[0].verdict
         assert [(m.name, m.value) for m in other.metrics] == [(m.name, m.value) for m in reports[0].metrics]
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_column_flags_and_export_formats(capsys, sqlite_url: str, tmp_path: Path):
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"text": "a human line", "origin": "human"}\n'
+                     '{"text": "a model line", "origin": "synthetic", "generator": "gpt2-tiny", "generation": 1}\n')
+    code = main(["--ledger", sqlite_url, "ingest", str(texts), "--origin-column", "origin"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().count("\n") == 0 and "--origin-column applies to --format hf only" in err
+    assert main(["--ledger", sqlite_url, "ingest", str(texts), "--as-version", "v"]) == 0
+    capsys.readouterr()
+    assert main(["--ledger", sqlite_url, "export", "v", "--format", "croissant", "--out", str(tmp_path / "c")]) == 0
+    doc = json.loads((tmp_path / "c" / "croissant.json").read_text())
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1" and "1 synthetic (50.0%)" in doc[
+        "rai:dataCollection"]
+    code = main(["--ledger", sqlite_url, "export", "v", "--format", "ultralytics-ndjson", "--out", str(tmp_path / "n")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--format ultralytics-ndjson exports images" in err

@@ -49,23 +49,21 @@ def _dataset(ds: Any, split: str | None) -> SplitBatches:
 
 
 def _iterable(ds: Any, split: str | None) -> SplitBatches:
-    """An ``IterableDataset``: Arrow batches where it can give them, else column lists; the schema from its
-    features, or from the first batch when it declares none."""
+    """An ``IterableDataset``: Arrow batches where it can give them, else column lists of ``BATCH_ROWS`` rows;
+    the schema from its features, or from the first batch when it declares none."""
+    import pyarrow as pa
+
     try:
         batches: Iterator[Any] = iter(ds.with_format("arrow").iter(batch_size=BATCH_ROWS))
-    except (AttributeError, NotImplementedError, ValueError):
-        batches = iter(ds.iter(batch_size=BATCH_ROWS))
-    schema = _schema(ds)
-    if schema is None:
-        import pyarrow as pa
-
         first = next(batches, None)
-        if first is None:
-            return SplitBatches(split, pa.schema([]), iter(()))
-        table = pa.Table.from_pydict(first) if isinstance(first, dict) else first
-        schema = table.schema
-        batches = itertools.chain([table], batches)
-    return SplitBatches(split, schema, batches)
+    except (AttributeError, NotImplementedError, TypeError, ValueError):  # no Arrow iteration in this version
+        batches = iter(ds.iter(batch_size=BATCH_ROWS))
+        first = next(batches, None)
+    schema = _schema(ds)
+    if first is None:
+        return SplitBatches(split, schema if schema is not None else pa.schema([]), iter(()))
+    table = pa.Table.from_pydict(first) if isinstance(first, dict) else first
+    return SplitBatches(split, schema if schema is not None else table.schema, itertools.chain([table], batches))
 
 
 def dataset_splits(obj: Any) -> list[SplitBatches]:
