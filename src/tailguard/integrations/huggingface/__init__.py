@@ -10,6 +10,11 @@
   ``tg_sample_id``, ``tg_origin``, ``tg_generator``, ``tg_generation`` and ``tg_parents`` columns and a
   README.md dataset card (:mod:`tailguard.integrations.huggingface.export`,
   :mod:`tailguard.integrations.huggingface.card`); re-ingesting it adds no sample.
+- **Training.** :func:`attach_trainer` adds a ``transformers`` ``TrainerCallback`` that gates the
+  training version before training, records eval perplexity and the diversity of a seeded sample
+  of generations at each evaluation, and warns (:class:`DiversityDropWarning`) when distinct-n or
+  rare-word coverage falls below the best earlier generation
+  (:mod:`tailguard.integrations.huggingface.trainer`).
 - **Audit.** ``tailguard.audit`` takes a ``datasets`` object (or a save_to_disk folder as a path)
   and reads it as the same rows as its Parquet file, DataFrame or ledger version.
 
@@ -23,17 +28,31 @@ True
 
 from tailguard.integrations.huggingface.batches import BUILDERS, dataset_kind, dataset_name, dataset_splits, load_local
 from tailguard.integrations.huggingface.card import ProvenanceCounts, card_header, render_card
+from tailguard.integrations.huggingface.diversity import distinct_n, rare_word_coverage, rare_words
 from tailguard.integrations.huggingface.export import TG_COLUMNS, export_hf
+from tailguard.integrations.huggingface.trainer import (
+    DiversityDropAlert,
+    DiversityDropWarning,
+    TrainerMonitor,
+    attach_trainer,
+)
 
 __all__ = [
     "BUILDERS",
     "TG_COLUMNS",
+    "DiversityDropAlert",
+    "DiversityDropWarning",
     "ProvenanceCounts",
+    "TrainerMonitor",
+    "attach_trainer",
     "card_header",
     "dataset_kind",
     "dataset_name",
     "dataset_splits",
+    "distinct_n",
     "export_hf",
     "load_local",
+    "rare_word_coverage",
+    "rare_words",
     "render_card",
 ]
