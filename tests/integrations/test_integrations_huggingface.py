@@ -72,6 +72,13 @@ def test_rows_without_a_text_column_are_tabular_samples_like_a_parquet_row(sqlit
     assert sorted(from_file.sample_ids) == sorted(from_table.sample_ids)
 
 
+def test_a_dataframe_ingests_as_its_arrow_table(sqlite_ledger: Ledger):
+    table = _table()
+    from_table = sqlite_ledger.ingest(table, generator_column="model_name", generation_column="gen")
+    from_frame = sqlite_ledger.ingest(table.to_pandas(), generator_column="model_name", generation_column="gen")
+    assert from_frame.sample_ids == from_table.sample_ids and from_frame.added == 0
+
+
 def test_bad_inputs_are_one_line_errors(sqlite_ledger: Ledger):
     with pytest.raises(UnknownChoiceError, match=r"Unknown origin column 'source'"):
         sqlite_ledger.ingest(_table(), origin_column="source")

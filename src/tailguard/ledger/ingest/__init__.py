@@ -7,7 +7,8 @@ see :mod:`tailguard.tasks`), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy`
 ``.ndjson`` whose first line is a dataset record), ``hf``
 (a Hugging Face ``save_to_disk`` folder or local data files read by ``datasets``; see
 :mod:`tailguard.ledger.ingest.hf`). Instead of a path, :func:`run_ingest` also takes a
-``datasets`` ``Dataset``, ``DatasetDict`` or ``IterableDataset``, or a ``pyarrow.Table``.
+``datasets`` ``Dataset``, ``DatasetDict`` or ``IterableDataset``, a ``pyarrow.Table`` or a pandas
+DataFrame.
 
 Every provenance field and flag is validated on entry (:mod:`tailguard.ledger.fields`).
 Origin comes from the ``origin`` flag, a per-record ``origin`` field, or evidence in
@@ -191,7 +192,12 @@ def _ingest_object(ledger: Ledger, obj: Any, options: IngestOptions, *, origin: 
     from tailguard.integrations.huggingface.batches import dataset_name
     from tailguard.ledger.ingest.hf import is_arrow_table
 
-    name = f"arrow:Table({obj.num_rows} rows)" if is_arrow_table(obj) else dataset_name(obj)
+    if is_arrow_table(obj):
+        name = f"arrow:Table({obj.num_rows} rows)"
+    elif type(obj).__name__ == "DataFrame" and type(obj).__module__.startswith("pandas"):
+        name = f"pandas:DataFrame({len(obj)} rows)"
+    else:
+        name = dataset_name(obj)
     return _write(ledger, read_object(obj, options, name), name, "hf", f"ingest {name}", origin=origin,
                   as_version=as_version, skip_bad=skip_bad, progress=progress)
 

@@ -16,7 +16,8 @@ into Python values at a time, so a million-row dataset never is all at once.
   writes ``model_name``) and ``generation_column``; by default from the columns
   ``tg_origin``/``origin``, ``tg_generator``/``generator`` and ``tg_generation``/``generation``
   when present (tailguard's own export writes the ``tg_`` ones). A null cell, or no such
-  column, takes the ``--origin``/``--generator``/``--generation`` flag's value. ``""``
+  column, takes the ``--origin``/``--generator``/``--generation`` flag's value; a whole float
+  generation (pandas stores an int column with gaps as floats) is read as its int. ``""``
   means no column. ``tg_sample_id`` (written by the export) is checked against the
   row's content.
 
@@ -182,6 +183,9 @@ def _row(values: dict[str, list[Any]], at: int, index: int, columns: ColumnMap, 
     row: dict[str, Any] = {name: values[name][at] for name in data}
     for field, column in columns.fields.items():
         row[field] = values[column][at]
+    generation = row.get("generation")
+    if isinstance(generation, float) and generation.is_integer():  # pandas stores an int column with gaps as float
+        row["generation"] = int(generation)
     if columns.text is not None:
         row[columns.text] = values[columns.text][at]
     try:
@@ -222,9 +226,14 @@ def read_hf(path: Path, options: IngestOptions) -> Reader:
 
 
 def read_object(obj: Any, options: IngestOptions, name: str) -> Iterator[Item | BadItem]:
-    """An in-memory ``datasets`` object or ``pyarrow.Table`` (``name`` labels it in errors and sources)."""
+    """An in-memory ``datasets`` object, ``pyarrow.Table`` or pandas DataFrame (``name`` labels it in errors
+    and sources)."""
     from tailguard.integrations.huggingface.batches import dataset_splits
 
+    if type(obj).__name__ == "DataFrame" and type(obj).__module__.startswith("pandas"):
+        import pyarrow as pa
+
+        obj = pa.Table.from_pandas(obj, preserve_index=False)
     splits = table_splits(obj) if is_arrow_table(obj) else dataset_splits(obj)
     yield from read_splits(splits, options, where=name, source=name)
 
