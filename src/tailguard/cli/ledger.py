@@ -46,9 +46,10 @@ def init() -> None:
 
 def ingest(
     path: Annotated[str, typer.Argument(help="File or folder to ingest.")],
-    format: Annotated[str, typer.Option("--format", help="auto|yolo|images|jsonl|csv|parquet|npy|hf "
-                                                         "(hf: a datasets save_to_disk folder, or a local "
-                                                         ".parquet/.json/.jsonl/.csv/.txt read by datasets)")] = "auto",
+    format: Annotated[str, typer.Option("--format", help="auto|yolo|images|jsonl|csv|parquet|npy|hf|"
+                                                         "ultralytics-ndjson (hf: a datasets save_to_disk folder, "
+                                                         "or a local .parquet/.json/.jsonl/.csv/.txt read by "
+                                                         "datasets)")] = "auto",
     origin: Annotated[
         str | None, typer.Option("--origin", help="human|synthetic|pseudo_label|unknown (claimed for every item)")
     ] = None,
