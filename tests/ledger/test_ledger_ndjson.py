@@ -102,3 +102,33 @@ def test_bad_records_are_one_line_errors_naming_the_line(sqlite_ledger: Ledger, 
     with pytest.raises(TextFormatError, match=r"d\.ndjson:1: the first line must be the dataset record"):
         sqlite_ledger.ingest(path, format="ultralytics-ndjson")
     assert sqlite_ledger.count_samples() == 0
+
+
+def test_ultralytics_converter_reads_the_export(sqlite_ledger: Ledger, make_yolo_dataset, tmp_path):
+    """Ultralytics' own convert_ndjson_to_yolo turns the export back into the YOLO labels and images."""
+    pytest.importorskip("ultralytics")
+    import asyncio
+
+    from ultralytics.data.converter import convert_ndjson_to_yolo
+
+    data = make_yolo_dataset(n_train=3, n_val=2)
+    sqlite_ledger.ingest(data, origin="human", as_version="h")
+    target = sqlite_ledger.export("h", "ultralytics-ndjson", tmp_path / "out")
+    assert _lines(target)[0]["path"] == "."
+    converted = Path(asyncio.run(convert_ndjson_to_yolo(target, output_path=tmp_path / "conv")))
+    root = converted.parent
+
+    def rows(folder: Path) -> dict[str, list[list[float]]]:  # label rows per split (the converter renames files)
+        out: dict[str, list[list[float]]] = {}
+        for p in folder.rglob("*.txt"):
+            split = p.relative_to(folder).parts[0]
+            out.setdefault(split, []).extend([float(v) for v in line.split()] for line in p.read_text().splitlines())
+        return {k: sorted(v) for k, v in out.items()}
+
+    assert rows(root / "labels") == rows(data.parent / "labels")
+    def by_image(base: Path) -> dict[tuple[str, bytes], str]:  # (split, image bytes) -> its label file's text
+        return {(p.relative_to(base / "images").parts[0], p.read_bytes()):
+                (base / "labels" / p.relative_to(base / "images")).with_suffix(".txt").read_text().strip()
+                for p in (base / "images").rglob("*.png")}
+
+    assert by_image(root) == by_image(data.parent) and len(by_image(root)) == 5

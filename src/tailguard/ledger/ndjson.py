@@ -4,7 +4,8 @@
 Ultralytics' ``convert_ndjson_to_yolo`` reads it:
 
 - the first line describes the dataset: ``{"type": "dataset", "task", "name", "description",
-  "class_names": {"0": name, ...}}`` (plus ``kpt_shape`` for pose);
+  "class_names": {"0": name, ...}, "path": "."}`` (plus ``kpt_shape`` for pose; ``path`` tells
+  Ultralytics' converter to read the images of this local file from ``images/<split>/`` beside it);
 - then one line per image: ``{"type": "image", "file", "width", "height", "split",
   "annotations": {KEY: [[class, numbers...], ...]}}``, the numbers being the image's label
   line for its task (``boxes`` for detect, ``segments``, ``pose``, ``obb``; classify writes
@@ -13,7 +14,9 @@ Ultralytics' ``convert_ndjson_to_yolo`` reads it:
   annotation's origin, generator and confidence in the same order.
 
 The images are copied to ``out/images/<split>/<file>`` (``link=True`` hard-links them), where
-the ingest reads them back; no ``url`` is written, since nothing here is uploaded. Splits
+the ingest and Ultralytics' converter read them back; no ``url`` is written, since nothing here is
+uploaded (a classification NDJSON, for which the converter takes images by ``url`` only, is read
+back by tailguard alone). Splits
 are the stored ones (``train`` when none is stored). Labels are those of ``origins``,
 chosen per image as for the YOLO export (``both``).
 """
@@ -113,6 +116,8 @@ def export_ndjson(ledger: Ledger, version: str, out: Path, *, origins: Sequence[
     header: dict[str, Any] = {"type": "dataset", "task": task, "name": version,
                               "description": info.description or f"tailguard ledger version {version}",
                               "class_names": {str(i): n for i, n in enumerate(names)}}
+    if task != "classify":
+        header["path"] = "."  # Ultralytics reads a local NDJSON's images from <its folder>/<path>/images/<split>/
     if task == "pose":
         from tailguard.tasks.pose import kpt_shape_of
 

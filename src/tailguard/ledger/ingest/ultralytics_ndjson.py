@@ -3,7 +3,8 @@
 The first line is the dataset record (``type: dataset``, ``task``, ``class_names``, and
 ``kpt_shape`` for pose); every other line an image record (``type: image``, ``file``,
 ``split``, ``annotations``), as :mod:`tailguard.ledger.ndjson` writes them. Each image is
-read from ``images/<split>/<file>`` beside the NDJSON, else from ``<file>`` beside it;
+read from ``<path>/images/<split>/<file>``, else ``<path>/<file>``, where ``path`` is the dataset
+record's (relative to the NDJSON's folder; the folder itself when there is none);
 nothing is downloaded, so an image only reachable by its ``url`` is a bad item saying so.
 
 Provenance comes from ``metadata.tailguard`` when the record has it (``origin``,
@@ -27,6 +28,16 @@ from tailguard.ledger.types import ORIGINS, Box
 
 ANNOTATION_TASKS = {"boxes": "detect", "segments": "segment", "pose": "pose", "obb": "obb",
                     "classification": "classify"}
+
+
+def _base(record: Any, root: Path, where: str) -> Path:
+    """The folder images are read from: the dataset record's ``path`` (relative to the NDJSON's folder), else it."""
+    base = record.get("path") if isinstance(record, dict) else None
+    if base is None:
+        return root
+    if not isinstance(base, str) or not base or "\x00" in base:
+        raise TextFormatError(f"'path' must be a folder; got {base!r}", path=where, line=1)
+    return (root / base).resolve()
 
 
 def _header(record: Any, where: str) -> tuple[str, list[str], tuple[int, int] | None]:
@@ -132,6 +143,7 @@ def read_ndjson(path: Path, options: IngestOptions) -> Reader:
                     raise TextFormatError(f"invalid JSON ({exc})", path=where, line=number) from None
                 if not task:
                     task, names, kpt_shape = _header(record, where)
+                    root = _base(record, path.parent, where)
                     continue
                 if not isinstance(record, dict) or record.get("type") != "image":
                     raise TextFormatError('expected an image record ({"type": "image", ...})', path=where,
