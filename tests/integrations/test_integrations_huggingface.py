@@ -165,6 +165,24 @@ def test_audit_of_an_arrow_table_equals_the_dataframe_the_parquet_and_the_versio
         assert [(m.name, m.value) for m in other.metrics] == [(m.name, m.value) for m in first.metrics]
 
 
+def test_text_audit_of_an_arrow_table_equals_the_jsonl_and_the_version(sqlite_url: str, tmp_path: Path):
+    from tailguard.data import python_docs_paragraphs
+
+    docs = python_docs_paragraphs()
+    reference = docs[:300]
+    candidate = [d[: len(d) // 3] for d in docs[300:500]] + docs[300:310]  # shortened, with repeats
+    table = pa.table({"text": candidate, "tg_origin": ["synthetic"] * len(candidate)})
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in candidate))
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(table, as_version="cand")
+    reports = [audit(c, reference, seed=2) for c in (table, Source(str(tmp_path / "c.jsonl")),
+                                                       Source("cand", ledger_url=sqlite_url))]
+    for other in reports[1:]:
+        assert other.verdict == reports[0].verdict
+        assert [(m.name, m.value) for m in other.metrics] == [(m.name, m.value) for m in reports[0].metrics]
+    assert reports[0].verdict in ("warn", "collapse")
+
+
 # ------------------------------------------------------------------------------ without datasets
 @pytest.mark.skipif(is_available("datasets"), reason="checks the message shown when datasets is missing")
 def test_missing_datasets_is_one_line_with_the_install_hint(sqlite_ledger: Ledger, tmp_path: Path):

@@ -153,8 +153,11 @@ def test_evaluations_are_recorded_and_a_collapse_warns(text_ledger: Ledger, toke
     _fit(gen1, tokenizer, ["the value of the value of the value of the value"] * 8, steps=200, lr=1e-2)
     holder1 = _Holder(gen1, tokenizer)
     state1 = attach_trainer(holder1, ledger=text_ledger, version="human", n_samples=6, max_new_tokens=24, seed=3)
-    with pytest.warns(DiversityDropWarning, match=r"distinct_2 of the generations at step 5 is"):
+    with pytest.warns(DiversityDropWarning) as caught:
         _evaluate(holder1, step=5, loss=2.0)
+    messages = [str(w.message) for w in caught]
+    assert any(m.startswith("distinct_2 of the generations at step 5 is") for m in messages)
+    assert len(messages) == len(state1.alerts)
     (_, collapsed), = state1.evaluations
     assert collapsed["distinct_2"] < 0.8 * values["distinct_2"]
     metrics = {m.name: m.value for m in text_ledger.run_metrics(str(state1.run_id))}
