@@ -32,6 +32,10 @@ def test_walkthrough_runs(walkthrough):
     assert gen2["baseline"] == "docs-generated" and gen2["baseline_note"]
     assert all(row["baseline_value"] is not None for row in gen2["metrics"] if row["reason"] != "reported only")
     assert (cwd / "export" / "det" / "data.yaml").exists()
+    croissant = json.loads((cwd / "export" / "docs-croissant" / "croissant.json").read_text())
+    assert croissant["conformsTo"] == "http://mlcommons.org/croissant/1.1" and croissant["recordSet"][0]["field"]
+    ndjson = (cwd / "export" / "det-ndjson" / "dataset.ndjson").read_text().splitlines()
+    assert json.loads(ndjson[0])["type"] == "dataset" and "tailguard" in json.loads(ndjson[1])["metadata"]
     assert (cwd / "sim" / "gaussian" / "results.json").exists()
     assert (cwd / "demo" / "report.html").exists()
     assert "anchor refused (exit code 4)" in proc.stdout  # the gate's refusal, not a usage error (2)
