@@ -299,3 +299,24 @@ def test_cli_column_flags_and_export_formats(capsys, sqlite_url: str, tmp_path: 
     code = main(["--ledger", sqlite_url, "export", "v", "--format", "ultralytics-ndjson", "--out", str(tmp_path / "n")])
     err = capsys.readouterr().err
     assert code == 2 and "--format ultralytics-ndjson exports images" in err
+
+
+# ------------------------------------------------------------------------------ export plan (no datasets needed)
+def test_export_plan_columns_splits_and_refusals(sqlite_ledger: Ledger):
+    from tailguard.integrations.huggingface.export import export_plan
+
+    sqlite_ledger.ingest(pa.table({"text": ["a", "b", "c"], "origin": ["human", "synthetic", "human"],
+                                   "generator": [None, "gpt2-tiny", None]}), as_version="text")
+    schema, modality, by_split, stats = export_plan(sqlite_ledger, "text")
+    assert schema.names == ["text", "tg_sample_id", "tg_origin", "tg_generator", "tg_generation", "tg_parents"]
+    assert modality == "text" and not by_split and stats.n == 3 and stats.by_origin["synthetic"] == 1
+    sqlite_ledger.ingest(pa.table({"y": [1, 2], "x": [0.5, None]}), origin="human", as_version="rows")
+    schema, modality, _, _ = export_plan(sqlite_ledger, "rows")
+    assert modality == "tabular" and schema.names[:2] == ["x", "y"] and str(schema.field("x").type) == "double"
+    sqlite_ledger.create_version("both", ["version:text", "version:rows"])
+    with pytest.raises(BadInputError, match="mixes text and tabular samples"):
+        export_plan(sqlite_ledger, "both")
+    sqlite_ledger.add_samples([NewSample(content=b"s", uri=None, modality="text", origin="human",
+                                         extra={"split": "train/x"})], as_version="badsplit")
+    with pytest.raises(BadInputError, match="split name 'train/x' is not a datasets split name"):
+        export_plan(sqlite_ledger, "badsplit")

@@ -16,6 +16,7 @@ every sample already stored: the ids hash the same text (or canonical JSON row).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
 
 TG_COLUMNS = ("tg_sample_id", "tg_origin", "tg_generator", "tg_generation", "tg_parents")
+SPLIT_NAME = re.compile(r"\w+(\.\w+)*")  # what datasets accepts as a split name
 BATCH = 10_000
 
 
@@ -52,7 +54,7 @@ def _records(ledger: Ledger, version: str) -> Iterator[tuple[Any, dict[str, Any]
         yield rec, row
 
 
-def _schema(ledger: Ledger, version: str) -> tuple[Any, str, bool, ProvenanceCounts]:
+def export_plan(ledger: Ledger, version: str) -> tuple[Any, str, bool, ProvenanceCounts]:
     """Pass 1: the Arrow schema every batch is written with, the modality, whether every row has a split,
     and the provenance counts for the card."""
     import pyarrow as pa
@@ -80,6 +82,10 @@ def _schema(ledger: Ledger, version: str) -> tuple[Any, str, bool, ProvenanceCou
         schema = merge(batch, schema)
     if schema is None:
         raise EmptyDatasetError(f"version {version!r} has no samples to export", path=version)
+    bad = sorted(name for name in stats.by_split if not SPLIT_NAME.fullmatch(name))
+    if all_split and bad:
+        raise BadInputError(f"stored split name {bad[0]!r} is not a datasets split name (letters, digits, _ and "
+                            "dots between them)", path=version)
     if len(modalities) > 1:
         raise BadInputError(f"version {version!r} mixes text and tabular samples; export one modality at a time",
                             path=version)
@@ -104,7 +110,7 @@ def export_hf(ledger: Ledger, version: str, out: Path, *, progress: Callable[[in
     info = ledger.get_version(version)
     if any(out.iterdir()):
         raise UnsafePathError("--format hf writes a new dataset folder; --out must be empty or new", path=str(out))
-    schema, modality, by_split, stats = _schema(ledger, version)
+    schema, modality, by_split, stats = export_plan(ledger, version)
     work = Path(tempfile.mkdtemp(prefix=".tailguard-hf-", dir=out))
     try:
         writers: dict[str, Any] = {}
