@@ -320,3 +320,17 @@ def test_export_plan_columns_splits_and_refusals(sqlite_ledger: Ledger):
                                          extra={"split": "train/x"})], as_version="badsplit")
     with pytest.raises(BadInputError, match="split name 'train/x' is not a datasets split name"):
         export_plan(sqlite_ledger, "badsplit")
+
+
+def test_format_hf_refuses_what_datasets_would_not_read(capsys, sqlite_url: str, tmp_path: Path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.txt").write_text("x\n")
+    code = main(["--ledger", sqlite_url, "ingest", str(plain), "--format", "hf"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "not a datasets save_to_disk folder" in err
+    odd = tmp_path / "a.xyz"
+    odd.write_text("x")
+    code = main(["--ledger", sqlite_url, "ingest", str(odd), "--format", "hf"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "Unknown file suffix for --format hf '.xyz'" in err
