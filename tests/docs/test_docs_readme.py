@@ -94,7 +94,6 @@ def test_engines_walkthrough_gives_the_same_audit_on_a_pool_and_on_ray(tmp_path)
 
 
 def test_hugging_face_walkthrough_runs(tmp_path):
-    pytest.importorskip("datasets")
     proc = _run(_block("hugging face walkthrough"), tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "ingested corpus-hf: 5 samples; 4 new" in proc.stdout and "1 duplicates" in proc.stdout
@@ -102,3 +101,9 @@ def test_hugging_face_walkthrough_runs(tmp_path):
     assert "ingested export/corpus-hf: 5 samples; 0 new, 4 already in the ledger" in proc.stdout
     doc = json.loads((tmp_path / "export" / "corpus-croissant" / "croissant.json").read_text())
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
+    import mlcroissant
+
+    dataset = mlcroissant.Dataset(jsonld=str(tmp_path / "export" / "corpus-croissant" / "croissant.json"))
+    assert not dataset.metadata.ctx.issues.errors
+    records = list(dataset.records(record_set="samples"))
+    assert sorted(r["samples/origin"] for r in records) == [b"human"] * 3 + [b"synthetic"] * 2

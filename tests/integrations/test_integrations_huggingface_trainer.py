@@ -2,8 +2,9 @@
 
 A real GPT-2 is built from a ``GPT2Config`` (no weights downloaded) with a byte-level BPE trained
 here with ``tokenizers``. The callback is a real ``transformers.TrainerCallback`` called with real
-``TrainerState``/``TrainerControl`` objects; the last test runs it inside a real ``Trainer`` and skips
-when ``accelerate`` (which ``Trainer`` needs) is not installed.
+``TrainerState``/``TrainerControl`` objects, and the last tests run it inside real ``Trainer`` runs on
+CPU (``Trainer`` needs ``accelerate``, which the ``hf`` extra installs): two generations, the second
+trained on one repeated line, and a refused mix.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from tailguard.dependencies import is_available  # noqa: E402
 from tailguard.errors import BadInputError, GateRefusedError, ParameterError  # noqa: E402
 from tailguard.integrations.huggingface.trainer import (  # noqa: E402
     DiversityDropWarning,
@@ -176,22 +176,59 @@ def test_parameters_are_checked(text_ledger: Ledger, tokenizer):  # type: ignore
         attach_trainer(holder, ledger=text_ledger, version="nope")
 
 
-@pytest.mark.skipif(not is_available("accelerate"), reason="transformers' Trainer needs accelerate, not installed")
-def test_inside_a_real_trainer(text_ledger: Ledger, tokenizer, corpus, tmp_path: Path):  # type: ignore[no-untyped-def]
-    enc = tokenizer(corpus[:16], truncation=True, max_length=32)
+def _trainer(tokenizer, texts: list[str], out: Path, *, seed: int, steps: int, eval_steps: int, lr: float):  # type: ignore[no-untyped-def]
+    """A real ``transformers.Trainer`` on CPU that evaluates every ``eval_steps`` on held-out rows."""
+    enc = tokenizer(texts, truncation=True, max_length=32)
     rows = [{"input_ids": ids} for ids in enc["input_ids"]]
-    args = transformers.TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=4, eval_strategy="steps",
-                                          eval_steps=2, per_device_train_batch_size=4, per_device_eval_batch_size=4,
-                                          report_to=[], use_cpu=True, save_strategy="no", logging_steps=2)
-    trainer = transformers.Trainer(model=_model(tokenizer), args=args, train_dataset=rows, eval_dataset=rows[:8],
-                                   processing_class=tokenizer,
-                                   data_collator=transformers.DataCollatorForLanguageModeling(tokenizer, mlm=False))
-    state = attach_trainer(trainer, ledger=text_ledger, version="human", n_samples=4, max_new_tokens=16)
-    trainer.train()
-    assert [step for step, _ in state.evaluations] == [2, 4]
-    assert all("eval_perplexity" in v and "distinct_2" in v for _, v in state.evaluations)
-    refused = transformers.Trainer(model=_model(tokenizer), args=args, train_dataset=rows, processing_class=tokenizer,
-                                   data_collator=transformers.DataCollatorForLanguageModeling(tokenizer, mlm=False))
-    attach_trainer(refused, ledger=text_ledger, version="synthetic-only", policy="accumulate+anchor:0.3")
-    with pytest.raises(GateRefusedError):
-        refused.train()
+    args = transformers.TrainingArguments(output_dir=str(out), max_steps=steps, eval_strategy="steps",
+                                          eval_steps=eval_steps, per_device_train_batch_size=4,
+                                          per_device_eval_batch_size=4, learning_rate=lr, report_to=[], use_cpu=True,
+                                          save_strategy="no", logging_steps=eval_steps, seed=seed,
+                                          disable_tqdm=True)
+    return transformers.Trainer(model=_model(tokenizer, seed=seed), args=args, train_dataset=rows,
+                                eval_dataset=rows[: max(2, len(rows) // 4)], processing_class=tokenizer,
+                                data_collator=transformers.DataCollatorForLanguageModeling(tokenizer, mlm=False))
+
+
+def test_inside_a_real_trainer(text_ledger: Ledger, tokenizer, corpus, tmp_path: Path):  # type: ignore[no-untyped-def]
+    # Generation 0 learns the human corpus; the callback runs at each of the Trainer's own evaluations.
+    gen0 = _trainer(tokenizer, corpus[:32], tmp_path / "gen0", seed=0, steps=8, eval_steps=4, lr=3e-3)
+    state0 = attach_trainer(gen0, ledger=text_ledger, version="human", n_samples=6, max_new_tokens=24, seed=3)
+    gen0.train()
+    assert state0.gated and not state0.alerts
+    losses = {e["step"]: e["eval_loss"] for e in gen0.state.log_history if "eval_loss" in e}
+    assert sorted(losses) == [step for step, _ in state0.evaluations] == [4, 8]
+    recorded: dict[int, dict[str, float]] = {}
+    for m in text_ledger.run_metrics(str(state0.run_id)):
+        recorded.setdefault(int(m.step), {})[m.name] = m.value
+    for step, values in state0.evaluations:  # what the ledger holds is what the Trainer measured
+        assert values["eval_perplexity"] == pytest.approx(math.exp(losses[step]))
+        assert 0.0 < values["distinct_2"] <= 1.0 and "rare_word_coverage" in values
+        assert recorded[step] == values
+    run = next(r for r in text_ledger.model_runs() if r.id == state0.run_id)
+    assert run.trained_on == "human" and run.config["task"] == "causal-lm-train"
+
+    # Generation 1 learns one repeated line (what a collapsed generator writes): its generations lose diversity.
+    collapsed = ["the value of the value of the value of the value"] * 16
+    gen1 = _trainer(tokenizer, collapsed, tmp_path / "gen1", seed=1, steps=120, eval_steps=60, lr=1e-2)
+    state1 = attach_trainer(gen1, ledger=text_ledger, version="human", n_samples=6, max_new_tokens=24, seed=3)
+    with pytest.warns(DiversityDropWarning) as caught:
+        gen1.train()
+    assert state1.run_id != state0.run_id and [step for step, _ in state1.evaluations] == [60, 120]
+    best = state0.evaluations[-1][1]["distinct_2"]  # an earlier run counts at its last evaluation
+    last = state1.evaluations[-1][1]
+    assert last["distinct_2"] < 0.8 * best
+    assert len(caught) == len(state1.alerts) and any(a.metric == "distinct_2" and a.step == 120 for a in state1.alerts)
+    alerts = {(int(m.step), m.name): m.value for m in text_ledger.run_metrics(str(state1.run_id))
+              if m.name.startswith("alert/")}
+    assert alerts == {(a.step, f"alert/diversity_drop/{a.metric}"): pytest.approx(a.drop) for a in state1.alerts}
+    assert alerts[(120, "alert/diversity_drop/distinct_2")] == pytest.approx((best - last["distinct_2"]) / best)
+
+
+def test_a_real_trainer_refuses_an_unsafe_mix_before_the_first_step(text_ledger: Ledger, tokenizer, corpus,
+                                                                     tmp_path: Path):  # type: ignore[no-untyped-def]
+    trainer = _trainer(tokenizer, corpus[:8], tmp_path / "refused", seed=0, steps=4, eval_steps=2, lr=3e-3)
+    state = attach_trainer(trainer, ledger=text_ledger, version="synthetic-only", policy="accumulate+anchor:0.3")
+    with pytest.raises(GateRefusedError, match=r"human fraction 0\.00 < 0\.30"):
+        trainer.train()
+    assert trainer.state.global_step == 0 and not state.gated and state.run_id is None

@@ -40,18 +40,24 @@ if TYPE_CHECKING:
 SPEC = "http://mlcommons.org/croissant/1.1"
 DATA_FILE = "samples.parquet"
 RECORD_SET = "samples"
-#: The JSON-LD context of the Croissant 1.1 spec (its Appendix 1), with the PROV-O and RAI prefixes.
+#: The JSON-LD context of Croissant 1.1, key for key as the spec's 1.1 examples and ``mlcroissant`` write it
+#: (schema.org as ``https://schema.org/``; ``name`` and ``description`` may be language maps), plus the
+#: PROV-O prefix and the ``annotation`` term the 1.1 spec uses for data-level provenance.
 CONTEXT: dict[str, Any] = {
-    "@language": "en", "@vocab": "http://schema.org/", "sc": "http://schema.org/",
+    "@language": "en", "@vocab": "https://schema.org/", "annotation": "cr:annotation", "arrayShape": "cr:arrayShape",
+    "citeAs": "cr:citeAs", "column": "cr:column", "conformsTo": "dct:conformsTo", "containedIn": "cr:containedIn",
     "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
-    "dct": "http://purl.org/dc/terms/", "prov": "http://www.w3.org/ns/prov#",
-    "annotation": "cr:annotation", "citeAs": "cr:citeAs", "column": "cr:column", "conformsTo": "dct:conformsTo",
-    "containedIn": "cr:containedIn", "data": {"@id": "cr:data", "@type": "@json"},
-    "dataType": {"@id": "cr:dataType", "@type": "@vocab"}, "equivalentProperty": "cr:equivalentProperty",
-    "examples": {"@id": "cr:examples", "@type": "@json"}, "extract": "cr:extract", "field": "cr:field",
-    "fileObject": "cr:fileObject", "fileSet": "cr:fileSet", "format": "cr:format", "isArray": "cr:isArray",
-    "key": "cr:key", "recordSet": "cr:recordSet", "references": "cr:references", "source": "cr:source",
-    "subField": "cr:subField", "transform": "cr:transform", "sdVersion": "cr:sdVersion",
+    "data": {"@id": "cr:data", "@type": "@json"}, "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/", "description": {"@container": "@language"},
+    "equivalentProperty": "cr:equivalentProperty", "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract", "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet", "format": "cr:format", "includes": "cr:includes", "isArray": "cr:isArray",
+    "isLiveDataset": "cr:isLiveDataset", "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5",
+    "name": {"@container": "@language"}, "parentField": "cr:parentField", "path": "cr:path",
+    "prov": "http://www.w3.org/ns/prov#", "recordSet": "cr:recordSet", "references": "cr:references",
+    "regex": "cr:regex", "repeated": "cr:repeated", "replace": "cr:replace", "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/", "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField",
+    "transform": "cr:transform",
 }
 #: Parquet columns described as record-set fields: (column, dataType, description, is an array).
 FIELDS: tuple[tuple[str, str, str, bool], ...] = (
