@@ -4,7 +4,8 @@ A real GPT-2 is built from a ``GPT2Config`` (no weights downloaded) with a byte-
 here with ``tokenizers``. The callback is a real ``transformers.TrainerCallback`` called with real
 ``TrainerState``/``TrainerControl`` objects, and the last tests run it inside real ``Trainer`` runs on
 CPU (``Trainer`` needs ``accelerate``, which the ``hf`` extra installs): two generations, the second
-trained on one repeated line, and a refused mix.
+trained on one repeated line; a refused mix; and an ``export --format hf`` loaded with ``datasets``,
+tokenized and trained on, where a row from outside the version stops the run.
 """
 
 from __future__ import annotations
@@ -232,3 +233,41 @@ def test_a_real_trainer_refuses_an_unsafe_mix_before_the_first_step(text_ledger:
     with pytest.raises(GateRefusedError, match=r"human fraction 0\.00 < 0\.30"):
         trainer.train()
     assert trainer.state.global_step == 0 and not state.gated and state.run_id is None
+
+
+def test_a_real_trainer_on_an_hf_export_gates_the_rows_it_trains_on(text_ledger: Ledger, tokenizer,
+                                                                     tmp_path: Path):  # type: ignore[no-untyped-def]
+    import datasets
+
+    text_ledger.export("human", "hf", tmp_path / "export")
+    exported = datasets.load_from_disk(str(tmp_path / "export"))
+    assert len(exported) == CORPUS_SIZE
+
+    def tokenized(ds):  # type: ignore[no-untyped-def]  # what a user does before training; tg_sample_id stays
+        return ds.map(lambda rows: tokenizer(rows["text"], truncation=True, max_length=32), batched=True,
+                      remove_columns=["text", "tg_origin", "tg_generator", "tg_generation", "tg_parents"])
+
+    def trainer_on(ds, out: str):  # type: ignore[no-untyped-def]
+        args = transformers.TrainingArguments(output_dir=str(tmp_path / out), max_steps=2, eval_strategy="steps",
+                                              eval_steps=2, per_device_train_batch_size=4,
+                                              per_device_eval_batch_size=4, report_to=[], use_cpu=True,
+                                              save_strategy="no", disable_tqdm=True)
+        return transformers.Trainer(model=_model(tokenizer), args=args, train_dataset=ds,
+                                    eval_dataset=ds.select(range(8)), processing_class=tokenizer,
+                                    data_collator=transformers.DataCollatorForLanguageModeling(tokenizer, mlm=False))
+
+    inside = tokenized(exported.select(range(16)))
+    trainer = trainer_on(inside, "inside")
+    state = attach_trainer(trainer, ledger=text_ledger, version="human", n_samples=2, max_new_tokens=8)
+    trainer.train()  # the Trainer drops tg_sample_id from its batches; the callback reads it from the dataset
+    assert state.gated and [step for step, _ in state.evaluations] == [2]
+
+    stranger = datasets.Dataset.from_dict({"text": ["a row from elsewhere"], "tg_sample_id": ["0" * 32],
+                                           "tg_origin": ["human"], "tg_generator": [None], "tg_generation": [0],
+                                           "tg_parents": [[]]}, features=exported.features)
+    mixed = tokenized(datasets.concatenate_datasets([exported.select(range(15)), stranger]))
+    refused = trainer_on(mixed, "mixed")
+    attach_trainer(refused, ledger=text_ledger, version="human", n_samples=2, max_new_tokens=8)
+    with pytest.raises(BadInputError, match="1 of 16 training rows are not in ledger version 'human'"):
+        refused.train()
+    assert refused.state.global_step == 0
