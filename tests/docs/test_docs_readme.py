@@ -32,6 +32,10 @@ def test_walkthrough_runs(walkthrough):
     assert gen2["baseline"] == "docs-generated" and gen2["baseline_note"]
     assert all(row["baseline_value"] is not None for row in gen2["metrics"] if row["reason"] != "reported only")
     assert (cwd / "export" / "det" / "data.yaml").exists()
+    croissant = json.loads((cwd / "export" / "docs-croissant" / "croissant.json").read_text())
+    assert croissant["conformsTo"] == "http://mlcommons.org/croissant/1.1" and croissant["recordSet"][0]["field"]
+    ndjson = (cwd / "export" / "det-ndjson" / "dataset.ndjson").read_text().splitlines()
+    assert json.loads(ndjson[0])["type"] == "dataset" and "tailguard" in json.loads(ndjson[1])["metadata"]
     assert (cwd / "sim" / "gaussian" / "results.json").exists()
     assert (cwd / "demo" / "report.html").exists()
     assert "anchor refused (exit code 4)" in proc.stdout  # the gate's refusal, not a usage error (2)
@@ -97,3 +101,19 @@ def test_engines_walkthrough_gives_the_same_audit_on_a_pool_and_on_ray(tmp_path)
     assert [(m["name"], m["value"]) for m in pool["metrics"]] == [(m["name"], m["value"]) for m in ray["metrics"]]
     assert pool["verdict"] == ray["verdict"] == "collapse"
     assert (tmp_path / "sim" / "pool" / "results.json").exists()
+
+
+def test_hugging_face_walkthrough_runs(tmp_path):
+    proc = _run(_block("hugging face walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ingested corpus-hf: 5 samples; 4 new" in proc.stdout and "1 duplicates" in proc.stdout
+    assert "machine-generated" in proc.stdout  # the card's header, printed by head
+    assert "ingested export/corpus-hf: 5 samples; 0 new, 4 already in the ledger" in proc.stdout
+    doc = json.loads((tmp_path / "export" / "corpus-croissant" / "croissant.json").read_text())
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
+    import mlcroissant
+
+    dataset = mlcroissant.Dataset(jsonld=str(tmp_path / "export" / "corpus-croissant" / "croissant.json"))
+    assert not dataset.metadata.ctx.issues.errors
+    records = list(dataset.records(record_set="samples"))
+    assert sorted(r["samples/origin"] for r in records) == [b"human"] * 3 + [b"synthetic"] * 2

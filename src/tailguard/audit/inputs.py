@@ -246,6 +246,8 @@ def as_input(
             "a single string is ambiguous: pass a list of documents, or Source(...) for a path or version",
             path=name,
         )
+    if is_arrow_dataset(obj):
+        obj = dataset_frame(obj, name)
     if _is_pandas(obj, "Series"):
         kind, obj = _series_view(obj, name)
         modality = modality or kind
@@ -283,6 +285,55 @@ def as_input(
         raise BadInputError(f"{len(cats)} labels for {len(vectors)} samples", path=name)
     vectors, cats = canonical_order(vectors, cats)
     return AuditInput("vectors", len(vectors), name, vectors=vectors, categories=cats, feature_names=feature_names)
+
+
+def is_arrow_dataset(obj: Any) -> bool:
+    """Whether ``obj`` is a Hugging Face ``datasets`` object or a ``pyarrow.Table`` (no import needed to tell).
+
+    >>> import pyarrow as pa
+    >>> is_arrow_dataset(pa.table({"x": [1.0]})), is_arrow_dataset([1.0])
+    (True, False)
+    """
+    from tailguard.integrations.huggingface.batches import dataset_kind
+    from tailguard.ledger.ingest.hf import is_arrow_table
+
+    return is_arrow_table(obj) or dataset_kind(obj) is not None
+
+
+def dataset_frame(obj: Any, name: str) -> Any:
+    """A ``datasets`` object or ``pyarrow.Table`` as the pandas DataFrame an audit reads (:func:`table_view`).
+
+    The rows are read through the same Arrow batches as ``ingest`` reads them, every split of a
+    ``DatasetDict`` together (as the one version its ingest makes holds them), and without the
+    ``tg_`` provenance columns an export writes, which ingest keeps apart from the row too.
+
+    >>> import pyarrow as pa
+    >>> list(dataset_frame(pa.table({"x": [1.0], "tg_generation": [0]}), "t").columns)
+    ['x']
+    """
+    import pyarrow as pa
+
+    from tailguard.integrations.huggingface.batches import dataset_splits
+    from tailguard.ledger.ingest.hf import DEFAULT_COLUMNS, ID_COLUMN, SPLIT_COLUMN, is_arrow_table
+
+    if is_arrow_table(obj):
+        table = obj
+    else:
+        tables = []
+        for part in dataset_splits(obj):
+            batches = [pa.Table.from_pydict(b) if isinstance(b, dict) else b for b in part.batches]
+            tables.extend(pa.table(b) if isinstance(b, pa.RecordBatch) else b for b in batches)
+        if not tables:
+            raise EmptyDatasetError("the dataset has no rows", path=name)
+        try:
+            table = pa.concat_tables(tables, promote_options="default")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise BadInputError(f"the splits have different columns ({str(exc).splitlines()[0]})", path=name) from None
+    internal = {ID_COLUMN, SPLIT_COLUMN} | {c for cols in DEFAULT_COLUMNS.values() for c in cols if c.startswith("tg_")}
+    keep = [c for c in table.column_names if c not in internal]
+    if table.num_rows == 0:
+        raise EmptyDatasetError("the dataset has no rows", path=name)
+    return table.select(keep).to_pandas()
 
 
 def _is_pandas(obj: Any, kind: str) -> bool:

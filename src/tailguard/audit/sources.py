@@ -2,7 +2,8 @@
 
 A :class:`Source` is resolved lazily. A path that exists is read by its format
 (``.npy``, ``.csv``, ``.parquet``, ``.jsonl``/``.txt`` text, an image folder, a
-YOLO ``data.yaml``); any other string is a ledger version name.
+YOLO ``data.yaml``, a Hugging Face ``save_to_disk`` folder); any other string is a
+ledger version name.
 
 >>> import numpy as np, tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -125,6 +126,11 @@ def load_path(
 
         if is_class_layout(path):  # an Ultralytics classification dataset: train/<class>/<image>
             return _load_yolo(path, name, origins)
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():  # a datasets save_to_disk
+            from tailguard.integrations.huggingface.batches import load_local
+
+            _origins_need_detection(origins, "a Hugging Face dataset", name)
+            return as_input(load_local(path), modality=modality, name=name, embedder=embedder, seed=seed)
     if suffix in (".yaml", ".yml"):
         return _load_yolo(path, name, origins)
     _origins_need_detection(origins, "not a YOLO dataset", name)

@@ -46,7 +46,10 @@ def init() -> None:
 
 def ingest(
     path: Annotated[str, typer.Argument(help="File or folder to ingest.")],
-    format: Annotated[str, typer.Option("--format", help="auto|yolo|images|jsonl|csv|parquet|npy")] = "auto",
+    format: Annotated[str, typer.Option("--format", help="auto|yolo|images|jsonl|csv|parquet|npy|hf|"
+                                                         "ultralytics-ndjson (hf: a datasets save_to_disk folder, "
+                                                         "or a local .parquet/.json/.jsonl/.csv/.txt read by "
+                                                         "datasets)")] = "auto",
     origin: Annotated[
         str | None, typer.Option("--origin", help="human|synthetic|pseudo_label|unknown (claimed for every item)")
     ] = None,
@@ -64,6 +67,19 @@ def ingest(
                                                 "data.yaml's task, kpt_shape means pose, a train/<class>/ tree "
                                                 "classify, else read from the label lines).")
     ] = None,
+    origin_column: Annotated[
+        str | None, typer.Option("--origin-column", help="--format hf: column of each row's origin (default: "
+                                                         "tg_origin or origin when present; '' for none).")
+    ] = None,
+    generator_column: Annotated[
+        str | None, typer.Option("--generator-column", help="--format hf: column of each row's generator, e.g. "
+                                                            "distilabel's model_name (default: tg_generator or "
+                                                            "generator).")
+    ] = None,
+    generation_column: Annotated[
+        str | None, typer.Option("--generation-column", help="--format hf: column of each row's generation "
+                                                             "(default: tg_generation or generation).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest a dataset atomically; origin comes from --origin, per-record fields or file evidence.
@@ -75,7 +91,9 @@ def ingest(
     with _open() as ledger:
         report = ledger.ingest(path, format=format, origin=origin, generator=generator, generation=generation,
                             verified_by=verified_by, as_version=as_version, skip_bad=skip_bad,
-                            progress=sys.stderr.isatty() and not as_json, text_column=text_column, task=task)
+                            progress=sys.stderr.isatty() and not as_json, text_column=text_column, task=task,
+                               origin_column=origin_column, generator_column=generator_column,
+                               generation_column=generation_column)
     if as_json:
         data = {k: v for k, v in report.__dict__.items() if k != "sample_ids"} | {"n_samples": len(report.sample_ids)}
         typer.echo(_dump(data))
@@ -248,14 +266,17 @@ def lineage(
 def export(
     version: Annotated[str, typer.Argument(help="Version to export.")],
     out: Annotated[str, typer.Option("--out", help="Output folder (nothing is written outside it).")],
-    format: Annotated[str, typer.Option("--format", help="yolo|jsonl|parquet")] = "yolo",
+    format: Annotated[str, typer.Option("--format", help="yolo|jsonl|parquet|hf|croissant|ultralytics-ndjson")] = (
+        "yolo"
+    ),
     origins: Annotated[str, typer.Option("--origins", help="Label origins to write, comma-separated.")] = (
         "human,pseudo_label"
     ),
     both: Annotated[str, typer.Option("--both", help="prefer-human|merge|skip when an image has several")] = (
         "prefer-human"
     ),
-    link: Annotated[bool, typer.Option("--link", help="Hard-link images instead of copying them (yolo).")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Hard-link images instead of copying them (yolo, "
+                                                      "ultralytics-ndjson).")] = False,
     val_fraction: Annotated[
         float | None, typer.Option("--val-fraction", help="Val share F in (0, 1), split by a seeded hash of the "
                                                           "sample id (yolo; replaces the stored split).")
@@ -269,7 +290,9 @@ def export(
                                                 "are written (default: the one the version holds).")
     ] = None,
 ) -> None:
-    """Export a version: YOLO data.yaml + image lists + labels, or JSONL, or Parquet.
+    """Export a version: YOLO data.yaml + image lists + labels, JSONL, Parquet, a Hugging Face save_to_disk
+    folder with a dataset card (hf), Parquet + Croissant 1.1 JSON-LD (croissant), or the Ultralytics Platform's
+    dataset NDJSON with the images (ultralytics-ndjson).
 
     Default labels: human boxes, plus pseudo-label boxes on images without human ones.
     Images are copied (--link hard-links them). A version without a val split needs

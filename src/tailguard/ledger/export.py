@@ -1,4 +1,7 @@
-"""Export a version: ``yolo`` (data.yaml + image lists + labels), ``jsonl`` or ``parquet``.
+"""Export a version: ``yolo`` (data.yaml + image lists + labels), ``jsonl``, ``parquet``, ``hf`` (a
+Hugging Face ``save_to_disk`` folder with a dataset card: :mod:`tailguard.integrations.huggingface.export`),
+``croissant`` (Parquet + Croissant 1.1 JSON-LD with PROV-O: :mod:`tailguard.ledger.croissant`) or
+``ultralytics-ndjson`` (the Ultralytics Platform's dataset NDJSON: :mod:`tailguard.ledger.ndjson`).
 
 Labels are written from the stored boxes of the chosen ``origins`` (default: human and
 pseudo_label). When one image has boxes from several chosen origins, ``both`` decides:
@@ -51,7 +54,7 @@ from tailguard.ledger.types import ORIGINS, Box, SampleRecord
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
 
-EXPORT_FORMATS = ("yolo", "jsonl", "parquet")
+EXPORT_FORMATS = ("yolo", "jsonl", "parquet", "hf", "croissant", "ultralytics-ndjson")
 BOTH_MODES = ("prefer-human", "merge", "skip")
 DEFAULT_ORIGINS: tuple[str, ...] = ("human", "pseudo_label")
 SPLITS = ("train", "val", "test")
@@ -127,8 +130,8 @@ def _check(fmt: str, origins: Sequence[str], both: str, val_fraction: float | No
         raise ParameterError("Pass either 'val_fraction' (--val-fraction) or 'val_from' (--val-from) to "
                              f"export_version, not both. Got {val_fraction!r} and {val_from!r}.")
     if fmt != "yolo":
-        for key, value in (("val_fraction", val_fraction), ("val_from", val_from), ("link", link or None),
-                           ("task", task)):
+        for key, value in (("val_fraction", val_fraction), ("val_from", val_from),
+                           ("link", None if fmt == "ultralytics-ndjson" else (link or None)), ("task", task)):
             if value is not None:
                 raise ParameterError(f"The '{key}' parameter of export_version applies to format 'yolo' only. "
                                      f"Got format {fmt!r}.")
@@ -169,6 +172,18 @@ def export_version(
     if fmt == "yolo":
         return _export_yolo(ledger, version, out,
                             _YoloOptions(origins, both, link, val_fraction, val_from, seed, task), progress)
+    if fmt == "hf":
+        from tailguard.integrations.huggingface.export import export_hf
+
+        return export_hf(ledger, version, out, progress=progress)
+    if fmt == "croissant":
+        from tailguard.ledger.croissant import export_croissant
+
+        return export_croissant(ledger, version, out, origins=origins, both=both, progress=progress)
+    if fmt == "ultralytics-ndjson":
+        from tailguard.ledger.ndjson import export_ndjson
+
+        return export_ndjson(ledger, version, out, origins=origins, both=both, link=link, progress=progress)
     return _export_table(ledger, version, fmt, out, origins, both, progress)
 
 
@@ -201,7 +216,7 @@ def _write_text(target: Path, text: str) -> None:
         part.write_text(text, encoding="utf-8")
 
 
-def _place_file(src: str, dst: Path, link: bool) -> None:
+def place_file(src: str, dst: Path, link: bool) -> None:
     """Copy (or hard-link, falling back to a copy) ``src`` to ``dst`` under a temporary name first."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dst) as part:
@@ -373,7 +388,7 @@ def _export_yolo(ledger: Ledger, version: str, out: Path, opts: _YoloOptions,
     lists: dict[str, list[str]] = {}
     unlabelled: list[str] = []
     for item, rel in placed:
-        _place_file(item.rec.uri or "", safe_join(out / "images", rel), opts.link)
+        place_file(item.rec.uri or "", safe_join(out / "images", rel), opts.link)
         label = safe_join(out / "labels", PurePosixPath(rel).with_suffix(".txt").as_posix())
         if item.boxes:
             label.parent.mkdir(parents=True, exist_ok=True)
@@ -462,7 +477,7 @@ def _export_classify(version: str, out: Path, opts: _YoloOptions, found: _Collec
         for name in names:                                # folders it finds, so a missing one shifts the class ids
             safe_join(out, f"{split}/{name}").mkdir(parents=True, exist_ok=True)
     for item, rel in placed:
-        _place_file(item.rec.uri or "", safe_join(out, rel), opts.link)
+        place_file(item.rec.uri or "", safe_join(out, rel), opts.link)
         if progress is not None:
             progress(1)
     splits: dict[str, int] = {}
@@ -506,8 +521,20 @@ def _rows(ledger: Ledger, version: str, origins: Sequence[str], both: str) -> It
         }
 
 
+def export_rows(ledger: Ledger, version: str, origins: Sequence[str] = DEFAULT_ORIGINS,
+                both: str = "prefer-human") -> Iterator[dict[str, Any]]:
+    """One row per occurrence of ``version`` as the JSONL and Parquet exports write it (labels of ``origins``)."""
+    return _rows(ledger, version, origins, both)
+
+
+def write_parquet(ledger: Ledger, version: str, target: Path, origins: Sequence[str] = DEFAULT_ORIGINS,
+                  both: str = "prefer-human", progress: Callable[[int], None] | None = None) -> Path:
+    """The Parquet export of ``version`` at ``target`` (atomically); returns ``target``."""
+    return _export_table(ledger, version, "parquet", target.parent, origins, both, progress, target=target)
+
+
 def _export_table(ledger: Ledger, version: str, fmt: str, out: Path, origins: Sequence[str], both: str,
-                  progress: Callable[[int], None] | None) -> Path:
+                  progress: Callable[[int], None] | None, target: Path | None = None) -> Path:
     if fmt == "jsonl":
         target = out / "samples.jsonl"
         with atomic_path(target) as part, open(part, "w", encoding="utf-8") as handle:
@@ -531,7 +558,7 @@ def _export_table(ledger: Ledger, version: str, fmt: str, out: Path, origins: Se
         ("source", pa.string()), ("synthetic_depth", pa.int64()), ("parents", pa.list_(pa.string())),
         ("extra", pa.string()), ("text", pa.string()), ("content", pa.binary()), ("labels", pa.list_(box)),
     ])
-    target = out / "samples.parquet"
+    target = target or out / "samples.parquet"
     # the footer is written when the writer closes, inside the block: only a finished file gets the name
     with atomic_path(target) as part, pq.ParquetWriter(part, arrow_schema) as writer:
         batch: list[dict[str, Any]] = []

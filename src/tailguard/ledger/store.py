@@ -191,7 +191,7 @@ class Ledger:
 
     def ingest(
         self,
-        path: str | Path,
+        path: str | Path | Any,
         *,
         format: str = "auto",
         origin: str | None = None,
@@ -203,18 +203,23 @@ class Ledger:
         progress: bool | Callable[[int], None] = False,
         text_column: str | None = None,
         task: str | None = None,
+        origin_column: str | None = None,
+        generator_column: str | None = None,
+        generation_column: str | None = None,
     ) -> IngestReport:
-        """Ingest a file or folder (yolo, images, jsonl, csv, parquet, npy) atomically.
+        """Ingest a file or folder (yolo, images, jsonl, csv, parquet, npy, hf) atomically, or a Hugging Face
+        ``datasets`` object or ``pyarrow.Table``.
 
         See :func:`tailguard.ledger.ingest.run_ingest` for the formats, the origin rules and
-        ``text_column`` (CSV/Parquet rows as text samples) and ``task`` (the Ultralytics task of a YOLO
-        dataset).
+        ``text_column`` (CSV/Parquet rows as text samples), ``task`` (the Ultralytics task of a YOLO
+        dataset) and the per-row provenance columns of a Hugging Face dataset.
         """
         from tailguard.ledger.ingest import run_ingest
 
         return run_ingest(self, path, format=format, origin=origin, generator=generator, generation=generation,
                           verified_by=verified_by, as_version=as_version, skip_bad=skip_bad, progress=progress,
-                          text_column=text_column, task=task)
+                          text_column=text_column, task=task, origin_column=origin_column,
+                          generator_column=generator_column, generation_column=generation_column)
 
     # ------------------------------------------------------------------ versions
     def create_version(

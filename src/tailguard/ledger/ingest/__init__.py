@@ -2,7 +2,13 @@
 
 Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml, an
 images/+labels/ tree or a classification train/<class>/ tree, any Ultralytics task:
-see :mod:`tailguard.tasks`), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``.
+see :mod:`tailguard.tasks`), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``,
+``ultralytics-ndjson`` (the Ultralytics Platform's dataset NDJSON, picked by ``auto`` for an
+``.ndjson`` whose first line is a dataset record), ``hf``
+(a Hugging Face ``save_to_disk`` folder or local data files read by ``datasets``; see
+:mod:`tailguard.ledger.ingest.hf`). Instead of a path, :func:`run_ingest` also takes a
+``datasets`` ``Dataset``, ``DatasetDict`` or ``IterableDataset``, a ``pyarrow.Table`` or a pandas
+DataFrame.
 
 Every provenance field and flag is validated on entry (:mod:`tailguard.ledger.fields`).
 Origin comes from the ``origin`` flag, a per-record ``origin`` field, or evidence in
@@ -15,9 +21,10 @@ error naming the file and line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import MissingInputError, ParameterError, UnknownChoiceError
 from tailguard.ledger.fields import check_generation, check_name, show
@@ -27,8 +34,8 @@ from tailguard.ledger.types import ORIGINS, IngestReport
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
 
-VALIDATING_READERS = ("jsonl", "csv", "parquet")  # they check every provenance field themselves, naming file:line
-FORMATS = ("auto", "yolo", "images", "jsonl", "csv", "parquet", "npy")
+VALIDATING_READERS = ("jsonl", "csv", "parquet", "hf", "ultralytics-ndjson")  # they check every provenance field themselves, naming file:line
+FORMATS = ("auto", "yolo", "images", "jsonl", "csv", "parquet", "npy", "hf", "ultralytics-ndjson")
 _SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                   ".npy": "npy", ".yaml": "yolo", ".yml": "yolo"}
 
@@ -36,10 +43,14 @@ _SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parque
 def detect_format(path: Path) -> str:
     """The format of ``path`` from its suffix or folder layout."""
     if path.is_file():
+        if path.suffix.lower() == ".ndjson" and _is_platform_ndjson(path):
+            return "ultralytics-ndjson"
         fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
         if fmt is None:
             raise UnknownChoiceError("file suffix", path.suffix or "(none)", _SUFFIX_FORMAT, path=str(path))
         return fmt
+    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+        return "hf"  # a datasets save_to_disk folder
     if (path / "data.yaml").is_file() or ((path / "images").is_dir() and (path / "labels").is_dir()):
         return "yolo"
     from tailguard.ledger.ingest.classify import is_class_layout
@@ -49,12 +60,34 @@ def detect_format(path: Path) -> str:
     return "images"
 
 
+def _is_platform_ndjson(path: Path) -> bool:
+    """Whether an .ndjson file opens with an Ultralytics Platform dataset record (``"type": "dataset"``)."""
+    import json
+
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    try:
+        record = json.loads(first)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(record, dict) and record.get("type") == "dataset"
+
+
 def open_reader(path: Path, fmt: str, options: IngestOptions) -> Reader:
     """The item reader of ``fmt`` for ``path``."""
     from tailguard.ledger.ingest import classify, images, jsonl, npy, tabular, yolo
 
     if options.task is not None and fmt not in ("yolo", "auto"):
         raise ParameterError(f"--task applies to --format yolo only. Got --format {fmt}.")
+    column_flags = {"--origin-column": options.origin_column, "--generator-column": options.generator_column,
+                    "--generation-column": options.generation_column}
+    for flag, value in column_flags.items():
+        if value is not None and fmt != "hf":
+            raise ParameterError(f"{flag} applies to --format hf only. Got --format {fmt}.")
+    if fmt == "hf":
+        from tailguard.ledger.ingest.hf import read_hf
+
+        return read_hf(path, options)
     if fmt == "yolo":
         if path.is_dir():
             if (path / "data.yaml").is_file():
@@ -75,15 +108,18 @@ def open_reader(path: Path, fmt: str, options: IngestOptions) -> Reader:
         return images.read_images(path, options)
     if path.is_dir():
         raise ParameterError(f"--format {fmt} needs a file. Got the folder {path}.")
+    from tailguard.ledger.ingest.ultralytics_ndjson import read_ndjson
+
     readers: dict[str, Callable[[Path, IngestOptions], Reader]] = {
         "jsonl": jsonl.read_jsonl, "csv": tabular.read_csv, "parquet": tabular.read_parquet, "npy": npy.read_npy,
+        "ultralytics-ndjson": read_ndjson,
     }
     return readers[fmt](path, options)
 
 
 def run_ingest(
     ledger: Ledger,
-    path: str | Path,
+    path: str | Path | Any,
     *,
     format: str = "auto",
     origin: str | None = None,
@@ -95,6 +131,9 @@ def run_ingest(
     progress: bool | Callable[[int], None] = False,
     text_column: str | None = None,
     task: str | None = None,
+    origin_column: str | None = None,
+    generator_column: str | None = None,
+    generation_column: str | None = None,
 ) -> IngestReport:
     """Ingest ``path`` atomically (see module doc). Returns an :class:`IngestReport`.
 
@@ -103,9 +142,13 @@ def run_ingest(
     are validated like the fields they stand for (:mod:`tailguard.ledger.fields`). ``task``
     (YOLO datasets): ``detect``, ``segment``, ``classify``, ``pose`` or ``obb``; ``None`` reads
     data.yaml's ``task`` (``kpt_shape``: pose), a ``train/<class>/`` layout as classify, else infers
-    it from the label lines.
+    it from the label lines. ``origin_column``, ``generator_column``, ``generation_column`` (format
+    ``hf``): the columns of each row's provenance (:mod:`tailguard.ledger.ingest.hf`).
+
+    ``path`` may also be a ``datasets`` ``Dataset``, ``DatasetDict`` or ``IterableDataset``, or a
+    ``pyarrow.Table`` (format ``auto`` or ``hf``): read a batch of rows at a time, like a saved one.
     """
-    path = Path(path)
+    in_memory = not isinstance(path, str | os.PathLike)
     if format not in FORMATS:
         raise UnknownChoiceError("format", format, FORMATS)
     if origin is not None and origin not in ORIGINS:
@@ -113,8 +156,18 @@ def run_ingest(
     generation = check_generation(generation, "--generation")
     generator = check_name(generator, "--generator")
     verified_by = check_name(verified_by, "--verified-by")
-    if text_column is not None and not isinstance(text_column, str):
-        raise ParameterError(f"The 'text_column' parameter of ingest must be a column name. Got {show(text_column)}.")
+    columns = {"text_column": text_column, "origin_column": origin_column, "generator_column": generator_column,
+               "generation_column": generation_column}
+    for key, value in columns.items():
+        if value is not None and not isinstance(value, str):
+            raise ParameterError(f"The '{key}' parameter of ingest must be a column name. Got {show(value)}.")
+    if in_memory:
+        if format not in ("auto", "hf"):
+            raise ParameterError(f"an in-memory dataset is read as format 'hf'. Got format {format!r}.")
+        return _ingest_object(ledger, path, IngestOptions(origin, generator, generation, verified_by, text_column,
+                                                          task, origin_column, generator_column, generation_column),
+                              origin=origin, as_version=as_version, skip_bad=skip_bad, progress=progress)
+    path = Path(path)
     if not path.exists():
         raise MissingInputError("no such file or folder", path=str(path))
     if task is not None:
@@ -123,12 +176,38 @@ def run_ingest(
         if task not in TASKS:
             raise UnknownChoiceError("task", task, TASKS)
     fmt = detect_format(path) if format == "auto" else format
-    options = IngestOptions(origin, generator, generation, verified_by, text_column, task)
+    options = IngestOptions(origin, generator, generation, verified_by, text_column, task, origin_column,
+                            generator_column, generation_column)
     reader = open_reader(path, fmt, options)
-    tick, close_progress = _progress(progress, f"ingest {path.name}")
+    return _write(ledger, reader, str(path.resolve()), fmt, f"ingest {path.name}", origin=origin,
+                  as_version=as_version, skip_bad=skip_bad, progress=progress)
+
+
+def _ingest_object(ledger: Ledger, obj: Any, options: IngestOptions, *, origin: str | None, as_version: str | None,
+                   skip_bad: bool, progress: bool | Callable[[int], None]) -> IngestReport:
+    from tailguard.ledger.ingest.hf import read_object
+
+    if options.task is not None:
+        raise ParameterError("--task applies to --format yolo only. Got an in-memory dataset.")
+    from tailguard.integrations.huggingface.batches import dataset_name
+    from tailguard.ledger.ingest.hf import is_arrow_table
+
+    if is_arrow_table(obj):
+        name = f"arrow:Table({obj.num_rows} rows)"
+    elif type(obj).__name__ == "DataFrame" and type(obj).__module__.startswith("pandas"):
+        name = f"pandas:DataFrame({len(obj)} rows)"
+    else:
+        name = dataset_name(obj)
+    return _write(ledger, read_object(obj, options, name), name, "hf", f"ingest {name}", origin=origin,
+                  as_version=as_version, skip_bad=skip_bad, progress=progress)
+
+
+def _write(ledger: Ledger, reader: Reader, where: str, fmt: str, label: str, *, origin: str | None,
+           as_version: str | None, skip_bad: bool, progress: bool | Callable[[int], None]) -> IngestReport:
+    tick, close_progress = _progress(progress, label)
     checked = fmt in VALIDATING_READERS
     try:
-        with ledger.write(path=str(path.resolve()), fmt=fmt, origin=origin, as_version=as_version,
+        with ledger.write(path=where, fmt=fmt, origin=origin, as_version=as_version,
                           progress=tick) as writer:
             for entry in reader:
                 if isinstance(entry, BadItem):

@@ -24,6 +24,9 @@ class IngestOptions:
     samples. ``None`` means a column named ``text`` when there is one; ``""`` means
     none (every row is a tabular sample). ``task`` (YOLO datasets): the Ultralytics task the
     labels are read as (``None``: data.yaml's, else inferred from the label lines).
+    ``origin_column``, ``generator_column``, ``generation_column`` (Hugging Face datasets,
+    :mod:`tailguard.ledger.ingest.hf`): the columns holding each row's provenance (``None``:
+    the default columns when present, ``""``: none).
     """
 
     origin: str | None = None
@@ -32,6 +35,9 @@ class IngestOptions:
     verified_by: str | None = None
     text_column: str | None = None
     task: str | None = None
+    origin_column: str | None = None
+    generator_column: str | None = None
+    generation_column: str | None = None
 
 
 @dataclass

@@ -86,7 +86,7 @@ def _text_column(names: list[str], option: str | None, where: str, is_text: Call
     return option
 
 
-def _row_item(row: dict[str, Any], line: int, path: Path, options: IngestOptions, text_column: str | None) -> Item:
+def row_item(row: dict[str, Any], line: int, path: Path, options: IngestOptions, text_column: str | None) -> Item:
     """The sample of one table row (typed values); raises a typed error naming ``path:line``."""
     where = str(path)
     item = f"{where}:{line}"
@@ -115,7 +115,7 @@ def _row_item(row: dict[str, Any], line: int, path: Path, options: IngestOptions
 def _safe_row(row: dict[str, Any], line: int, path: Path, options: IngestOptions,
               text_column: str | None) -> Item | BadItem:
     try:
-        return _row_item(row, line, path, options, text_column)
+        return row_item(row, line, path, options, text_column)
     except TailguardError as exc:
         return BadItem(f"{path}:{line}", exc)
 
