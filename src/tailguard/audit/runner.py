@@ -290,9 +290,13 @@ def run_suite(
                            kind, not plain, cand_data, ref_data if uses_ref else None))
     specs = [(j, p.label, p.cls, p.params, p.kind, p.standardized) for j, p in enumerate(plans)]
     tasks: list[_ShardTask] = []
+    fed_reference: list[tuple[int, Metric | _Failed]] = []
     if streamed:
         tasks = [_ShardTask(tuple(specs), lazy, None, batch_size, strict) for lazy in candidate]
-        tasks.append(_ShardTask(tuple(specs), None, {j: p.reference for j, p in enumerate(plans)}, batch_size, strict))
+        # The reference is already in this process: fed here, it is never copied to a worker (on a
+        # pool or Ray a 1M-row reference would otherwise travel, and stay, in one worker's memory).
+        fed_reference = _feed_shard(_ShardTask(tuple(specs), None, {j: p.reference for j, p in enumerate(plans)},
+                                               batch_size, strict))
     else:
         for j, plan in enumerate(plans):
             cand_parts, ref_parts = shards(plan.candidate, shard_rows), shards(plan.reference, shard_rows)
@@ -305,6 +309,8 @@ def run_suite(
         for fed in engine.map(_feed_shard, tasks[start : start + size]):
             for j, part in fed:
                 acc[j] = _fold(acc[j], part)
+    for j, part in fed_reference:  # after every shard, where the task list had it: the same merge order
+        acc[j] = _fold(acc[j], part)
     merged = [(plan.label, acc[j], strict) for j, plan in enumerate(plans)]
 
     def done(i: int, _result: Any) -> None:
