@@ -22,6 +22,8 @@ MODULES = [
     "tailguard.simulate.loop",
     "tailguard.simulate.executor",
     "tailguard.simulate.results",
+    "tailguard.simulate.stats",
+    "tailguard.simulate.perseed",
     "tailguard.simulate.report",
     *[f"tailguard.simulate.families.{f}" for f in BUILTIN],
 ]
@@ -98,7 +100,7 @@ def test_results_json_shape_and_round_trip(tmp_path) -> None:
     assert d["family"] == "gaussian"
     for policy in ("replace", "accumulate"):
         stats = d["policies"][policy]["variance_ratio"]
-        assert set(stats) == {"mean", "median", "p10", "p90"}
+        assert set(stats) == {"n", "mean", "median", "p10", "p90", "se", "ci_low", "ci_high"}
         assert all(len(v) == 5 for v in stats.values())
         vals = res.per_seed(policy, "variance_ratio")
         assert stats["median"][3] == pytest.approx(float(np.median(vals[:, 3])))

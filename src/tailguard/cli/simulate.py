@@ -93,7 +93,7 @@ def simulate_command(
     )
     if runner is not None:
         runner.close()
-    path = write_report(results, str(out_dir))
+    path = write_report(results, str(out_dir), save_results=False)  # simulate(out=...) wrote them
     console = Console()
     table = Table(title=f"{fam.name}: tail metrics, median over {seeds} seeds")
     for col in ("policy", "metric", "gen 0", f"gen {generations}", "change", "status"):
@@ -107,7 +107,7 @@ def simulate_command(
     console.print(table)
     if audit_last:
         _print_audits(console, results, fam, seed, Path(out_dir), colours)
-    typer.echo(f"results: {Path(out_dir) / 'results.json'}")
+    typer.echo(f"results: {Path(out_dir) / 'results.json'} (every seed: {Path(out_dir) / 'per_seed.parquet'})")
     typer.echo(f"report: {path}")
 
 

@@ -240,11 +240,15 @@ def render_html(results: SimulationResults, *, family_obj: Any = None, setup: An
     )
 
 
-def write_report(results: SimulationResults, out_dir: str | Path, **kwargs: Any) -> Path:
-    """Write ``results.json`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+def write_report(results: SimulationResults, out_dir: str | Path, *, save_results: bool = True,
+                 **kwargs: Any) -> Path:
+    """Write ``results.json`` (with ``per_seed.parquet``; skipped with ``save_results=False``, when
+    :func:`~tailguard.simulate.simulate` already wrote them there) and ``report.html`` into
+    ``out_dir``; returns the HTML path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results.save(out / "results.json")
+    if save_results:
+        results.save(out / "results.json")
     path = out / "report.html"
     path.write_text(render_html(results, **kwargs), encoding="utf-8")
     return path
