@@ -81,8 +81,7 @@ def _chain_task(args: tuple[Any, ...], on_generation: Callable[[int], None] | No
 
 
 def _run_vectorised(family: Family, spec: str, generations: int, seeds: int, m: int, entropy: int) -> dict:
-    rng = stream(entropy, seed=0, generation=0, purpose="vectorised")
-    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, rng=rng)
+    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, entropy=entropy)
 
 
 def _engine_for(engine: Any, workers: int) -> tuple[Any, bool]:
@@ -148,8 +147,10 @@ def simulate(
         resume: continue chains from their checkpoints in ``out``.
         progress: show a rich progress bar (True) or call ``progress(advance, total)``.
         entropy: the root seed of all random streams.
-        vectorised: run the Gaussian's ``replace``/``accumulate`` vectorised across
-            seeds (same law as the generic loop; no per-generation checkpoints).
+        vectorised: run the policies a family can run for all seeds at once (the Gaussian's
+            ``replace``/``accumulate``) on that path. It draws the generic loop's random
+            streams, so every seed's numbers are the same on both paths (to rounding) and the
+            policies of a seed stay paired; it writes no per-generation checkpoints.
         family_params: parameters when ``family`` is a name.
         audit_metrics: names of ``tailguard.metrics`` metrics measured every generation on
             the samples' features against held-out human data (default: the family's

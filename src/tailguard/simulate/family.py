@@ -94,9 +94,14 @@ class Family(Configurable):
     vectorised_policies: ClassVar[tuple[str, ...]] = ()
 
     def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
-                            rng: np.random.Generator) -> dict[str, Any]:
+                            entropy: int) -> dict[str, Any]:
         """All seeds of ``policy`` at once (only for :attr:`vectorised_policies`): ``{"metrics": {name:
-        array (seeds, generations + 1)}, "first": ..., "last": ...}``, the same law as the generic loop."""
+        array (seeds, generations + 1)}, "first": ..., "last": ...}``.
+
+        It must draw from the same streams as the generic loop
+        (:class:`~tailguard.simulate.seeding.ChainStreams` of ``(entropy, seed)``: ``setup`` at
+        generation 0, ``sample`` at each generation...), so that every seed gets the numbers the
+        loop would give it and stays paired with the policies the loop runs (tested)."""
         raise NotImplementedError(f"family {self.name!r} has no vectorised path")
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:

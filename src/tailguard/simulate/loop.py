@@ -31,7 +31,7 @@ from tailguard.errors import BadInputError
 from tailguard.origins import Origin
 from tailguard.simulate import checkpoint
 from tailguard.simulate.family import EvalContext, Family, Setup
-from tailguard.simulate.seeding import stream
+from tailguard.simulate.seeding import ChainStreams
 
 HUMAN, SYNTHETIC = int(Origin.HUMAN), int(Origin.SYNTHETIC)
 
@@ -83,6 +83,7 @@ class _Chain:
 
     def __init__(self, family: Family, policy: Any, seed: int, sample_size: int, entropy: int):
         self.family, self.policy, self.seed, self.m, self.entropy = family, policy, seed, sample_size, entropy
+        self.streams = ChainStreams(entropy, seed)
         self.setup: Setup = family.setup(sample_size, self.rng(0, "setup"))
         train = np.asarray(self.setup.train)
         if len(train) == 0:
@@ -102,7 +103,7 @@ class _Chain:
         self.audit_directions: dict[str, bool] = {}
 
     def rng(self, generation: int, purpose: str) -> np.random.Generator:
-        return stream(self.entropy, seed=self.seed, generation=generation, purpose=purpose)
+        return self.streams.get(generation, purpose)
 
     # -- pool -----------------------------------------------------------------
     def _pool(self, rows: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray) -> Any:
