@@ -145,16 +145,62 @@ class Family(Configurable):
         return tuple(m.name for m in cls.metrics if m.tail)
 
 
-FAMILIES: Registry[type[Family]] = Registry("family")
+FAMILIES: Registry[type[Family]] = Registry("family", entry_point_group="tailguard.families")
 
 _BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "pseudolabel", "yolo")
 for _name in _BUILTIN:
     FAMILIES.register_lazy(_name, f"tailguard.simulate.families.{_name}")
 
 
+SAMPLE_KINDS = ("hist", "scatter", "images", "text", "bars", "labels")
+
+
+def validate_family(cls: Any) -> type[Family]:
+    """Check a family class before it is registered (a plug-in's): a :class:`Family` subclass with
+    a lower-case ``name``, its own ``setup``, ``fit``, ``sample`` and ``evaluate``, metrics declared
+    as :class:`MetricSpec` with distinct names, a known ``sample_kind``, and defaults that pass its
+    parameter table. Returns ``cls``.
+
+    >>> class Half(Family):
+    ...     name = "half"
+    ...     def setup(self, sample_size, rng): ...
+    >>> validate_family(Half)
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.ParameterError: family 'half' (Half) does not implement fit, sample, evaluate
+    """
+    import re
+
+    from tailguard.errors import ParameterError
+    from tailguard.validation import validate_params
+
+    if not (isinstance(cls, type) and issubclass(cls, Family)):
+        raise ParameterError(f"a family must be a subclass of tailguard.simulate.Family. Got {cls!r}.")
+    name = getattr(cls, "name", None)
+    where = f"family {name!r} ({cls.__name__})"
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        raise ParameterError(f"{where} needs a name of lower-case letters, digits, '-' or '_'. Got {name!r}.")
+    missing = [m for m in ("setup", "fit", "sample", "evaluate") if getattr(cls, m) is getattr(Family, m)]
+    if missing:
+        raise ParameterError(f"{where} does not implement {', '.join(missing)}")
+    specs = list(cls.metrics)
+    if not specs or not all(isinstance(m, MetricSpec) for m in specs):
+        raise ParameterError(f"{where} must declare its metrics as a non-empty tuple of MetricSpec")
+    names = [m.name for m in specs]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{where} declares a metric twice: {sorted(n for n in names if names.count(n) > 1)[0]!r}")
+    if cls.sample_kind not in SAMPLE_KINDS:
+        raise ParameterError(f"{where}: sample_kind {cls.sample_kind!r} is not one of {', '.join(SAMPLE_KINDS)}")
+    unknown = sorted(set(cls.defaults) - set(cls.params))
+    if unknown:
+        raise ParameterError(f"{where}: defaults name {', '.join(map(repr, unknown))}, not in its params table")
+    validate_params(where, dict(cls.defaults), {k: cls.params[k] for k in cls.defaults})
+    return cls
+
+
 def register_family(cls: type[Family]) -> type[Family]:
-    """Class decorator: register ``cls`` under ``cls.name``."""
-    return FAMILIES.register(cls.name)(cls)
+    """Class decorator: check ``cls`` (:func:`validate_family`) and register it under ``cls.name``."""
+    return FAMILIES.register(cls.name)(validate_family(cls))
 
 
 def get_family(name: str, **params: Any) -> Family:
