@@ -123,6 +123,17 @@ class Policy:
         ``tail-preserve``)."""
         return any(s.needs_features for s in self._steps)
 
+    def oldest_round(self, current_round: int) -> int | None:
+        """The oldest round whose non-human rows this policy can use from ``current_round`` on
+        (``None``: any), from its source's hint when no step needs older rows (``needs_history``).
+
+        >>> parse_policy("replace+anchor:0.2").oldest_round(5), parse_policy("accumulate").oldest_round(5)
+        (5, None)
+        """
+        if any(s.needs_history for s in self._steps):
+            return None
+        return self.source.oldest_round(current_round)
+
     @property
     def min_human_fraction(self) -> float:
         """The smallest human fraction this policy promises (``anchor:F`` gives F)."""

@@ -95,6 +95,9 @@ class Step(Configurable):
     requires_target_size: ClassVar[bool] = False
     #: the step reads feature vectors or texts of the pool (the simulator then builds them)
     needs_features: ClassVar[bool] = False
+    #: the step may read non-human rows that no source would select any more (a plug-in may, so
+    #: True by default); when no step of a policy does, the simulator drops such rows from its pool
+    needs_history: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         missing = [key for key in self.required if key not in params]
@@ -120,6 +123,11 @@ class Step(Configurable):
         """Kinds ``source``, ``filter``, ``dedup``: ``(keep_mask, reason)`` over the pool, or a list
         of :class:`~tailguard.policy.candidates.Exclusion`. Rows an earlier step dropped stay dropped."""
         raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement apply(state)")
+
+    def oldest_round(self, current_round: int) -> int | None:
+        """Sources: the oldest round whose non-human rows :meth:`apply` can keep at ``current_round``
+        or later (``None``: any round). Only a hint for dropping rows no generation can use."""
+        return None
 
     def empty_message(self, current_round: int) -> str:
         """Sources: the error when no candidate is left after :meth:`apply`."""
@@ -192,6 +200,7 @@ def register_step(cls: type[Step]) -> type[Step]:
 class Replace(Step):
     """Train only on the newest round's output (items with ``round == current_round``)."""
 
+    needs_history = False
     name = "replace"
     kind = "source"
     summary = "train only on the previous generation's output"
@@ -199,6 +208,9 @@ class Replace(Step):
     def apply(self, state: StepState) -> tuple[np.ndarray, str]:
         cur = state.current_round
         return state.pool.round >= cur, f"replace: from a round before the current round {cur}"
+
+    def oldest_round(self, current_round: int) -> int | None:
+        return current_round
 
     def empty_message(self, current_round: int) -> str:
         return f"{self.spec()}: the pool has no rows from round {current_round}"
@@ -208,6 +220,7 @@ class Replace(Step):
 class Accumulate(Step):
     """Keep every item produced so far (``round <= current_round``); the size grows."""
 
+    needs_history = False
     name = "accumulate"
     kind = "source"
     summary = "keep all data so far"
@@ -224,6 +237,7 @@ class Accumulate(Step):
 class AccumulateSubsample(Step):
     """Accumulate, then draw a seeded subsample of ``target_size`` items."""
 
+    needs_history = False
     name = "accumulate-subsample"
     kind = "source"
     summary = "accumulate, but hold the training size fixed"
@@ -254,6 +268,7 @@ class Filter(Step):
     Near-duplicates are the ``dedup`` step's.
     """
 
+    needs_history = False
     name = "filter"
     kind = "filter"
     params: ClassVar = {
@@ -283,6 +298,7 @@ class Dedup(Step):
     nearest-neighbour spacing, rescaled to the pool's size (see :mod:`tailguard.policy.dedup`).
     """
 
+    needs_history = False
     name = "dedup"
     kind = "dedup"
     params: ClassVar = {
@@ -304,6 +320,7 @@ class Dedup(Step):
 class Fresh(Step):
     """Add ``fraction × target_size`` new human items from ``fresh_human`` each round (MAD's fresh loop)."""
 
+    needs_history = False
     name = "fresh"
     kind = "fresh"
     positional = "fraction"
@@ -320,6 +337,7 @@ class Fresh(Step):
 class Anchor(Step):
     """At least ``fraction`` of every training set is human: add human items, drop synthetic ones."""
 
+    needs_history = False
     name = "anchor"
     kind = "anchor"
     positional = "fraction"
@@ -336,6 +354,7 @@ class Anchor(Step):
 class TailPreserve(Step):
     """Resample so each reference class, or k-NN density band, keeps its reference share."""
 
+    needs_history = False
     name = "tail-preserve"
     kind = "sampler"
     params: ClassVar = {"k": Int(min=1, max=100), "bands": Int(min=2, max=1000)}

@@ -40,13 +40,15 @@ class MetricSpec:
     """How to read one of a family's metrics.
 
     ``tail`` marks the metrics that fall when the tails are lost (the ones the
-    reproduction checks and the report's verdict look at).
+    reproduction checks and the report's verdict look at). ``optional`` marks a metric that
+    may be NaN when a seed gives nothing to measure (summaries skip NaNs and count ``n``).
     """
 
     name: str
     higher_is_better: bool
     tail: bool = False
     description: str = ""
+    optional: bool = False
 
 
 @dataclass
@@ -67,13 +69,18 @@ class Setup:
 
 @dataclass
 class EvalContext:
-    """What ``Family.evaluate`` may look at besides the model and its samples."""
+    """What ``Family.evaluate`` may look at besides the model and its samples.
+
+    ``cache`` is one dict for the whole chain (every generation's context shares it): a family
+    may keep there what it derives from ``setup`` or ``model0`` once, instead of every generation.
+    """
 
     setup: Setup
     model0: Any
     samples0: np.ndarray
     generation: int
     rng: np.random.Generator
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 class Family(Configurable):
@@ -135,6 +142,11 @@ class Family(Configurable):
     def render_text(self, data: np.ndarray, setup: Setup, limit: int = 8) -> list[str]:
         """Human-readable samples for the report (text families override this)."""
         return [str(row) for row in np.asarray(data)[:limit]]
+
+    def theory(self, metric: str, policy: str, *, generations: int, sample_size: int) -> Any:
+        """The law ``metric`` follows under ``policy`` (the canonical spec) for generations 0..N, as a
+        :class:`~tailguard.simulate.theory.Theory`, or ``None`` when the family knows none."""
+        return None
 
     @classmethod
     def metric_specs(cls) -> Mapping[str, MetricSpec]:

@@ -137,6 +137,24 @@ class SimulationResults:
         self._cache["summaries"] = out
         return out
 
+    def theory(self, policy: str, metric: str) -> Any:
+        """The family's declared law for ``metric`` under ``policy`` (a
+        :class:`~tailguard.simulate.theory.Theory`, stored in results.json), or ``None``."""
+        from tailguard.simulate.theory import Theory
+
+        policy = self._policy_key(policy)
+        d = self.extra.get("theory", {}).get(policy, {}).get(metric)
+        return None if d is None else Theory.from_dict(metric, policy, d)
+
+    def judgement(self, policy: str, metric: str, generation: int | None = None) -> Any:
+        """The status of ``metric`` under ``policy`` at ``generation`` (default the last) from the stated
+        test on its confidence interval (:func:`tailguard.simulate.theory.judge`)."""
+        from tailguard.simulate.theory import judge
+
+        higher = bool(self.metrics.get(metric, {}).get("higher_is_better", True))
+        return judge(self.theory(policy, metric), self.summary(policy, metric), higher_is_better=higher,
+                     generation=generation)
+
     def to_arrow(self):  # -> pyarrow.Table
         """Every seed's value as a long pyarrow table (policy, seed, generation, metric, value)."""
         if self.missing:

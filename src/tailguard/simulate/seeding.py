@@ -68,12 +68,16 @@ class ChainStreams:
     def __init__(self, entropy: int, seed: int):
         self.entropy, self.seed = int(entropy), int(seed)
         self.key = stream_key(entropy, seed)
-        self._gens: dict[str, np.random.Generator] = {}
+        self._gens: dict[str, tuple[np.random.Generator, dict]] = {}
 
     def get(self, generation: int, purpose: str) -> np.random.Generator:
         """The generator of ``purpose`` at ``generation``, positioned at the stream's start."""
-        gen = self._gens.get(purpose)
-        if gen is None:
-            gen = self._gens[purpose] = np.random.Generator(np.random.Philox(key=self.key))
-        gen.bit_generator.state = _state(self.key, generation, purpose)
+        entry = self._gens.get(purpose)
+        if entry is None:
+            entry = self._gens[purpose] = (np.random.Generator(np.random.Philox(key=self.key)),
+                                           _state(self.key, 0, purpose))
+        gen, state = entry
+        state["state"]["counter"][:2] = 0
+        state["state"]["counter"][2] = generation  # the setter copies the values: the dict is ours to reuse
+        gen.bit_generator.state = state
         return gen
