@@ -135,3 +135,15 @@ def test_families_declare_their_theories() -> None:
     assert lin.theory("excess_error", "accumulate", generations=2, sample_size=20).values == pytest.approx(
         (c, c * 1.25, c * (1.25 + 1 / 9)))
     assert lin.theory("excess_error", "replace+anchor:0.2", generations=2, sample_size=20) is None
+
+
+def test_figure_files_of_metric_names_with_slashes_stay_in_the_folder(tmp_path) -> None:
+    """Per-class metrics are named like ``recall/zero``: their figures are ``recall_zero.*`` in ``figures/``."""
+    values = {"replace": {"recall/zero": np.array([[1.0, 0.5], [0.8, 0.4]]), "recall_zero": np.ones((2, 2))}}
+    meta = {m: {"higher_is_better": True, "tail": False, "description": ""} for m in values["replace"]}
+    res = SimulationResults("yolo", {"generations": 1, "seeds": 2, "sample_size": 4}, values, meta)
+    write_report(res, tmp_path)
+    names = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert names == sorted(f"{stem}.{ext}" for stem in ("recall_zero", "recall_zero-2") for ext in ("csv", "png", "svg"))
+    with (tmp_path / "figures" / "recall_zero.csv").open() as fh:
+        assert float(next(csv.DictReader(fh))["mean"]) == pytest.approx(0.9)

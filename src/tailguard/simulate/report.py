@@ -121,24 +121,45 @@ def metric_figure(results: SimulationResults, metric: str, *, spread: bool = Tru
     return figure_uri(metric_plot(results, metric, spread=spread), dpi=90)
 
 
+def figure_stem(metric: str, taken: set[str] | None = None) -> str:
+    """The file name (without extension) of a metric's figure: characters other than letters, digits,
+    ``_``, ``.`` and ``-`` become ``_`` (``recall/zero`` -> ``recall_zero``), numbered when taken.
+
+    >>> figure_stem("recall/zero"), figure_stem("recall/zero", {"recall_zero"})
+    ('recall_zero', 'recall_zero-2')
+    """
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", metric).strip(".") or "metric"
+    taken = taken or set()
+    candidate, k = stem, 2
+    while candidate in taken:
+        candidate, k = f"{stem}-{k}", k + 1
+    return candidate
+
+
 def save_metric_figures(results: SimulationResults, folder: str | Path, *, spread: bool = True) -> list[Path]:
-    """Each metric's figure as ``<metric>.svg`` and ``<metric>.png`` with its numbers as ``<metric>.csv``."""
+    """Each metric's figure as ``<stem>.svg`` and ``<stem>.png`` with its numbers as ``<stem>.csv``
+    (:func:`figure_stem`: the metric's name made safe as a file name)."""
     import csv
 
     plt = pyplot()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    taken: set[str] = set()
     for metric in results.metric_names:
+        stem = figure_stem(metric, taken)
+        taken.add(stem)
         fig = metric_plot(results, metric, spread=spread)
         for ext in ("svg", "png"):
-            path = out / f"{metric}.{ext}"
+            path = out / f"{stem}.{ext}"
             fig.savefig(path, format=ext, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg"
                         else {"Software": None})
             written.append(path)
         plt.close(fig)
         rows = figure_table(results, metric)
-        path = out / f"{metric}.csv"
+        path = out / f"{stem}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
