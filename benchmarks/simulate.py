@@ -13,7 +13,18 @@
    metrics, BLAS threads left at their default), on ``--baseline-seeds`` seeds and
    scaled to 20 (stated in the output).
 
-Run: ``python benchmarks/simulate.py`` (``--quick`` for a smaller smoke run).
+3. Gaussian, ``replace``, one seed at a time on three paths: tailguard's general loop
+   (``vectorised=False``: policy composer, pool bookkeeping, streams, the family's metrics),
+   the vectorised path, and plain numpy loops: one that only samples and refits (the baseline
+   above) and one that also computes the family's three metrics every generation. Printed as
+   µs per seed-generation and ratios (target: general loop ≤ 3× the plain loop).
+4. CLI against library for one linreg run (``replace,accumulate``): ``tailguard simulate``
+   with and without ``--no-checkpoint`` (a subprocess: interpreter start, imports, the run,
+   results and report.html) against ``simulate()`` alone and ``simulate()`` + ``write_report``
+   in this process, with the checkpoints' size on disk.
+
+Run: ``python benchmarks/simulate.py`` (``--quick`` for a smaller smoke run; ``--sections
+loop,cli`` for some of them).
 Results are printed and written to ``bench-results/simulate.json``. Wall time and CPU time
 (this process plus its worker processes) are both reported: on a machine shared with other
 jobs (see ``load_average_1m``) the CPU time is the fairer figure.
@@ -66,19 +77,136 @@ def gmm_naive(seeds: int, generations: int, m: int) -> None:
             x, _ = gm.sample(m)
 
 
+def gaussian_plain_with_metrics(seeds: int, generations: int, m: int) -> float:
+    """Plain numpy, one seed at a time: sample, refit, and the family's three metrics each generation
+    (variance ratio, two-sided 2σ₀ tail mass ratio, mean shift). Returns the mean final variance ratio."""
+    from scipy.special import erfc
+
+    total = 0.0
+    for s in range(seeds):
+        rng = np.random.default_rng(s)
+        x = rng.normal(0.0, 1.0, m)
+        mu0, var0 = x.mean(), x.var()
+        sd0 = np.sqrt(var0)
+        mu, var = mu0, var0
+        for _ in range(generations + 1):
+            sd = np.sqrt(var)
+            tail = 0.5 * erfc((mu0 + 2 * sd0 - mu) / sd / np.sqrt(2)) + 0.5 * erfc(-(mu0 - 2 * sd0 - mu) / sd / np.sqrt(2))
+            _metrics = (var / var0, tail, abs(mu - mu0) / sd0)
+            x = rng.normal(mu, sd, m)
+            mu, var = x.mean(), x.var()
+        total += _metrics[0]
+    return total / seeds
+
+
+def loop_section(seeds: int, generations: int, m: int) -> dict:
+    from tailguard.simulate import simulate
+
+    simulate("gaussian", "replace", generations=2, seeds=2, sample_size=10, vectorised=False)  # warm up
+    per = seeds * (generations + 1)
+    timings = {}
+    for label, fn in (
+        ("general_loop", lambda: simulate("gaussian", "replace", generations=generations, seeds=seeds,
+                                          sample_size=m, vectorised=False)),
+        ("vectorised", lambda: simulate("gaussian", "replace", generations=generations, seeds=seeds,
+                                        sample_size=m)),
+        ("plain_numpy_fit_sample", lambda: gaussian_naive(seeds, generations, m)),
+        ("plain_numpy_with_metrics", lambda: gaussian_plain_with_metrics(seeds, generations, m)),
+    ):
+        t, c = time.perf_counter(), cpu_seconds()
+        fn()
+        timings[label] = (time.perf_counter() - t, cpu_seconds() - c)
+    row: dict = {"size": f"{seeds} seeds x {generations} generations x M={m}, replace"}
+    for label, (wall, cpu) in timings.items():
+        row[f"{label}_us_per_seed_gen"] = round(wall / per * 1e6, 1)
+        row[f"{label}_cpu_us_per_seed_gen"] = round(cpu / per * 1e6, 1)
+    loop_cpu = timings["general_loop"][1]
+    row["general_loop_over_plain_fit_sample_cpu"] = round(loop_cpu / timings["plain_numpy_fit_sample"][1], 1)
+    row["general_loop_over_plain_with_metrics_cpu"] = round(loop_cpu / timings["plain_numpy_with_metrics"][1], 1)
+    row["vectorised_over_plain_fit_sample_cpu"] = round(timings["vectorised"][1] / timings["plain_numpy_fit_sample"][1], 2)
+    row["target_general_over_plain"] = 3.0
+    return row
+
+
+def cli_section(seeds: int, generations: int, m: int, dim: int) -> dict:
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tailguard.simulate import simulate, write_report
+
+    args = dict(generations=generations, seeds=seeds, sample_size=m, family_params={"dim": dim})
+    simulate("linreg", "replace", generations=1, seeds=1, sample_size=m, family_params={"dim": dim})  # warm up
+    work = Path(tempfile.mkdtemp(prefix="tg-bench-"))
+    row: dict = {"size": f"linreg dim={dim}, replace,accumulate, {seeds} seeds x {generations} generations x M={m}"}
+    t, c = time.perf_counter(), cpu_seconds()
+    res = simulate("linreg", "replace,accumulate", **args)
+    row["library_simulate_s"] = round(time.perf_counter() - t, 2)
+    row["library_simulate_cpu_s"] = round(cpu_seconds() - c, 2)
+    t, c = time.perf_counter(), cpu_seconds()
+    res = simulate("linreg", "replace,accumulate", out=work / "lib", checkpoint=False, **args)
+    write_report(res, str(work / "lib"), save_results=False)
+    row["library_simulate_results_report_s"] = round(time.perf_counter() - t, 2)
+    row["library_simulate_results_report_cpu_s"] = round(cpu_seconds() - c, 2)
+    exe = Path(sys.executable).with_name("tailguard")
+    for label, extra in (("cli_no_checkpoint", ["--no-checkpoint"]), ("cli_checkpoint", [])):
+        out_dir = work / label
+        cmd = [str(exe), "simulate", "linreg", "--policy", "replace,accumulate", "--generations", str(generations),
+               "--seeds", str(seeds), "--sample-size", str(m), "--param", f"dim={dim}", "--out", str(out_dir),
+               "--no-progress", *extra]
+        t, c = time.perf_counter(), cpu_seconds()
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "COLUMNS": "200"})
+        row[f"{label}_s"] = round(time.perf_counter() - t, 2)
+        row[f"{label}_cpu_s"] = round(cpu_seconds() - c, 2)
+        ck = out_dir / "checkpoints"
+        row[f"{label}_checkpoint_mb"] = round(sum(f.stat().st_size for f in ck.rglob("*") if f.is_file()) / 2**20, 1) \
+            if ck.exists() else 0.0
+    t = time.perf_counter()
+    subprocess.run([str(exe), "--help"], check=True, capture_output=True)
+    row["cli_start_s"] = round(time.perf_counter() - t, 2)
+    base = row["library_simulate_results_report_cpu_s"]
+    row["cli_no_checkpoint_over_library_with_report_cpu"] = round(row["cli_no_checkpoint_cpu_s"] / base, 2)
+    row["cli_checkpoint_over_library_with_report_cpu"] = round(row["cli_checkpoint_cpu_s"] / base, 2)
+    row["cli_no_checkpoint_over_library_simulate_cpu"] = round(
+        row["cli_no_checkpoint_cpu_s"] / row["library_simulate_cpu_s"], 2)
+    row["target_cli_over_library"] = 1.2
+    shutil.rmtree(work, ignore_errors=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     ap.add_argument("--baseline-seeds", type=int, default=4, help="seeds the GMM baseline runs (scaled to 20)")
+    ap.add_argument("--sections", default="vectorised,gmm,loop,cli", help="comma-separated: vectorised, gmm, loop, cli")
     args = ap.parse_args()
+    sections = {x.strip() for x in args.sections.split(",") if x.strip()}
 
-    from tailguard.simulate import simulate
 
     g_seeds, g_gens, m = (200, 200, 100) if args.quick else (1000, 1000, 100)
     gmm_seeds, gmm_gens, gmm_m = (4, 20, 500) if args.quick else (20, 100, 500)
     out: dict[str, dict] = {"machine": {"cpu_count": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}}
 
     # -- Gaussian -------------------------------------------------------------------------
+    if "loop" in sections:
+        out["loop"] = loop_section(*((10, 100, 100) if args.quick else (40, 500, 100)))
+    if "cli" in sections:
+        out["cli"] = cli_section(*((10, 20, 40, 5) if args.quick else (50, 40, 40, 5)))
+    if "vectorised" in sections:
+        vectorised_section(out, g_seeds, g_gens, m)
+    if "gmm" in sections:
+        gmm_section(out, args, gmm_seeds, gmm_gens, gmm_m)
+
+    Path("bench-results").mkdir(exist_ok=True)
+    Path("bench-results/simulate.json").write_text(json.dumps(out, indent=1))
+    for name, row in out.items():
+        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def vectorised_section(out: dict, g_seeds: int, g_gens: int, m: int) -> None:
+    from tailguard.simulate import simulate
+
     simulate("gaussian", "replace", generations=2, seeds=2, sample_size=10)  # warm imports
     t, c = time.perf_counter(), cpu_seconds()
     res = simulate("gaussian", "replace", generations=g_gens, seeds=g_seeds, sample_size=m)
@@ -105,7 +233,11 @@ def main() -> None:
         "median_theory": theory,
     }
 
-    # -- GMM ------------------------------------------------------------------------------
+
+
+def gmm_section(out: dict, args: argparse.Namespace, gmm_seeds: int, gmm_gens: int, gmm_m: int) -> None:
+    from tailguard.simulate import simulate
+
     t, c = time.perf_counter(), cpu_seconds()
     res = simulate("gmm", "replace", generations=gmm_gens, seeds=gmm_seeds, sample_size=gmm_m, workers=2)
     gmm_s, gmm_cpu = time.perf_counter() - t, cpu_seconds() - c
@@ -126,11 +258,6 @@ def main() -> None:
         "target_s": 60.0,
         "tail_coverage_median_first_last": [tail[0], tail[-1]],
     }
-
-    Path("bench-results").mkdir(exist_ok=True)
-    Path("bench-results/simulate.json").write_text(json.dumps(out, indent=1))
-    for name, row in out.items():
-        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

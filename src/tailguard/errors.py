@@ -171,6 +171,14 @@ class MissingDependencyError(TailguardError, ImportError):
     """An optional dependency is not installed; the message gives the install command."""
 
 
+class RegistryConflictError(TailguardError, ValueError):
+    """A name of a registry (families, metrics, policy steps...) is taken by a different object."""
+
+
+class PluginError(TailguardError, ImportError):
+    """A plug-in (``--plugin MODULE`` or an entry point) could not be imported or loaded."""
+
+
 __all__ = [
     "BadInputError",
     "CorruptFileError",
@@ -193,8 +201,10 @@ __all__ = [
     "NonFiniteValueError",
     "NotALedgerError",
     "ParameterError",
+    "PluginError",
     "ProvenanceConflictError",
     "ProvenanceFieldError",
+    "RegistryConflictError",
     "TailguardError",
     "TextFormatError",
     "UnknownChoiceError",

@@ -109,3 +109,19 @@ def test_device_option_reaches_the_family(tmp_path):
                  "--out", str(tmp_path / "g"), "--no-progress"]) == 2
     assert main(["simulate", "yolo", "--device", "cpu", "--param", "device=cpu", "--out", str(tmp_path / "y"),
                  "--no-progress"]) == 2
+
+
+def test_no_checkpoint_writes_results_but_no_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sim"
+    args = ["simulate", "linreg", "--policy", "replace,accumulate", "--generations", "3", "--seeds", "2",
+            "--sample-size", "30", "--param", "dim=3", "--out", str(out), "--no-progress"]
+    assert main([*args, "--no-checkpoint"]) == 0
+    assert (out / "results.json").exists() and (out / "per_seed.parquet").exists()
+    assert not (out / "checkpoints").exists()
+    lean = json.loads((out / "results.json").read_text())["policies"]
+    assert main(args) == 0  # with checkpoints: the same numbers, and one file per chain
+    assert len(list((out / "checkpoints").rglob("seed-*.npz"))) == 4
+    assert json.loads((out / "results.json").read_text())["policies"] == lean
+    capsys.readouterr()
+    assert main([*args, "--no-checkpoint", "--resume"]) == 2
+    assert "'resume' parameter of simulate needs checkpoints" in capsys.readouterr().err

@@ -87,9 +87,12 @@ def test_library_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     example = next(b for b in blocks if "from tailguard.audit import audit" in b)
     exec(compile(example, "README.md", "exec"), {})
-    verdict_line, variance_line = capsys.readouterr().out.splitlines()[:2]
+    verdict_line, variance_line, status_line = capsys.readouterr().out.splitlines()[:3]
     assert verdict_line.split()[0] in ("warn", "collapse")  # a 10% narrower std is flagged
-    assert abs(float(variance_line) - 0.99**100) < 0.03
+    # judged by the CI: at M = 100, n = 100 one seed's ratio has sd ~0.9, so 500 seeds give an SE of ~0.04
+    mean, low, high = (float(x) for x in variance_line.split())
+    assert low <= 0.99**100 <= high and low < mean < high
+    assert status_line == "collapse"
 
 
 @pytest.mark.ray

@@ -11,10 +11,15 @@ from pathlib import Path
 
 def bash_block(doc: Path, marker: str) -> str:
     """The ```bash block of ``doc`` whose first line is ``# marker``."""
-    for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), flags=re.S):
+    return code_block(doc, "bash", marker)
+
+
+def code_block(doc: Path, language: str, marker: str) -> str:
+    """The ```language block of ``doc`` whose first line is ``# marker``."""
+    for block in re.findall(rf"```{language}\n(.*?)```", doc.read_text(), flags=re.S):
         if block.startswith(f"# {marker}\n"):
             return block
-    raise AssertionError(f"{doc.name} has no bash block starting with '# {marker}'")
+    raise AssertionError(f"{doc.name} has no {language} block starting with '# {marker}'")
 
 
 def run_bash(script: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -40,6 +40,7 @@ from tailguard.policy import POLICIES, parse_policy
         importlib.import_module("tailguard.policy.records"),
         importlib.import_module("tailguard.policy.dedup"),
         importlib.import_module("tailguard.policy.degenerate"),
+        importlib.import_module("tailguard.policy.candidates"),
     ],
     ids=lambda m: m.__name__,
 )

@@ -27,7 +27,7 @@ from tailguard.simulate import simulate
 SEEDS = 20
 
 SETTINGS = {
-    "gmm": dict(generations=12, sample_size=300, family_params={"eval_size": 3000}),
+    "gmm": dict(generations=16, sample_size=300, family_params={"eval_size": 3000}),
     "ngram": dict(generations=8, sample_size=1000, family_params={"eval_size": 200}),
     "digits": dict(generations=6, sample_size=300, family_params={"eval_size": 400}),
     "recsys": dict(generations=8, sample_size=2000),

@@ -6,7 +6,10 @@ Every :class:`~tailguard.errors.TailguardError` becomes one line on stderr and
 exit code 2, or 4 for a :class:`~tailguard.errors.GateRefusedError` (``--debug``
 shows the traceback instead). ``audit --fail-on`` exits 3 by itself.
 
-The global options ``--ledger URL`` and ``--debug`` may also follow the subcommand
+``--plugin MODULE`` (repeatable) imports a module, or a ``.py`` file, that registers
+families, policy steps or metrics before the command runs (:mod:`tailguard.plugins`).
+
+The global options ``--ledger URL``, ``--plugin MODULE`` and ``--debug`` may also follow the subcommand
 (``tailguard version list --ledger sqlite:///x.db``): :func:`hoist_global_options`
 moves them in front of it before typer parses the line.
 
@@ -27,8 +30,8 @@ from tailguard.cli.state import state
 
 GLOBAL_FLAGS = ("--debug",)
 """Global options without a value (they may stand anywhere before a literal ``--``)."""
-GLOBAL_VALUE_OPTIONS = ("--ledger",)
-"""Global options with a value: ``--ledger URL`` or ``--ledger=URL``."""
+GLOBAL_VALUE_OPTIONS = ("--ledger", "--plugin")
+"""Global options with a value: ``--ledger URL`` or ``--ledger=URL`` (and ``--plugin``)."""
 
 app = typer.Typer(
     name="tailguard",
@@ -72,6 +75,14 @@ def _global_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors (anywhere on the line).")
     ] = False,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            help="Import MODULE (a module name or a .py file) before the command, so the families, policy "
+            "steps and metrics it registers can be named. Repeatable; may also follow the command.",
+        ),
+    ] = None,
     show_version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
@@ -79,6 +90,10 @@ def _global_options(
 ) -> None:
     state.ledger_url = ledger_url
     state.debug = debug
+    if plugin:
+        from tailguard.plugins import load_plugins
+
+        load_plugins(plugin)
 
 
 for _module in (ledger, runs, audit, audits, monitor, score, mix, simulate, demo, yolo, upgrade):
@@ -86,7 +101,7 @@ for _module in (ledger, runs, audit, audits, monitor, score, mix, simulate, demo
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
-    """Move ``--ledger URL``, ``--ledger=URL`` and ``--debug`` to the front of ``argv``.
+    """Move ``--ledger URL``, ``--ledger=URL``, ``--plugin MODULE`` and ``--debug`` to the front of ``argv``.
 
     Typer parses the app's own options only before the subcommand; no subcommand has
     options of these names (a test checks that), so moving them changes no meaning.

@@ -1,7 +1,8 @@
 """CLI command: ``tailguard simulate FAMILY --policy P[,P...]``.
 
-Writes ``results.json`` and ``report.html`` to ``--out``, prints the report path
-and a table of each tail metric's median at generation 0 and at the last one.
+Writes ``results.json``, ``per_seed.parquet``, ``report.html`` and ``figures/`` to ``--out``,
+prints the report path and a table of each tail metric's mean at generation 0 and at the last
+one, with its 95% bootstrap CI and the status of the stated test on it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def simulate_command(
     engine: EngineOption = None,
     ray_address: RayAddressOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue killed chains from their checkpoints.")] = False,
+    checkpoint: Annotated[
+        bool,
+        typer.Option("--checkpoint/--no-checkpoint", help="Rewrite each chain's checkpoint (its whole pool) in "
+                     "OUT/checkpoints after every generation, so --resume can continue a killed run. "
+                     "--no-checkpoint writes only the results: faster, less disk, no resume."),
+    ] = True,
     param: Annotated[list[str] | None, typer.Option("--param", help="Family parameter KEY=VALUE (repeatable).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Root seed of all random streams.")] = 0,
     record: Annotated[bool, typer.Option("--record", help="Record seed 0's lineage in the ledger (--ledger).")] = False,
@@ -86,6 +93,7 @@ def simulate_command(
         workers=workers,
         out=out_dir,
         resume=resume,
+        checkpoint=checkpoint,
         progress=progress,
         entropy=seed,
         ledger=state.resolved_ledger_url() if record else None,
@@ -93,21 +101,22 @@ def simulate_command(
     )
     if runner is not None:
         runner.close()
-    path = write_report(results, str(out_dir))
+    path = write_report(results, str(out_dir), save_results=False)  # simulate(out=...) wrote them
     console = Console()
-    table = Table(title=f"{fam.name}: tail metrics, median over {seeds} seeds")
-    for col in ("policy", "metric", "gen 0", f"gen {generations}", "change", "status"):
+    table = Table(title=f"{fam.name}: tail metrics, mean over {seeds} seeds with its 95% bootstrap CI")
+    for col in ("policy", "metric"):
+        table.add_column(col, no_wrap=True)  # names stay whole on a narrow terminal; numbers wrap
+    for col in ("gen 0", f"gen {generations} [95% CI]", "change", "status"):
         table.add_column(col)
-    colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta"}
+    colours = {"ok": "green", "warn": "yellow", "collapse": "red", "insufficient": "magenta", "departs": "magenta"}
     for r in verdict_rows(results):
         st = r["status"]
-        table.add_row(
-            r["policy"], r["metric"], r["first"], r["last"], r["change"], f"[{colours.get(st, 'white')}]{st}[/]"
-        )
+        table.add_row(r["policy"], r["metric"], r["first"], f"{r['last']} {r['ci']}", r["change"],
+                      f"[{colours.get(st, 'white')}]{st}[/] ({r['against']})")
     console.print(table)
     if audit_last:
         _print_audits(console, results, fam, seed, Path(out_dir), colours)
-    typer.echo(f"results: {Path(out_dir) / 'results.json'}")
+    typer.echo(f"results: {Path(out_dir) / 'results.json'} (every seed: {Path(out_dir) / 'per_seed.parquet'})")
     typer.echo(f"report: {path}")
 
 

@@ -106,7 +106,7 @@ class _Fed:
         return self.feed(self.make_accumulator(), shard)
 
 
-ENGINES: Registry[type[Engine]] = Registry("engine")
+ENGINES: Registry[type[Engine]] = Registry("engine", entry_point_group="tailguard.engines")
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:

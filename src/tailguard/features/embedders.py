@@ -50,7 +50,7 @@ class Embedder(Protocol):
     def transform(self, items: Any, *, name: str = ...) -> np.ndarray: ...
 
 
-EMBEDDERS: Registry[type] = Registry("embedder")
+EMBEDDERS: Registry[type] = Registry("embedder", entry_point_group="tailguard.embedders")
 EMBEDDERS.register("hashed")(HashedTextFeatures)
 EMBEDDERS.register("minilm")(MiniLMEmbedder)
 EMBEDDERS.register("pixels")(PixelFeatures)

@@ -235,7 +235,7 @@ class Metric(Configurable):
         raise NotImplementedError
 
 
-METRICS: Registry[type[Metric]] = Registry("metric")
+METRICS: Registry[type[Metric]] = Registry("metric", entry_point_group="tailguard.metrics")
 
 
 def register_metric(cls: type[Metric]) -> type[Metric]:

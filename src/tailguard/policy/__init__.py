@@ -21,17 +21,19 @@ the order of application in :mod:`tailguard.policy.composer`.
 
 from tailguard.origins import Origin
 from tailguard.policy.auditing import AuditCheck, audit_check
+from tailguard.policy.candidates import Exclusion, StepState
 from tailguard.policy.gate import Gate, GateDecision, GateLimits
 from tailguard.policy.mixing import MixReport, check_gate, enforce_gate, mix
 from tailguard.policy.pool import ORIGIN_NAMES, Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.spec import Policy, parse_policy, parse_step
-from tailguard.policy.steps import POLICIES, Step
+from tailguard.policy.steps import POLICIES, Step, register_step, validate_step
 
 __all__ = [
     "ORIGIN_NAMES",
     "POLICIES",
     "AuditCheck",
+    "Exclusion",
     "Gate",
     "GateDecision",
     "GateLimits",
@@ -42,10 +44,13 @@ __all__ = [
     "Pool",
     "Selection",
     "Step",
+    "StepState",
     "audit_check",
     "check_gate",
     "enforce_gate",
     "mix",
     "parse_policy",
     "parse_step",
+    "register_step",
+    "validate_step",
 ]

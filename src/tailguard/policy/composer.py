@@ -1,6 +1,9 @@
 """The composer: apply a policy's steps to a pool, in one fixed order, and log every exclusion.
 
-Order of application (whatever order the spec names the steps in):
+The composer calls each step's hook (:mod:`tailguard.policy.steps`: ``apply``, ``fixed_size``,
+``fresh_count``, ``min_human_fraction``, ``regions``) and never switches on a step's name, so a
+step a plug-in registers runs its own logic. Order of application, by kind (whatever order the
+spec names the steps in), with what the built-in steps do:
 
 1. **source** picks the candidates. ``replace``: rows with ``round == current_round``;
    ``accumulate`` / ``accumulate-subsample``: rows with ``round <= current_round``.
@@ -39,9 +42,7 @@ import numpy as np
 
 from tailguard.errors import BadInputError, EmptyDatasetError, ParameterError
 from tailguard.origins import Origin
-from tailguard.policy.dedup import text_duplicates, vector_duplicates
-from tailguard.policy.degenerate import degenerate_texts
-from tailguard.policy.filtering import machine_made
+from tailguard.policy.candidates import StepState, exclusions
 from tailguard.policy.pool import Pool
 from tailguard.policy.selection import MixStats, Selection
 from tailguard.policy.tails import RegionModel, stratified_draw
@@ -90,25 +91,6 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _reference_for(step: str, reference: Pool | None, pool: Pool, eligible: np.ndarray) -> Pool:
-    if reference is not None:
-        if len(reference) == 0:
-            raise EmptyDatasetError(f"{step}: the reference pool is empty")
-        return reference
-    human = pool.is_human & eligible
-    if not human.any():
-        raise ParameterError(
-            f"{step} needs a human reference: pass reference=Pool(...) or include human rows in the pool"
-        )
-    return pool.subset(human)
-
-
-def _features(step: str, what: str, pool: Pool) -> np.ndarray:
-    if pool.features is None:
-        raise ParameterError(f"{step} needs features: the {what} has no features array")
-    return pool.features
-
-
 def compose(
     policy: Policy,
     pool: Pool,
@@ -134,32 +116,31 @@ def compose(
     source = policy.source
     src = source.spec()
 
-    # 1. source
+    # 1. source, 2. filter, dedup: each step's own apply(); the first reason that drops a row sticks
     eligible = pool.round <= cur
     log.mark(~eligible, f"{src}: produced after the current round {cur}")
-    if source.name == "replace":
-        log.mark(pool.round < cur, f"replace: from a round before the current round {cur}")
-    if not log.open.any():
-        raise EmptyDatasetError(
-            f"{src}: the pool has no rows from round {cur}"
-            if source.name == "replace"
-            else f"{src}: the pool has no rows from rounds <= {cur}"
-        )
-    if source.name == "accumulate-subsample" and target_size is None:
-        raise ParameterError("accumulate-subsample holds the size fixed: pass target_size")
 
-    # 2. filter, dedup
-    if policy.filter_step is not None:
-        _filter(policy.filter_step, pool, reference, eligible, log, gen)
-    if policy.dedup_step is not None:
-        _dedup(policy.dedup_step, pool, reference, eligible, log)
+    def run(step: Any) -> None:
+        state = StepState(pool=pool, current_round=cur, target_size=target_size, rng=gen, reference=reference,
+                          open=log.open.copy())
+        for exc in exclusions(step.apply(state), state):
+            log.mark(np.asarray(exc.drop, dtype=bool), exc.reason, exc.score)
+
+    run(source)
+    if not log.open.any():
+        raise EmptyDatasetError(source.empty_message(cur))
+    if source.requires_target_size and target_size is None:
+        raise ParameterError(f"{src} holds the size fixed: pass target_size")
+    for step in policy.steps:
+        if step.kind in ("filter", "dedup"):
+            run(step)
     cand_mask = log.open.copy()
     n_cand = int(cand_mask.sum())
     if n_cand == 0:
         raise EmptyDatasetError(f"{policy}: every candidate was filtered out; nothing is left to train on")
 
     # 3. size
-    fixed = source.name != "accumulate"
+    fixed = bool(source.fixed_size)
     size = (target_size if target_size is not None else n_cand) if fixed else n_cand
 
     # 4. fresh
@@ -168,9 +149,8 @@ def compose(
     fresh_code = np.zeros(0, dtype=np.int32)
     fstep = policy.fresh_step
     if fstep is not None:
-        frac = float(fstep.get_params()["fraction"])
         base = target_size if target_size is not None else n_cand
-        n_fresh = min(math.ceil(frac * base - _EPS), size) if fixed else math.ceil(frac * base - _EPS)
+        n_fresh = int(fstep.fresh_count(base, size, fixed))
         have = 0 if fresh_human is None else len(fresh_human)
         if have < n_fresh:
             raise BadInputError(
@@ -195,7 +175,10 @@ def compose(
 
     # 5./6. budgets and draws
     sampler = policy.sampler_step
-    regions = _region_model(sampler, reference, pool, eligible) if sampler is not None else None
+    regions = None
+    if sampler is not None:
+        regions = sampler.regions(StepState(pool=pool, current_round=cur, target_size=target_size, rng=gen,
+                                            reference=reference, open=log.open.copy()))
 
     def draw(mask: np.ndarray, count: int) -> np.ndarray:
         idx = np.flatnonzero(mask)
@@ -216,7 +199,7 @@ def compose(
             + (f" and {n_fresh} fresh rows)" if n_fresh else ")")
         }
     else:
-        frac = float(anchor.get_params()["fraction"])
+        frac = float(anchor.min_human_fraction)
         human_c = cand_mask & pool.is_human
         other_c = cand_mask & ~pool.is_human
         extra_h = pool.is_human & eligible & ~cand_mask
@@ -243,7 +226,7 @@ def compose(
         not_drawn = {
             "human": f"{chooser}: not drawn (human budget {h} of {nh_c} candidates)",
             "other": f"{spec}: not drawn (non-human budget {s} of {no_c} keeps the human fraction >= "
-            f"{_fmt(frac)})" + ("; tail-preserve chose which" if sampler is not None else ""),
+            f"{_fmt(frac)})" + (f"; {sampler.spec()} chose which" if sampler is not None else ""),
         }
 
     indices = np.sort(np.concatenate(chosen)).astype(np.int64)
@@ -271,76 +254,7 @@ def compose(
     )
 
 
-def _region_model(step: Any, reference: Pool | None, pool: Pool, eligible: np.ndarray) -> RegionModel:
-    ref = _reference_for("tail-preserve", reference, pool, eligible)
-    params = step.get_params()
-    if ref.classes is not None and pool.classes is not None:
-        return RegionModel.from_classes(np.asarray(ref.classes))
-    if ref.features is None or pool.features is None:
-        raise ParameterError("tail-preserve needs class labels, or features, in both the pool and the reference")
-    return RegionModel.from_features(ref.features, k=params["k"], bands=params["bands"])
-
-
 def _assign(model: RegionModel, pool: Pool, idx: np.ndarray) -> np.ndarray:
     if model.uses_classes:
         return model.assign_classes(np.asarray(pool.classes)[idx])
     return model.assign_features(pool.features[idx])  # type: ignore[index]
-
-
-def _filter(step: Any, pool: Pool, reference: Pool | None, eligible: np.ndarray, log: _ExclusionLog,
-            gen: np.random.Generator) -> None:
-    params = step.get_params()
-    n = len(pool)
-    ref = _reference_for("filter", reference, pool, eligible)
-    texts = pool.texts is not None and (ref.texts is not None or reference is None)
-    if pool.texts is not None:
-        cand = np.flatnonzero(log.open)
-        ref_texts = ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible]
-        deg = degenerate_texts(list(pool.texts[cand]), pool.is_human[cand], list(ref_texts),
-                               repetition=params["repetition"])
-        for mask, reason in (
-            (deg.empty, "filter: degenerate text (no words)"),
-            (deg.repetitive, f"filter: degenerate text (repetitive: >= {deg.repetition_threshold:.3g} of its "
-             "word 3-grams repeat, or one word repeated)"),
-        ):
-            hit = np.zeros(n, dtype=bool)
-            hit[cand[mask]] = True
-            log.mark(hit, reason)
-    cand = np.flatnonzero(log.open & ~pool.is_human)
-    if cand.size == 0:
-        return
-    if texts:
-        ref_side: Any = list(ref.texts if ref.texts is not None else pool.texts[pool.is_human & eligible])
-        cand_side: Any = list(pool.texts[cand])
-    else:
-        ref_side = _features("filter", "reference", ref)
-        cand_side = _features("filter", "pool", pool)[cand]
-    out = machine_made(cand_side, ref_side, keep_human=params["keep_human"], support=params["support"],
-                       k=params["k"], folds=params["folds"], seed=int(gen.integers(2**31)))
-    hit = np.zeros(n, dtype=bool)
-    hit[cand[out.drop]] = True
-    score = np.full(n, np.nan)
-    score[cand] = out.probability
-    log.mark(hit, f"filter: machine-made score (human-likeness below {out.threshold:.3g}, the human reference's "
-             f"{1 - out.keep_human:.0%} quantile)", score)
-
-
-def _dedup(step: Any, pool: Pool, reference: Pool | None, eligible: np.ndarray, log: _ExclusionLog) -> None:
-    params = step.get_params()
-    n = len(pool)
-    rows = np.flatnonzero(log.open)
-    if rows.size < 2:
-        return
-    hit = np.zeros(n, dtype=bool)
-    if pool.texts is not None:
-        drop = text_duplicates(list(pool.texts[rows]), pool.is_human[rows], jaccard=params["jaccard"])
-        reason = (f"dedup: near-duplicate text (word-bigram Jaccard >= {_fmt(params['jaccard'])} with a kept "
-                  "representative)")
-    else:
-        ref = _reference_for("dedup", reference, pool, eligible)
-        drop, radius = vector_duplicates(_features("dedup", "pool", pool)[rows], pool.is_human[rows],
-                                         _features("dedup", "reference", ref),
-                                         duplicate_quantile=params["duplicate_quantile"], knn=params["knn"])
-        reason = f"dedup: near-duplicate of a kept row (distance <= {radius:.4g})"
-    hit[rows[drop]] = True
-    log.mark(hit, reason)

@@ -26,6 +26,8 @@ from tailguard.errors import BadInputError, NonFiniteValueError, UnknownChoiceEr
 from tailguard.origins import ORIGINS, Origin
 
 ORIGIN_NAMES = ORIGINS
+_MAX_ORIGIN = int(max(Origin))
+_HUMAN = int(Origin.HUMAN)
 
 
 def origin_codes(values: Any, *, name: str = "origin") -> np.ndarray:
@@ -40,7 +42,7 @@ def origin_codes(values: Any, *, name: str = "origin") -> np.ndarray:
     if arr.size == 0:
         return np.zeros(0, dtype=np.int8)
     if arr.dtype.kind in "iu":
-        codes = arr.astype(np.int64)
+        codes = arr
     else:
         lookup = {label: int(o) for o, label in zip(Origin, ORIGIN_NAMES, strict=True)}
         uniq, inverse = np.unique(arr.astype(str), return_inverse=True)
@@ -53,10 +55,10 @@ def origin_codes(values: Any, *, name: str = "origin") -> np.ndarray:
             else:
                 raise UnknownChoiceError(name, str(u), ORIGIN_NAMES)
         codes = mapped[inverse]
-    if codes.min() < 0 or codes.max() > max(Origin):
-        bad = int(codes[(codes < 0) | (codes > max(Origin))][0])
-        raise BadInputError(f"{name} code {bad} is not an Origin (0..{int(max(Origin))})")
-    return codes.astype(np.int8)
+    if codes.min() < 0 or codes.max() > _MAX_ORIGIN:
+        bad = int(codes[(codes < 0) | (codes > _MAX_ORIGIN)][0])
+        raise BadInputError(f"{name} code {bad} is not an Origin (0..{_MAX_ORIGIN})")
+    return codes.astype(np.int8, copy=False)
 
 
 def _int_array(values: Any, n: int, name: str, default: int) -> np.ndarray:
@@ -72,7 +74,7 @@ def _int_array(values: Any, n: int, name: str, default: int) -> np.ndarray:
             raise BadInputError(f"Pool.{name} must hold whole numbers")
     elif arr.size and arr.dtype.kind not in "iub":
         raise BadInputError(f"Pool.{name} must be an integer array, got dtype {arr.dtype}")
-    out = arr.astype(np.int64)
+    out = arr.astype(np.int64, copy=False)
     if out.size and out.min() < 0:
         raise BadInputError(f"Pool.{name} must be >= 0, got {int(out.min())}")
     return out
@@ -109,7 +111,7 @@ class Pool:
         object.__setattr__(self, "origin", origin)
         depth = _int_array(self.depth, n, "depth", 0)
         if self.depth is None:
-            depth = np.where(origin == Origin.HUMAN, 0, 1).astype(np.int64)
+            depth = np.where(origin == _HUMAN, 0, 1).astype(np.int64)
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "round", _int_array(self.round, n, "round", 0))
         if self.features is not None:
@@ -149,7 +151,7 @@ class Pool:
     @property
     def is_human(self) -> np.ndarray:
         """Boolean mask of human-origin items."""
-        return self.origin == Origin.HUMAN
+        return self.origin == _HUMAN
 
     def subset(self, index: np.ndarray) -> Pool:
         """The pool restricted to ``index`` (an integer or boolean array)."""

@@ -20,6 +20,8 @@ import numpy as np
 from tailguard.errors import ParameterError
 from tailguard.origins import Origin
 
+_HUMAN, _UNKNOWN = int(Origin.HUMAN), int(Origin.UNKNOWN)
+
 
 @dataclass(frozen=True)
 class MixStats:
@@ -43,8 +45,8 @@ class MixStats:
         """Statistics of the rows ``origin``/``depth`` plus ``extra_human`` human rows of depth 0."""
         return cls(
             n=int(origin.shape[0]) + extra_human,
-            n_human=int(np.count_nonzero(origin == Origin.HUMAN)) + extra_human,
-            n_unknown=int(np.count_nonzero(origin == Origin.UNKNOWN)),
+            n_human=int(np.count_nonzero(origin == _HUMAN)) + extra_human,
+            n_unknown=int(np.count_nonzero(origin == _UNKNOWN)),
             max_synthetic_depth=int(depth.max()) if depth.shape[0] else 0,
         )
 

@@ -75,8 +75,10 @@ class Policy:
                 if other.name == step.name:
                     raise ParameterError(f"the policy names {step.name!r} twice; name each step once")
                 raise ParameterError(
-                    f"the policy names two sources, {other.name!r} and {step.name!r}; use one "
-                    "(replace, accumulate or accumulate-subsample)"
+                    f"the policy names two {'sources' if step.kind == 'source' else step.kind + ' steps'}, "
+                    f"{other.name!r} and {step.name!r}; use one"
+                    + (" (replace, accumulate, accumulate-subsample or another source)" if step.kind == "source"
+                       else "")
                 )
             by_kind[step.kind] = step
         self._steps = tuple(sorted(steps, key=lambda s: KIND_ORDER.index(s.kind)))
@@ -117,8 +119,20 @@ class Policy:
 
     @property
     def needs_features(self) -> bool:
-        """True when a step needs feature vectors or texts (``filter``, ``dedup``; ``tail-preserve`` without classes)."""
-        return self.filter_step is not None or self.dedup_step is not None or self.sampler_step is not None
+        """True when a step needs feature vectors or texts (its ``needs_features``: ``filter``, ``dedup``,
+        ``tail-preserve``)."""
+        return any(s.needs_features for s in self._steps)
+
+    def oldest_round(self, current_round: int) -> int | None:
+        """The oldest round whose non-human rows this policy can use from ``current_round`` on
+        (``None``: any), from its source's hint when no step needs older rows (``needs_history``).
+
+        >>> parse_policy("replace+anchor:0.2").oldest_round(5), parse_policy("accumulate").oldest_round(5)
+        (5, None)
+        """
+        if any(s.needs_history for s in self._steps):
+            return None
+        return self.source.oldest_round(current_round)
 
     @property
     def min_human_fraction(self) -> float:

@@ -1,20 +1,26 @@
 """The policy steps a spec is made of, and the ``policy`` registry.
 
-Each step is a small :class:`~tailguard.config.Configurable`: a validated
-parameter table and nothing else. What the steps *do* together is the
-composer's job (:mod:`tailguard.policy.composer`), which applies them in one
-fixed order whatever order a spec names them in:
+Each step is a small :class:`~tailguard.config.Configurable` (a validated
+parameter table) that brings its own behaviour through the hook of its kind. The
+composer (:mod:`tailguard.policy.composer`) applies the steps in one fixed order
+of kinds, whatever order a spec names them in, and calls their hooks; it never
+asks for a step's name, so a step a plug-in registers behaves as itself:
 
-====  ==========  ===============================================================
-step  kind        names
-====  ==========  ===============================================================
-1     source      ``replace`` | ``accumulate`` | ``accumulate-subsample`` (default ``replace``)
-2     filter      ``filter``
-3     dedup       ``dedup``
-4     fresh       ``fresh:F``
-5     anchor      ``anchor:F``
-6     sampler     ``tail-preserve``
-====  ==========  ===============================================================
+====  ==========  ==========================================================  ==========================
+step  kind        built-in names                                              hook
+====  ==========  ==========================================================  ==========================
+1     source      ``replace`` | ``accumulate`` | ``accumulate-subsample``      ``apply(state)``, ``fixed_size``
+2     filter      ``filter``                                                  ``apply(state)``
+3     dedup       ``dedup``                                                   ``apply(state)``
+4     fresh       ``fresh:F``                                                 ``fresh_count(base, size, fixed)``
+5     anchor      ``anchor:F``                                                ``min_human_fraction``
+6     sampler     ``tail-preserve``                                           ``regions(state)``
+====  ==========  ==========================================================  ==========================
+
+``apply(state)`` gets a :class:`~tailguard.policy.candidates.StepState` and returns
+``(keep_mask, reason)`` or a list of :class:`~tailguard.policy.candidates.Exclusion`; a
+policy without a source uses ``replace``. :func:`validate_step` checks a plug-in's class (it
+runs when :func:`register_step` registers one).
 
 >>> POLICIES.get("anchor")(fraction=0.2).spec()
 'anchor:0.2'
@@ -28,18 +34,39 @@ tail-preserve.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import math
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from tailguard.config import Configurable
 from tailguard.errors import ParameterError
 from tailguard.registry import Registry
 from tailguard.validation import Bool, Float, Int, OneOf, validate_params
 
-#: Every step the spec grammar knows, by name.
-POLICIES: Registry[type[Step]] = Registry("policy")
+if TYPE_CHECKING:
+    from tailguard.policy.candidates import Exclusion, StepState
+    from tailguard.policy.tails import RegionModel
+
+#: Every step the spec grammar knows, by name (plug-ins: the ``tailguard.policy_steps`` entry points).
+POLICIES: Registry[type[Step]] = Registry("policy", entry_point_group="tailguard.policy_steps")
 
 #: The order the composer applies step kinds in.
 KIND_ORDER: tuple[str, ...] = ("source", "filter", "dedup", "fresh", "anchor", "sampler")
+
+#: The hook a step of each kind must bring (see the module docstring).
+KIND_HOOKS: dict[str, str] = {
+    "source": "apply",
+    "filter": "apply",
+    "dedup": "apply",
+    "fresh": "fresh_count",
+    "anchor": "min_human_fraction",
+    "sampler": "regions",
+}
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_EPS = 1e-9
 
 
 def _format_value(value: Any) -> str:
@@ -61,6 +88,16 @@ class Step(Configurable):
     #: Parameters that have no default and must be given.
     required: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
+    #: sources: the training set has a fixed size (``target_size``, else the candidates) rather than
+    #: every candidate
+    fixed_size: ClassVar[bool] = True
+    #: sources: ``target_size`` must be given
+    requires_target_size: ClassVar[bool] = False
+    #: the step reads feature vectors or texts of the pool (the simulator then builds them)
+    needs_features: ClassVar[bool] = False
+    #: the step may read non-human rows that no source would select any more (a plug-in may, so
+    #: True by default); when no step of a policy does, the simulator drops such rows from its pool
+    needs_history: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         missing = [key for key in self.required if key not in params]
@@ -81,9 +118,33 @@ class Step(Configurable):
             parts.append(_format_value(value) if key == self.positional else f"{key}={_format_value(value)}")
         return ":".join(parts)
 
+    # -- hooks (one per kind; see KIND_HOOKS) ------------------------------------
+    def apply(self, state: StepState) -> tuple[np.ndarray, str] | list[Exclusion]:
+        """Kinds ``source``, ``filter``, ``dedup``: ``(keep_mask, reason)`` over the pool, or a list
+        of :class:`~tailguard.policy.candidates.Exclusion`. Rows an earlier step dropped stay dropped."""
+        raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement apply(state)")
+
+    def oldest_round(self, current_round: int) -> int | None:
+        """Sources: the oldest round whose non-human rows :meth:`apply` can keep at ``current_round``
+        or later (``None``: any round). Only a hint for dropping rows no generation can use."""
+        return None
+
+    def empty_message(self, current_round: int) -> str:
+        """Sources: the error when no candidate is left after :meth:`apply`."""
+        return f"{self.spec()}: the pool has no candidate rows at round {current_round}"
+
+    def fresh_count(self, base: int, size: int, fixed: bool) -> int:
+        """Kind ``fresh``: how many fresh human rows this round (``base``: target size or candidates;
+        ``size``: the training-set size; ``fixed``: whether the source fixes it)."""
+        raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement fresh_count()")
+
+    def regions(self, state: StepState) -> RegionModel:
+        """Kind ``sampler``: the regions whose reference shares the draw keeps."""
+        raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement regions(state)")
+
     @property
     def min_human_fraction(self) -> float:
-        """The human fraction this step guarantees (0 unless it anchors)."""
+        """The human fraction this step guarantees (0 unless it anchors; the ``anchor`` kind's hook)."""
         return 0.0
 
     def __eq__(self, other: object) -> bool:
@@ -96,38 +157,97 @@ class Step(Configurable):
         return f"<{self.spec()}>"
 
 
-def register_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: add a step to :data:`POLICIES` under its ``name``."""
+def validate_step(cls: Any) -> type[Step]:
+    """Check a policy-step class before it is registered (a plug-in's): a :class:`Step` subclass
+    with a lower-case ``name``, a known ``kind``, its kind's hook (:data:`KIND_HOOKS`) and a
+    parameter table its defaults, ``positional`` and ``required`` agree with. Returns ``cls``.
+
+    >>> class Bad(Step):
+    ...     name, kind = "bad", "source"
+    >>> validate_step(Bad)
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.ParameterError: policy step 'bad' (Bad) is a 'source' step but does not implement apply(state)
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Step)):
+        raise ParameterError(f"a policy step must be a subclass of tailguard.policy.Step. Got {cls!r}.")
+    where = f"policy step {cls.name!r} ({cls.__name__})"
+    if not isinstance(cls.name, str) or not _NAME.fullmatch(cls.name):
+        raise ParameterError(f"{where} needs a name of lower-case letters, digits, '-' or '_'. Got {cls.name!r}.")
     if cls.kind not in KIND_ORDER:
-        raise ParameterError(f"step kind {cls.kind!r} of {cls.__name__} is not one of {KIND_ORDER}")
-    return POLICIES.register(cls.name)(cls)
+        raise ParameterError(f"{where}: kind {cls.kind!r} is not one of {', '.join(KIND_ORDER)}")
+    hook = KIND_HOOKS[cls.kind]
+    if getattr(cls, hook) is getattr(Step, hook):
+        what = "min_human_fraction" if hook == "min_human_fraction" else f"{hook}(" + (
+            "state)" if hook in ("apply", "regions") else "base, size, fixed)")
+        raise ParameterError(f"{where} is a {cls.kind!r} step but does not implement {what}")
+    keys = set(cls.params)
+    for label, names in (("defaults", set(cls.defaults)), ("required", set(cls.required)),
+                         ("positional", {cls.positional} if cls.positional else set())):
+        unknown = sorted(names - keys)
+        if unknown:
+            raise ParameterError(f"{where}: {label} names {', '.join(map(repr, unknown))}, not in its params table")
+    validate_params(where, dict(cls.defaults), {k: cls.params[k] for k in cls.defaults})
+    return cls
+
+
+def register_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: check a step (:func:`validate_step`) and add it to :data:`POLICIES` under its ``name``."""
+    return POLICIES.register(cls.name)(validate_step(cls))
 
 
 @register_step
 class Replace(Step):
     """Train only on the newest round's output (items with ``round == current_round``)."""
 
+    needs_history = False
     name = "replace"
     kind = "source"
     summary = "train only on the previous generation's output"
+
+    def apply(self, state: StepState) -> tuple[np.ndarray, str]:
+        cur = state.current_round
+        return state.pool.round >= cur, f"replace: from a round before the current round {cur}"
+
+    def oldest_round(self, current_round: int) -> int | None:
+        return current_round
+
+    def empty_message(self, current_round: int) -> str:
+        return f"{self.spec()}: the pool has no rows from round {current_round}"
 
 
 @register_step
 class Accumulate(Step):
     """Keep every item produced so far (``round <= current_round``); the size grows."""
 
+    needs_history = False
     name = "accumulate"
     kind = "source"
     summary = "keep all data so far"
+    fixed_size = False
+
+    def apply(self, state: StepState) -> list[Exclusion]:
+        return []  # every row up to the current round (the composer drops later ones)
+
+    def empty_message(self, current_round: int) -> str:
+        return f"{self.spec()}: the pool has no rows from rounds <= {current_round}"
 
 
 @register_step
 class AccumulateSubsample(Step):
     """Accumulate, then draw a seeded subsample of ``target_size`` items."""
 
+    needs_history = False
     name = "accumulate-subsample"
     kind = "source"
     summary = "accumulate, but hold the training size fixed"
+    requires_target_size = True
+
+    def apply(self, state: StepState) -> list[Exclusion]:
+        return []
+
+    def empty_message(self, current_round: int) -> str:
+        return f"{self.spec()}: the pool has no rows from rounds <= {current_round}"
 
 
 @register_step
@@ -148,6 +268,7 @@ class Filter(Step):
     Near-duplicates are the ``dedup`` step's.
     """
 
+    needs_history = False
     name = "filter"
     kind = "filter"
     params: ClassVar = {
@@ -159,6 +280,12 @@ class Filter(Step):
     }
     defaults: ClassVar = {"keep_human": 0.95, "repetition": 0.5, "support": False, "k": 5, "folds": 3}
     summary = "drop synthetic degenerate texts and candidates that score as machine-made"
+    needs_features = True
+
+    def apply(self, state: StepState) -> list[Exclusion]:
+        from tailguard.policy.candidates import filter_exclusions
+
+        return filter_exclusions(self.get_params(), state)
 
 
 @register_step
@@ -171,6 +298,7 @@ class Dedup(Step):
     nearest-neighbour spacing, rescaled to the pool's size (see :mod:`tailguard.policy.dedup`).
     """
 
+    needs_history = False
     name = "dedup"
     kind = "dedup"
     params: ClassVar = {
@@ -180,12 +308,19 @@ class Dedup(Step):
     }
     defaults: ClassVar = {"jaccard": 0.3, "duplicate_quantile": 0.001, "knn": "auto"}
     summary = "keep one representative of each near-duplicate cluster"
+    needs_features = True
+
+    def apply(self, state: StepState) -> list[Exclusion]:
+        from tailguard.policy.candidates import dedup_exclusions
+
+        return dedup_exclusions(self.get_params(), state)
 
 
 @register_step
 class Fresh(Step):
     """Add ``fraction × target_size`` new human items from ``fresh_human`` each round (MAD's fresh loop)."""
 
+    needs_history = False
     name = "fresh"
     kind = "fresh"
     positional = "fraction"
@@ -193,11 +328,16 @@ class Fresh(Step):
     params: ClassVar = {"fraction": Float(min=0, max=1, min_open=True)}
     summary = "a fraction F of new human data each generation"
 
+    def fresh_count(self, base: int, size: int, fixed: bool) -> int:
+        n = math.ceil(float(self._params["fraction"]) * base - _EPS)
+        return min(n, size) if fixed else n
+
 
 @register_step
 class Anchor(Step):
     """At least ``fraction`` of every training set is human: add human items, drop synthetic ones."""
 
+    needs_history = False
     name = "anchor"
     kind = "anchor"
     positional = "fraction"
@@ -214,8 +354,21 @@ class Anchor(Step):
 class TailPreserve(Step):
     """Resample so each reference class, or k-NN density band, keeps its reference share."""
 
+    needs_history = False
     name = "tail-preserve"
     kind = "sampler"
     params: ClassVar = {"k": Int(min=1, max=100), "bands": Int(min=2, max=1000)}
     defaults: ClassVar = {"k": 5, "bands": 10}
     summary = "resample so the reference's rare regions or classes keep their share"
+    needs_features = True
+
+    def regions(self, state: StepState) -> RegionModel:
+        from tailguard.policy.candidates import reference_for
+        from tailguard.policy.tails import RegionModel
+
+        ref, pool = reference_for("tail-preserve", state), state.pool
+        if ref.classes is not None and pool.classes is not None:
+            return RegionModel.from_classes(np.asarray(ref.classes))
+        if ref.features is None or pool.features is None:
+            raise ParameterError("tail-preserve needs class labels, or features, in both the pool and the reference")
+        return RegionModel.from_features(ref.features, k=self._params["k"], bands=self._params["bands"])

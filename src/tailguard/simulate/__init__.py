@@ -9,7 +9,16 @@
 """
 
 from tailguard.simulate.executor import simulate, split_policies
-from tailguard.simulate.family import FAMILIES, EvalContext, Family, MetricSpec, Setup, get_family, register_family
+from tailguard.simulate.family import (
+    FAMILIES,
+    EvalContext,
+    Family,
+    MetricSpec,
+    Setup,
+    get_family,
+    register_family,
+    validate_family,
+)
 from tailguard.simulate.loop import ChainResult, run_chain
 from tailguard.simulate.results import SimulationResults, summarise
 
@@ -35,5 +44,6 @@ __all__ = [
     "simulate",
     "split_policies",
     "summarise",
+    "validate_family",
     "write_report",
 ]

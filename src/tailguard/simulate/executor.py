@@ -37,6 +37,7 @@ SIM_PARAMS = {
     "entropy": Int(min=0),
     "resume": Bool(),
     "vectorised": Bool(),
+    "checkpoint": Bool(),
 }
 
 ProgressCallback = Callable[[int, int], None]  # (advance, total)
@@ -81,8 +82,7 @@ def _chain_task(args: tuple[Any, ...], on_generation: Callable[[int], None] | No
 
 
 def _run_vectorised(family: Family, spec: str, generations: int, seeds: int, m: int, entropy: int) -> dict:
-    rng = stream(entropy, seed=0, generation=0, purpose="vectorised")
-    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, rng=rng)
+    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, entropy=entropy)
 
 
 def _engine_for(engine: Any, workers: int) -> tuple[Any, bool]:
@@ -130,6 +130,7 @@ def simulate(
     family_params: dict[str, Any] | None = None,
     audit_metrics: Sequence[str] | None = None,
     engine: Any = None,
+    checkpoint: bool = True,
 ) -> SimulationResults:
     """Train ``family`` recursively under each policy for ``generations`` over ``seeds``.
 
@@ -144,12 +145,18 @@ def simulate(
             with this many workers; 1 runs them in-process.
         ledger: a ``tailguard.ledger.Ledger`` (or URL); seed 0's chains are recorded
             there (samples with generator and generation, one model run per generation).
-        out: directory for checkpoints (``out/checkpoints``) and ``results.json``.
+        out: directory for checkpoints (``out/checkpoints``), ``results.json`` and
+            ``per_seed.parquet``.
         resume: continue chains from their checkpoints in ``out``.
+        checkpoint: with ``out``, rewrite each chain's checkpoint after every generation (the
+            whole pool so far: it costs a file write per chain and generation, and disk); ``False``
+            writes only the results, and a killed run cannot be resumed.
         progress: show a rich progress bar (True) or call ``progress(advance, total)``.
         entropy: the root seed of all random streams.
-        vectorised: run the Gaussian's ``replace``/``accumulate`` vectorised across
-            seeds (same law as the generic loop; no per-generation checkpoints).
+        vectorised: run the policies a family can run for all seeds at once (the Gaussian's
+            ``replace``/``accumulate``) on that path. It draws the generic loop's random
+            streams, so every seed's numbers are the same on both paths (to rounding) and the
+            policies of a seed stay paired; it writes no per-generation checkpoints.
         family_params: parameters when ``family`` is a name.
         audit_metrics: names of ``tailguard.metrics`` metrics measured every generation on
             the samples' features against held-out human data (default: the family's
@@ -168,6 +175,7 @@ def simulate(
             "entropy": entropy,
             "resume": resume,
             "vectorised": vectorised,
+            "checkpoint": checkpoint,
         },
         SIM_PARAMS,
     )
@@ -175,13 +183,17 @@ def simulate(
     parsed = _parse_all(split_policies(policies))
     if resume and out is None:
         raise ParameterError("The 'resume' parameter of simulate needs an 'out' directory to resume from.")
+    if resume and not checkpoint:
+        raise ParameterError("The 'resume' parameter of simulate needs checkpoints: drop checkpoint=False "
+                             "(--no-checkpoint) or drop resume.")
     out_dir = str(out) if out is not None else None
+    chain_dir = out_dir if checkpoint else None
     record = ledger is not None
     audit = tuple(fam.audit_metrics if audit_metrics is None else audit_metrics)
 
     fast = {s for s in parsed if vectorised and s in fam.vectorised_policies and not record and not audit}
     slow_tasks = [
-        (fam, pol, seed, generations, sample_size, entropy, out_dir, resume, record and seed == 0, audit)
+        (fam, pol, seed, generations, sample_size, entropy, chain_dir, resume, record and seed == 0, audit)
         for spec, pol in parsed.items()
         if spec not in fast
         for seed in range(seeds)
@@ -257,6 +269,14 @@ def simulate(
             "description": f"audit suite metric {name[len('audit_') :]}: generation samples vs held-out human data",
         }
     extra["sample_kind"] = fam.sample_kind
+    theory: dict[str, dict[str, Any]] = {}
+    for spec in parsed:
+        for name in values[spec]:
+            law = fam.theory(name, spec, generations=generations, sample_size=sample_size)
+            if law is not None:
+                theory.setdefault(spec, {})[name] = law.to_dict()
+    if theory:
+        extra["theory"] = theory
     if fam.sample_kind == "text":
         setup0 = fam.setup(sample_size, stream(entropy, seed=0, generation=0, purpose="setup"))
         extra["sample_text"] = {

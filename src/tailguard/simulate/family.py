@@ -40,13 +40,15 @@ class MetricSpec:
     """How to read one of a family's metrics.
 
     ``tail`` marks the metrics that fall when the tails are lost (the ones the
-    reproduction checks and the report's verdict look at).
+    reproduction checks and the report's verdict look at). ``optional`` marks a metric that
+    may be NaN when a seed gives nothing to measure (summaries skip NaNs and count ``n``).
     """
 
     name: str
     higher_is_better: bool
     tail: bool = False
     description: str = ""
+    optional: bool = False
 
 
 @dataclass
@@ -67,13 +69,18 @@ class Setup:
 
 @dataclass
 class EvalContext:
-    """What ``Family.evaluate`` may look at besides the model and its samples."""
+    """What ``Family.evaluate`` may look at besides the model and its samples.
+
+    ``cache`` is one dict for the whole chain (every generation's context shares it): a family
+    may keep there what it derives from ``setup`` or ``model0`` once, instead of every generation.
+    """
 
     setup: Setup
     model0: Any
     samples0: np.ndarray
     generation: int
     rng: np.random.Generator
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 class Family(Configurable):
@@ -94,9 +101,14 @@ class Family(Configurable):
     vectorised_policies: ClassVar[tuple[str, ...]] = ()
 
     def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
-                            rng: np.random.Generator) -> dict[str, Any]:
+                            entropy: int) -> dict[str, Any]:
         """All seeds of ``policy`` at once (only for :attr:`vectorised_policies`): ``{"metrics": {name:
-        array (seeds, generations + 1)}, "first": ..., "last": ...}``, the same law as the generic loop."""
+        array (seeds, generations + 1)}, "first": ..., "last": ...}``.
+
+        It must draw from the same streams as the generic loop
+        (:class:`~tailguard.simulate.seeding.ChainStreams` of ``(entropy, seed)``: ``setup`` at
+        generation 0, ``sample`` at each generation...), so that every seed gets the numbers the
+        loop would give it and stays paired with the policies the loop runs (tested)."""
         raise NotImplementedError(f"family {self.name!r} has no vectorised path")
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
@@ -131,6 +143,11 @@ class Family(Configurable):
         """Human-readable samples for the report (text families override this)."""
         return [str(row) for row in np.asarray(data)[:limit]]
 
+    def theory(self, metric: str, policy: str, *, generations: int, sample_size: int) -> Any:
+        """The law ``metric`` follows under ``policy`` (the canonical spec) for generations 0..N, as a
+        :class:`~tailguard.simulate.theory.Theory`, or ``None`` when the family knows none."""
+        return None
+
     @classmethod
     def metric_specs(cls) -> Mapping[str, MetricSpec]:
         return {m.name: m for m in cls.metrics}
@@ -140,16 +157,62 @@ class Family(Configurable):
         return tuple(m.name for m in cls.metrics if m.tail)
 
 
-FAMILIES: Registry[type[Family]] = Registry("family")
+FAMILIES: Registry[type[Family]] = Registry("family", entry_point_group="tailguard.families")
 
 _BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "pseudolabel", "yolo")
 for _name in _BUILTIN:
     FAMILIES.register_lazy(_name, f"tailguard.simulate.families.{_name}")
 
 
+SAMPLE_KINDS = ("hist", "scatter", "images", "text", "bars", "labels")
+
+
+def validate_family(cls: Any) -> type[Family]:
+    """Check a family class before it is registered (a plug-in's): a :class:`Family` subclass with
+    a lower-case ``name``, its own ``setup``, ``fit``, ``sample`` and ``evaluate``, metrics declared
+    as :class:`MetricSpec` with distinct names, a known ``sample_kind``, and defaults that pass its
+    parameter table. Returns ``cls``.
+
+    >>> class Half(Family):
+    ...     name = "half"
+    ...     def setup(self, sample_size, rng): ...
+    >>> validate_family(Half)
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.ParameterError: family 'half' (Half) does not implement fit, sample, evaluate
+    """
+    import re
+
+    from tailguard.errors import ParameterError
+    from tailguard.validation import validate_params
+
+    if not (isinstance(cls, type) and issubclass(cls, Family)):
+        raise ParameterError(f"a family must be a subclass of tailguard.simulate.Family. Got {cls!r}.")
+    name = getattr(cls, "name", None)
+    where = f"family {name!r} ({cls.__name__})"
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        raise ParameterError(f"{where} needs a name of lower-case letters, digits, '-' or '_'. Got {name!r}.")
+    missing = [m for m in ("setup", "fit", "sample", "evaluate") if getattr(cls, m) is getattr(Family, m)]
+    if missing:
+        raise ParameterError(f"{where} does not implement {', '.join(missing)}")
+    specs = list(cls.metrics)
+    if not specs or not all(isinstance(m, MetricSpec) for m in specs):
+        raise ParameterError(f"{where} must declare its metrics as a non-empty tuple of MetricSpec")
+    names = [m.name for m in specs]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{where} declares a metric twice: {sorted(n for n in names if names.count(n) > 1)[0]!r}")
+    if cls.sample_kind not in SAMPLE_KINDS:
+        raise ParameterError(f"{where}: sample_kind {cls.sample_kind!r} is not one of {', '.join(SAMPLE_KINDS)}")
+    unknown = sorted(set(cls.defaults) - set(cls.params))
+    if unknown:
+        raise ParameterError(f"{where}: defaults name {', '.join(map(repr, unknown))}, not in its params table")
+    validate_params(where, dict(cls.defaults), {k: cls.params[k] for k in cls.defaults})
+    return cls
+
+
 def register_family(cls: type[Family]) -> type[Family]:
-    """Class decorator: register ``cls`` under ``cls.name``."""
-    return FAMILIES.register(cls.name)(cls)
+    """Class decorator: check ``cls`` (:func:`validate_family`) and register it under ``cls.name``."""
+    return FAMILIES.register(cls.name)(validate_family(cls))
 
 
 def get_family(name: str, **params: Any) -> Family:

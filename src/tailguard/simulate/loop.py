@@ -31,7 +31,7 @@ from tailguard.errors import BadInputError
 from tailguard.origins import Origin
 from tailguard.simulate import checkpoint
 from tailguard.simulate.family import EvalContext, Family, Setup
-from tailguard.simulate.seeding import stream
+from tailguard.simulate.seeding import ChainStreams
 
 HUMAN, SYNTHETIC = int(Origin.HUMAN), int(Origin.SYNTHETIC)
 
@@ -83,6 +83,7 @@ class _Chain:
 
     def __init__(self, family: Family, policy: Any, seed: int, sample_size: int, entropy: int):
         self.family, self.policy, self.seed, self.m, self.entropy = family, policy, seed, sample_size, entropy
+        self.streams = ChainStreams(entropy, seed)
         self.setup: Setup = family.setup(sample_size, self.rng(0, "setup"))
         train = np.asarray(self.setup.train)
         if len(train) == 0:
@@ -100,9 +101,10 @@ class _Chain:
         self._reference = None
         self._heldout_features: np.ndarray | None = None
         self.audit_directions: dict[str, bool] = {}
+        self.keep_all = False  # True while recording lineage: pool indices must stay stable
 
     def rng(self, generation: int, purpose: str) -> np.random.Generator:
-        return stream(self.entropy, seed=self.seed, generation=generation, purpose=purpose)
+        return self.streams.get(generation, purpose)
 
     # -- pool -----------------------------------------------------------------
     def _pool(self, rows: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray) -> Any:
@@ -120,8 +122,22 @@ class _Chain:
             )
         return self._reference
 
+    def prune(self, generation: int) -> None:
+        """Drop the synthetic rows that the policy can no longer select (``Policy.oldest_round``):
+        under ``replace`` the pool then holds the human rows and the newest round instead of every
+        round so far. Selections are unchanged (tested); lineage recording keeps every row."""
+        oldest = self.policy.oldest_round(generation) if hasattr(self.policy, "oldest_round") else None
+        if oldest is None or self.keep_all:
+            return
+        keep = (self.origin == HUMAN) | (self.round >= oldest)
+        if keep.all():
+            return
+        self.data, self.origin, self.depth, self.round = (
+            self.data[keep], self.origin[keep], self.depth[keep], self.round[keep])
+
     def compose(self, generation: int) -> np.ndarray:
         """Pool rows of model ``generation``'s training set (generation >= 1)."""
+        self.prune(generation)
         pool = self._pool(self.data, self.origin, self.depth, self.round)
         fresh_pool, fresh_idx = None, np.zeros(0, dtype=np.int64)
         if self.setup.fresh is not None and getattr(self.policy, "fresh_step", None) is not None:
@@ -266,6 +282,7 @@ def _run_chain(
     spec = str(policy)
     parsed = _parse(policy)
     chain = _Chain(family, parsed, seed, sample_size, entropy)
+    chain.keep_all = record_lineage
     header = _header(family, spec, seed, sample_size, entropy, audit_metrics)
     path = checkpoint.chain_path(checkpoint_dir, spec, seed) if checkpoint_dir is not None else None
     resumed_from = None
@@ -282,6 +299,7 @@ def _run_chain(
     model0 = family.fit(chain.setup.train, chain.rng(0, "fit"))
     samples0 = family.sample(model0, sample_size, chain.rng(0, "sample"))
     samples = samples0
+    eval_cache: dict[str, Any] = {}  # EvalContext.cache: one dict for the chain
     for g in range(start, generations + 1):
         if g == 0:
             model, samples = model0, samples0
@@ -292,7 +310,7 @@ def _run_chain(
             samples = family.sample(model, sample_size, chain.rng(g, "sample"))
         tdepth = chain.depth[idx]
         tsize, hfrac = len(idx), float(np.mean(chain.origin[idx] == HUMAN))
-        ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"))
+        ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"), eval_cache)
         values = family.evaluate(model, samples, ctx)
         if audit_metrics:
             values.update(chain.audit(samples, audit_metrics))

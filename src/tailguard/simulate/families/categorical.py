@@ -13,7 +13,11 @@ Metrics:
 - ``tail_mass_ratio``: model n's probability on the true tail (the symbols outside
   the head that holds 80% of the true mass) / model 0's;
 - ``entropy_ratio``: Shannon entropy of model n / model 0;
-- ``tv_error``: total-variation distance between model n and the true law.
+- ``tv_error``: total-variation distance between model n and the true law;
+- ``survival_l1``, ``survival_l2``, ``survival_l4``, ``survival_l8``: of the symbols seen exactly
+  λ times in the human training data, the share model n still gives positive probability
+  (NaN when no symbol was seen λ times). Under ``replace`` its theory is Suresh et al.'s bound
+  1 − e^(−λ/n) (a lower bound; :meth:`CategoricalFamily.theory`).
 
 >>> fam = CategoricalFamily(vocab=50)
 >>> rng = np.random.default_rng(0)
@@ -23,6 +27,8 @@ Metrics:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +59,8 @@ class CategoricalFamily(Family):
         MetricSpec("tail_mass_ratio", True, tail=True, description="mass on the true tail / model 0's"),
         MetricSpec("entropy_ratio", True, description="entropy / model 0's"),
         MetricSpec("tv_error", False, description="total variation from the true law"),
+        *(MetricSpec(f"survival_l{lam}", True, description=f"share of the symbols seen {lam}× in the human data "
+                     "that model n still gives positive probability", optional=True) for lam in (1, 2, 4, 8)),
     )
     sample_kind = "bars"
 
@@ -83,12 +91,34 @@ class CategoricalFamily(Family):
         m0 = ctx.model0
         tail = ctx.setup.extra["tail"]
         truth = ctx.setup.extra["truth"]
-        return {
+        seen = ctx.cache.get("categorical_seen")
+        if seen is None:  # the human training counts, once per chain
+            seen = ctx.cache["categorical_seen"] = np.bincount(
+                np.asarray(ctx.setup.train, dtype=np.int64).ravel(), minlength=len(model))
+        alive = model > 0
+        out = {
             "support_ratio": float(np.count_nonzero(model) / np.count_nonzero(m0)),
             "tail_mass_ratio": float(model[tail].sum() / max(m0[tail].sum(), 1e-300)),
             "entropy_ratio": _entropy(model) / max(_entropy(m0), 1e-300),
             "tv_error": float(0.5 * np.abs(model - truth).sum()),
         }
+        for lam in (1, 2, 4, 8):
+            group = seen == lam
+            out[f"survival_l{lam}"] = float(alive[group].mean()) if group.any() else float("nan")
+        return out
+
+    def theory(self, metric: str, policy: str, *, generations: int, sample_size: int) -> Any:
+        """``survival_lλ`` under ``replace``: at least 1 − e^(−λ/n) at generation n (Suresh et al.)."""
+        from tailguard.simulate.theory import Theory
+
+        if not metric.startswith("survival_l") or policy != "replace":
+            return None
+        lam = int(metric[len("survival_l"):])
+        n = np.arange(generations + 1, dtype=float)
+        with np.errstate(divide="ignore"):
+            bound = np.where(n == 0, 1.0, 1.0 - np.exp(-lam / np.maximum(n, 1e-300)))
+        return Theory(metric, policy, "lower_bound", tuple(bound.tolist()), bounded=False,
+                      source=f"P(survive to n) ≥ 1 − e^(−{lam}/n) (Suresh et al.)")
 
     def features(self, data: np.ndarray) -> np.ndarray:
         return np.asarray(data, dtype=float).reshape(len(data), 1)

@@ -14,8 +14,8 @@ Metrics (generation n = the n-th fitted model, model 0 fit on human data):
   (computed in closed form, averaged over dimensions).
 
 :func:`simulate_vectorised` runs ``replace`` and ``accumulate`` for many seeds at
-once with numpy (see its docstring); it agrees in distribution with the generic
-loop (tested).
+once with numpy (see its docstring); it draws the generic loop's random streams, so
+each seed's numbers are the loop's (tested).
 
 >>> fam = GaussianFamily(dim=1)
 >>> rng = np.random.default_rng(1)
@@ -67,16 +67,35 @@ class GaussianFamily(Family):
     vectorised_policies = ("replace", "accumulate")
 
     def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
-                            rng: np.random.Generator) -> dict[str, Any]:
+                            entropy: int) -> dict[str, Any]:
         """See :func:`simulate_vectorised`."""
         return simulate_vectorised(self, policy, generations=generations, seeds=seeds,
-                                   sample_size=sample_size, rng=rng)
+                                   sample_size=sample_size, entropy=entropy)
     metrics = (
         MetricSpec("variance_ratio", True, tail=True, description="σ²ₙ/σ²₀ averaged over dimensions"),
         MetricSpec("tail_mass_ratio", True, tail=True, description="P(|x-μ₀|>2σ₀) under model n / model 0"),
         MetricSpec("mean_shift", False, description="|μₙ-μ₀|/σ₀ averaged over dimensions"),
     )
     sample_kind = "hist"
+
+    def theory(self, metric: str, policy: str, *, generations: int, sample_size: int) -> Any:
+        """``variance_ratio`` under ``replace``: E[σ²ₙ/σ²₀] = ((M−1)/(M−ddof))ⁿ, and for one dimension
+        the exact median (σ²ₙ/σ²₀ is a product of n iid χ²_{M−1}/(M−ddof) factors)."""
+        from tailguard.simulate.theory import Theory, gaussian_median_log_ratio
+
+        if metric != "variance_ratio" or policy != "replace":
+            return None
+        m, ddof = sample_size, self.ddof
+        n = np.arange(generations + 1)
+        mean = ((m - 1) / (m - ddof)) ** n
+        median = None
+        if self._params["dim"] == 1:
+            # exact at up to 17 generations (one inverse FFT each), log-linear in between
+            at = np.unique(np.linspace(0, generations, min(generations + 1, 17)).round().astype(int))
+            logs = gaussian_median_log_ratio(at.tolist(), m, ddof=ddof)
+            median = tuple(np.exp(np.interp(n, at, logs)).tolist())
+        return Theory(metric, policy, "mean", tuple(mean.tolist()), bounded=ddof == 1, decays=True, median=median,
+                      source=f"E[σ²ₙ/σ²₀] = ((M−1)/(M−{ddof}))ⁿ" if ddof else "E[σ²ₙ/σ²₀] = ((M−1)/M)ⁿ")
 
     @property
     def ddof(self) -> int:
@@ -91,20 +110,26 @@ class GaussianFamily(Family):
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> GaussianModel:
         data = np.asarray(data, dtype=float).reshape(len(data), -1)
-        return GaussianModel(mean=data.mean(axis=0), var=data.var(axis=0, ddof=self.ddof))
+        mean = data.mean(axis=0)
+        dev = data - mean
+        var = np.einsum("ij,ij->j", dev, dev) / (len(data) - self.ddof)  # np.var's arithmetic, fewer calls
+        return GaussianModel(mean=mean, var=var)
 
     def sample(self, model: GaussianModel, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(model.mean, np.sqrt(model.var), size=(n, len(model.mean)))
 
     def evaluate(self, model: GaussianModel, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
         m0: GaussianModel = ctx.model0
-        sd0 = np.sqrt(m0.var)
+        const = ctx.cache.get("gaussian")
+        if const is None:  # model 0's constants, once per chain
+            sd0 = np.sqrt(m0.var)
+            const = ctx.cache["gaussian"] = (sd0, _two_sided_tail(m0.mean, m0.var, m0.mean, sd0))
+        sd0, tail0 = const
         tail = _two_sided_tail(model.mean, model.var, m0.mean, sd0)
-        tail0 = _two_sided_tail(m0.mean, m0.var, m0.mean, sd0)
         return {
-            "variance_ratio": float(np.mean(model.var / m0.var)),
-            "tail_mass_ratio": float(np.mean(tail / tail0)),
-            "mean_shift": float(np.mean(np.abs(model.mean - m0.mean) / sd0)),
+            "variance_ratio": float((model.var / m0.var).mean()),
+            "tail_mass_ratio": float((tail / tail0).mean()),
+            "mean_shift": float((np.abs(model.mean - m0.mean) / sd0).mean()),
         }
 
 
@@ -115,25 +140,31 @@ def simulate_vectorised(
     generations: int,
     seeds: int,
     sample_size: int,
-    rng: np.random.Generator,
+    entropy: int,
 ) -> dict[str, Any]:
-    """Run ``replace`` or ``accumulate`` for all seeds at once.
+    """Run ``replace`` or ``accumulate`` for all seeds at once, drawing the generic loop's streams.
 
-    Every generation draws the real M samples of every seed (an array of shape
-    seeds × M × d) and fits them, exactly as the generic loop does; under
-    ``accumulate`` the fit over all data so far uses running sums (count, mean and
-    sum of squared deviations, combined with Chan et al.'s parallel update), which
-    is the same MLE as refitting on the concatenated pool. Only the random streams
-    differ from the generic loop, so the two agree in distribution, not draw by draw.
+    Seed s's human data come from ``family.setup`` on its ``setup`` stream and model g's M
+    samples from its ``sample`` stream of generation g (:class:`~tailguard.simulate.seeding.
+    ChainStreams`), exactly as :func:`~tailguard.simulate.run_chain` draws them; only the
+    arithmetic is batched over seeds (an array of shape seeds × M × d per generation). Under
+    ``accumulate`` the fit over all data so far uses running sums (count, mean and sum of
+    squared deviations, combined with Chan et al.'s parallel update), which is the same MLE as
+    refitting on the concatenated pool. So every seed's metrics equal the loop's up to
+    floating-point rounding (tested), and policies of a seed stay paired whichever path runs them.
 
     Returns ``{"metrics": {name: array (seeds, generations+1)}, "first": samples of
     generation 0 (seeds, M, d), "last": samples of the last generation}``.
     """
+    from tailguard.simulate.seeding import ChainStreams
+
     if policy not in ("replace", "accumulate"):
         raise ValueError(f"the vectorised Gaussian handles replace and accumulate, not {policy!r}")
-    d, sd, ddof = family.get_params()["dim"], family.get_params()["true_sd"], family.ddof
+    d, ddof = family.get_params()["dim"], family.ddof
     m = sample_size
-    human = rng.normal(0.0, sd, size=(seeds, m, d))
+    streams = [ChainStreams(entropy, s) for s in range(seeds)]
+    human = np.stack([np.asarray(family.setup(m, st.get(0, "setup")).train, dtype=float).reshape(m, d)
+                      for st in streams])
     mean = human.mean(axis=1)
     var = human.var(axis=1, ddof=ddof)
     # running pool statistics (accumulate): count, mean, sum of squared deviations
@@ -145,6 +176,7 @@ def simulate_vectorised(
     tail0 = _two_sided_tail(mean0, var0, mean0, sd0)
     out = {k: np.empty((seeds, generations + 1)) for k in ("variance_ratio", "tail_mass_ratio", "mean_shift")}
     first = last = human
+    z = np.empty((seeds, m, d))
 
     def record(g: int) -> None:
         out["variance_ratio"][:, g] = np.mean(var / var0, axis=1)
@@ -153,10 +185,11 @@ def simulate_vectorised(
 
     for g in range(generations + 1):
         record(g)
-        z = rng.standard_normal(size=(seeds, m, d))
+        for s, st in enumerate(streams):
+            st.get(g, "sample").standard_normal(out=z[s])  # the loop's rng.normal(mean, sd, (m, d)) draws these
         x = mean[:, None, :] + np.sqrt(var)[:, None, :] * z  # samples of model g
         if g == 0:
-            first = x
+            first = x.copy()
         if g == generations:
             last = x
             break

@@ -25,6 +25,8 @@ Metrics:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tailguard.errors import ParameterError
@@ -50,6 +52,25 @@ class LinregFamily(Family):
         """c = σ² d / (T − d − 1), the expected test error of one OLS fit."""
         d, sd = self._params["dim"], self._params["noise_sd"]
         return sd**2 * d / (sample_size - d - 1)
+
+    def theory(self, metric: str, policy: str, *, generations: int, sample_size: int) -> Any:
+        """E‖ŵₙ − w*‖² (and its unbiased estimate ``test_error``) is c·(n+1) under ``replace`` and
+        c·Σ_{i=1}^{n+1} 1/i² under ``accumulate`` (Gerstgrasser et al. 2024); ``error_bound_ratio``
+        is the same over c."""
+        from tailguard.simulate.theory import Theory
+
+        if metric not in ("excess_error", "test_error", "error_bound_ratio") or policy not in ("replace", "accumulate"):
+            return None
+        if sample_size < self._params["dim"] + 2:
+            return None
+        c = 1.0 if metric == "error_bound_ratio" else self.unit_error(sample_size)
+        n = np.arange(1, generations + 2)
+        if policy == "replace":
+            return Theory(metric, policy, "mean", tuple((c * n).tolist()), bounded=False,
+                          source="c·(n+1), c = σ²d/(T−d−1)" if c != 1.0 or metric != "error_bound_ratio" else "n+1")
+        values = c * np.cumsum(1.0 / n.astype(float) ** 2)
+        return Theory(metric, policy, "mean", tuple(values.tolist()), bounded=True,
+                      source="c·Σ_{i≤n+1} 1/i² < c·π²/6, c = σ²d/(T−d−1)")
 
     def setup(self, sample_size: int, rng: np.random.Generator) -> Setup:
         d, sd = self._params["dim"], self._params["noise_sd"]
