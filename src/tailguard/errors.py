@@ -167,6 +167,10 @@ class EngineError(TailguardError, RuntimeError):
     Nothing partial is returned: the whole map fails with the task that was lost."""
 
 
+class ServerStartError(TailguardError, OSError):
+    """``tailguard serve`` cannot listen where it was told: the port is taken, or the host is no address here."""
+
+
 class MissingDependencyError(TailguardError, ImportError):
     """An optional dependency is not installed; the message gives the install command."""
 
@@ -205,6 +209,7 @@ __all__ = [
     "ProvenanceConflictError",
     "ProvenanceFieldError",
     "RegistryConflictError",
+    "ServerStartError",
     "TailguardError",
     "TextFormatError",
     "UnknownChoiceError",

@@ -25,7 +25,20 @@ from typing import Annotated
 
 import typer
 
-from tailguard.cli import audit, audits, demo, ledger, mix, monitor, runs, score, simulate, upgrade, yolo
+from tailguard.cli import (
+    audit,
+    audits,
+    demo,
+    ledger,
+    mix,
+    monitor,
+    runs,
+    score,
+    serve,
+    simulate,
+    upgrade,
+    yolo,
+)
 from tailguard.cli.state import state
 
 GLOBAL_FLAGS = ("--debug",)
@@ -96,7 +109,7 @@ def _global_options(
         load_plugins(plugin)
 
 
-for _module in (ledger, runs, audit, audits, monitor, score, mix, simulate, demo, yolo, upgrade):
+for _module in (ledger, runs, audit, audits, monitor, serve, score, mix, simulate, demo, yolo, upgrade):
     _module.register(app)
 
 

@@ -5,7 +5,7 @@
 ('human', 'synthetic', 'pseudo_label', 'unknown')
 """
 
-from tailguard.ledger.audits import AuditSummary
+from tailguard.ledger.audits import AuditPoint, AuditSummary
 from tailguard.ledger.store import Ledger
 from tailguard.ledger.types import (
     MODALITIES,
@@ -25,6 +25,7 @@ from tailguard.ledger.types import (
     SkippedItem,
     VerifyProblem,
     VerifyReport,
+    VersionComposition,
     VersionDiff,
     VersionInfo,
     VersionSummary,
@@ -33,6 +34,7 @@ from tailguard.ledger.types import (
 __all__ = [
     "MODALITIES",
     "ORIGINS",
+    "AuditPoint",
     "AuditSummary",
     "Box",
     "Conflict",
@@ -50,6 +52,7 @@ __all__ = [
     "SkippedItem",
     "VerifyProblem",
     "VerifyReport",
+    "VersionComposition",
     "VersionDiff",
     "VersionInfo",
     "VersionSummary",

@@ -76,6 +76,27 @@ class AuditSummary:
     status_counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AuditPoint:
+    """One metric row of one recorded audit, as a point of that metric's history: the audit's time
+    and verdict beside the row's value, interval and status. A non-finite value or interval end is
+    ``None`` here, and ``nonfinite`` names it (``{"value": "inf"}``)."""
+
+    audit_id: int
+    created_at: dt.datetime
+    candidate: str
+    reference: str
+    verdict: str
+    name: str
+    family: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    higher_is_better: bool
+    status: str
+    nonfinite: dict[str, str] = field(default_factory=dict)
+
+
 def _number(value: Any, key: str, nonfinite: dict[str, str]) -> float | None:
     """A float column's value; non-finite numbers (as floats or the report's strings) go to ``nonfinite``."""
     if value is None:
@@ -188,6 +209,29 @@ class AuditStore:
             r.id, aware(r.created_at), r.candidate, r.reference, r.baseline, r.config_id, r.modality, r.verdict,
             r.diagnosis, float(r.confidence), r.n_candidate, r.n_reference, r.n_baseline, r.source,
             dict(sorted(by_audit.get(r.id, {}).items()))) for r in rows]
+
+    def points(self, *, reference: str | None = None) -> list[AuditPoint]:
+        """Every metric row of the recorded audits (of one reference, or all), by audit time then report order.
+
+        One query over ``audit_metrics`` joined to ``audits``: a history of thousands of audits is not
+        read one document at a time.
+        """
+        filters = [] if reference is None else [a_t.c.reference == reference]
+        q = (select(m_t.c.audit_id, a_t.c.created_at, a_t.c.candidate, a_t.c.reference, a_t.c.verdict, m_t.c.name,
+                    m_t.c.family, m_t.c.value, m_t.c.ci_low, m_t.c.ci_high, m_t.c.higher_is_better, m_t.c.status,
+                    m_t.c.nonfinite)
+             .select_from(m_t.join(a_t, a_t.c.id == m_t.c.audit_id)).where(*filters)
+             .order_by(a_t.c.created_at, a_t.c.id, m_t.c.position))
+        with read_connection(self._engine) as conn:
+            return [AuditPoint(int(r.audit_id), aware(r.created_at), r.candidate, r.reference, r.verdict, r.name,
+                               r.family, r.value, r.ci_low, r.ci_high, bool(r.higher_is_better), r.status,
+                               json.loads(r.nonfinite or "{}")) for r in conn.execute(q)]
+
+    def references(self) -> list[tuple[str, int]]:
+        """(reference, number of recorded audits against it), by name."""
+        q = select(a_t.c.reference, func.count()).group_by(a_t.c.reference).order_by(a_t.c.reference)
+        with read_connection(self._engine) as conn:
+            return [(str(r), int(n)) for r, n in conn.execute(q)]
 
     def document(self, audit_id: int) -> dict[str, Any]:
         """The stored report of audit ``audit_id`` in its JSON form, rows read from ``audit_metrics``."""

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import LedgerError, LedgerUpgradeRequiredError
 from tailguard.ledger import manifest, reads, schema, versions
-from tailguard.ledger.audits import AuditStore, AuditSummary
+from tailguard.ledger.audits import AuditPoint, AuditStore, AuditSummary
 from tailguard.ledger.dialect import dialect_for
 from tailguard.ledger.engine import (
     make_engine,
@@ -53,6 +53,7 @@ from tailguard.ledger.types import (
     SampleRecord,
     SkippedItem,
     VerifyReport,
+    VersionComposition,
     VersionDiff,
     VersionInfo,
     VersionSummary,
@@ -425,6 +426,20 @@ class Ledger:
     def audits(self, *, reference: str | None = None, candidate: str | None = None) -> list[AuditSummary]:
         """Recorded audits, oldest first (of one reference and/or candidate, or all)."""
         return self._audits.list(reference=reference, candidate=candidate)
+
+    def audit_points(self, *, reference: str | None = None) -> list[AuditPoint]:
+        """Every metric row of the recorded audits (of one reference, or all) with its audit's time and verdict,
+        oldest audit first: the history of each metric (see :meth:`AuditStore.points`)."""
+        return self._audits.points(reference=reference)
+
+    def audit_references(self) -> list[tuple[str, int]]:
+        """The references audits were recorded against, each with its number of audits, by name."""
+        return self._audits.references()
+
+    def version_compositions(self) -> dict[str, VersionComposition]:
+        """Every version's occurrences by origin and by generation, in one grouped read (oldest version first)."""
+        with read_connection(self._engine) as conn:
+            return versions.compositions(conn)
 
     def audit_document(self, audit_id: int) -> dict[str, Any]:
         """The stored report of a recorded audit in its JSON form (nothing recomputed)."""

@@ -172,6 +172,16 @@ class VersionSummary:
 
 
 @dataclass(frozen=True)
+class VersionComposition:
+    """A version's occurrences by origin and by generation (``None``: no generation recorded)."""
+
+    name: str
+    n: int
+    by_origin: dict[str, int]
+    by_generation: dict[int | None, int]
+
+
+@dataclass(frozen=True)
 class OriginChange:
     sample_id: str
     before: str
@@ -296,6 +306,7 @@ __all__ = [
     "SkippedItem",
     "VerifyProblem",
     "VerifyReport",
+    "VersionComposition",
     "VersionDiff",
     "VersionInfo",
     "VersionSummary",

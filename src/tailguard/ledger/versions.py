@@ -33,7 +33,15 @@ from tailguard.ledger.manifest import (
     version_digest,
     visible_labels,
 )
-from tailguard.ledger.types import ORIGINS, Conflict, VerifyProblem, VerifyReport, VersionInfo, VersionSummary
+from tailguard.ledger.types import (
+    ORIGINS,
+    Conflict,
+    VerifyProblem,
+    VerifyReport,
+    VersionComposition,
+    VersionInfo,
+    VersionSummary,
+)
 
 s_t = schema.samples
 vm_t = schema.version_members
@@ -226,6 +234,24 @@ def version_summary(conn: Connection, name: str) -> VersionSummary:
         unknown_fraction=by_origin.get("unknown", 0) / n if n else 0.0,
         max_synthetic_depth=int(depth or 0), conflicts=conflicts, n_distinct=int(vrow.n_distinct),
     )
+
+
+def compositions(conn: Connection) -> dict[str, VersionComposition]:
+    """Every version's occurrences by origin and generation: one grouped pass over ``version_members``."""
+    names = {int(i): str(n) for i, n in conn.execute(select(v_t.c.id, v_t.c.name).order_by(v_t.c.id))}
+    by_origin: dict[int, dict[str, int]] = {i: {} for i in names}
+    by_generation: dict[int, dict[int | None, int]] = {i: {} for i in names}
+    rows = conn.execute(select(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation, func.sum(vm_t.c.multiplicity))
+                        .group_by(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation))
+    for vid, origin, generation, n in rows:
+        if int(vid) not in names:
+            continue
+        o, g = by_origin[int(vid)], by_generation[int(vid)]
+        o[origin] = o.get(origin, 0) + int(n)
+        g[generation] = g.get(generation, 0) + int(n)
+    return {names[i]: VersionComposition(
+        names[i], sum(by_origin[i].values()), dict(sorted(by_origin[i].items())),
+        dict(sorted(by_generation[i].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))) for i in names}
 
 
 def verify_version(conn: Connection, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
