@@ -130,3 +130,17 @@ def test_a_missing_ledger_is_refused_and_not_created(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(LedgerURLError):
         create_app("sqlite://")
+
+
+def test_immutable_reads_are_read_once_per_version_and_pair(built):
+    app = create_app(built.url)
+    with TestClient(app) as c:
+        cache = app.state.cache
+        first = c.get("/api/versions").json()
+        reads = cache.reads
+        assert c.get("/api/versions").json() == first and cache.reads == reads  # served from memory
+        d1 = c.get("/api/diff?a=human&b=mix").json()
+        assert c.get("/api/diff?a=human&b=mix").json() == d1 and cache.reads == reads + 1
+        c.get("/api/diff?a=gen1&b=mix")
+        assert cache.reads == reads + 2
+    app.state.ledger.close()

@@ -92,3 +92,10 @@ def test_lineage_defaults_to_the_newest_version_and_links_each_node(ledger, buil
         f"/runs/{built.run_id}", "/lineage?target=mix", "/lineage?target=human", "/lineage?target=gen2"}
     assert ("run:" + built.run_id, "version:mix", "trained_on") in {
         (e["child"], e["parent"], e["relation"]) for e in run_data["lineage"]["edges"]}
+
+
+def test_compositions_of_named_versions_only(ledger):
+    some = ledger.version_compositions(["mix", "gen1", "not-a-version"])
+    assert set(some) == {"mix", "gen1"}
+    assert some["mix"] == ledger.version_compositions()["mix"]
+    assert some["gen1"].by_generation == {1: 300}

@@ -436,10 +436,11 @@ class Ledger:
         """The references audits were recorded against, each with its number of audits, by name."""
         return self._audits.references()
 
-    def version_compositions(self) -> dict[str, VersionComposition]:
-        """Every version's occurrences by origin and by generation, in one grouped read (oldest version first)."""
+    def version_compositions(self, names: Iterable[str] | None = None) -> dict[str, VersionComposition]:
+        """Versions' occurrences by origin and by generation (every version, oldest first, or those ``names``;
+        unknown names are left out), in one grouped read."""
         with read_connection(self._engine) as conn:
-            return versions.compositions(conn)
+            return versions.compositions(conn, names)
 
     def audit_document(self, audit_id: int) -> dict[str, Any]:
         """The stored report of a recorded audit in its JSON form (nothing recomputed)."""

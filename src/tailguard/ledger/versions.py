@@ -236,22 +236,28 @@ def version_summary(conn: Connection, name: str) -> VersionSummary:
     )
 
 
-def compositions(conn: Connection) -> dict[str, VersionComposition]:
-    """Every version's occurrences by origin and generation: one grouped pass over ``version_members``."""
-    names = {int(i): str(n) for i, n in conn.execute(select(v_t.c.id, v_t.c.name).order_by(v_t.c.id))}
-    by_origin: dict[int, dict[str, int]] = {i: {} for i in names}
-    by_generation: dict[int, dict[int | None, int]] = {i: {} for i in names}
-    rows = conn.execute(select(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation, func.sum(vm_t.c.multiplicity))
-                        .group_by(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation))
-    for vid, origin, generation, n in rows:
-        if int(vid) not in names:
-            continue
-        o, g = by_origin[int(vid)], by_generation[int(vid)]
-        o[origin] = o.get(origin, 0) + int(n)
-        g[generation] = g.get(generation, 0) + int(n)
-    return {names[i]: VersionComposition(
-        names[i], sum(by_origin[i].values()), dict(sorted(by_origin[i].items())),
-        dict(sorted(by_generation[i].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))) for i in names}
+def compositions(conn: Connection, names: Iterable[str] | None = None) -> dict[str, VersionComposition]:
+    """Versions' occurrences by origin and generation (all, or those ``names``; unknown names are left out):
+    one grouped pass over their ``version_members`` rows."""
+    q = select(v_t.c.id, v_t.c.name).order_by(v_t.c.id)
+    wanted = None if names is None else set(names)
+    found = {int(i): str(n) for i, n in conn.execute(q) if wanted is None or n in wanted}
+    by_origin: dict[int, dict[str, int]] = {i: {} for i in found}
+    by_generation: dict[int, dict[int | None, int]] = {i: {} for i in found}
+    grouped = (select(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation, func.sum(vm_t.c.multiplicity))
+               .group_by(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation))
+    parts = [None] if wanted is None else list(chunks(sorted(found), 500))
+    for part in parts:
+        query = grouped if part is None else grouped.where(vm_t.c.version_id.in_(part))
+        for vid, origin, generation, n in conn.execute(query):
+            if int(vid) not in found:
+                continue
+            o, g = by_origin[int(vid)], by_generation[int(vid)]
+            o[origin] = o.get(origin, 0) + int(n)
+            g[generation] = g.get(generation, 0) + int(n)
+    return {found[i]: VersionComposition(
+        found[i], sum(by_origin[i].values()), dict(sorted(by_origin[i].items())),
+        dict(sorted(by_generation[i].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))) for i in found}
 
 
 def verify_version(conn: Connection, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:

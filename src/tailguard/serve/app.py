@@ -83,11 +83,14 @@ def create_app(ledger_url: str, *, ledger: Ledger | None = None) -> Any:
     staticfiles = require("fastapi.staticfiles", extra="serve", feature="tailguard serve")
     from tailguard.ledger import Ledger
     from tailguard.ledger.urls import redact_url
+    from tailguard.serve.cache import ImmutableReads
 
     led = ledger if ledger is not None else Ledger.open(ledger_url, create=False)
+    cache = ImmutableReads()
     env = _environment()
     app = fastapi.FastAPI(title="tailguard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ledger = led
+    app.state.cache = cache
     app.mount("/static", staticfiles.StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     shown_url = redact_url(led.url)
     HTMLResponse, JSONResponse = responses.HTMLResponse, responses.JSONResponse
@@ -114,23 +117,23 @@ def create_app(ledger_url: str, *, ledger: Ledger | None = None) -> Any:
     @app.get("/versions")
     def versions_html() -> Any:
         def render() -> Any:
-            data = views.versions_page(led)
+            data = views.versions_page(led, cache)
             bars = {v["name"]: svg.bar(v["by_origin"]) for v in data["versions"]}
             return page("versions.html.j2", title="versions", data=data, bars=bars)
         return guarded(render, api=False)
 
     @app.get("/api/versions")
     def versions_api() -> Any:
-        return guarded(lambda: views.versions_page(led), api=True)
+        return guarded(lambda: views.versions_page(led, cache), api=True)
 
     @app.get("/diff")
     def diff_html(a: str | None = None, b: str | None = None, limit: int = views.DIFF_LIMIT) -> Any:
-        return guarded(lambda: page("diff.html.j2", title="diff", data=views.diff_page(led, a, b, limit=limit)),
-                       api=False)
+        return guarded(lambda: page("diff.html.j2", title="diff",
+                                    data=views.diff_page(led, a, b, limit=limit, cache=cache)), api=False)
 
     @app.get("/api/diff")
     def diff_api(a: str | None = None, b: str | None = None, limit: int = views.DIFF_LIMIT) -> Any:
-        return guarded(lambda: views.diff_page(led, a, b, limit=limit), api=True)
+        return guarded(lambda: views.diff_page(led, a, b, limit=limit, cache=cache), api=True)
 
     @app.get("/lineage")
     def lineage_html(target: str | None = None) -> Any:

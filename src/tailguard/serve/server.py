@@ -64,6 +64,8 @@ def serve(ledger_url: str, *, host: str = "127.0.0.1", port: int = 8765,
     try:
         app = create_app(ledger_url, ledger=ledger)
         sock = listen(host, port)
+        # the home page's reads, once: every version's composition (versions are immutable)
+        app.state.cache.compositions(ledger, ledger.list_versions())
         try:
             bound = sock.getsockname()
             shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]

@@ -25,6 +25,7 @@ from tailguard.errors import ParameterError
 
 if TYPE_CHECKING:
     from tailguard.ledger import Ledger, Lineage, ModelRun, RunMetric
+    from tailguard.serve.cache import ImmutableReads
 
 DIFF_LIMIT = 100
 """Sample ids listed per side of a diff (the counts are always whole; ``?limit=`` shows more)."""
@@ -57,11 +58,13 @@ def check_limit(value: int, name: str) -> int:
 
 
 # ------------------------------------------------------------------ versions
-def versions_page(ledger: Ledger) -> dict[str, Any]:
-    """Every version, oldest first, with its counts and its composition by origin and generation."""
-    comps = ledger.version_compositions()
+def versions_page(ledger: Ledger, cache: ImmutableReads | None = None) -> dict[str, Any]:
+    """Every version, oldest first, with its counts and its composition by origin and generation
+    (read once per version with a ``cache``: versions are immutable)."""
+    versions = ledger.list_versions()
+    comps = ledger.version_compositions() if cache is None else cache.compositions(ledger, versions)
     out = []
-    for v in ledger.list_versions():
+    for v in versions:
         comp = comps.get(v.name)
         by_origin = comp.by_origin if comp is not None else {}
         by_generation = comp.by_generation if comp is not None else {}
@@ -76,8 +79,10 @@ def versions_page(ledger: Ledger) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ diff
-def diff_page(ledger: Ledger, a: str | None, b: str | None, *, limit: int = DIFF_LIMIT) -> dict[str, Any]:
-    """The diff of versions ``a`` and ``b`` (default: the two newest), every count whole, ``limit`` ids listed."""
+def diff_page(ledger: Ledger, a: str | None, b: str | None, *, limit: int = DIFF_LIMIT,
+              cache: ImmutableReads | None = None) -> dict[str, Any]:
+    """The diff of versions ``a`` and ``b`` (default: the two newest), every count whole, ``limit`` ids listed
+    (read once per pair with a ``cache``)."""
     check_limit(limit, "limit")
     names = [v.name for v in ledger.list_versions()]
     if a is None and b is None and len(names) >= 2:
@@ -85,7 +90,7 @@ def diff_page(ledger: Ledger, a: str | None, b: str | None, *, limit: int = DIFF
     page: dict[str, Any] = {"versions": names, "a": a, "b": b, "limit": limit, "diff": None}
     if a is None or b is None:
         return page
-    d = ledger.diff(a, b)
+    d = ledger.diff(a, b) if cache is None else cache.diff(ledger, ledger.get_version(a), ledger.get_version(b))
     page["diff"] = {
         "n_added": len(d.added), "n_removed": len(d.removed), "n_origin_changed": len(d.origin_changed),
         "n_count_changed": len(d.count_changed),
