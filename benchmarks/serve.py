@@ -11,8 +11,9 @@ would record one per window), and ``--runs`` model runs with ``--classes`` per-c
 over ``--epochs`` epochs and a recall-drop alert each.
 
 Each page is requested through FastAPI's TestClient (routing, the ledger's reads, Jinja and the
-SVG): the first request (cold: SQLite's page cache empty of that page's rows) and the median of
-``--repeat`` more (warm). The target is < 1 s per page. There is no peer dashboard to print beside
+SVG): the first request (cold: nothing read yet by this app; the versions page then reads every
+composition, the diff its pair) and the median of ``--repeat`` more (warm: compositions and diffs of
+immutable versions come from the app's memory, everything else is read again). The target is < 1 s per page. There is no peer dashboard to print beside
 it; the CLI's ``version list --json`` on the same ledger is timed as the reference point.
 
 Usage::
@@ -154,6 +155,12 @@ def main() -> None:
             shown = path if len(path) <= 40 else path[:37] + "..."
             print(f"{shown:<40} {cold:>8.3f} {warm:>8.3f} {size / 1e3:>8.1f}  {'ok' if max(cold, warm) < 1 else 'MISSED'}")
     app.state.ledger.close()
+    fresh = create_app(url)  # what 'tailguard serve' reads before it listens: every version's composition
+    t = time.perf_counter()
+    fresh.state.cache.compositions(fresh.state.ledger, fresh.state.ledger.list_versions())
+    startup = time.perf_counter() - t
+    fresh.state.ledger.close()
+    print(f"startup read of every version's composition (tailguard serve does it before listening): {startup:.3f} s")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "from tailguard.cli.app import main; main()", "version", "list", "--json",
                     "--ledger", url], check=True, capture_output=True)

@@ -23,6 +23,7 @@ READERS = [
     ["runs", "list"],
     ["runs", "show", "0123abcd"],
     ["gate", "v1", "--policy", "anchor:0.5"],
+    ["serve", "--port", "0"],
 ]
 
 
