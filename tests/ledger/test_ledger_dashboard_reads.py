@@ -41,3 +41,6 @@ def test_audit_points_are_every_row_of_every_audit_in_time_order(ledger):
     assert points[2].value is None and points[2].nonfinite == {"value": "inf", "ci_high": "inf"}
     assert len(ledger.audit_points()) == 5
     assert ledger.audit_references() == [("other", 1), ("ref", 2)]
+    newest = ledger.audit_points(reference="ref", last=1)
+    assert [(p.candidate, p.name) for p in newest] == [("c2", "tail_mass"), ("c2", "vendi")]
+    assert len(ledger.audit_points(last=2)) == 3  # c2's two rows and the other reference's one

@@ -210,13 +210,20 @@ class AuditStore:
             r.diagnosis, float(r.confidence), r.n_candidate, r.n_reference, r.n_baseline, r.source,
             dict(sorted(by_audit.get(r.id, {}).items()))) for r in rows]
 
-    def points(self, *, reference: str | None = None) -> list[AuditPoint]:
-        """Every metric row of the recorded audits (of one reference, or all), by audit time then report order.
+    def points(self, *, reference: str | None = None, last: int | None = None) -> list[AuditPoint]:
+        """Every metric row of the recorded audits (of one reference, or all; of the ``last`` N of them only),
+        by audit time then report order.
 
         One query over ``audit_metrics`` joined to ``audits``: a history of thousands of audits is not
         read one document at a time.
         """
         filters = [] if reference is None else [a_t.c.reference == reference]
+        if last is not None:
+            if last < 1:
+                raise ParameterError(f"The 'last' parameter of audit_points must be an int >= 1. Got {last}.")
+            newest = (select(a_t.c.id).where(*filters).order_by(a_t.c.created_at.desc(), a_t.c.id.desc())
+                      .limit(int(last)).subquery())
+            filters.append(a_t.c.id.in_(select(newest.c.id)))
         q = (select(m_t.c.audit_id, a_t.c.created_at, a_t.c.candidate, a_t.c.reference, a_t.c.verdict, m_t.c.name,
                     m_t.c.family, m_t.c.value, m_t.c.ci_low, m_t.c.ci_high, m_t.c.higher_is_better, m_t.c.status,
                     m_t.c.nonfinite)

@@ -427,10 +427,10 @@ class Ledger:
         """Recorded audits, oldest first (of one reference and/or candidate, or all)."""
         return self._audits.list(reference=reference, candidate=candidate)
 
-    def audit_points(self, *, reference: str | None = None) -> list[AuditPoint]:
-        """Every metric row of the recorded audits (of one reference, or all) with its audit's time and verdict,
-        oldest audit first: the history of each metric (see :meth:`AuditStore.points`)."""
-        return self._audits.points(reference=reference)
+    def audit_points(self, *, reference: str | None = None, last: int | None = None) -> list[AuditPoint]:
+        """Every metric row of the recorded audits (of one reference, or all; of the ``last`` N audits only) with
+        its audit's time and verdict, oldest audit first: the history of each metric (see ``AuditStore.points``)."""
+        return self._audits.points(reference=reference, last=last)
 
     def audit_references(self) -> list[tuple[str, int]]:
         """The references audits were recorded against, each with its number of audits, by name."""

@@ -155,7 +155,7 @@ def audits_page(ledger: Ledger, reference: str | None, *, last: int = HISTORY_LI
                        "baseline": a.baseline, "verdict": a.verdict, "diagnosis": a.diagnosis,
                        "status_counts": a.status_counts, "source": a.source} for a in kept]
     series: dict[str, dict[str, Any]] = {}
-    for p in ledger.audit_points(reference=reference):
+    for p in ledger.audit_points(reference=reference, last=last):
         if p.audit_id not in keep_ids:
             continue
         s = series.setdefault(p.name, {"name": p.name, "family": p.family, "higher_is_better": p.higher_is_better,
