@@ -144,3 +144,30 @@ def test_immutable_reads_are_read_once_per_version_and_pair(built):
         c.get("/api/diff?a=gen1&b=mix")
         assert cache.reads == reads + 2
     app.state.ledger.close()
+
+
+def test_the_pages_read_sqlite_and_postgresql_alike(ledger_url):
+    from tailguard.ledger import Ledger, NewSample
+
+    with Ledger.open(ledger_url) as ledger:
+        ledger.add_samples([NewSample(b"a", None, "text", "human"), NewSample(b"b", None, "text", "synthetic",
+                                                                             generation=1)], as_version="v1")
+        ledger.add_samples([NewSample(b"c", None, "text", "human")], as_version="v2")
+        ledger.record_audit({"verdict": "warn", "candidate": "v2", "reference": "v1", "metrics": [
+            {"name": "vendi", "metric": "vendi", "family": "diversity", "value": 1.5, "reference_value": 2.0,
+             "ratio": 0.75, "higher_is_better": True, "status": "warn", "ci": [1.0, 2.0]}]})
+        run_id = ledger.record_model_run("m", "v1")
+        ledger.record_run_metrics(run_id, {"recall/a": 0.5}, step=0)
+    app = create_app(ledger_url)
+    with TestClient(app) as c:
+        versions = c.get("/api/versions").json()["versions"]
+        assert [(v["name"], v["by_origin"]) for v in versions] == [("v1", {"human": 1, "synthetic": 1}),
+                                                                    ("v2", {"human": 1})]
+        assert c.get("/api/diff").json()["diff"]["n_added"] == 1
+        points = c.get("/api/audits").json()["metrics"][0]["points"]
+        assert [(p["value"], p["ci"], p["status"], p["verdict"]) for p in points] == [(1.5, [1.0, 2.0], "warn", "warn")]
+        assert 'class="point status-warn"' in c.get("/audits").text
+        assert c.get(f"/api/runs/{run_id}").json()["per_class"] == [
+            {"metric": "recall", "classes": [{"class_name": "a", "values": [0.5]}]}]
+        assert c.get("/lineage?target=v1").status_code == 200
+    app.state.ledger.close()
