@@ -1,7 +1,7 @@
 """Scale figures of the streamed audit, printed side by side in one run.
 
 1. A streamed audit of an N x 64 float32 candidate (a ``.npy`` on disk, read through a
-   memory map) against an in-memory reference, on each engine: wall time and the peak RSS
+   memory map) against an in-memory reference, on each engine: wall time and the peak RSS and PSS
    of the whole process tree (driver, pool workers, Ray's raylet and workers), sampled
    every 0.2 s with psutil.
 2. A streamed text audit of a JSONL file of documents: wall time, MB/s and peak RSS.
@@ -47,18 +47,23 @@ print(json.dumps({"seconds": time.perf_counter() - start, "verdict": report.verd
 """
 
 
-def _tree_rss(proc) -> int:
+def _tree_memory(proc) -> tuple[int, int]:
+    """``(rss, pss)`` summed over the process tree. Summed RSS counts a page shared by forked
+    workers (the driver's reference, copy-on-write) once per process; PSS splits each shared
+    page between its sharers, so its sum is the tree's real footprint."""
     import psutil
 
-    total = 0
+    rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += p.memory_info().rss
-    return total
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def run_one(kind: str, candidate: Path, reference: Path, engine: str, shard_rows: int | None) -> dict:
@@ -70,11 +75,12 @@ def run_one(kind: str, candidate: Path, reference: Path, engine: str, shard_rows
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", RUN, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
-    watched, peak, stop = psutil.Process(proc.pid), [0], threading.Event()
+    watched, peak, stop = psutil.Process(proc.pid), [0, 0], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(watched))
+            rss, pss = _tree_memory(watched)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.2)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -86,6 +92,7 @@ def run_one(kind: str, candidate: Path, reference: Path, engine: str, shard_rows
         raise SystemExit(f"{engine} audit failed:\n{err[-3000:]}")
     res = json.loads(out.strip().splitlines()[-1])
     res["peak_rss_gb"] = peak[0] / 2**30
+    res["peak_pss_gb"] = peak[1] / 2**30
     return res
 
 
@@ -185,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     for engine in engines:
         r = run_one("vectors", cand, ref, engine, args.shard_rows)
         base = base or r["seconds"]
-        print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB  "
+        print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB (PSS {r['peak_pss_gb']:5.2f} GB)  "
               f"{args.rows / r['seconds']:,.0f} rows/s  x{r['seconds'] / base:.2f} of {engines[0]}  "
               f"({r['shards']} shards, verdict {r['verdict']})", flush=True)
     if not args.skip_text:
@@ -200,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in text_engines:
             r = run_one("text", docs, ref_docs, engine, None)
             base = base or r["seconds"]
-            print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB  "
+            print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB (PSS {r['peak_pss_gb']:5.2f} GB)  "
                   f"{mb / r['seconds']:6.2f} MB/s  x{r['seconds'] / base:.2f} of {text_engines[0]}  "
                   f"({r['shards']} shards, verdict {r['verdict']})", flush=True)
     return 0
