@@ -21,27 +21,16 @@ of ``quick``. The figures in docs/audit.md come from this script.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import sys
 import time
 import warnings
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a binomial rate."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def main(argv: list[str] | None = None) -> int:
     from tailguard.audit import AuditConfig
     from tailguard.audit.calibration import SCENARIOS, run_trials
+    from tailguard.metrics.bootstrap import wilson_ci
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), help=f"any of {', '.join(SCENARIOS)}")
@@ -59,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.scenarios:
         res = run_trials(name, args.trials, seed=args.seed, config=config, baseline=args.baseline)
         good = round(res.rate * res.trials)
-        lo, hi = wilson(good, res.trials)
+        lo, hi = wilson_ci(good, res.trials)
         label = "power" if res.expect_flag else "false-alarm rate"
         rate = res.rate if res.expect_flag else 1 - res.rate
         lo, hi = (lo, hi) if res.expect_flag else (1 - hi, 1 - lo)

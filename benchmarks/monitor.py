@@ -24,26 +24,15 @@ chosen on seeds 0-9; the figures in docs/monitoring.md come from seeds 10-19 (he
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import statistics
 import sys
 import time
 
+from tailguard.metrics.bootstrap import wilson_ci
 from tailguard.monitor import DETECTORS, Monitor, MonitorConfig, SeriesWatch
 from tailguard.monitor.streams import docs_stream, reference_docs
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a binomial rate."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def series_of(seed: int, window: int, windows: int, drift_window: int | None) -> tuple[list[dict[str, float]], float]:
@@ -136,7 +125,7 @@ def main() -> int:
                 delays.append(after[0])
             else:
                 missed += 1
-        lo, hi = wilson(streams_with_false, args.seeds)
+        lo, hi = wilson_ci(streams_with_false, args.seeds)
         delay = (f"delay median {statistics.median(delays):.0f}, max {max(delays)} windows"
                  if delays else "never alarmed")
         print(f"{detector:13s} stationary: {false_windows} false-alarm windows in {args.seeds * args.windows} "
