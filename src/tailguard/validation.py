@@ -139,3 +139,21 @@ def validate_params(owner: str, params: Mapping[str, Any], table: Mapping[str, C
                 f"The {key!r} parameter of {owner} must be {constraint.description}. Got {value!r}."
             )
     return dict(params)
+
+
+def check_param_table(
+    where: str, params: Mapping[str, Constraint], defaults: Mapping[str, Any], **named: Iterable[str]
+) -> None:
+    """Check a plug-in's declared parameters: every name in ``defaults`` (and in each ``named``
+    group, e.g. ``required=...``) is in its ``params`` table, and every default passes its constraint.
+
+    >>> check_param_table("the 'x' step", {"k": Int(min=1)}, {"k": 0})
+    Traceback (most recent call last):
+    ...
+    tailguard.errors.ParameterError: The 'k' parameter of the 'x' step must be an int >= 1. Got 0.
+    """
+    for label, names in {"defaults": defaults, **named}.items():
+        unknown = sorted(set(names) - set(params))
+        if unknown:
+            raise ParameterError(f"{where}: {label} names {', '.join(map(repr, unknown))}, not in its params table")
+    validate_params(where, dict(defaults), {k: params[k] for k in defaults})

@@ -43,7 +43,7 @@ import numpy as np
 from tailguard.config import Configurable
 from tailguard.errors import ParameterError
 from tailguard.registry import Registry
-from tailguard.validation import Bool, Float, Int, OneOf, validate_params
+from tailguard.validation import Bool, Float, Int, OneOf, check_param_table, validate_params
 
 if TYPE_CHECKING:
     from tailguard.policy.candidates import Exclusion, StepState
@@ -181,13 +181,8 @@ def validate_step(cls: Any) -> type[Step]:
         what = "min_human_fraction" if hook == "min_human_fraction" else f"{hook}(" + (
             "state)" if hook in ("apply", "regions") else "base, size, fixed)")
         raise ParameterError(f"{where} is a {cls.kind!r} step but does not implement {what}")
-    keys = set(cls.params)
-    for label, names in (("defaults", set(cls.defaults)), ("required", set(cls.required)),
-                         ("positional", {cls.positional} if cls.positional else set())):
-        unknown = sorted(names - keys)
-        if unknown:
-            raise ParameterError(f"{where}: {label} names {', '.join(map(repr, unknown))}, not in its params table")
-    validate_params(where, dict(cls.defaults), {k: cls.params[k] for k in cls.defaults})
+    check_param_table(where, cls.params, cls.defaults, required=cls.required,
+                      positional=[cls.positional] if cls.positional else [])
     return cls
 
 

@@ -184,7 +184,7 @@ def validate_family(cls: Any) -> type[Family]:
     import re
 
     from tailguard.errors import ParameterError
-    from tailguard.validation import validate_params
+    from tailguard.validation import check_param_table
 
     if not (isinstance(cls, type) and issubclass(cls, Family)):
         raise ParameterError(f"a family must be a subclass of tailguard.simulate.Family. Got {cls!r}.")
@@ -203,10 +203,7 @@ def validate_family(cls: Any) -> type[Family]:
         raise ParameterError(f"{where} declares a metric twice: {sorted(n for n in names if names.count(n) > 1)[0]!r}")
     if cls.sample_kind not in SAMPLE_KINDS:
         raise ParameterError(f"{where}: sample_kind {cls.sample_kind!r} is not one of {', '.join(SAMPLE_KINDS)}")
-    unknown = sorted(set(cls.defaults) - set(cls.params))
-    if unknown:
-        raise ParameterError(f"{where}: defaults name {', '.join(map(repr, unknown))}, not in its params table")
-    validate_params(where, dict(cls.defaults), {k: cls.params[k] for k in cls.defaults})
+    check_param_table(where, cls.params, cls.defaults)
     return cls
 
 
