@@ -171,6 +171,11 @@ class ServerStartError(TailguardError, OSError):
     """``tailguard serve`` cannot listen where it was told: the port is taken, or the host is no address here."""
 
 
+class TrackingStoreError(TailguardError, RuntimeError):
+    """An experiment tracker (MLflow) refused its store or a write; the message names the tracking URI and,
+    where known, how to make the store usable."""
+
+
 class MissingDependencyError(TailguardError, ImportError):
     """An optional dependency is not installed; the message gives the install command."""
 

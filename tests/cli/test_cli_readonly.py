@@ -24,6 +24,8 @@ READERS = [
     ["runs", "show", "0123abcd"],
     ["gate", "v1", "--policy", "anchor:0.5"],
     ["serve", "--port", "0"],
+    ["mlflow", "log", "audit:1"],
+    ["mlflow", "log", "run:0123abcd"],
 ]
 
 

@@ -31,6 +31,7 @@ from tailguard.cli import (
     demo,
     ledger,
     mix,
+    mlflow_log,
     monitor,
     runs,
     score,
@@ -109,7 +110,7 @@ def _global_options(
         load_plugins(plugin)
 
 
-for _module in (ledger, runs, audit, audits, monitor, serve, score, mix, simulate, demo, yolo, upgrade):
+for _module in (ledger, runs, audit, audits, monitor, serve, score, mix, simulate, demo, yolo, upgrade, mlflow_log):
     _module.register(app)
 
 
