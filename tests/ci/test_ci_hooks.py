@@ -61,6 +61,19 @@ def test_the_pre_commit_hook_gates_from_a_local_clone_offline(project, tmp_path)
     assert codes["synth-v1"][0] != 0 and "gate refused" in codes["synth-v1"][1], codes["synth-v1"][1]
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pre_commit_try_repo_gates_the_version_named_in_the_environment(project, tmp_path):
+    proj, url = project
+    codes = {}
+    for version in ("human-v1", "synth-v1"):
+        env = {**_env(url), "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "TAILGUARD_GATE_VERSION": version}
+        run = subprocess.run([str(BIN / "pre-commit"), "try-repo", str(ROOT), "tailguard-gate", "--all-files"],
+                             cwd=proj, env=env, capture_output=True, text=True, timeout=300)
+        codes[version] = (run.returncode, run.stdout + run.stderr)
+    assert codes["human-v1"][0] == 0, codes["human-v1"][1]
+    assert codes["synth-v1"][0] != 0 and "gate refused" in codes["synth-v1"][1], codes["synth-v1"][1]
+
+
 def test_the_action_runs_its_own_gate_step(project):
     proj, url = project
     action = yaml.safe_load((ROOT / "action.yml").read_text())

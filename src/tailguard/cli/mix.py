@@ -117,7 +117,8 @@ class FailOn(StrEnum):
 
 
 def gate(
-    version: Annotated[str, typer.Argument(help="Version to judge.")],
+    version: Annotated[str, typer.Argument(help="Version to judge (default: $TAILGUARD_GATE_VERSION).",
+                                           envvar="TAILGUARD_GATE_VERSION", show_envvar=False, metavar="VERSION")],
     policy: Annotated[
         str | None, typer.Option("--policy", help="Policy whose limits apply (default: the one the mix recorded).")
     ] = None,
@@ -128,7 +129,9 @@ def gate(
     ] = False,
     reference: Annotated[
         str | None,
-        typer.Option("--reference", "-r", help="Human reference (version or path): audit the version against it."),
+        typer.Option("--reference", "-r", envvar="TAILGUARD_GATE_REFERENCE", show_envvar=False,
+                     help="Human reference (version or path): audit the version against it "
+                          "(default: $TAILGUARD_GATE_REFERENCE)."),
     ] = None,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="With --reference: refuse when the verdict reaches this status.")
