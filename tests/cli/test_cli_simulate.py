@@ -125,3 +125,11 @@ def test_no_checkpoint_writes_results_but_no_checkpoints(tmp_path: Path, capsys:
     capsys.readouterr()
     assert main([*args, "--no-checkpoint", "--resume"]) == 2
     assert "'resume' parameter of simulate needs checkpoints" in capsys.readouterr().err
+
+
+def test_param_values_are_yaml_scalars_and_exponents_are_numbers() -> None:
+    from tailguard.cli.simulate import parse_params
+
+    parsed = parse_params(["lr=3e-3", "a=1e5", "b=-2.5E-1", "c=3", "d=unbiased", "e=true", "f=1e"])
+    assert parsed == {"lr": 0.003, "a": 100000.0, "b": -0.25, "c": 3, "d": "unbiased", "e": True, "f": "1e"}
+    assert isinstance(parsed["c"], int)

@@ -120,3 +120,15 @@ def test_hugging_face_walkthrough_runs(tmp_path):
     assert not dataset.metadata.ctx.issues.errors
     records = list(dataset.records(record_set="samples"))
     assert sorted(r["samples/origin"] for r in records) == [b"human"] * 3 + [b"synthetic"] * 2
+
+
+def test_lm_walkthrough_runs(tmp_path):
+    pytest.importorskip("transformers")
+    proc = _run(_block("lm walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = json.loads((tmp_path / "sim" / "lm" / "results.json").read_text())
+    corpus = saved["config"]["family_params"]["corpus"]
+    assert f"corpus: {corpus}" in proc.stdout and corpus in {"bible", "fortunes", "python-docs"}
+    for policy in ("replace", "anchor:0.1"):
+        assert len(saved["policies"][policy]["heldout_perplexity"]["mean"]) == 3
+        assert f"{policy} held-out perplexity by generation:" in proc.stdout

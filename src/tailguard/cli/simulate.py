@@ -7,6 +7,7 @@ one, with its 95% bootstrap CI and the status of the stated test on it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +15,10 @@ import typer
 
 from tailguard.cli.engine_options import EngineOption, RayAddressOption, make_engine
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
-def _parse_params(items: list[str]) -> dict[str, object]:
+
+def parse_params(items: list[str]) -> dict[str, object]:
     """``["dim=3", "variance=unbiased"]`` -> ``{"dim": 3, "variance": "unbiased"}`` (YAML scalars)."""
     import yaml
 
@@ -26,14 +29,18 @@ def _parse_params(items: list[str]) -> dict[str, object]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ParameterError(f"--param expects KEY=VALUE. Got {item!r}.")
-        out[key.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str) and _FLOAT.fullmatch(parsed.strip()):
+            parsed = float(parsed)  # YAML 1.1 reads '3e-3' (no dot) as a string
+        out[key.strip()] = parsed
     return out
 
 
 def simulate_command(
     family: Annotated[
         str,
-        typer.Argument(help="Model family: gaussian, gmm, kde, categorical, linreg, ngram, recsys, digits (or yolo)."),
+        typer.Argument(help="Model family: gaussian, gmm, kde, categorical, linreg, ngram, recsys, digits, "
+                            "pseudolabel (or yolo, lm: the yolo and lm extras)."),
     ],
     policy: Annotated[
         str, typer.Option("--policy", help="Comma-separated policies, e.g. replace,accumulate,anchor:0.2")
@@ -76,7 +83,7 @@ def simulate_command(
     from tailguard.simulate import get_family, simulate, write_report
     from tailguard.simulate.report import verdict_rows
 
-    params = _parse_params(param or [])
+    params = parse_params(param or [])
     if device is not None:
         if "device" in params:
             raise ParameterError("give the device once: --device or --param device=..., not both")

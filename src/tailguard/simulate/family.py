@@ -139,6 +139,10 @@ class Family(Configurable):
         """Class ids of rows, when the family has classes."""
         return None
 
+    def texts(self, data: np.ndarray) -> list[str] | None:
+        """The documents of rows, for the audit suite's text metrics (None: not a text family)."""
+        return None
+
     def render_text(self, data: np.ndarray, setup: Setup, limit: int = 8) -> list[str]:
         """Human-readable samples for the report (text families override this)."""
         return [str(row) for row in np.asarray(data)[:limit]]
@@ -159,7 +163,8 @@ class Family(Configurable):
 
 FAMILIES: Registry[type[Family]] = Registry("family", entry_point_group="tailguard.families")
 
-_BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "pseudolabel", "yolo")
+_BUILTIN = ("gaussian", "gmm", "kde", "categorical", "linreg", "ngram", "recsys", "digits", "pseudolabel", "yolo",
+            "lm")
 for _name in _BUILTIN:
     FAMILIES.register_lazy(_name, f"tailguard.simulate.families.{_name}")
 

@@ -100,6 +100,7 @@ class _Chain:
         self.human_fraction: list[float] = []
         self._reference = None
         self._heldout_features: np.ndarray | None = None
+        self._heldout_texts: list[str] | None = None
         self.audit_directions: dict[str, bool] = {}
         self.keep_all = False  # True while recording lineage: pool indices must stay stable
 
@@ -179,24 +180,39 @@ class _Chain:
         import tailguard.metrics  # noqa: F401  (registers the metrics)
         from tailguard.metrics.base import METRICS
 
-        feats = self.family.features(samples)
-        if feats is None:
-            return {}
-        if self._heldout_features is None:
-            self._heldout_features = self.family.features(np.asarray(self.setup.heldout))
         out: dict[str, float] = {}
         for name in names:
             cls = METRICS.get(name)
+            sides = self._audit_inputs(samples, cls.input_kind)
+            if sides is None:
+                continue
             params = {"seed": int(self.seed)} if "seed" in cls.params else {}
             if "n_boot" in cls.params:
                 params["n_boot"] = 10  # the simulator keeps values only, not their CIs
-            metric = cls(**params).update(feats)
+            metric = cls(**params).update(sides[0])
             if cls.requires_reference:
-                metric.update_reference(self._heldout_features)
+                metric.update_reference(sides[1])
             for v in metric.result().values:
                 out[f"audit_{v.name}"] = float(v.value)
                 self.audit_directions[f"audit_{v.name}"] = bool(v.higher_is_better)
         return out
+
+    def _audit_inputs(self, samples: np.ndarray, kind: str) -> tuple[Any, Any] | None:
+        """(samples, held-out) as the metric reads them: documents for text metrics, else feature
+        vectors; None when the family gives neither."""
+        if kind == "text":
+            docs = self.family.texts(samples)
+            if docs is None:
+                return None
+            if self._heldout_texts is None:
+                self._heldout_texts = self.family.texts(np.asarray(self.setup.heldout))
+            return docs, self._heldout_texts
+        feats = self.family.features(samples)
+        if feats is None:
+            return None
+        if self._heldout_features is None:
+            self._heldout_features = self.family.features(np.asarray(self.setup.heldout))
+        return feats, self._heldout_features
 
     # -- checkpoint -----------------------------------------------------------
     def state(self, header: dict[str, Any]) -> checkpoint.ChainState:
