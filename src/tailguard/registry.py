@@ -6,7 +6,7 @@ Three ways in:
 - ``register_lazy(name, module)``: importing ``module`` registers ``name`` (a heavy part costs
   nothing until it is asked for);
 - an **entry-point group** (``tailguard.families``, ``tailguard.policy_steps``,
-  ``tailguard.metrics``, ``tailguard.engines``, ``tailguard.embedders``): an installed
+  ``tailguard.metrics``, ``tailguard.ingest_formats``, ``tailguard.engines``, ``tailguard.embedders``): an installed
   distribution declares ``name = "package.module"`` or ``name = "package.module:Object"`` in
   its ``[project.entry-points."tailguard.families"]`` table. The group is read (with
   :mod:`importlib.metadata`) only when a name is not found or the names are listed, and an
@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from tailguard.errors import PluginError, RegistryConflictError, UnknownChoiceError
+from tailguard.plugins import note_registration
 
 T = TypeVar("T")
 
@@ -95,6 +96,7 @@ class Registry(Generic[T]):
                     stacklevel=3,
                 )
             self._items[name] = obj
+            note_registration(obj)  # a plug-in's module is imported again on Ray workers
             return obj
 
         return decorator

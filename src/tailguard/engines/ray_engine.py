@@ -7,6 +7,12 @@ built; without the ``ray`` extra that is a one-line
 Each task is one ``ray.remote`` call; accumulators come back to the driver and are
 merged there, in shard order.
 
+Plug-ins (:mod:`tailguard.plugins`) travel with the tasks: a Ray worker is a fresh process, so
+when the driver has loaded plug-in modules (``--plugin``, :func:`~tailguard.plugins.load_plugin`,
+or a module that registered a family, step, metric or format), each task first imports them
+(:func:`~tailguard.plugins.ensure_plugins`; a file by its path, a module with its folder on
+``sys.path``) and only then unpickles its function and data, which may name the plug-in's classes.
+
 A task whose worker dies (killed, out of memory) is retried by Ray up to
 ``max_retries`` times (default 3); past that the whole map raises
 :class:`~tailguard.errors.EngineError` naming the task, and no partial result is
@@ -44,6 +50,8 @@ class RayEngine(Engine):
             self._started = True
         self.max_retries = max_retries
         self._remote = self._ray.remote(max_retries=max_retries, retry_exceptions=False)(_call)
+        self._remote_with_plugins = self._ray.remote(max_retries=max_retries, retry_exceptions=False)(
+            _call_with_plugins)
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
@@ -51,8 +59,14 @@ class RayEngine(Engine):
         items = list(tasks)
         if not items:
             return []
+        from tailguard.plugins import loaded_plugins
+
         fn_ref = ray.put(fn)  # shipped once, not with every task
-        refs = [self._remote.remote(fn_ref, t) for t in items]
+        plugins = loaded_plugins()
+        if plugins:  # refs inside a list are not resolved by Ray: the task imports the plug-ins, then gets them
+            refs = [self._remote_with_plugins.remote(plugins, [fn_ref, ray.put(t)]) for t in items]
+        else:
+            refs = [self._remote.remote(fn_ref, t) for t in items]
         index = {ref: i for i, ref in enumerate(refs)}
         out: list[Any] = [None] * len(items)
         pending = list(refs)
@@ -90,4 +104,15 @@ class RayEngine(Engine):
 
 
 def _call(fn: Callable[[Any], Any], task: Any) -> Any:
+    return fn(task)
+
+
+def _call_with_plugins(plugins: Any, refs: list[Any]) -> Any:
+    """Import the driver's plug-ins in this worker, then fetch (unpickle) the function and the task and run it."""
+    import ray
+
+    from tailguard.plugins import ensure_plugins
+
+    ensure_plugins(plugins)
+    fn, task = ray.get(refs)
     return fn(task)
