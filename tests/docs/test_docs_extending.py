@@ -38,3 +38,16 @@ def test_python_usage_block_runs(folder):
     indices = [int(i) for i in re.match(r"\[([\d, ]+)\]", first).group(1).split(",")]
     assert len(indices) == 4 and all(4 <= i <= 9 for i in indices), first  # rows of rounds 1 and 2 only
     assert "window:2: older than the last 2 rounds" in first
+
+
+def test_ingest_format_walkthrough_reads_a_tsv_through_the_plugin(tmp_path):
+    (tmp_path / "tsv_plugin.py").write_text(code_block(DOC, "python", "tsv_plugin.py"))
+    proc = run_bash(bash_block(DOC, "ingest-format walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ingested notes.tsv: 3 samples; 3 new" in proc.stdout and "1 skipped" in proc.stdout, proc.stdout
+    assert "skipped notes.tsv:4: Unknown origin 'synthetc'. Did you mean 'synthetic'?" in proc.stdout
+    assert "by origin: human 1, synthetic 1, unknown 1" in proc.stdout
+    assert "exit code 2" in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert errors == ["error: Unknown format 'tvs'. Did you mean 'tsv'? Valid choices: auto, csv, hf, images, jsonl, "
+                      "npy, parquet, tsv, ultralytics-ndjson, yolo."], proc.stderr

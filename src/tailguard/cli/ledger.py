@@ -15,6 +15,13 @@ import typer
 if TYPE_CHECKING:
     from tailguard.ledger import Ledger
 
+#: the built-in ingest formats (tailguard.ledger.ingest.formats.BUILTIN_INGEST_FORMATS: a test keeps them equal),
+#: written out so that --help does not import the ledger
+BUILTIN_INGEST_NAMES = ("yolo", "images", "jsonl", "csv", "parquet", "npy", "hf", "ultralytics-ndjson")
+INGEST_FORMAT_HELP = ("auto|" + "|".join(BUILTIN_INGEST_NAMES) + " or a plug-in's format (--plugin, entry points "
+                      "'tailguard.ingest_formats'). hf: a datasets save_to_disk folder, or a local "
+                      ".parquet/.json/.jsonl/.csv/.txt read by datasets")
+
 
 def _open(create: bool = True) -> Ledger:
     """The ledger of ``--ledger``; with ``create=False`` (commands that only read) a missing one is an error."""
@@ -46,10 +53,7 @@ def init() -> None:
 
 def ingest(
     path: Annotated[str, typer.Argument(help="File or folder to ingest.")],
-    format: Annotated[str, typer.Option("--format", help="auto|yolo|images|jsonl|csv|parquet|npy|hf|"
-                                                         "ultralytics-ndjson (hf: a datasets save_to_disk folder, "
-                                                         "or a local .parquet/.json/.jsonl/.csv/.txt read by "
-                                                         "datasets)")] = "auto",
+    format: Annotated[str, typer.Option("--format", help=INGEST_FORMAT_HELP)] = "auto",
     origin: Annotated[
         str | None, typer.Option("--origin", help="human|synthetic|pseudo_label|unknown (claimed for every item)")
     ] = None,

@@ -1,6 +1,8 @@
 """``tailguard ingest``: read a file or folder and add it to the ledger in one transaction.
 
-Formats (``auto`` picks by suffix or folder layout): ``yolo`` (data.yaml, an
+Formats are a registry (:mod:`tailguard.ledger.ingest.formats`; plug-ins add more through
+``--plugin`` or the entry-point group ``tailguard.ingest_formats``). Built in (``auto`` picks by suffix
+or folder layout): ``yolo`` (data.yaml, an
 images/+labels/ tree or a classification train/<class>/ tree, any Ultralytics task:
 see :mod:`tailguard.tasks`), ``images``, ``jsonl``, ``csv``, ``parquet``, ``npy``,
 ``ultralytics-ndjson`` (the Ultralytics Platform's dataset NDJSON, picked by ``auto`` for an
@@ -28,93 +30,33 @@ from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import MissingInputError, ParameterError, UnknownChoiceError
 from tailguard.ledger.fields import check_generation, check_name, show
-from tailguard.ledger.ingest.base import BadItem, IngestOptions, Reader
+from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.ingest.formats import (
+    INGEST_FORMATS,
+    IngestFormat,
+    check_format_options,
+    check_input_kind,
+    detect_format,
+    get_ingest_format,
+    register_ingest_format,
+    validate_ingest_format,
+)
 from tailguard.ledger.types import ORIGINS, IngestReport
 
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
 
-VALIDATING_READERS = ("jsonl", "csv", "parquet", "hf", "ultralytics-ndjson")  # they check every provenance field themselves, naming file:line
-FORMATS = ("auto", "yolo", "images", "jsonl", "csv", "parquet", "npy", "hf", "ultralytics-ndjson")
-_SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
-                  ".npy": "npy", ".yaml": "yolo", ".yml": "yolo"}
-
-
-def detect_format(path: Path) -> str:
-    """The format of ``path`` from its suffix or folder layout."""
-    if path.is_file():
-        if path.suffix.lower() == ".ndjson" and _is_platform_ndjson(path):
-            return "ultralytics-ndjson"
-        fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
-        if fmt is None:
-            raise UnknownChoiceError("file suffix", path.suffix or "(none)", _SUFFIX_FORMAT, path=str(path))
-        return fmt
-    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-        return "hf"  # a datasets save_to_disk folder
-    if (path / "data.yaml").is_file() or ((path / "images").is_dir() and (path / "labels").is_dir()):
-        return "yolo"
-    from tailguard.ledger.ingest.classify import is_class_layout
-
-    if is_class_layout(path):
-        return "yolo"  # Ultralytics classification: train/<class>/<image>
-    return "images"
-
-
-def _is_platform_ndjson(path: Path) -> bool:
-    """Whether an .ndjson file opens with an Ultralytics Platform dataset record (``"type": "dataset"``)."""
-    import json
-
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)
-    try:
-        record = json.loads(first)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(record, dict) and record.get("type") == "dataset"
+__all__ = ["INGEST_FORMATS", "BadItem", "IngestFormat", "IngestOptions", "Item", "Reader", "detect_format",
+           "get_ingest_format", "open_reader", "register_ingest_format", "run_ingest", "validate_ingest_format"]
 
 
 def open_reader(path: Path, fmt: str, options: IngestOptions) -> Reader:
-    """The item reader of ``fmt`` for ``path``."""
-    from tailguard.ledger.ingest import classify, images, jsonl, npy, tabular, yolo
-
-    if options.task is not None and fmt not in ("yolo", "auto"):
-        raise ParameterError(f"--task applies to --format yolo only. Got --format {fmt}.")
-    column_flags = {"--origin-column": options.origin_column, "--generator-column": options.generator_column,
-                    "--generation-column": options.generation_column}
-    for flag, value in column_flags.items():
-        if value is not None and fmt != "hf":
-            raise ParameterError(f"{flag} applies to --format hf only. Got --format {fmt}.")
-    if fmt == "hf":
-        from tailguard.ledger.ingest.hf import read_hf
-
-        return read_hf(path, options)
-    if fmt == "yolo":
-        if path.is_dir():
-            if (path / "data.yaml").is_file():
-                return yolo.read_data_yaml(path / "data.yaml", options)
-            if options.task in (None, "classify") and classify.is_class_layout(path):
-                return classify.read_class_root(path, options)
-            if options.task == "classify":
-                raise MissingInputError("a classification folder needs train/<class name>/ folders of images",
-                                        path=str(path))
-            if not (path / "images").is_dir():
-                raise MissingInputError("a YOLO folder needs data.yaml, an images/ subfolder or (classification) "
-                                        "train/<class name>/ folders", path=str(path))
-            return yolo.read_tree(path, options)
-        return yolo.read_data_yaml(path, options)
-    if fmt == "images":
-        if not path.is_dir():
-            raise ParameterError(f"--format images needs a folder. Got the file {path}.")
-        return images.read_images(path, options)
-    if path.is_dir():
-        raise ParameterError(f"--format {fmt} needs a file. Got the folder {path}.")
-    from tailguard.ledger.ingest.ultralytics_ndjson import read_ndjson
-
-    readers: dict[str, Callable[[Path, IngestOptions], Reader]] = {
-        "jsonl": jsonl.read_jsonl, "csv": tabular.read_csv, "parquet": tabular.read_parquet, "npy": npy.read_npy,
-        "ultralytics-ndjson": read_ndjson,
-    }
-    return readers[fmt](path, options)
+    """The item reader of the format ``fmt`` for ``path``, after refusing flags the format does not take
+    (``--task`` outside ``yolo``, the column flags outside ``hf``) and the wrong kind of input."""
+    chosen = get_ingest_format(fmt)
+    check_format_options(chosen, options)
+    check_input_kind(chosen, path)
+    return chosen.open(path, options)
 
 
 def run_ingest(
@@ -149,8 +91,8 @@ def run_ingest(
     ``pyarrow.Table`` (format ``auto`` or ``hf``): read a batch of rows at a time, like a saved one.
     """
     in_memory = not isinstance(path, str | os.PathLike)
-    if format not in FORMATS:
-        raise UnknownChoiceError("format", format, FORMATS)
+    if format != "auto":
+        get_ingest_format(format)  # an unknown name: one line with the nearest names
     if origin is not None and origin not in ORIGINS:
         raise UnknownChoiceError("origin", origin, ORIGINS)
     generation = check_generation(generation, "--generation")
@@ -205,7 +147,7 @@ def _ingest_object(ledger: Ledger, obj: Any, options: IngestOptions, *, origin: 
 def _write(ledger: Ledger, reader: Reader, where: str, fmt: str, label: str, *, origin: str | None,
            as_version: str | None, skip_bad: bool, progress: bool | Callable[[int], None]) -> IngestReport:
     tick, close_progress = _progress(progress, label)
-    checked = fmt in VALIDATING_READERS
+    checked = get_ingest_format(fmt).validates_provenance
     try:
         with ledger.write(path=where, fmt=fmt, origin=origin, as_version=as_version,
                           progress=tick) as writer:

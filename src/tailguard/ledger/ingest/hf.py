@@ -41,6 +41,7 @@ from typing import Any
 
 from tailguard.errors import BadInputError, TailguardError, UnknownChoiceError
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.ingest.tabular import row_item
 
 #: Default provenance columns, first present wins: tailguard's own export columns, then plain names.
@@ -247,3 +248,20 @@ def is_arrow_table(obj: Any) -> bool:
     (True, False)
     """
     return type(obj).__module__.split(".")[0] == "pyarrow" and type(obj).__name__ == "Table"
+
+
+@register_ingest_format
+class HfFormat(IngestFormat):
+    """``--format hf``: a ``datasets`` ``save_to_disk`` folder (picked by ``auto``) or data files ``datasets`` reads."""
+
+    name = "hf"
+    priority = 20
+    validates_provenance = True
+    options = ("origin_column", "generator_column", "generation_column")
+    summary = "a Hugging Face dataset"
+
+    def recognises(self, path: Path) -> bool:
+        return path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file())
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_hf(path, options)

@@ -10,6 +10,7 @@ from typing import Any
 from tailguard.errors import BadInputError, CorruptFileError, MissingInputError, TailguardError, UnsafePathError
 from tailguard.ledger.hashing import content_id
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.paths import IMAGE_SUFFIXES, walk_files
 from tailguard.ledger.provenance import Evidence, image_evidence, resolve_origin
 from tailguard.ledger.types import NewSample
@@ -82,3 +83,19 @@ def read_images(root: Path, options: IngestOptions) -> Reader:
             yield image_item(entry, entry.relative_to(root).as_posix(), "image", options, {})
         except TailguardError as exc:
             yield BadItem(str(entry), exc)
+
+
+@register_ingest_format
+class ImagesFormat(IngestFormat):
+    """``--format images``: every image under a folder; ``auto``'s fallback for a folder no other format claims."""
+
+    name = "images"
+    priority = -100
+    input = "folder"
+    summary = "a folder of images"
+
+    def recognises(self, path: Path) -> bool:
+        return path.is_dir()
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_images(path, options)

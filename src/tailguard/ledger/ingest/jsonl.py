@@ -28,6 +28,7 @@ from tailguard.ledger.ingest.base import (
     flag_provenance,
     record_provenance,
 )
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.types import NewSample
 
 _NOT_EXTRA = ("text", *PROVENANCE_FIELDS)
@@ -113,3 +114,17 @@ def _line_item(raw: bytes, number: int, where: str, source: str, options: Ingest
         extra=extra,
     )
     return Item(sample, item, content_id(content), conflicts=conflicts)
+
+
+@register_ingest_format
+class JsonlFormat(IngestFormat):
+    """``--format jsonl``: one JSON record a line (``.jsonl``, and ``.ndjson`` that is not Ultralytics')."""
+
+    name = "jsonl"
+    suffixes = (".jsonl", ".ndjson")
+    validates_provenance = True
+    input = "file"
+    summary = "JSON Lines records"
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_jsonl(path, options)

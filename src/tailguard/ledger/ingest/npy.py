@@ -12,6 +12,7 @@ from pathlib import Path
 from tailguard.errors import CorruptFileError, NonFiniteValueError
 from tailguard.ledger.hashing import content_id
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.types import NewSample
 
 
@@ -76,3 +77,16 @@ def read_npy(path: Path, options: IngestOptions) -> Reader:
             verified_by=options.verified_by, extra={"dtype": dtype, "dim": int(matrix.shape[1]), "row": index + 1},
         )
         yield Item(sample, item, content_id(content))
+
+
+@register_ingest_format
+class NpyFormat(IngestFormat):
+    """``--format npy``: a 2-D NumPy array, a row a sample."""
+
+    name = "npy"
+    suffixes = (".npy",)
+    input = "file"
+    summary = "a NumPy array"
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_npy(path, options)

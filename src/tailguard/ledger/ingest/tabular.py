@@ -48,6 +48,7 @@ from tailguard.ledger.ingest.base import (
     claim,
     record_provenance,
 )
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.types import NewSample
 
 if TYPE_CHECKING:
@@ -416,3 +417,31 @@ def read_parquet(path: Path, options: IngestOptions) -> Reader:
             if isinstance(row.get("parents"), str):
                 row["parents"] = _parents_cell(row["parents"])
             yield _safe_row(row, number, path, options, text_column)
+
+
+@register_ingest_format
+class CsvFormat(IngestFormat):
+    """``--format csv``: a CSV table, a row a sample."""
+
+    name = "csv"
+    suffixes = (".csv",)
+    validates_provenance = True
+    input = "file"
+    summary = "a CSV table"
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_csv(path, options)
+
+
+@register_ingest_format
+class ParquetFormat(IngestFormat):
+    """``--format parquet``: a Parquet table, a row a sample."""
+
+    name = "parquet"
+    suffixes = (".parquet", ".pq")
+    validates_provenance = True
+    input = "file"
+    summary = "a Parquet table"
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_parquet(path, options)

@@ -23,6 +23,7 @@ from typing import Any
 
 from tailguard.errors import BadInputError, MissingInputError, TailguardError, TextFormatError, UnknownChoiceError
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Reader, claim, record_provenance
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.ingest.images import image_item
 from tailguard.ledger.types import ORIGINS, Box
 
@@ -174,3 +175,31 @@ def read_ndjson(path: Path, options: IngestOptions) -> Reader:
                 yield BadItem(f"{where}:{number}", exc)
     if not task:
         raise TextFormatError("empty NDJSON: no dataset record", path=where)
+
+
+def is_platform_ndjson(path: Path) -> bool:
+    """Whether an .ndjson file opens with an Ultralytics Platform dataset record (``"type": "dataset"``)."""
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    try:
+        record = json.loads(first)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(record, dict) and record.get("type") == "dataset"
+
+
+@register_ingest_format
+class UltralyticsNdjsonFormat(IngestFormat):
+    """``--format ultralytics-ndjson``: picked by ``auto`` for an ``.ndjson`` whose first line is a dataset record."""
+
+    name = "ultralytics-ndjson"
+    priority = 10
+    validates_provenance = True
+    input = "file"
+    summary = "the Ultralytics Platform's dataset NDJSON"
+
+    def recognises(self, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() == ".ndjson" and is_platform_ndjson(path)
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        return read_ndjson(path, options)

@@ -27,6 +27,7 @@ from tailguard.errors import (
 )
 from tailguard.ledger.fields import show
 from tailguard.ledger.ingest.base import BadItem, IngestOptions, Item, Reader
+from tailguard.ledger.ingest.formats import IngestFormat, register_ingest_format
 from tailguard.ledger.ingest.images import image_item
 from tailguard.ledger.paths import IMAGE_SUFFIXES, walk_files
 from tailguard.ledger.types import Box
@@ -356,3 +357,39 @@ def _detection_item(image: Path, name: str, split: str, names: list[str] | None,
         return image_item(image, name, "detection", options, {"split": split, **extra}, boxes, names)
     except TailguardError as exc:
         return BadItem(str(image), exc)
+
+
+@register_ingest_format
+class YoloFormat(IngestFormat):
+    """``--format yolo``: a data.yaml, an images/+labels/ tree or a classification train/<class>/ tree."""
+
+    name = "yolo"
+    suffixes = (".yaml", ".yml")
+    priority = 10
+    options = ("task",)
+    summary = "Ultralytics YOLO dataset (data.yaml, images/+labels/, train/<class>/)"
+
+    def recognises(self, path: Path) -> bool:
+        from tailguard.ledger.ingest.classify import is_class_layout
+
+        if path.is_file():
+            return super().recognises(path)
+        return ((path / "data.yaml").is_file() or ((path / "images").is_dir() and (path / "labels").is_dir())
+                or is_class_layout(path))
+
+    def open(self, path: Path, options: IngestOptions) -> Reader:
+        from tailguard.ledger.ingest import classify
+
+        if not path.is_dir():
+            return read_data_yaml(path, options)
+        if (path / "data.yaml").is_file():
+            return read_data_yaml(path / "data.yaml", options)
+        if options.task in (None, "classify") and classify.is_class_layout(path):
+            return classify.read_class_root(path, options)
+        if options.task == "classify":
+            raise MissingInputError("a classification folder needs train/<class name>/ folders of images",
+                                    path=str(path))
+        if not (path / "images").is_dir():
+            raise MissingInputError("a YOLO folder needs data.yaml, an images/ subfolder or (classification) "
+                                    "train/<class name>/ folders", path=str(path))
+        return read_tree(path, options)
