@@ -99,7 +99,7 @@ def loaded_plugins() -> tuple[PluginSource, ...]:
     >>> [s.module for s in loaded_plugins() if s.module == "json"]
     ['json']
     """
-    out = dict(_LOADED)
+    out = {name: source for name, source in _LOADED.items() if name in sys.modules}  # not one dropped since
     for name in _REGISTERED_FROM:
         module = sys.modules.get(name)
         if name not in out and module is not None and getattr(module, "__file__", None):
