@@ -185,7 +185,15 @@ class RegistryConflictError(TailguardError, ValueError):
 
 
 class PluginError(TailguardError, ImportError):
-    """A plug-in (``--plugin MODULE`` or an entry point) could not be imported or loaded."""
+    """A plug-in (``--plugin MODULE`` or an entry point) could not be imported or loaded.
+
+    >>> str(PluginError("no such plug-in file", path="plugins/x.py"))
+    'plugins/x.py: no such plug-in file'
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        super().__init__(message, path=path, line=line)
+        self.path = str(path) if path is not None else None  # ImportError.__init__ set its own .path to None
 
 
 __all__ = [

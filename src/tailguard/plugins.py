@@ -119,7 +119,7 @@ def ensure_plugins(sources: Sequence[PluginSource]) -> None:
             load_plugin(source.file or source.module)
         except PluginError as exc:
             if source.required:
-                raise PluginError(f"on a worker ({_host()}): {exc}") from exc
+                raise PluginError(f"on a worker ({_host()}): {exc.message}", path=exc.path) from exc
 
 
 def _host() -> str:
