@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
         quick: Annotated[bool, typer.Option("--quick", help="Tiny settings: a smoke run in seconds.")] = False,
         generations: Annotated[int | None, typer.Option(min=1, help="Generations per chain.")] = None,
         seeds: Annotated[int | None, typer.Option(min=1, help="Seeds per policy.")] = None,
+        spread: Annotated[bool, typer.Option("--spread/--no-spread",
+                                             help="Draw the 10–90% seed spread beside the mean and its CI band.")] = True,
     ) -> None:
         """Ingest real human data, simulate collapse under three policies, audit, and write one HTML report."""
         import dataclasses
@@ -34,7 +36,7 @@ def register(app: typer.Typer) -> None:
         console = Console() if sys.stdout.isatty() else Console(width=110)
         settings = DemoSettings.quick() if quick else DemoSettings.default()
         overrides = {k: v for k, v in (("generations", generations), ("seeds", seeds)) if v is not None}
-        settings = dataclasses.replace(settings, **overrides)
+        settings = dataclasses.replace(settings, spread=spread, **overrides)
         with console.status("starting") as status:
             result = run_demo(out, settings=settings, progress=lambda msg: status.update(msg))
         table = Table(title="tailguard demo: change from generation 0 to the last")
@@ -51,6 +53,8 @@ def register(app: typer.Typer) -> None:
             table.add_row(row["family"], row["policy"], change, paint(row["trend"]), paint(row["baseline_verdict"]),
                           paint(row["audit_verdict"]), row["diagnosis"])
         console.print(table)
+        for sentence in result.stated_test():
+            console.print(f"  {sentence}", highlight=False)
         for fam in result.families:
             for sentence in fam.headline().sentences:
                 console.print(f"  {sentence}", highlight=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tailguard.audit.thresholds import is_flagged
-from tailguard.demo.evidence import COLLAPSE_FALL, WARN_FALL, pct
+from tailguard.demo.evidence import num, pct
 
 if TYPE_CHECKING:
     from tailguard.demo.run import DemoResult, FamilyOutcome
@@ -45,11 +45,52 @@ POLICY_BLURBS = {
 }
 
 
-def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
+def figure_caption(results: Any, metrics: list[str], *, spread: bool) -> str:
+    """What the demo's figures of ``metrics`` draw (those of :func:`tailguard.simulate.report.metric_plot`),
+    written from the results: the seeds behind each mean, whether a CI band could be drawn, the
+    spread and any theory.
+
+    >>> from tailguard.simulate import simulate
+    >>> res = simulate("gaussian", "replace", generations=2, seeds=3, sample_size=20)
+    >>> print(figure_caption(res, ["variance_ratio"], spread=False))  # doctest: +NORMALIZE_WHITESPACE
+    Lines: the mean over 3 seeds, one per policy; shaded bands: its 95% percentile bootstrap CI
+    (2000 resamples of the seeds); dashed: the family's theory.
+    """
+    from tailguard.simulate.stats import CI_LEVEL, METHOD
+
+    summaries = [results.summary(p, m) for p in results.policies for m in metrics]
+    seeds = sorted({int(n) for s in summaries for n in (s.get("n") or []) if n is not None})
+    many = "an unknown number of" if not seeds else str(seeds[-1]) if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
+    parts = [f"Lines: the mean over {many} seeds, one per policy"]
+    has_ci = any(v is not None for s in summaries for v in (s.get("ci_low") or []))
+    parts.append(f"shaded bands: its {CI_LEVEL:.0%} percentile bootstrap CI ({METHOD['n_boot']} resamples of the seeds)"
+                 if has_ci else "no CI band (no interval could be computed: one seed, or no finite values)")
+    if spread:
+        parts.append("dotted: the 10–90% spread of the seeds")
+    if any(results.theory(p, m) is not None for p in results.policies for m in metrics):
+        parts.append("dashed: the family's theory")
+    return "; ".join(parts) + "."
+
+
+def _simulation_rows(outcome: FamilyOutcome) -> list[dict[str, Any]]:
+    """The family's simulated changes as the page's table shows them (the numbers the sentences quote)."""
+    rows = []
+    for policy in outcome.results.policies:
+        for c in outcome.evidence(policy).changes:
+            if c.source != "simulation":
+                continue
+            rows.append({"policy": policy, "metric": c.metric, "first": num(c.first), "last": num(c.last),
+                         "ci": f"[{num(c.ci_low)}, {num(c.ci_high)}]" if c.ci_text else "n/a",
+                         "change": pct(c.change), "status": c.status, "against": c.against, "reason": c.reason})
+    return rows
+
+
+def _family_section(outcome: FamilyOutcome, out_dir: Path, *, spread: bool) -> dict[str, Any]:
     from tailguard.simulate.report import metric_figure, samples_figure
 
     res = outcome.results
-    figures = [metric_figure(res, m) for m in res.tail_metrics()[:2]]
+    drawn = res.tail_metrics()[:2]
+    figures = [metric_figure(res, m, spread=spread) for m in drawn]
     pictures = []
     for policy in res.policies:
         first, last = res.first_samples(policy), res.last_samples(policy)
@@ -87,6 +128,8 @@ def _family_section(outcome: FamilyOutcome, out_dir: Path) -> dict[str, Any]:
         "blurb": FAMILY_BLURBS.get(outcome.family, ""),
         "headline": head.sentences,
         "figures": figures,
+        "caption": figure_caption(res, drawn, spread=spread) if drawn else "",
+        "simulation_rows": _simulation_rows(outcome),
         "pictures": pictures,
         "metric_help": metric_help,
         "audits": audits,
@@ -116,10 +159,9 @@ def render_demo_html(result: DemoResult) -> str:
     first = result.families[0].results if result.families else None
     context = {
         "rows": rows,
-        "families": [_family_section(f, result.out_dir) for f in result.families],
+        "families": [_family_section(f, result.out_dir, spread=result.settings.spread) for f in result.families],
         "policy_blurbs": POLICY_BLURBS,
-        "warn_fall": f"{WARN_FALL:.0%}",
-        "collapse_fall": f"{COLLAPSE_FALL:.0%}",
+        "stated_test": result.stated_test(),
         "ingested": result.ingested,
         "ledger_url": result.ledger_url,
         "elapsed": f"{result.elapsed_s:.0f}",

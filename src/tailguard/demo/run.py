@@ -13,16 +13,19 @@ from typing import Any
 import numpy as np
 
 from tailguard.demo.evidence import (
-    COLLAPSE_FALL,
-    WARN_FALL,
+    AVERAGE_HELD,
+    Change,
     Headline,
     PolicyEvidence,
     audit_changes,
     headline,
     metric_change,
     simulation_changes,
+    stated_test,
 )
 from tailguard.errors import UnsafePathError
+from tailguard.simulate.stats import METHOD
+from tailguard.simulate.theory import COLLAPSE_CHANGE
 
 FAMILIES = ("gmm", "ngram", "digits", "pseudolabel")
 POLICIES = ("replace", "accumulate", "anchor:0.2")
@@ -39,6 +42,8 @@ class DemoSettings:
     sample_sizes: tuple[tuple[str, int], ...] = (("gmm", 500), ("ngram", 600), ("digits", 500), ("pseudolabel", 500))
     detection_images: int = 120
     workers: int = 2
+    #: the figures draw the 10–90% spread of the seeds (dotted) beside the mean and its CI band
+    spread: bool = True
 
     @classmethod
     def default(cls) -> DemoSettings:
@@ -70,8 +75,11 @@ class FamilyOutcome:
         """The policy's per-metric changes from generation 0 to the last (simulation and audit)."""
         report = self.audits.get(policy)
         changes = simulation_changes(self.results, policy)
+        unjudged = sorted({f"simulation: {c.reason}" for c in changes if c.status == "insufficient" and c.reason})
         if report is not None:
             changes += audit_changes(report)
+        audit_reason = "not audited" if report is None else report.insufficient_reason
+        reasons = unjudged + ([audit_reason] if audit_reason else [])
         return PolicyEvidence(
             self.family,
             policy,
@@ -79,8 +87,12 @@ class FamilyOutcome:
             audit_verdict=report.verdict if report is not None else "insufficient",
             baseline_verdict=(report.baseline_verdict or "insufficient") if report is not None else "insufficient",
             diagnosis=report.diagnosis.mode if report is not None else "n/a",
-            insufficient_reason=report.insufficient_reason if report is not None else "not audited",
+            insufficient_reason="; ".join(reasons),
         )
+
+    def simulation_changes(self) -> list[Change]:
+        """Every policy's simulated tail-metric changes (what :func:`stated_test` describes)."""
+        return [c for p in self.results.policies for c in simulation_changes(self.results, p)]
 
     def headline(self) -> Headline:
         """What the report claims about this family, derived from :meth:`evidence` alone."""
@@ -97,6 +109,11 @@ class DemoResult:
     ingested: dict[str, int]
     families: list[FamilyOutcome]
     elapsed_s: float
+    settings: DemoSettings = field(default_factory=DemoSettings)
+
+    def stated_test(self) -> list[str]:
+        """The simulation test the report used, written from its settings and this run's changes."""
+        return stated_test([c for fam in self.families for c in fam.simulation_changes()])
 
     def verdict_table(self) -> list[dict[str, Any]]:
         """One row per (family, policy): trend, worst change, audit verdicts, diagnosis."""
@@ -112,7 +129,8 @@ class DemoResult:
             "elapsed_s": round(self.elapsed_s, 1),
             "ledger_url": self.ledger_url,
             "ingested": self.ingested,
-            "thresholds": {"simulation_warn_fall": WARN_FALL, "simulation_collapse_fall": COLLAPSE_FALL},
+            "simulation_test": {**METHOD, "collapse_change": COLLAPSE_CHANGE, "average_held": AVERAGE_HELD,
+                                "statement": self.stated_test()},
             "rows": self.verdict_table(),
             "headlines": [fam.headline().to_dict() for fam in self.families],
         }
@@ -213,7 +231,7 @@ def run_demo(
                 outcome.audits[policy] = report
             outcomes.append(outcome)
     result = DemoResult(out_dir, out_dir / "report.html", ledger_url, ingested, outcomes,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, settings)
     result.write_json()
     write_demo_report(result)
     return result
