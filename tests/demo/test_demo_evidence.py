@@ -94,8 +94,11 @@ def test_averages_trap_is_named_only_when_the_average_held() -> None:
     fell = Change("accuracy", "simulation", 0.9, 0.86, -0.044, "ok")  # judged ok, but its mean did not hold
     trap = headline("fam", [ev], {"replace": held})
     assert trap.averages_trap and trap.averages_trap[0]["fell"][0]["metric"] == "rare_recall"
-    assert "accuracy held (its mean moved -1%, less than 2%) while rare_recall fell -30% (collapse)" in trap.sentences[-1]
+    assert "accuracy held (its mean moved -1.1%, no fall of 2% or more) while rare_recall fell -30% (collapse)" \
+        in trap.sentences[-1]
     assert headline("fam", [ev], {"replace": fell}).averages_trap == []
+    rose = Change("accuracy", "simulation", 0.9, 0.95, 0.0556, "ok")
+    assert "accuracy held (its mean moved +5.6%, no fall of 2% or more)" in headline("fam", [ev], {"replace": rose}).sentences[-1]
 
 
 @pytest.mark.parametrize(("x", "text"), [(-0.534, "-53%"), (0.2, "+20%"), (float("nan"), "n/a")])

@@ -61,13 +61,13 @@ def _finite(x: Any) -> bool:
 def pct(x: float | None) -> str:
     """``-0.53`` -> ``"-53%"``; ``"n/a"`` when not a finite number.
 
-    >>> pct(-0.534), pct(0.0), pct(-0.004), pct(None)
-    ('-53%', '+0%', '-0.4%', 'n/a')
+    >>> pct(-0.534), pct(0.0), pct(-0.004), pct(-0.0004), pct(None)
+    ('-53%', '+0%', '-0.4%', '-0.04%', 'n/a')
     """
     if not _finite(x):
         return "n/a"
     assert x is not None
-    return f"{x * 100:+.1f}%" if 0 < abs(x) < 0.01 else f"{x * 100:+.0f}%"
+    return f"{x * 100:+.1g}%" if 0 < abs(x) < 0.01 else f"{x * 100:+.0f}%"
 
 
 def num(x: float | None) -> str:
@@ -365,7 +365,7 @@ def headline(
             h.averages_trap.append({"policy": ev.policy, "held": avg.to_dict(), "fell": [c.to_dict() for c in falling]})
             fell = " and ".join(f"{c.metric} fell {pct(c.change)} ({c.status})" for c in falling)
             h.sentences.append(f"The averages trap under {ev.policy}: {avg.metric} held (its mean moved "
-                               f"{pct(avg.change)}, less than {AVERAGE_HELD:.0%}) while {fell}.")
+                               f"{avg.change:+.1%}, no fall of {AVERAGE_HELD:.0%} or more) while {fell}.")
     if h.most_damage is not None and h.most_damage != h.least_damage:
         h.sentences.append(f"Most damage under {h.most_damage}.")
     return h
