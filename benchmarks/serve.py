@@ -13,7 +13,10 @@ over ``--epochs`` epochs and a recall-drop alert each.
 Each page is requested through FastAPI's TestClient (routing, the ledger's reads, Jinja and the
 SVG): the first request (cold: nothing read yet by this app; the versions page then reads every
 composition, the diff its pair) and the median of ``--repeat`` more (warm: compositions and diffs of
-immutable versions come from the app's memory, everything else is read again). The target is < 1 s per page. There is no peer dashboard to print beside
+immutable versions come from the app's memory, everything else is read again). Versions' figures (by origin,
+by generation, synthetic depths) are stored in the ledger (``version_stats``, schema 7): a ledger built by this
+script has them from the start; one built by an older tailguard and upgraded gets them on first read, so its first
+run's cold figures include computing and storing them (the script prints how many are stored before and after). The target is < 1 s per page. There is no peer dashboard to print beside
 it; the CLI's ``version list --json`` on the same ledger is timed as the reference point.
 
 Usage::
@@ -90,6 +93,22 @@ def real_audit_doc() -> dict:
     return doc
 
 
+def stored_figures(url: str) -> str:
+    """How many versions have stored figures (``version_stats``), and how many of those their depth histogram."""
+    from sqlalchemy import func, select
+
+    from tailguard.ledger import schema
+    from tailguard.ledger.engine import make_engine
+
+    engine = make_engine(url, create=False)
+    st = schema.version_stats
+    with engine.connect() as conn:
+        n, with_depths = conn.execute(select(func.count(), func.count(st.c.depths))).one()
+        versions = conn.execute(select(func.count()).select_from(schema.versions)).scalar_one()
+    engine.dispose()
+    return f"{n} of {versions} versions ({with_depths} with their depth histogram)"
+
+
 def timed(client, path: str, repeat: int) -> tuple[float, float, int, int]:
     t = time.perf_counter()
     r = client.get(path)
@@ -142,6 +161,8 @@ def main() -> None:
           f"{n_samples:,} samples, {len(versions)} versions ({n_members:,} member occurrences; 'all' has "
           f"{versions[-1].n_members:,}), {args.audits} audits, {args.runs} runs x {args.epochs} epochs x "
           f"{args.classes} classes")
+    print(f"version figures stored before the first request: {stored_figures(url)} (a ledger upgraded from schema 6 "
+          "has none: the first read of each computes and stores them)")
     app = create_app(url)
     pages = ["/versions", "/diff", "/diff?a=shard-00&b=all", "/lineage", "/lineage?target=shard-00",
              "/audits", "/runs", *([f"/runs/{run_id}"] if run_id else []), "/simulations"]
@@ -155,6 +176,7 @@ def main() -> None:
             shown = path if len(path) <= 40 else path[:37] + "..."
             print(f"{shown:<40} {cold:>8.3f} {warm:>8.3f} {size / 1e3:>8.1f}  {'ok' if max(cold, warm) < 1 else 'MISSED'}")
     app.state.ledger.close()
+    print(f"version figures stored after the pages: {stored_figures(url)}")
     fresh = create_app(url)  # what 'tailguard serve' reads before it listens: every version's composition
     t = time.perf_counter()
     fresh.state.cache.compositions(fresh.state.ledger, fresh.state.ledger.list_versions())

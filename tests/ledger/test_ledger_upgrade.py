@@ -70,7 +70,7 @@ def test_a_01_ledger_says_how_to_upgrade(v01_url: str, capsys):
 def test_upgrade_migrates_in_place_and_keeps_a_backup(v01_url: str, capsys):
     assert main(["--ledger", v01_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 1 -> 6" in out and "backup" in out
+    assert "schema 1 -> 7" in out and "backup" in out
     if v01_url.startswith("postgresql"):
         assert _id_collations(v01_url) == {"C"}
     with Ledger.open(v01_url) as ledger:
@@ -154,10 +154,10 @@ def test_a_schema4_detection_ledger_upgrades_with_every_digest_unchanged(ledger_
         conn.exec_driver_sql("ALTER TABLE labels DROP COLUMN shape")
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4"))
     engine.dispose()
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 4; this one uses 6"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 4; this one uses 7"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
-    assert "schema 4 -> 6" in capsys.readouterr().out
+    assert "schema 4 -> 7" in capsys.readouterr().out
     with Ledger.open(ledger_url) as ledger:
         assert ledger.verify("det").passed  # the stored digest, made before the column existed, still matches
         assert sum(len(r.labels) for r in ledger.iter_samples("det")) == boxes > 0
@@ -170,11 +170,11 @@ def test_a_schema2_ledger_says_how_to_upgrade_and_upgrades(ledger_url: str, tmp_
     postgres = ledger_url.startswith("postgresql")
     if postgres:
         assert _id_collations(ledger_url) == {None}
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 6.*tailguard upgrade"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 2; this one uses 7.*tailguard upgrade"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "schema 2 -> 6" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
+    assert "schema 2 -> 7" in out and "(1 versions, 4 members, 3 samples)" in out and "backup: " in out
     assert not set(SCHEMA2_UNUSED_INDEXES) & _indexes(ledger_url)
     if postgres:  # content ids compare bytewise, in every table
         assert _id_collations(ledger_url) == {"C"}
@@ -209,10 +209,10 @@ def test_a_schema3_ledger_gains_exclusion_scores(ledger_url: str, tmp_path: Path
         conn.exec_driver_sql("ALTER TABLE labels DROP COLUMN shape")  # schema 5 added it
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3"))
     engine.dispose()
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 3; this one uses 6"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 3; this one uses 7"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
-    assert "schema 3 -> 6" in capsys.readouterr().out
+    assert "schema 3 -> 7" in capsys.readouterr().out
     with Ledger.open(ledger_url) as ledger:
         assert ledger.exclusions("m", scores=True) == [(ids[2], "left out", None)]
         ledger.create_version("n", sample_ids=ids[:1], exclusions=[(ids[1], "scored", 0.75)])
@@ -234,12 +234,12 @@ def test_a_schema5_ledger_gains_the_recorded_audit_tables(ledger_url: str, tmp_p
         conn.exec_driver_sql("DROP TABLE audits")
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="5"))
     engine.dispose()
-    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 5; this one uses 6"):
+    with pytest.raises(LedgerUpgradeRequiredError, match=r"schema 5; this one uses 7"):
         Ledger.open(ledger_url)
     assert main(["--ledger", ledger_url, "audits", "list"]) == 2
     assert "tailguard upgrade" in capsys.readouterr().err
     assert main(["--ledger", ledger_url, "upgrade"]) == 0
-    assert "schema 5 -> 6" in capsys.readouterr().out
+    assert "schema 5 -> 7" in capsys.readouterr().out
     report = AuditReport(verdict="warn", modality="text", metrics=[
         MetricRow("vendi", "vendi", "diversity", 9.0, 10.0, 0.9, True, "warn", (8.0, 9.5))])
     with Ledger.open(ledger_url) as ledger:

@@ -236,10 +236,13 @@ def version_verify(name: Annotated[str, typer.Argument(help="Version name.")]) -
         typer.echo(f"changed {p.uri or p.sample_id}: {p.reason} (recorded {p.sample_id})")
     if report.digest_problem:
         typer.echo(f"edited: {report.digest_problem}")
+    if report.stats_problem:
+        typer.echo(f"edited: {report.stats_problem}")
     if not report.passed:
         raise LedgerError(f"version {name!r} failed verification: {report.ok} ok, {len(report.missing)} missing, "
                           f"{len(report.changed)} changed"
-                          + (", manifest digest differs" if report.digest_problem else ""))
+                          + (", manifest digest differs" if report.digest_problem else "")
+                          + (", stored figures differ" if report.stats_problem else ""))
     typer.echo(f"version {name!r} verified: digest ok, {report.ok} contents ok ({report.occurrences} samples)")
 
 

@@ -65,6 +65,22 @@ class Dialect:
     def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
         """Refresh planner statistics after a bulk change of ``rows`` rows (PostgreSQL only)."""
 
+    def member_ids(self, conn: Connection, version_id: int) -> list[str]:
+        """The sample id of every member row of a version, ordered by (sample id, origin): a content held
+        under two origins is listed twice, next to itself."""
+        vm = schema.version_members
+        return list(conn.execute(select(vm.c.sample_id).where(vm.c.version_id == version_id)
+                                 .order_by(vm.c.sample_id, vm.c.origin)).scalars())
+
+    def _raw_member_ids(self, conn: Connection, sql: str, version_id: int) -> list[str]:
+        # the driver's own cursor: building a SQLAlchemy row per member costs more than the scan
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(sql, (version_id,))
+            return [r[0] for r in cur.fetchall()]
+        finally:
+            cur.close()
+
 
 class SQLiteDialect(Dialect):
     """SQLite: BEGIN IMMEDIATE serialises writers, so nothing races and rows go straight to executemany."""
@@ -103,6 +119,10 @@ class SQLiteDialect(Dialect):
             return None
         at = list(columns).index(returning)
         return {r[at] for r in rows}  # BEGIN IMMEDIATE: no other writer can have inserted them meanwhile
+
+    def member_ids(self, conn: Connection, version_id: int) -> list[str]:
+        return self._raw_member_ids(conn, "SELECT sample_id FROM version_members WHERE version_id = ? "
+                                          "ORDER BY sample_id, origin", version_id)
 
     def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         # plain placeholders: compiling a 5,000-item IN costs more than the query
@@ -155,6 +175,10 @@ class PostgresDialect(Dialect):
 
     def samples_by_id(self, conn: Connection, ids: Sequence[str], columns: str) -> Any:
         return conn.exec_driver_sql(f"SELECT id, {columns} FROM samples WHERE id = ANY(%(ids)s)", {"ids": list(ids)})
+
+    def member_ids(self, conn: Connection, version_id: int) -> list[str]:
+        return self._raw_member_ids(conn, "SELECT sample_id FROM version_members WHERE version_id = %s "
+                                          "ORDER BY sample_id, origin", version_id)
 
     def analyze(self, conn: Connection, *tables: str, rows: int) -> None:
         if rows >= ANALYZE_AFTER:

@@ -175,3 +175,26 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     """A connection for reading (one consistent snapshot)."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+@contextmanager
+def quick_write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that does not wait for another writer: it raises (``OperationalError``) at once when
+    the write lock is held, and any statement waiting over a moment for a row lock fails (PostgreSQL).
+
+    For writes a reader may skip, such as storing figures it derived (:func:`tailguard.ledger.stats.persist`).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        conn.execution_options(tg_write=True)
+        if sqlite:  # on the DBAPI connection: a statement through SQLAlchemy would begin the transaction first
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout = 0")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                yield conn
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -22,11 +22,11 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from tailguard.errors import MissingInputError
 from tailguard.ledger import schema
-from tailguard.ledger.manifest import member_depth_sql
+from tailguard.ledger.stats import StatsReader
 from tailguard.ledger.types import Lineage, LineageEdge, LineageNode
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ r_t, o_t, p_t = schema.model_runs, schema.run_outputs, schema.sample_parents
 
 
 class _Builder:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, reader: StatsReader):
         self.conn = conn
+        self.stats = reader
         self.nodes: dict[str, LineageNode] = {}
         self.edges: list[LineageEdge] = []
         self._edge_keys: set[tuple[str, str, str]] = set()
@@ -64,16 +65,10 @@ class _Builder:
         if row is None:
             self.nodes[node_id] = LineageNode(node_id, "version", f"{name} (missing)")
             return node_id
-        depth = self.conn.execute(
-            select(func.max(member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-            .where(vm_t.c.version_id == row.id)
-        ).scalar() or 0
-        origins = dict(self.conn.execute(
-            select(vm_t.c.origin, func.sum(vm_t.c.multiplicity)).where(vm_t.c.version_id == row.id)
-            .group_by(vm_t.c.origin)).all())
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(origins.items()))
+        figures = self.stats.full(int(row.id))  # stored, or read from the manifest once
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(figures.by_origin.items()))
         self.nodes[node_id] = LineageNode(node_id, "version", f"{name} ({row.n_members} samples: {counts})",
-                                          synthetic_depth=int(depth))
+                                          synthetic_depth=figures.max_depth)
         for selector in json.loads(row.extra or "{}").get("selectors", []):
             if selector.startswith("version:"):
                 self.edge(node_id, self.version(selector[len("version:"):]), "derived_from")
@@ -162,13 +157,9 @@ def _run_ids(conn: Connection) -> list[str]:
 def _version_lineage(builder: _Builder, conn: Connection, vrow: Any) -> Lineage:
     builder.version(vrow.name)
     builder.trained_on(vrow.name)
-    depth = member_depth_sql()
-    hist = conn.execute(
-        select(depth, func.sum(vm_t.c.multiplicity)).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
-        .where(and_(vm_t.c.version_id == vrow.id)).group_by(depth)
-    ).all()
-    return Lineage(vrow.name, "version", list(builder.nodes.values()), builder.edges,
-                   {int(d): int(n) for d, n in sorted(hist)})
+    hist = builder.stats.full(int(vrow.id)).depths
+    assert hist is not None
+    return Lineage(vrow.name, "version", list(builder.nodes.values()), builder.edges, dict(hist))
 
 
 def _run_lineage(builder: _Builder, conn: Connection, run_id: str) -> Lineage:
@@ -196,13 +187,14 @@ def _sample_lineage(builder: _Builder, sample_id: str) -> Lineage:
     return Lineage(sample_id, "sample", list(builder.nodes.values()), builder.edges, dict(sorted(hist.items())))
 
 
-def build_lineage(ledger: Ledger, conn: Connection, target: str) -> Lineage:
+def build_lineage(ledger: Ledger, conn: Connection, target: str, reader: StatsReader | None = None) -> Lineage:
     """The lineage graph of ``target``: a version name, a model run or a sample.
 
     Runs and samples are named by their id or a unique prefix; ``run:ID`` and ``sample:ID``
-    say which is meant when a prefix matches both.
+    say which is meant when a prefix matches both. Versions' depths and origins come from their stored
+    figures (:mod:`tailguard.ledger.stats`); what ``reader`` had to read from a manifest is in ``reader.fresh``.
     """
-    builder = _Builder(conn)
+    builder = _Builder(conn, reader or StatsReader(conn))
     if target.startswith("run:"):
         run_id = pick_run(target, _run_ids(conn))
         if run_id is None:

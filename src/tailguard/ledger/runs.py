@@ -20,6 +20,7 @@ from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import aware, chunks, dumps, now
 from tailguard.ledger.engine import read_connection, write_transaction
 from tailguard.ledger.manifest import member_depth_sql
+from tailguard.ledger.stats import new_depth_token
 from tailguard.ledger.types import ModelRun, RunMetric
 from tailguard.ledger.versions import version_row
 
@@ -74,6 +75,7 @@ class RunStore:
                 select(func.max(member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
                 .where(vm_t.c.version_id == vid)
             ).scalar() or 0
+            new_depth_token(conn)  # the outputs' depths change: stored depth histograms are read again
             for part in chunks(ids):
                 conn.execute(update(s_t).where(and_(s_t.c.id.in_(part), s_t.c.origin != "human"))
                              .values(synthetic_depth=int(parent_depth) + 1))

@@ -13,8 +13,8 @@ source (a file path, or one API call), with the provenance claimed there.
 Schema 1 (tailguard 0.1) kept versions as sets; schema 2 kept three ``samples`` indexes
 no query used and, on PostgreSQL, compared content ids by the database's locale; schema 3
 had no ``exclusions.score``; schema 4 no ``labels.shape`` (every label was a detection box);
-schema 5 no recorded audits (``audits``, ``audit_metrics``); :mod:`tailguard.ledger.upgrade`
-migrates each in place.
+schema 5 no recorded audits (``audits``, ``audit_metrics``); schema 6 no stored version figures
+(``version_stats``); :mod:`tailguard.ledger.upgrade` migrates each in place.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -291,6 +291,21 @@ audit_metrics = Table(
     # NaN as NULL, so the columns alone cannot say)
     Column("nonfinite", Text, nullable=False, default="{}"),
     Index("ix_audit_metrics_name", "name"),
+)
+
+# a version's figures, derived from its manifest (see :mod:`tailguard.ledger.stats`): written with the version, or
+# on first read for a version made before schema 7. ``by_origin`` and ``by_generation`` come from the member rows
+# (immutable, covered by the version's digest); the synthetic-depth histogram also reads the samples' current
+# depth, which linking a run's outputs or learning an unknown sample's origin changes, so it holds only while
+# ``depth_token`` equals the ledger's (tg_meta ``depth_token``, replaced by every write that changes a depth)
+version_stats = Table(
+    "version_stats",
+    metadata,
+    Column("version_id", Integer, primary_key=True),
+    Column("by_origin", Text, nullable=False),  # JSON [[origin, occurrences], ...]
+    Column("by_generation", Text, nullable=False),  # JSON [[generation or null, occurrences], ...]
+    Column("depths", Text),  # JSON [[depth, occurrences], ...]; NULL: not read yet
+    Column("depth_token", String(64)),  # the tg_meta depth_token the depths were read under
 )
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tailguard.errors import LedgerError, LedgerUpgradeRequiredError
-from tailguard.ledger import manifest, reads, schema, versions
+from tailguard.ledger import manifest, reads, schema, stats, versions
 from tailguard.ledger.audits import AuditPoint, AuditStore, AuditSummary
 from tailguard.ledger.dialect import dialect_for
 from tailguard.ledger.engine import (
@@ -325,7 +325,10 @@ class Ledger:
         from tailguard.ledger.lineage import build_lineage
 
         with read_connection(self._engine) as conn:
-            return build_lineage(self, conn, target)
+            reader = stats.StatsReader(conn)
+            found = build_lineage(self, conn, target, reader)
+        stats.persist(self._engine, self._dialect, reader.fresh.values())  # figures read from the manifests
+        return found
 
 
     def export(self, version: str, format: str, out: str | Path, **options: Unpack[ExportOptions]) -> Path:
@@ -387,7 +390,8 @@ class Ledger:
         from tailguard.ledger.diff import diff_versions
 
         with read_connection(self._engine) as conn:
-            return diff_versions(conn, versions.version_row(conn, a).id, versions.version_row(conn, b).id)
+            return diff_versions(conn, versions.version_row(conn, a).id, versions.version_row(conn, b).id,
+                                 dialect=self._dialect)
 
     def verify(self, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Check a version's manifest digest, its sample rows and every content's bytes (see ``versions``)."""
@@ -440,7 +444,10 @@ class Ledger:
         """Versions' occurrences by origin and by generation (every version, oldest first, or those ``names``;
         unknown names are left out), in one grouped read."""
         with read_connection(self._engine) as conn:
-            return versions.compositions(conn, names)
+            reader = stats.StatsReader(conn)
+            found = versions.compositions(conn, names, reader)
+        stats.persist(self._engine, self._dialect, reader.fresh.values())  # versions made before schema 7
+        return found
 
     def audit_document(self, audit_id: int) -> dict[str, Any]:
         """The stored report of a recorded audit in its JSON form (nothing recomputed)."""

@@ -220,17 +220,19 @@ class VerifyProblem:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What ``verify`` found: contents that rehash fine, missing or changed ones, and a digest problem."""
+    """What ``verify`` found: contents that rehash fine, missing or changed ones, a digest problem, and stored
+    figures (:mod:`tailguard.ledger.stats`) that no longer agree with the manifest."""
 
     ok: int
     missing: list[VerifyProblem]
     changed: list[VerifyProblem]
     occurrences: int = 0
     digest_problem: str = ""  # empty when the manifest digest matches
+    stats_problem: str = ""  # empty when the version's stored figures agree with its manifest
 
     @property
     def passed(self) -> bool:
-        return not self.missing and not self.changed and not self.digest_problem
+        return not self.missing and not self.changed and not self.digest_problem and not self.stats_problem
 
 
 @dataclass(frozen=True)

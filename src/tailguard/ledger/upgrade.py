@@ -13,8 +13,10 @@ each exclusion a score (``filter`` records the sample's ``P(machine-made)``); ex
 recorded before have none. Schema 5 adds ``labels.shape``, the geometry of segmentation,
 pose, oriented-box and classification rows; an older ledger holds detection boxes only,
 whose shape is NULL, so no version digest changes. Schema 6 adds the recorded audits
-(``audits``, ``audit_metrics``), empty in an upgraded ledger. The steps run in order, so a
-schema-1 ledger goes to 2, 3, 4, 5, then 6.
+(``audits``, ``audit_metrics``), empty in an upgraded ledger. Schema 7 adds ``version_stats``, each
+version's figures (occurrences by origin and generation, synthetic-depth histogram), created empty: a
+version's are read from its manifest the first time they are needed and stored then. The steps run in
+order, so a schema-1 ledger goes to 2, 3, 4, 5, 6, then 7.
 
 Before anything changes a backup is written: for SQLite a copy of the file
 (``VACUUM INTO``, next to it), for PostgreSQL a schema ``tg_backup_schema<N>_<time>``
@@ -95,6 +97,7 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
                 _migrate_2_to_3(conn)
             _migrate_3_to_4(conn)
             _migrate_5_to_6(conn)
+            _migrate_6_to_7(conn)
             conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
                          .values(value=str(schema.SCHEMA_VERSION)))
             counts = _counts(conn)
@@ -201,6 +204,12 @@ def _migrate_5_to_6(conn: Connection) -> None:
     """The recorded-audit tables (``audit --record``), created empty."""
     for table in (schema.audits, schema.audit_metrics):
         table.create(conn, checkfirst=True)
+
+
+def _migrate_6_to_7(conn: Connection) -> None:
+    """The table of versions' stored figures (``version_stats``), created empty: each version's are read from its
+    manifest on first use and stored then (:mod:`tailguard.ledger.stats`)."""
+    schema.version_stats.create(conn, checkfirst=True)
 
 
 def _bytewise_ids(conn: Connection) -> None:

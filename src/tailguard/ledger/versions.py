@@ -21,7 +21,7 @@ from tailguard.errors import (
     UnknownChoiceError,
     VersionExistsError,
 )
-from tailguard.ledger import schema
+from tailguard.ledger import schema, stats
 from tailguard.ledger.dialect import Dialect
 from tailguard.ledger.encoding import aware, chunks, dumps, now
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, content_id, file_id, provenance_digest
@@ -136,6 +136,7 @@ def create_version(
             digest=root, chunk_digests=dumps(chunk_digests),
         )
     )
+    stats.write(conn, dialect, stats.compute(conn, vid))  # the version's figures, in its own transaction
     return vid
 
 
@@ -236,28 +237,17 @@ def version_summary(conn: Connection, name: str) -> VersionSummary:
     )
 
 
-def compositions(conn: Connection, names: Iterable[str] | None = None) -> dict[str, VersionComposition]:
+def compositions(conn: Connection, names: Iterable[str] | None = None,
+                 reader: stats.StatsReader | None = None) -> dict[str, VersionComposition]:
     """Versions' occurrences by origin and generation (all, or those ``names``; unknown names are left out):
-    one grouped pass over their ``version_members`` rows."""
+    their stored figures, or one grouped pass over the ``version_members`` rows of those that have none yet
+    (kept in ``reader.fresh`` for :func:`tailguard.ledger.stats.persist`)."""
     q = select(v_t.c.id, v_t.c.name).order_by(v_t.c.id)
     wanted = None if names is None else set(names)
     found = {int(i): str(n) for i, n in conn.execute(q) if wanted is None or n in wanted}
-    by_origin: dict[int, dict[str, int]] = {i: {} for i in found}
-    by_generation: dict[int, dict[int | None, int]] = {i: {} for i in found}
-    grouped = (select(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation, func.sum(vm_t.c.multiplicity))
-               .group_by(vm_t.c.version_id, vm_t.c.origin, vm_t.c.generation))
-    parts = [None] if wanted is None else list(chunks(sorted(found), 500))
-    for part in parts:
-        query = grouped if part is None else grouped.where(vm_t.c.version_id.in_(part))
-        for vid, origin, generation, n in conn.execute(query):
-            if int(vid) not in found:
-                continue
-            o, g = by_origin[int(vid)], by_generation[int(vid)]
-            o[origin] = o.get(origin, 0) + int(n)
-            g[generation] = g.get(generation, 0) + int(n)
-    return {found[i]: VersionComposition(
-        found[i], sum(by_origin[i].values()), dict(sorted(by_origin[i].items())),
-        dict(sorted(by_generation[i].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))) for i in found}
+    figures = (reader or stats.StatsReader(conn)).compositions(list(found))
+    return {found[i]: VersionComposition(found[i], figures[i].n, dict(figures[i].by_origin),
+                                         dict(figures[i].by_generation)) for i in found}
 
 
 def verify_version(conn: Connection, name: str, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
@@ -313,7 +303,7 @@ def verify_version(conn: Connection, name: str, *, progress: Callable[[int], Non
     if progress is not None and done % 2_000:
         progress(done % 2_000)
     return VerifyReport(ok=ok, missing=missing, changed=changed, occurrences=int(vrow.n_members),
-                        digest_problem=digest.describe(name))
+                        digest_problem=digest.describe(name), stats_problem=stats.check(conn, int(vrow.id)))
 
 
 def conflicts_for(conn: Connection, vid: int) -> list[Conflict]:

@@ -38,6 +38,7 @@ from tailguard.ledger.engine import write_transaction
 from tailguard.ledger.fields import validate_sample
 from tailguard.ledger.hashing import content_id, file_id, label_key, provenance_digest, provenance_digest_of
 from tailguard.ledger.manifest import Manifest, bare_digest
+from tailguard.ledger.stats import new_depth_token
 from tailguard.ledger.types import MODALITIES, ORIGINS, Conflict, IngestReport, NewSample, SkippedItem
 from tailguard.ledger.versions import check_new_version, create_version
 from tailguard.tasks.base import encode_shape
@@ -435,6 +436,7 @@ class LedgerWriter:
                     "generation": u["b_gen"], "generator": r.generator, "verified_by": u["b_vby"],
                     "source": r.source})
 
+            new_depth_token(conn)  # an upgraded sample's depth changes: stored depth histograms are read again
             conn.execute(
                 update(s_t)
                 .where(s_t.c.id == bindparam("b_id"))
