@@ -102,3 +102,18 @@ def test_the_lookup_way_through_the_generic_reads(ledger: Ledger):
             diff_versions(conn, vids["small-0"], vids["big"], method="fast")
     assert generic == ledger.diff("small-0", "big") == expected_diff(rows_of(ledger, "small-0"),
                                                                       rows_of(ledger, "big"))
+
+
+def test_sqlite_member_ids_read_an_id_holding_the_separator(sqlite_ledger: Ledger):
+    """SQLite joins the ids into one string split on commas; an id with a comma (an edited database) is still
+    read whole, by the row-by-row fetch."""
+    from tailguard.ledger.dialect import Dialect
+
+    build(sqlite_ledger, 4)
+    with sqlite_ledger._engine.begin() as conn:
+        vid = conn.execute(select(v_t.c.id).where(v_t.c.name == "small-1")).scalar_one()
+        plain = sqlite_ledger._dialect.member_ids(conn, vid)
+        assert sorted(plain) == sorted(Dialect().member_ids(conn, vid)) and len(plain) > 3
+        conn.execute(vm_t.insert().values(version_id=vid, sample_id="ab,cd", origin="human", multiplicity=1))
+        edited = sqlite_ledger._dialect.member_ids(conn, vid)
+        assert sorted(edited) == sorted(Dialect().member_ids(conn, vid)) == sorted([*plain, "ab,cd"])

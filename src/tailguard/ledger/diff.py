@@ -4,8 +4,8 @@ Two ways to the same :class:`~tailguard.ledger.types.VersionDiff` (tests hold th
 
 * **lookups** (the smaller side has at most :data:`LOOKUP_MAX` contents): every member row of the smaller
   side is read, and the larger side's rows of those contents looked up by its primary key; of the larger
-  side only its sample ids are scanned (in key order, through the driver's cursor), since each one the
-  smaller side lacks is added or removed whole. A first diff of 10,000 members against a million reads
+  side only its sample ids are scanned (through the driver, on SQLite as one joined string), since each
+  one the smaller side lacks is added or removed whole. A first diff of 10,000 members against a million reads
   20,000 rows and scans a million ids, instead of joining both manifests twice.
 * **two ordered passes** (both sides large): one pass per side finds the manifest rows (sample id, origin,
   multiplicity) the other side lacks or holds a different number of times, and whether the other side
@@ -16,6 +16,7 @@ Two ways to the same :class:`~tailguard.ledger.types.VersionDiff` (tests hold th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import filterfalse, pairwise
 
 from sqlalchemy import Connection, and_, or_, select
 
@@ -56,7 +57,7 @@ def _members(conn: Connection, version_id: int, ids: Iterable[str]) -> dict[str,
         for sid, origin, mult in conn.execute(
             select(vm_t.c.sample_id, vm_t.c.origin, vm_t.c.multiplicity)
             .where(and_(vm_t.c.version_id == version_id, vm_t.c.sample_id.in_(part)))
-        ):
+        ).all():
             out.setdefault(sid, {})[origin] = int(mult)
     return out
 
@@ -72,7 +73,7 @@ def _all_members(conn: Connection, version_id: int) -> dict[str, dict[str, int]]
     """sample id -> {origin: multiplicity} of every member row of a version."""
     out: dict[str, dict[str, int]] = {}
     for sid, origin, mult in conn.execute(select(vm_t.c.sample_id, vm_t.c.origin, vm_t.c.multiplicity)
-                                          .where(vm_t.c.version_id == version_id)):
+                                          .where(vm_t.c.version_id == version_id)).all():
         out.setdefault(sid, {})[origin] = int(mult)
     return out
 
@@ -99,11 +100,18 @@ def _by_passes(conn: Connection, a: int, b: int) -> VersionDiff:
     return VersionDiff(added=added, removed=removed, origin_changed=origins, count_changed=counts)
 
 
+def _sorted_once(ids: Iterable[str]) -> list[str]:
+    """``sorted(set(ids))`` without hashing every id: sorted (linear on the index order the ids come in), then
+    each run of equal ids kept once."""
+    ordered = sorted(ids)
+    return [a for a, b in pairwise(ordered) if a != b] + ordered[-1:]
+
+
 def _by_lookups(conn: Connection, dialect: Dialect, small: int, large: int, small_is_a: bool) -> VersionDiff:
     mine = _all_members(conn, small)
     theirs = _members(conn, large, mine)  # the larger side's rows of the smaller side's contents
     only_small = sorted(sid for sid in mine if sid not in theirs)
-    only_large = sorted(dict.fromkeys(sid for sid in dialect.member_ids(conn, large) if sid not in mine))
+    only_large = _sorted_once(filterfalse(mine.__contains__, dialect.member_ids(conn, large)))
     both = {sid for sid, rows in theirs.items() if rows != mine[sid]}
     if small_is_a:
         origins, counts = _changes(mine, theirs, both)
