@@ -161,8 +161,8 @@ def main() -> None:
           f"{n_samples:,} samples, {len(versions)} versions ({n_members:,} member occurrences; 'all' has "
           f"{versions[-1].n_members:,}), {args.audits} audits, {args.runs} runs x {args.epochs} epochs x "
           f"{args.classes} classes")
-    print(f"version figures stored before the first request: {stored_figures(url)} (a ledger upgraded from schema 6 "
-          "has none: the first read of each computes and stores them)")
+    print(f"version figures stored before the first request: {stored_figures(url)} (a version without them "
+          "computes and stores them on its first read)")
     app = create_app(url)
     pages = ["/versions", "/diff", "/diff?a=shard-00&b=all", "/lineage", "/lineage?target=shard-00",
              "/audits", "/runs", *([f"/runs/{run_id}"] if run_id else []), "/simulations"]

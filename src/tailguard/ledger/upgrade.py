@@ -14,8 +14,8 @@ recorded before have none. Schema 5 adds ``labels.shape``, the geometry of segme
 pose, oriented-box and classification rows; an older ledger holds detection boxes only,
 whose shape is NULL, so no version digest changes. Schema 6 adds the recorded audits
 (``audits``, ``audit_metrics``), empty in an upgraded ledger. Schema 7 adds ``version_stats``, each
-version's figures (occurrences by origin and generation, synthetic-depth histogram), created empty: a
-version's are read from its manifest the first time they are needed and stored then. The steps run in
+version's figures (occurrences by origin and generation, synthetic-depth histogram), filled by the upgrade
+for every version (one read of each manifest). The steps run in
 order, so a schema-1 ledger goes to 2, 3, 4, 5, 6, then 7.
 
 Before anything changes a backup is written: for SQLite a copy of the file
@@ -42,6 +42,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, inspect, select, tex
 
 from tailguard.errors import LedgerError
 from tailguard.ledger import schema
+from tailguard.ledger.dialect import Dialect, dialect_for
 from tailguard.ledger.engine import make_engine, read_connection, resolve_url, write_transaction
 from tailguard.ledger.hashing import PROVENANCE_FIELDS, provenance_digest
 from tailguard.ledger.manifest import version_digest
@@ -97,7 +98,7 @@ def upgrade_ledger(url: str | None = None) -> UpgradeReport:
                 _migrate_2_to_3(conn)
             _migrate_3_to_4(conn)
             _migrate_5_to_6(conn)
-            _migrate_6_to_7(conn)
+            _migrate_6_to_7(conn, dialect_for(engine))
             conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
                          .values(value=str(schema.SCHEMA_VERSION)))
             counts = _counts(conn)
@@ -206,10 +207,18 @@ def _migrate_5_to_6(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-def _migrate_6_to_7(conn: Connection) -> None:
-    """The table of versions' stored figures (``version_stats``), created empty: each version's are read from its
-    manifest on first use and stored then (:mod:`tailguard.ledger.stats`)."""
+def _migrate_6_to_7(conn: Connection, dialect: Dialect) -> None:
+    """The table of versions' stored figures (``version_stats``), filled for every version now (one read of each
+    manifest, about 4 s per million members), so no page or command pays for it on a first read after the
+    upgrade. A version that still lacks them (a figure deleted by hand) is read and stored on first use
+    (:mod:`tailguard.ledger.stats`)."""
+    from tailguard.ledger import stats
+
     schema.version_stats.create(conn, checkfirst=True)
+    have = set(conn.execute(select(schema.version_stats.c.version_id)).scalars())
+    for vid in conn.execute(select(schema.versions.c.id).order_by(schema.versions.c.id)).scalars():
+        if int(vid) not in have:
+            stats.write(conn, dialect, stats.compute(conn, int(vid)))
 
 
 def _bytewise_ids(conn: Connection) -> None:
