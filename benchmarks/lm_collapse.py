@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 SIZES = {
-    "cpu": {"n_layer": 2, "n_head": 4, "n_embd": 128, "pretrain_blocks": 8000, "pretrain_epochs": 3, "epochs": 3},
+    "cpu": {"n_layer": 2, "n_head": 4, "n_embd": 128, "pretrain_blocks": 8000, "pretrain_epochs": 3},
     "gpu": {"n_layer": 4, "n_head": 8, "n_embd": 256, "pretrain_blocks": 100_000, "pretrain_epochs": 4,
             "batch": 64},
 }
@@ -53,11 +53,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default="bench-results/lm_collapse")
+    ap.add_argument("--cache-dir", default="bench-results/lm-cache",
+                    help="where the pre-trained base is kept between runs ('' to train it every time)")
     args = ap.parse_args()
 
     from tailguard.simulate import simulate, write_report
 
-    params = {**SIZES[args.size], "corpus": args.corpus, "device": args.device}
+    params = {**SIZES[args.size], "corpus": args.corpus, "device": args.device, "cache_dir": args.cache_dir or None}
     start = time.perf_counter()
     res = simulate("lm", list(POLICIES), generations=args.generations, seeds=args.seeds,
                    sample_size=args.sample_size, family_params=params, out=args.out, progress=True,

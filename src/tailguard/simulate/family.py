@@ -123,6 +123,12 @@ class Family(Configurable):
     def evaluate(self, model: Any, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
         raise NotImplementedError
 
+    def sample_chain(self, model: Any, n: int, rng: np.random.Generator, setup: Setup) -> np.ndarray:
+        """The samples of ``model`` inside a chain whose human data are ``setup``: what the generation
+        loop calls. The default is :meth:`sample`; a family whose sampling needs the seed's fixed data
+        overrides it (the lm family prompts with the seed's human blocks every generation)."""
+        return self.sample(model, n, rng)
+
     # -- optional hooks used by policies and reports ---------------------------
     def warm_up(self) -> None:
         """Build process-wide caches (a judge classifier, a tail threshold) once.

@@ -313,7 +313,7 @@ def _run_chain(
     # model 0 and its samples are needed by every generation's metrics; they are
     # a pure function of the seed's streams, so a resumed chain rebuilds them exactly
     model0 = family.fit(chain.setup.train, chain.rng(0, "fit"))
-    samples0 = family.sample(model0, sample_size, chain.rng(0, "sample"))
+    samples0 = family.sample_chain(model0, sample_size, chain.rng(0, "sample"), chain.setup)
     samples = samples0
     eval_cache: dict[str, Any] = {}  # EvalContext.cache: one dict for the chain
     for g in range(start, generations + 1):
@@ -323,7 +323,7 @@ def _run_chain(
         else:
             idx = chain.compose(g)
             model = family.fit(chain.data[idx], chain.rng(g, "fit"))
-            samples = family.sample(model, sample_size, chain.rng(g, "sample"))
+            samples = family.sample_chain(model, sample_size, chain.rng(g, "sample"), chain.setup)
         tdepth = chain.depth[idx]
         tsize, hfrac = len(idx), float(np.mean(chain.origin[idx] == HUMAN))
         ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"), eval_cache)

@@ -12,16 +12,21 @@ The recipe of the paper, scaled to a CPU:
   ``GPT2LMHeadModel`` built from a ``GPT2Config``, trained on a fixed half of the corpus's documents
   (``pretrain_share``; ``base_seed`` fixes the split and the weights). The other half is the
   human data the chains draw from, so no seed's training or held-out text was seen in pre-training.
-- **Generations.** Data are rows of ``block`` (64) token ids. Every generation fine-tunes the base
-  model on its training blocks for ``epochs`` epochs at ``finetune_lr`` (generation 0 on human
-  blocks), then writes the
-  next ``block`` tokens after every block it was trained on with ``num_beams``-way beam search and
-  ``repetition_penalty`` (the paper's settings: 5 beams, penalty 3.0), a synthetic set of the same
-  size. ``replace`` keeps no original data; ``anchor:0.1`` keeps 10% (the paper's second setting).
+- **Rows.** A row is ``[prompt | text]``, two blocks of ``block`` (64) token ids. A human row is
+  two consecutive blocks of the document stream; a synthetic row keeps its parent's prompt and holds
+  model n's continuation of it as its text. Models train on the text half only.
+- **Generations.** Every generation fine-tunes the base model on the text of its training rows for
+  ``epochs`` epochs at ``finetune_lr`` (generation 0 on human text). Then it writes the next
+  ``block`` tokens after each prompt with ``num_beams``-way beam search and ``repetition_penalty``
+  (the paper's settings: 5 beams, penalty 3.0), a synthetic set of the same size. With ``prompts=human`` (the default, the paper's reading) every generation writes one
+  continuation after each human prompt of the seed's training set, whatever rows it was trained on;
+  with ``prompts=own`` a row's prompt is its parent's text, so each generation continues the previous
+  one's text, and degeneration compounds far faster.
+  ``replace`` keeps no original data; ``anchor:0.1`` keeps 10% (the paper's second setting).
 
 Metrics of model n (``block`` tokens are one document here):
 
-- ``heldout_perplexity``: perplexity of held-out human blocks under model n, and
+- ``heldout_perplexity``: perplexity of the text of held-out human rows under model n, and
   ``heldout_perplexity_ratio``, the same over model 0's (the paper's headline: it rises with no
   original data, and barely with 10% kept);
 - ``gen0_perplexity``: model n's text under model 0 (falls: the text becomes "more probable"), with
@@ -34,6 +39,9 @@ Metrics of model n (``block`` tokens are one document here):
 - the audit suite's ``text_stats`` against the held-out human text (``audit_distinct_2``,
   ``audit_self_bleu``...).
 
+The base is trained once per process; with ``cache_dir`` it is also kept on disk (``cache_dir/base-<hash>``,
+written atomically) and loaded by later runs and resumes of the same configuration instead of re-trained.
+
 Sizes are CPU-sized by default. ``device=cuda`` trains and generates on a GPU; ``--param`` raises
 ``n_layer``, ``n_embd``, ``epochs`` and the rest for a larger run (``benchmarks/lm_collapse.py``).
 
@@ -42,8 +50,8 @@ Sizes are CPU-sized by default. ``device=cuda`` trains and generates on a GPU; `
 >>> rng = np.random.default_rng(0)
 >>> s = fam.setup(12, rng)
 >>> m = fam.fit(s.train, rng)
->>> fam.sample(m, 3, rng).shape
-(3, 16)
+>>> fam.sample(m, 3, rng).shape  # [prompt | text], 16 tokens each
+(3, 32)
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +70,7 @@ from tailguard.dependencies import require
 from tailguard.errors import ParameterError
 from tailguard.simulate.families import lm_backend as backend
 from tailguard.simulate.family import EvalContext, Family, MetricSpec, Setup, register_family
-from tailguard.validation import Custom, Float, Int, OneOf
+from tailguard.validation import Custom, Float, Int, OneOf, Str
 
 CORPORA = ("auto", "fortunes", "bible", "python-docs")
 WORD = re.compile(r"[a-z0-9']+")
@@ -100,7 +109,7 @@ def words(text: str) -> list[str]:
 @dataclass
 class Base:
     """What every chain of one configuration shares: the tokenizer, the pre-trained model, the pool of
-    human blocks (documents never seen in pre-training) and the corpus's rare words."""
+    human ``[prompt | text]`` rows (documents never seen in pre-training) and the corpus's rare words."""
 
     tokenizer: Any
     model: Any
@@ -110,13 +119,19 @@ class Base:
 
 @dataclass
 class LmModel:
-    """A fine-tuned GPT-2 and the blocks it was trained on (its prompts when it writes)."""
+    """A fine-tuned GPT-2 and the ``[prompt | text]`` rows it was trained on (it writes one continuation
+    per row)."""
 
     net: Any
-    prompts: np.ndarray
+    rows: np.ndarray
 
 
 _BASES: dict[str, Base] = {}
+
+
+def clear_base_cache() -> None:
+    """Forget the bases trained in this process (the next chain trains or loads its base again)."""
+    _BASES.clear()
 
 
 def _device_ok(value: Any) -> bool:
@@ -142,19 +157,23 @@ class LmFamily(Family):
         "lr": Float(min=0.0, min_open=True),
         "finetune_lr": Float(min=0.0, min_open=True),
         "batch": Int(min=1),
+        "prompts": OneOf(("human", "own")),
         "num_beams": Int(min=1, max=32),
         "repetition_penalty": Float(min=1.0),
         "heldout_size": Int(min=2),
         "base_seed": Int(min=0),
         "device": Custom("'cpu', 'cuda', 'cuda:N' or 'mps'", _device_ok),
+        "cache_dir": Str(optional=True),
     }
     defaults = {
         "corpus": "auto", "block": 64, "vocab_size": 4096, "n_layer": 2, "n_head": 4, "n_embd": 128,
-        "pretrain_share": 0.5, "pretrain_blocks": 8000, "pretrain_epochs": 3, "epochs": 3, "lr": 1e-3,
+        "pretrain_share": 0.5, "pretrain_blocks": 8000, "pretrain_epochs": 3, "epochs": 5, "lr": 1e-3,
         "finetune_lr": 1e-4,
-        "batch": 16, "num_beams": 5, "repetition_penalty": 3.0, "heldout_size": 200, "base_seed": 0,
-        "device": "cpu",
+        "batch": 16, "prompts": "human", "num_beams": 5, "repetition_penalty": 3.0, "heldout_size": 200, "base_seed": 0,
+        "device": "cpu", "cache_dir": None,
     }
+    #: where the pre-trained base is kept changes no result
+    result_neutral = ("cache_dir",)
     metrics = (
         MetricSpec("heldout_perplexity", False, description="held-out human text under model n"),
         MetricSpec("heldout_perplexity_ratio", False, description="held-out perplexity / model 0's"),
@@ -189,7 +208,16 @@ class LmFamily(Family):
     def _base_key(self) -> str:
         keys = ("corpus", "block", "vocab_size", "n_layer", "n_head", "n_embd", "pretrain_share",
                 "pretrain_blocks", "pretrain_epochs", "lr", "batch", "base_seed", "device")
-        return repr(tuple(self._params[k] for k in keys))
+        return repr((*(self._params[k] for k in keys), backend.versions()))
+
+    def cache_path(self) -> Path | None:
+        """``cache_dir/base-<hash of the base's configuration>``, or None without a ``cache_dir``. The base
+        is deterministic, so a cached one gives the same numbers as a freshly trained one (tested)."""
+        if not self._params["cache_dir"]:
+            return None
+        from tailguard.config import stable_hash
+
+        return Path(self._params["cache_dir"]).expanduser() / f"base-{stable_hash(self._base_key())}"
 
     def base(self) -> Base:
         """The tokenizer, pre-trained model and human pool of this configuration (built once per process)."""
@@ -204,12 +232,19 @@ class LmFamily(Family):
         order = np.random.default_rng(p["base_seed"]).permutation(len(docs))
         cut = round(p["pretrain_share"] * len(docs))
         pre_docs, pool_docs = [docs[i] for i in order[:cut]], [docs[i] for i in order[cut:]]
-        tok = backend.train_tokenizer(pre_docs, vocab_size=p["vocab_size"])
-        pre = backend.blocks_of(tok, pre_docs, p["block"])[: p["pretrain_blocks"]]
-        pool = backend.blocks_of(tok, pool_docs, p["block"])
-        shape = backend.LmShape(p["n_layer"], p["n_head"], p["n_embd"], n_positions=2 * p["block"])
-        net = backend.build_model(tok.get_vocab_size(), shape, seed=p["base_seed"], device=p["device"])
-        backend.train(net, pre, epochs=p["pretrain_epochs"], lr=p["lr"], batch=p["batch"], seed=p["base_seed"])
+        cached = self.cache_path()
+        if cached is not None and cached.is_dir():
+            tok, net = backend.load_base(cached, device=p["device"])
+        else:
+            tok = backend.train_tokenizer(pre_docs, vocab_size=p["vocab_size"])
+            pre = backend.blocks_of(tok, pre_docs, p["block"])[: p["pretrain_blocks"]]
+            shape = backend.LmShape(p["n_layer"], p["n_head"], p["n_embd"], n_positions=2 * p["block"])
+            net = backend.build_model(tok.get_vocab_size(), shape, seed=p["base_seed"], device=p["device"])
+            backend.train(net, pre, epochs=p["pretrain_epochs"], lr=p["lr"], batch=p["batch"], seed=p["base_seed"])
+            if cached is not None:
+                backend.save_base(cached, tok, net)
+        stream = backend.blocks_of(tok, pool_docs, p["block"])
+        pool = stream[: len(stream) // 2 * 2].reshape(-1, 2 * p["block"])  # [prompt | text] rows, disjoint
         counts = Counter(w for d in pool_docs for w in words(d))
         ranked = [w for w, _ in counts.most_common()]
         total, head, seen = sum(counts.values()), set(), 0
@@ -231,11 +266,11 @@ class LmFamily(Family):
         if sample_size + held > len(base.pool):
             raise ParameterError(
                 f"The 'sample_size' parameter of lm must be an int <= {len(base.pool) - held} "
-                f"(the {self._params['corpus']} corpus gives {len(base.pool)} human blocks of "
+                f"(the {self._params['corpus']} corpus gives {len(base.pool)} human rows of 2 x "
                 f"{self._params['block']} tokens, {held} held out). Got {sample_size}.")
         perm = rng.permutation(len(base.pool))
         train = base.pool[perm[held : held + sample_size]].copy()
-        train_words = {w for t in backend.decode(base.tokenizer, train) for w in words(t)}
+        train_words = {w for t in self.texts(train) for w in words(t)}
         return Setup(
             train=train,
             heldout=base.pool[perm[:held]],
@@ -243,32 +278,52 @@ class LmFamily(Family):
             extra={"rare_words": frozenset(base.rare_words & train_words)},
         )
 
+    def text_half(self, rows: np.ndarray) -> np.ndarray:
+        """The text blocks of ``[prompt | text]`` rows (what models train on and are measured by)."""
+        return np.asarray(rows)[:, self._params["block"] :]
+
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> LmModel:
         p = self._params
         net = backend.copy_model(self.base().model)
-        blocks = np.asarray(data, dtype=np.int32)
-        backend.train(net, blocks, epochs=p["epochs"], lr=p["finetune_lr"], batch=p["batch"],
+        rows = np.asarray(data, dtype=np.int32)
+        backend.train(net, self.text_half(rows), epochs=p["epochs"], lr=p["finetune_lr"], batch=p["batch"],
                       seed=int(rng.integers(2**31)))
-        return LmModel(net, blocks)
+        return LmModel(net, rows)
 
     def sample(self, model: LmModel, n: int, rng: np.random.Generator) -> np.ndarray:
-        k = len(model.prompts)
-        idx = np.arange(n) if n == k else rng.choice(k, size=n, replace=n > k)
-        return backend.continue_blocks(model.net, model.prompts[idx], new_tokens=self._params["block"],
+        """``n`` rows written by ``model``: continuations of the prompts of the rows it was trained on
+        (their text with ``prompts=own``). In a chain, :meth:`sample_chain` prompts with the seed's
+        human blocks instead."""
+        k, block = len(model.rows), self._params["block"]
+        rows = model.rows[np.arange(n) if n == k else rng.choice(k, size=n, replace=n > k)]
+        return self._write(model, rows[:, :block] if self._params["prompts"] == "human" else rows[:, block:])
+
+    def sample_chain(self, model: LmModel, n: int, rng: np.random.Generator, setup: Setup) -> np.ndarray:
+        """With ``prompts=human``, one continuation per human prompt of the seed, every generation (as the
+        paper does for each sequence of the original training set); with ``prompts=own``, as :meth:`sample`."""
+        if self._params["prompts"] != "human":
+            return self.sample(model, n, rng)
+        prompts = np.asarray(setup.train)[:, : self._params["block"]]
+        k = len(prompts)
+        return self._write(model, prompts[np.arange(n) if n == k else rng.choice(k, size=n, replace=n > k)])
+
+    def _write(self, model: LmModel, prompts: np.ndarray) -> np.ndarray:
+        text = backend.continue_blocks(model.net, prompts, new_tokens=self._params["block"],
                                        num_beams=self._params["num_beams"],
                                        repetition_penalty=self._params["repetition_penalty"])
+        return np.concatenate([prompts, text], axis=1)
 
-    def perplexity(self, model: LmModel, blocks: np.ndarray) -> float:
-        """exp(mean token NLL) of ``blocks`` under ``model`` (every block has the same length)."""
-        return float(np.exp(backend.block_nll(model.net, blocks).mean()))
+    def perplexity(self, model: LmModel, rows: np.ndarray) -> float:
+        """exp(mean token NLL) of the text of ``rows`` under ``model`` (every block has the same length)."""
+        return float(np.exp(backend.block_nll(model.net, self.text_half(rows)).mean()))
 
     def evaluate(self, model: LmModel, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
         heldout = np.asarray(ctx.setup.heldout)
         if "gen0_heldout" not in ctx.cache:
             ctx.cache["gen0_heldout"] = self.perplexity(ctx.model0, heldout)
         held = self.perplexity(model, heldout)
-        per_block = np.exp(backend.block_nll(ctx.model0.net, samples))
-        texts = [words(t) for t in backend.decode(self.base().tokenizer, samples)]
+        per_block = np.exp(backend.block_nll(ctx.model0.net, self.text_half(samples)))
+        texts = [words(t) for t in self.texts(samples)]
         unigrams = [w for t in texts for w in t]
         bigrams = [pair for t in texts for pair in pairwise(t)]
         rare = ctx.setup.extra["rare_words"]
@@ -287,16 +342,16 @@ class LmFamily(Family):
         }
 
     def features(self, data: np.ndarray) -> np.ndarray:
-        """Token counts hashed to 256 dimensions, per row (for ``filter``/``tail-preserve``)."""
-        rows = np.asarray(data)
-        out = np.zeros((len(rows), 256))
-        r = np.repeat(np.arange(len(rows)), rows.shape[1])
-        np.add.at(out, (r, rows.ravel() % 256), 1.0)
+        """Token counts of the text half hashed to 256 dimensions, per row (for ``filter``/``tail-preserve``)."""
+        text = self.text_half(data)
+        out = np.zeros((len(text), 256))
+        r = np.repeat(np.arange(len(text)), text.shape[1])
+        np.add.at(out, (r, text.ravel() % 256), 1.0)
         return out
 
     def texts(self, data: np.ndarray) -> list[str]:
-        """The decoded text of every row (the audit suite's text metrics read these)."""
-        return backend.decode(self.base().tokenizer, np.asarray(data))
+        """The decoded text half of every row (the audit suite's text metrics read these)."""
+        return backend.decode(self.base().tokenizer, self.text_half(data))
 
     def render_text(self, data: np.ndarray, setup: Setup, limit: int = 8) -> list[str]:
         return self.texts(np.asarray(data)[:limit])

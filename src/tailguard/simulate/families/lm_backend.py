@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,15 @@ class LmShape:
     n_head: int = 4
     n_embd: int = 128
     n_positions: int = 128
+
+
+def versions() -> str:
+    """The library versions a trained base depends on (part of its cache key)."""
+    import tokenizers
+    import torch
+    import transformers
+
+    return f"torch {torch.__version__}, transformers {transformers.__version__}, tokenizers {tokenizers.__version__}"
 
 
 def train_tokenizer(texts: Sequence[str], *, vocab_size: int) -> Any:
@@ -91,6 +101,36 @@ def build_model(vocab_size: int, shape: LmShape, *, seed: int, device: str = "cp
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = 0
     return model.to(device)
+
+
+def save_base(directory: Path, tok: Any, model: Any) -> None:
+    """Write a tokenizer and model to ``directory`` atomically (a temporary folder, then a rename), so a
+    run killed mid-write never leaves a half-written cache entry."""
+    import shutil
+    import tempfile
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=directory.parent))
+    try:
+        tok.save(str(tmp / "tokenizer.json"))
+        model.save_pretrained(tmp)
+        tmp.rename(directory)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not directory.exists():
+            raise
+
+
+def load_base(directory: Path, *, device: str = "cpu") -> tuple[Any, Any]:
+    """The tokenizer and model :func:`save_base` wrote (local files only: nothing is downloaded)."""
+    tokenizers = require("tokenizers", extra="lm", feature="the lm simulator family")
+    transformers = require("transformers", extra="lm", feature="the lm simulator family")
+    tok = tokenizers.Tokenizer.from_file(str(directory / "tokenizer.json"))
+    model = transformers.GPT2LMHeadModel.from_pretrained(directory, local_files_only=True)
+    model.loss_type = "ForCausalLM"
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    return tok, model.to(device).eval()
 
 
 def copy_model(model: Any) -> Any:
