@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -55,22 +56,31 @@ def main() -> None:
     ap.add_argument("--out", default="bench-results/lm_collapse")
     ap.add_argument("--cache-dir", default="bench-results/lm-cache",
                     help="where the pre-trained base is kept between runs ('' to train it every time)")
+    ap.add_argument("--tables-only", action="store_true",
+                    help="print the tables of the run already in --out (its results.json) without running")
     args = ap.parse_args()
 
-    from tailguard.simulate import simulate, write_report
+    from tailguard.simulate import SimulationResults, simulate, write_report
 
-    params = {**SIZES[args.size], "corpus": args.corpus, "device": args.device, "cache_dir": args.cache_dir or None}
-    start = time.perf_counter()
-    res = simulate("lm", list(POLICIES), generations=args.generations, seeds=args.seeds,
-                   sample_size=args.sample_size, family_params=params, out=args.out, progress=True,
-                   workers=args.workers)
-    wall = time.perf_counter() - start
-    write_report(res, Path(args.out) / "report.html")
+    summary_file = Path("bench-results/lm_collapse.json")
+    if args.tables_only:
+        res = SimulationResults.load(Path(args.out) / "results.json")
+        wall = json.loads(summary_file.read_text())["wall_s"] if summary_file.exists() else float("nan")
+    else:
+        params = {**SIZES[args.size], "corpus": args.corpus, "device": args.device,
+                  "cache_dir": args.cache_dir or None}
+        start = time.perf_counter()
+        res = simulate("lm", list(POLICIES), generations=args.generations, seeds=args.seeds,
+                       sample_size=args.sample_size, family_params=params, out=args.out, progress=True,
+                       workers=args.workers)
+        wall = time.perf_counter() - start
+        write_report(res, Path(args.out) / "report.html")
     fam_params = res.config["family_params"]
-    print(f"lm family, corpus {fam_params['corpus']}: {args.seeds} seeds x {args.generations} generations x "
-          f"{args.sample_size} blocks of {fam_params['block']} tokens; model {fam_params['n_layer']} layers x "
-          f"{fam_params['n_embd']}; device {args.device}; {wall / 60:.1f} min wall on {platform.node()} "
-          f"(load average {os.getloadavg()[0]:.1f})")
+    seeds, generations = res.config["seeds"], res.config["generations"]
+    print(f"lm family, corpus {fam_params['corpus']}: {seeds} seeds x {generations} generations x "
+          f"{res.config['sample_size']} rows of 2 x {fam_params['block']} tokens; model {fam_params['n_layer']} "
+          f"layers x {fam_params['n_embd']}; device {fam_params['device']}; {wall / 60:.1f} min wall on "
+          f"{platform.node()} (load average now {os.getloadavg()[0]:.1f})")
     table: dict[str, list[dict[str, float]]] = {}
     for policy in POLICIES:
         held = res.per_seed(policy, "heldout_perplexity")
@@ -78,7 +88,7 @@ def main() -> None:
         print(f"\n{policy}")
         print("gen  heldout ppl  [95% CI]          ratio  rise   gen0-ppl p50  p95    distinct-2  rare recall")
         rows = []
-        for g in range(args.generations + 1):
+        for g in range(generations + 1):
             mean = float(held[:, g].mean())
             lo, hi = float(summary["ci_low"][g]), float(summary["ci_high"][g])
             ratio = float(res.per_seed(policy, "heldout_perplexity_ratio")[:, g].mean())
@@ -93,18 +103,25 @@ def main() -> None:
                          "rise": rise, "gen0_ppl_p50": p50, "gen0_ppl_p95": p95, "distinct_2": d2,
                          "rare_word_recall": rare})
         table[policy] = rows
-    rep, anc = table["replace"][-1], table["anchor:0.1"][-1]
     print("\nshape beside the paper (Shumailov et al. 2024: +20-28 points with no original data, minor "
           "degradation with 10% kept):")
-    print(f"  replace:    generation {args.generations} / generation 0 = {rep['ratio']:.3f} ({rep['rise']:+.1f} points)")
-    print(f"  anchor:0.1: generation {args.generations} / generation 0 = {anc['ratio']:.3f} ({anc['rise']:+.1f} points)")
+    for policy in POLICIES:
+        rows = table[policy]
+        peak = max(rows, key=lambda r: r["rise"])
+        rises = [r["rise"] for r in rows]
+        monotone = all(b >= a for a, b in pairwise(rises))
+        print(f"  {policy:<11} generation {generations} / generation 0 = {rows[-1]['ratio']:.3f} "
+              f"({rows[-1]['rise']:+.1f} points); peak {peak['rise']:+.1f} at generation {peak['generation']}; "
+              f"{'a steady rise' if monotone else 'not a steady rise'}")
+    rep, anc = table["replace"][-1], table["anchor:0.1"][-1]
     share = anc["rise"] / rep["rise"] if rep["rise"] > 0 else float("nan")
-    print(f"  anchor's rise is {share:.2f} of replace's")
-    out = Path("bench-results/lm_collapse.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"params": fam_params, "seeds": args.seeds, "generations": args.generations,
-                               "sample_size": args.sample_size, "wall_s": wall, "table": table}, indent=2))
-    print(f"\nreport: {Path(args.out) / 'report.html'}; table: {out}")
+    print(f"  anchor:0.1's rise at generation {generations} is {share:.2f} of replace's")
+    if not args.tables_only:
+        summary_file.parent.mkdir(parents=True, exist_ok=True)
+        summary_file.write_text(json.dumps({"params": fam_params, "seeds": seeds, "generations": generations,
+                                            "sample_size": res.config["sample_size"], "wall_s": wall,
+                                            "table": table}, indent=2))
+    print(f"\nreport: {Path(args.out) / 'report.html'}; table: {summary_file}")
 
 
 if __name__ == "__main__":
