@@ -43,17 +43,6 @@ def metrics_by_step(metrics: list[RunMetric]) -> tuple[list[int | None], list[st
     return steps, names, values
 
 
-def _find_run(runs: list[ModelRun], target: str) -> ModelRun:
-    from tailguard.errors import MissingInputError
-    from tailguard.ledger.lineage import pick_run
-
-    run_id = pick_run(target, [r.id for r in runs])
-    if run_id is None:
-        raise MissingInputError(f"{target!r} is not a model run id (or unique prefix) in the ledger; "
-                                "see 'tailguard runs list'")
-    return next(r for r in runs if r.id == run_id)
-
-
 @runs_app.command("list")
 def runs_list(as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False) -> None:
     """List every model run, oldest first: model, trained-on version, outputs, weights hash.
@@ -94,9 +83,10 @@ def runs_show(
     """
     from tailguard.cli.output import make_console, to_json
     from tailguard.cli.state import state
+    from tailguard.ledger.lineage import find_run
 
     with state.open_ledger(create=False) as ledger:
-        found = _find_run(ledger.model_runs(), run)
+        found = find_run(ledger.model_runs(), run)
         metrics = ledger.run_metrics(found.id)
     steps, names, values = metrics_by_step(metrics)
     if as_json:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, func, select
 from tailguard.errors import MissingInputError
 from tailguard.ledger import schema
 from tailguard.ledger.stats import StatsReader
-from tailguard.ledger.types import Lineage, LineageEdge, LineageNode
+from tailguard.ledger.types import Lineage, LineageEdge, LineageNode, ModelRun
 
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
@@ -148,6 +148,17 @@ def pick_run(target: str, run_ids: Iterable[str]) -> str | None:
     if len(matches) > 1:
         raise MissingInputError(f"run id prefix {wanted!r} is ambiguous ({matches[0]}, {matches[1]}, ...)")
     return matches[0] if matches else None
+
+
+def find_run(runs: Iterable[ModelRun], target: str) -> ModelRun:
+    """The run of ``runs`` that ``target`` names (:func:`pick_run`), else a one-line
+    :class:`~tailguard.errors.MissingInputError` pointing at ``tailguard runs list``."""
+    by_id = {r.id: r for r in runs}
+    run_id = pick_run(target, by_id)
+    if run_id is None:
+        raise MissingInputError(f"{target!r} is not a model run id (or unique prefix) in the ledger; "
+                                "see 'tailguard runs list'")
+    return by_id[run_id]
 
 
 def _run_ids(conn: Connection) -> list[str]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tailguard.errors import MissingInputError
 from tailguard.integrations.mlflow.names import flatten_params, param_value, unique_keys
 from tailguard.integrations.mlflow.tracking import DEFAULT_EXPERIMENT, Payload, Point, Tracker
 
@@ -55,14 +54,9 @@ def model_run_payload(run: ModelRun, metrics: list[RunMetric]) -> Payload:
 
 def find_model_run(ledger: Ledger, run: str) -> ModelRun:
     """The model run ``run`` names (``run:ID``, an id or a unique prefix); one-line MissingInputError otherwise."""
-    from tailguard.ledger.lineage import pick_run
+    from tailguard.ledger.lineage import find_run
 
-    runs = ledger.model_runs()
-    run_id = pick_run(str(run), [r.id for r in runs])
-    if run_id is None:
-        raise MissingInputError(f"{run!r} is not a model run id (or unique prefix) in the ledger; "
-                                "see 'tailguard runs list'")
-    return next(r for r in runs if r.id == run_id)
+    return find_run(ledger.model_runs(), str(run))
 
 
 def log_model_run(ledger: Ledger | str | None, run: str, *, tracking_uri: str | Path | None = None,
