@@ -99,8 +99,7 @@ class _Chain:
         self.train_size: list[int] = []
         self.human_fraction: list[float] = []
         self._reference = None
-        self._heldout_features: np.ndarray | None = None
-        self._heldout_texts: list[str] | None = None
+        self._heldout_inputs: dict[str, Any] = {}  # held-out data as each kind of metric reads it
         self.audit_directions: dict[str, bool] = {}
         self.keep_all = False  # True while recording lineage: pool indices must stay stable
 
@@ -181,9 +180,13 @@ class _Chain:
         from tailguard.metrics.base import METRICS
 
         out: dict[str, float] = {}
+        inputs: dict[str, tuple[Any, Any] | None] = {}  # one conversion of the samples per kind
         for name in names:
             cls = METRICS.get(name)
-            sides = self._audit_inputs(samples, cls.input_kind)
+            kind = "text" if cls.input_kind == "text" else "vectors"
+            if kind not in inputs:
+                inputs[kind] = self._audit_inputs(samples, kind)
+            sides = inputs[kind]
             if sides is None:
                 continue
             params = {"seed": int(self.seed)} if "seed" in cls.params else {}
@@ -198,21 +201,15 @@ class _Chain:
         return out
 
     def _audit_inputs(self, samples: np.ndarray, kind: str) -> tuple[Any, Any] | None:
-        """(samples, held-out) as the metric reads them: documents for text metrics, else feature
-        vectors; None when the family gives neither."""
-        if kind == "text":
-            docs = self.family.texts(samples)
-            if docs is None:
-                return None
-            if self._heldout_texts is None:
-                self._heldout_texts = self.family.texts(np.asarray(self.setup.heldout))
-            return docs, self._heldout_texts
-        feats = self.family.features(samples)
-        if feats is None:
+        """(samples, held-out) as a metric of ``kind`` reads them: documents (``Family.texts``) for text
+        metrics, else feature vectors (``Family.features``); None when the family gives neither."""
+        convert = self.family.texts if kind == "text" else self.family.features
+        mine = convert(samples)
+        if mine is None:
             return None
-        if self._heldout_features is None:
-            self._heldout_features = self.family.features(np.asarray(self.setup.heldout))
-        return feats, self._heldout_features
+        if kind not in self._heldout_inputs:
+            self._heldout_inputs[kind] = convert(np.asarray(self.setup.heldout))
+        return mine, self._heldout_inputs[kind]
 
     # -- checkpoint -----------------------------------------------------------
     def state(self, header: dict[str, Any]) -> checkpoint.ChainState:

@@ -134,6 +134,13 @@ def clear_base_cache() -> None:
     _BASES.clear()
 
 
+def _pick(rows: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """All of ``rows`` in order when ``n`` is their number (the recipe: one continuation each), else ``n``
+    drawn from them (with replacement when there are fewer)."""
+    k = len(rows)
+    return rows if n == k else rows[rng.choice(k, size=n, replace=n > k)]
+
+
 def _device_ok(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"cpu|cuda(:\d+)?|mps", value) is not None
 
@@ -294,8 +301,8 @@ class LmFamily(Family):
         """``n`` rows written by ``model``: continuations of the prompts of the rows it was trained on
         (their text with ``prompts=own``). In a chain, :meth:`sample_chain` prompts with the seed's
         human blocks instead."""
-        k, block = len(model.rows), self._params["block"]
-        rows = model.rows[np.arange(n) if n == k else rng.choice(k, size=n, replace=n > k)]
+        block = self._params["block"]
+        rows = _pick(model.rows, n, rng)
         return self._write(model, rows[:, :block] if self._params["prompts"] == "human" else rows[:, block:])
 
     def sample_chain(self, model: LmModel, n: int, rng: np.random.Generator, setup: Setup) -> np.ndarray:
@@ -303,9 +310,7 @@ class LmFamily(Family):
         paper does for each sequence of the original training set); with ``prompts=own``, as :meth:`sample`."""
         if self._params["prompts"] != "human":
             return self.sample(model, n, rng)
-        prompts = np.asarray(setup.train)[:, : self._params["block"]]
-        k = len(prompts)
-        return self._write(model, prompts[np.arange(n) if n == k else rng.choice(k, size=n, replace=n > k)])
+        return self._write(model, _pick(np.asarray(setup.train)[:, : self._params["block"]], n, rng))
 
     def _write(self, model: LmModel, prompts: np.ndarray) -> np.ndarray:
         text = backend.continue_blocks(model.net, prompts, new_tokens=self._params["block"],

@@ -19,7 +19,7 @@ deterministic function of its starting weights, its data and the shuffling seed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,11 +96,16 @@ def build_model(vocab_size: int, shape: LmShape, *, seed: int, device: str = "cp
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = transformers.GPT2LMHeadModel(config)
+    return _settled(model).to(device)
+
+
+def _settled(model: Any) -> Any:
+    """The settings a built or loaded model needs, which ``save_pretrained`` does not keep in full."""
     model.loss_type = "ForCausalLM"  # named, so transformers does not log that it guessed it
     # end-of-text is an ordinary token of a continuation (documents end inside blocks), not a stop
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = 0
-    return model.to(device)
+    return model
 
 
 def save_base(directory: Path, tok: Any, model: Any) -> None:
@@ -127,10 +132,7 @@ def load_base(directory: Path, *, device: str = "cpu") -> tuple[Any, Any]:
     transformers = require("transformers", extra="lm", feature="the lm simulator family")
     tok = tokenizers.Tokenizer.from_file(str(directory / "tokenizer.json"))
     model = transformers.GPT2LMHeadModel.from_pretrained(directory, local_files_only=True)
-    model.loss_type = "ForCausalLM"
-    model.generation_config.eos_token_id = None
-    model.generation_config.pad_token_id = 0
-    return tok, model.to(device).eval()
+    return tok, _settled(model).to(device).eval()
 
 
 def copy_model(model: Any) -> Any:
@@ -165,18 +167,25 @@ def train(model: Any, blocks: np.ndarray, *, epochs: int, lr: float, batch: int,
     model.eval()
 
 
+def _batches(model: Any, rows: np.ndarray, batch: int) -> Iterator[Any]:
+    """``rows`` as int64 tensors of ``batch`` rows on the model's device, with the model in eval mode
+    and gradients off (callers iterate inside this generator's ``no_grad``)."""
+    torch = _torch()
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), batch):
+            yield torch.from_numpy(np.asarray(rows[start : start + batch], dtype=np.int64)).to(device)
+
+
 def block_nll(model: Any, blocks: np.ndarray, *, batch: int = 64) -> np.ndarray:
     """Mean negative log-likelihood (nats per predicted token) of each block under ``model``."""
     torch = _torch()
-    device = next(model.parameters()).device
     out = []
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(blocks), batch):
-            xb = torch.from_numpy(np.asarray(blocks[start : start + batch], dtype=np.int64)).to(device)
-            logits = model(input_ids=xb).logits[:, :-1]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), xb[:, 1:], reduction="none")
-            out.append(nll.mean(dim=1).double().cpu().numpy())
+    for xb in _batches(model, blocks, batch):
+        logits = model(input_ids=xb).logits[:, :-1]
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), xb[:, 1:], reduction="none")
+        out.append(nll.mean(dim=1).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -184,15 +193,11 @@ def continue_blocks(model: Any, prompts: np.ndarray, *, new_tokens: int, num_bea
                     repetition_penalty: float, batch: int = 32) -> np.ndarray:
     """The next ``new_tokens`` tokens after each prompt row, by beam search (deterministic)."""
     torch = _torch()
-    device = next(model.parameters()).device
     rows = []
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(prompts), batch):
-            xb = torch.from_numpy(np.asarray(prompts[start : start + batch], dtype=np.int64)).to(device)
-            out = model.generate(
-                input_ids=xb, attention_mask=torch.ones_like(xb), num_beams=num_beams, do_sample=False,
-                max_new_tokens=new_tokens, repetition_penalty=repetition_penalty,
-            )
-            rows.append(out[:, xb.shape[1] :].cpu().numpy().astype(np.int32))
+    for xb in _batches(model, prompts, batch):
+        out = model.generate(
+            input_ids=xb, attention_mask=torch.ones_like(xb), num_beams=num_beams, do_sample=False,
+            max_new_tokens=new_tokens, repetition_penalty=repetition_penalty,
+        )
+        rows.append(out[:, xb.shape[1] :].cpu().numpy().astype(np.int32))
     return np.concatenate(rows) if rows else np.zeros((0, new_tokens), dtype=np.int32)
