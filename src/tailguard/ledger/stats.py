@@ -127,6 +127,13 @@ def stored(conn: Connection, version_ids: Iterable[int]) -> dict[int, VersionSta
     return out
 
 
+def store(conn: Connection, dialect: Dialect, version_id: int) -> None:
+    """Read a version's figures from its manifest and store them, replacing any row under its id (the
+    version's own transaction at creation, and the upgrade to schema 7)."""
+    conn.execute(st_t.delete().where(st_t.c.version_id == version_id))
+    write(conn, dialect, compute(conn, version_id))
+
+
 def write(conn: Connection, dialect: Dialect, stats: VersionStats) -> None:
     """Store a version's figures: the composition once, the depths (when read) with their token."""
     conn.execute(dialect.insert_ignore(st_t).values(
@@ -211,4 +218,4 @@ def check(conn: Connection, version_id: int) -> str:
 
 
 __all__ = ["DEPTH_TOKEN", "StatsReader", "VersionStats", "check", "compute", "depth_token", "new_depth_token",
-           "persist", "read_composition", "read_depths", "stored", "write"]
+           "persist", "read_composition", "read_depths", "store", "stored", "write"]

@@ -324,10 +324,15 @@ class Ledger:
         """Ancestry of a sample (id or unique prefix) or a version, with synthetic depths."""
         from tailguard.ledger.lineage import build_lineage
 
+        return self._read_with_figures(lambda conn, reader: build_lineage(self, conn, target, reader))
+
+    def _read_with_figures(self, read: Callable[[Any, stats.StatsReader], Any]) -> Any:
+        """``read(conn, reader)`` in one read connection, then the figures it had to read from manifests
+        stored (:func:`tailguard.ledger.stats.persist`: never waits, skipped on a locked ledger)."""
         with read_connection(self._engine) as conn:
             reader = stats.StatsReader(conn)
-            found = build_lineage(self, conn, target, reader)
-        stats.persist(self._engine, self._dialect, reader.fresh.values())  # figures read from the manifests
+            found = read(conn, reader)
+        stats.persist(self._engine, self._dialect, reader.fresh.values())
         return found
 
 
@@ -443,11 +448,7 @@ class Ledger:
     def version_compositions(self, names: Iterable[str] | None = None) -> dict[str, VersionComposition]:
         """Versions' occurrences by origin and by generation (every version, oldest first, or those ``names``;
         unknown names are left out), in one grouped read."""
-        with read_connection(self._engine) as conn:
-            reader = stats.StatsReader(conn)
-            found = versions.compositions(conn, names, reader)
-        stats.persist(self._engine, self._dialect, reader.fresh.values())  # versions made before schema 7
-        return found
+        return self._read_with_figures(lambda conn, reader: versions.compositions(conn, names, reader))
 
     def audit_document(self, audit_id: int) -> dict[str, Any]:
         """The stored report of a recorded audit in its JSON form (nothing recomputed)."""

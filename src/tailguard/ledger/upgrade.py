@@ -215,10 +215,8 @@ def _migrate_6_to_7(conn: Connection, dialect: Dialect) -> None:
     from tailguard.ledger import stats
 
     schema.version_stats.create(conn, checkfirst=True)
-    have = set(conn.execute(select(schema.version_stats.c.version_id)).scalars())
-    for vid in conn.execute(select(schema.versions.c.id).order_by(schema.versions.c.id)).scalars():
-        if int(vid) not in have:
-            stats.write(conn, dialect, stats.compute(conn, int(vid)))
+    for vid in conn.execute(select(schema.versions.c.id).order_by(schema.versions.c.id)).scalars().all():
+        stats.store(conn, dialect, int(vid))
 
 
 def _bytewise_ids(conn: Connection) -> None:

@@ -136,9 +136,7 @@ def create_version(
             digest=root, chunk_digests=dumps(chunk_digests),
         )
     )
-    # the version's figures, in its own transaction (any row left under this id by an edited database goes)
-    conn.execute(schema.version_stats.delete().where(schema.version_stats.c.version_id == vid))
-    stats.write(conn, dialect, stats.compute(conn, vid))
+    stats.store(conn, dialect, vid)  # the version's figures, in its own transaction
     return vid
 
 
