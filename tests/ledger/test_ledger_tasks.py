@@ -118,6 +118,12 @@ def test_the_task_is_read_from_the_lines_when_nothing_names_it(sqlite_url, tmp_p
     with Ledger.open(sqlite_url) as ledger, pytest.raises(LabelFormatError,
                                                           match=r"train_000000.txt:1: 9 fields fit an oriented box"):
         ledger.ingest(data, origin="human")
+    # a line too short for any task is said to be so, not called ambiguous
+    (data.parent / "labels" / "train" / "train_000000.txt").write_text("0 0.5 0.6 0.3\n")
+    with Ledger.open(sqlite_url) as ledger, pytest.raises(
+            LabelFormatError, match=r"train_000000.txt:1: 4 fields; a label line needs at least 5"):
+        ledger.ingest(data, origin="human")
+    (data.parent / "labels" / "train" / "train_000000.txt").write_text("0 0.1 0.2 0.3 0.2 0.3 0.4 0.1 0.3\n")
     with Ledger.open(sqlite_url) as ledger:  # --task settles it
         ledger.ingest(data, origin="human", task="obb", as_version="obb")
         rows = [b for r in ledger.iter_samples("obb") for b in r.labels]

@@ -113,6 +113,9 @@ def parse_labels(path: Path, nc: int | None, origin: str, generator: str | None,
             continue
         if choice.task is None:
             guess = infer_task(len(fields))
+            if guess is None and len(fields) < 5:  # too short for any task, not ambiguous between two
+                raise LabelFormatError(f"{len(fields)} fields; a label line needs at least 5 ('class x y w h')",
+                                       path=str(path), line=number)
             if guess is None:
                 raise LabelFormatError(
                     f"{len(fields)} fields fit an oriented box ('class x1 y1 ... x4 y4') and a 4-point polygon "
