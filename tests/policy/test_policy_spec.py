@@ -41,6 +41,7 @@ from tailguard.policy import POLICIES, parse_policy
         importlib.import_module("tailguard.policy.dedup"),
         importlib.import_module("tailguard.policy.degenerate"),
         importlib.import_module("tailguard.policy.candidates"),
+        importlib.import_module("tailguard.policy.plan"),
     ],
     ids=lambda m: m.__name__,
 )

@@ -68,6 +68,11 @@ class Engine:
 
     name: ClassVar[str] = ""
 
+    @property
+    def parallelism(self) -> int:
+        """How many tasks run at once (a caller splits work into about this many parts)."""
+        return 1
+
     def map(self, fn: Callable[[T], Any], tasks: Iterable[T],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(t) for t in tasks]`` in task order; ``on_result(i, result)`` as each finishes.

@@ -38,6 +38,10 @@ class ProcessEngine(Engine):
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         return self._pool
 
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         from concurrent.futures import as_completed

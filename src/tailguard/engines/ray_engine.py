@@ -53,6 +53,11 @@ class RayEngine(Engine):
         self._remote_with_plugins = self._ray.remote(max_retries=max_retries, retry_exceptions=False)(
             _call_with_plugins)
 
+    @property
+    def parallelism(self) -> int:
+        """The cluster's CPUs."""
+        return max(int(self._ray.cluster_resources().get("CPU", 1)), 1)
+
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         ray = self._ray

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailguard.config import stable_hash
 from tailguard.errors import ParameterError
@@ -40,6 +40,9 @@ from tailguard.policy.gate import GateLimits
 from tailguard.policy.pool import Pool
 from tailguard.policy.selection import Selection
 from tailguard.policy.steps import KIND_ORDER, POLICIES, Replace, Step
+
+if TYPE_CHECKING:
+    from tailguard.policy.plan import CompiledPolicy
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -210,6 +213,16 @@ class Policy:
             fresh_human=fresh_human,
             allow_repeats=allow_repeats,
         )
+
+    def compile(self) -> CompiledPolicy | None:
+        """The compiled plan of a source-only policy (:mod:`tailguard.policy.plan`), else ``None``.
+
+        >>> parse_policy("replace").compile() is not None, parse_policy("accumulate+anchor:0.2").compile()
+        (True, None)
+        """
+        from tailguard.policy.plan import compile_policy
+
+        return compile_policy(self)
 
     # -- identity ----------------------------------------------------------------
     def __str__(self) -> str:

@@ -9,7 +9,8 @@ asks for a step's name, so a step a plug-in registers behaves as itself:
 ====  ==========  ==========================================================  ==========================
 step  kind        built-in names                                              hook
 ====  ==========  ==========================================================  ==========================
-1     source      ``replace`` | ``accumulate`` | ``accumulate-subsample``      ``apply(state)``, ``fixed_size``
+1     source      ``replace`` | ``accumulate`` | ``accumulate-subsample``      ``apply(state)`` or
+                                                                                  ``candidates(round, cur)``
 2     filter      ``filter``                                                  ``apply(state)``
 3     dedup       ``dedup``                                                   ``apply(state)``
 4     fresh       ``fresh:F``                                                 ``fresh_count(base, size, fixed)``
@@ -19,7 +20,10 @@ step  kind        built-in names                                              ho
 
 ``apply(state)`` gets a :class:`~tailguard.policy.candidates.StepState` and returns
 ``(keep_mask, reason)`` or a list of :class:`~tailguard.policy.candidates.Exclusion`; a
-policy without a source uses ``replace``. :func:`validate_step` checks a plug-in's class (it
+policy without a source uses ``replace``. A source that chooses rows by their round alone may
+bring ``candidates(round, current_round)`` instead of ``apply``: the composer then calls it, and
+so does the simulator's compiled plan (:mod:`tailguard.policy.plan`), which runs a source-only
+policy without building a pool each generation. :func:`validate_step` checks a plug-in's class (it
 runs when :func:`register_step` registers one).
 
 >>> POLICIES.get("anchor")(fraction=0.2).spec()
@@ -121,8 +125,21 @@ class Step(Configurable):
     # -- hooks (one per kind; see KIND_HOOKS) ------------------------------------
     def apply(self, state: StepState) -> tuple[np.ndarray, str] | list[Exclusion]:
         """Kinds ``source``, ``filter``, ``dedup``: ``(keep_mask, reason)`` over the pool, or a list
-        of :class:`~tailguard.policy.candidates.Exclusion`. Rows an earlier step dropped stay dropped."""
+        of :class:`~tailguard.policy.candidates.Exclusion`. Rows an earlier step dropped stay dropped.
+        A source that brings :meth:`candidates` inherits this one, which calls it."""
+        if self.kind == "source" and has_candidates(type(self)):
+            cur = state.current_round
+            return self.candidates(state.pool.round, cur), self.dropped_reason(cur)
         raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement apply(state)")
+
+    def candidates(self, rounds: np.ndarray, current_round: int) -> np.ndarray:
+        """Sources that choose by round alone: the keep mask over the pool's ``rounds`` (rows of rounds
+        after ``current_round`` are dropped by the composer whatever this says)."""
+        raise NotImplementedError(f"the {self.name!r} step ({self.kind}) does not implement candidates()")
+
+    def dropped_reason(self, current_round: int) -> str:
+        """Sources with :meth:`candidates`: the reason logged for a row they do not keep."""
+        return f"{self.spec()}: not a candidate at round {current_round}"
 
     def oldest_round(self, current_round: int) -> int | None:
         """Sources: the oldest round whose non-human rows :meth:`apply` can keep at ``current_round``
@@ -167,7 +184,8 @@ def validate_step(cls: Any) -> type[Step]:
     >>> validate_step(Bad)
     Traceback (most recent call last):
     ...
-    tailguard.errors.ParameterError: policy step 'bad' (Bad) is a 'source' step but does not implement apply(state)
+    tailguard.errors.ParameterError: policy step 'bad' (Bad) is a 'source' step but does not implement apply(state) or \
+candidates(rounds, current_round)
     """
     if not (isinstance(cls, type) and issubclass(cls, Step)):
         raise ParameterError(f"a policy step must be a subclass of tailguard.policy.Step. Got {cls!r}.")
@@ -177,13 +195,22 @@ def validate_step(cls: Any) -> type[Step]:
     if cls.kind not in KIND_ORDER:
         raise ParameterError(f"{where}: kind {cls.kind!r} is not one of {', '.join(KIND_ORDER)}")
     hook = KIND_HOOKS[cls.kind]
-    if getattr(cls, hook) is getattr(Step, hook):
+    if getattr(cls, hook) is getattr(Step, hook) and not (cls.kind == "source" and has_candidates(cls)):
         what = "min_human_fraction" if hook == "min_human_fraction" else f"{hook}(" + (
             "state)" if hook in ("apply", "regions") else "base, size, fixed)")
+        if cls.kind == "source":
+            what += " or candidates(rounds, current_round)"
         raise ParameterError(f"{where} is a {cls.kind!r} step but does not implement {what}")
     check_param_table(where, cls.params, cls.defaults, required=cls.required,
                       positional=[cls.positional] if cls.positional else [])
     return cls
+
+
+def has_candidates(cls: type[Step]) -> bool:
+    """Whether a source step chooses by round alone: it brings :meth:`Step.candidates` and keeps the
+    inherited :meth:`Step.apply` that calls it (a subclass that overrides ``apply`` again may
+    choose otherwise, so it does not count)."""
+    return cls.candidates is not Step.candidates and cls.apply is Step.apply
 
 
 def register_step(cls: type[Step]) -> type[Step]:
@@ -200,9 +227,11 @@ class Replace(Step):
     kind = "source"
     summary = "train only on the previous generation's output"
 
-    def apply(self, state: StepState) -> tuple[np.ndarray, str]:
-        cur = state.current_round
-        return state.pool.round >= cur, f"replace: from a round before the current round {cur}"
+    def candidates(self, rounds: np.ndarray, current_round: int) -> np.ndarray:
+        return rounds >= current_round
+
+    def dropped_reason(self, current_round: int) -> str:
+        return f"replace: from a round before the current round {current_round}"
 
     def oldest_round(self, current_round: int) -> int | None:
         return current_round
@@ -221,8 +250,8 @@ class Accumulate(Step):
     summary = "keep all data so far"
     fixed_size = False
 
-    def apply(self, state: StepState) -> list[Exclusion]:
-        return []  # every row up to the current round (the composer drops later ones)
+    def candidates(self, rounds: np.ndarray, current_round: int) -> np.ndarray:
+        return np.ones(rounds.shape[0], dtype=bool)  # every row up to the current round (the composer drops later ones)
 
     def empty_message(self, current_round: int) -> str:
         return f"{self.spec()}: the pool has no rows from rounds <= {current_round}"
@@ -238,8 +267,8 @@ class AccumulateSubsample(Step):
     summary = "accumulate, but hold the training size fixed"
     requires_target_size = True
 
-    def apply(self, state: StepState) -> list[Exclusion]:
-        return []
+    def candidates(self, rounds: np.ndarray, current_round: int) -> np.ndarray:
+        return np.ones(rounds.shape[0], dtype=bool)
 
     def empty_message(self, current_round: int) -> str:
         return f"{self.spec()}: the pool has no rows from rounds <= {current_round}"

@@ -14,6 +14,7 @@ checkpoints after every generation; ``resume=True`` continues from there.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 
 from tailguard.errors import ParameterError
 from tailguard.simulate.family import Family, get_family
-from tailguard.simulate.loop import ChainResult, run_chain
+from tailguard.simulate.loop import ChainResult, one_blas_thread, run_chain
 from tailguard.simulate.results import SimulationResults
 from tailguard.simulate.seeding import stream
 from tailguard.validation import Bool, Int, validate_params
@@ -81,8 +82,25 @@ def _chain_task(args: tuple[Any, ...], on_generation: Callable[[int], None] | No
     )
 
 
-def _run_vectorised(family: Family, spec: str, generations: int, seeds: int, m: int, entropy: int) -> dict:
-    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, entropy=entropy)
+def _run_vectorised(args: tuple[Family, str, int, int, int, int, int]) -> dict:
+    family, spec, generations, first_seed, seeds, m, entropy = args
+    return family.simulate_vectorised(spec, generations=generations, seeds=seeds, sample_size=m, entropy=entropy,
+                                      first_seed=first_seed)
+
+
+def _vectorised_on(runner: Any, family: Family, spec: str, generations: int, seeds: int, m: int,
+                   entropy: int) -> dict:
+    """A vectorised policy's seeds in one call here, or split into contiguous blocks over the engine's
+    workers (each seed draws its own streams, so the split changes no number) and joined in seed order."""
+    parts = min(runner.parallelism, seeds // 50)  # below ~50 seeds a block, starting a task costs more
+    if parts < 2:
+        return _run_vectorised((family, spec, generations, 0, seeds, m, entropy))
+    bounds = np.linspace(0, seeds, parts + 1).round().astype(int)
+    tasks = [(family, spec, generations, int(a), int(b - a), m, entropy) for a, b in itertools.pairwise(bounds)]
+    blocks = runner.map(_run_vectorised, tasks)
+    out = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0] if key != "metrics"}
+    out["metrics"] = {name: np.concatenate([b["metrics"][name] for b in blocks]) for name in blocks[0]["metrics"]}
+    return out
 
 
 def _engine_for(engine: Any, workers: int) -> tuple[Any, bool]:
@@ -202,23 +220,27 @@ def simulate(
     advance, bar = _make_progress(progress, total, f"simulate {fam.name}")
     chains: dict[tuple[str, int], ChainResult] = {}
     fast_out: dict[str, dict] = {}
+    def run_local(tasks: list[tuple[Any, ...]]) -> None:
+        for t in tasks:  # in process: the bar moves every generation
+            counted = [0]
+
+            def tick(_g: int, counted: list[int] = counted) -> None:
+                counted[0] += 1
+                advance(1, total)
+
+            res = _chain_task(t, tick)
+            chains[(res.policy, res.seed)] = res
+            advance(generations + 1 - counted[0], total)  # generations a resumed chain skipped
+
     try:
-        for spec in fast:
-            fast_out[spec] = _run_vectorised(fam, spec, generations, seeds, sample_size, entropy)
-            advance(generations + 1, total)
         runner, owned = _engine_for(engine, workers)
         try:
+            for spec in fast:
+                fast_out[spec] = _vectorised_on(runner, fam, spec, generations, seeds, sample_size, entropy)
+                advance(generations + 1, total)
             if runner.name == "local":
-                for t in slow_tasks:  # in process: the bar moves every generation
-                    counted = [0]
-
-                    def tick(_g: int, counted: list[int] = counted) -> None:
-                        counted[0] += 1
-                        advance(1, total)
-
-                    res = _chain_task(t, tick)
-                    chains[(res.policy, res.seed)] = res
-                    advance(generations + 1 - counted[0], total)  # generations a resumed chain skipped
+                with one_blas_thread():  # set once for every chain, not once per chain
+                    run_local(slow_tasks)
             elif slow_tasks:
                 fam.warm_up()  # forked workers inherit the caches
                 if audit:

@@ -101,9 +101,11 @@ class Family(Configurable):
     vectorised_policies: ClassVar[tuple[str, ...]] = ()
 
     def simulate_vectorised(self, policy: str, *, generations: int, seeds: int, sample_size: int,
-                            entropy: int) -> dict[str, Any]:
-        """All seeds of ``policy`` at once (only for :attr:`vectorised_policies`): ``{"metrics": {name:
-        array (seeds, generations + 1)}, "first": ..., "last": ...}``.
+                            entropy: int, first_seed: int = 0) -> dict[str, Any]:
+        """Seeds ``first_seed .. first_seed + seeds - 1`` of ``policy`` at once (only for
+        :attr:`vectorised_policies`): ``{"metrics": {name: array (seeds, generations + 1)}, "first": ...,
+        "last": ...}``, each array with one row per seed along its first axis (the executor splits the
+        seeds over an engine's workers and joins the parts along that axis).
 
         It must draw from the same streams as the generic loop
         (:class:`~tailguard.simulate.seeding.ChainStreams` of ``(entropy, seed)``: ``setup`` at

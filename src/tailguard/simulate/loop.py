@@ -20,7 +20,8 @@ continues from its last finished generation when run again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,66 @@ def _header(
     }
 
 
+class _Rows:
+    """Every row of a chain's pool (data, origin, depth, round), in buffers that grow by doubling.
+
+    A generation appends M rows and may drop rows no policy step can select any more; copying the
+    whole pool for each (``np.concatenate``) made ``accumulate`` quadratic in the generations. The
+    properties are views of the first ``n`` rows, valid until the next append or drop.
+    """
+
+    __slots__ = ("_data", "_depth", "_origin", "_round", "n")
+
+    def __init__(self, data: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray):
+        self.reset(data, origin, depth, rnd)
+
+    def reset(self, data: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray) -> None:
+        self._data, self._origin, self._depth, self._round = data.copy(), origin.copy(), depth.copy(), rnd.copy()
+        self.n = len(data)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data[: self.n]
+
+    @property
+    def origin(self) -> np.ndarray:
+        return self._origin[: self.n]
+
+    @property
+    def depth(self) -> np.ndarray:
+        return self._depth[: self.n]
+
+    @property
+    def round(self) -> np.ndarray:
+        return self._round[: self.n]
+
+    def append(self, rows: np.ndarray, origin: int, depth: int, rnd: int) -> None:
+        k = len(rows)
+        end = self.n + k
+        if end > len(self._data):
+            cap = max(end, 2 * len(self._data))
+            self._data, self._origin, self._depth, self._round = (
+                _grown(a, cap) for a in (self._data, self._origin, self._depth, self._round))
+        self._data[self.n : end] = rows
+        self._origin[self.n : end] = origin
+        self._depth[self.n : end] = depth
+        self._round[self.n : end] = rnd
+        self.n = end
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep the rows of ``mask`` (over the first ``n``), in their order."""
+        k = int(np.count_nonzero(mask))
+        for buf in (self._data, self._origin, self._depth, self._round):
+            buf[:k] = buf[: self.n][mask]
+        self.n = k
+
+
+def _grown(buf: np.ndarray, rows: int) -> np.ndarray:
+    out = np.empty((rows, *buf.shape[1:]), dtype=buf.dtype)
+    out[: len(buf)] = buf
+    return out
+
+
 class _Chain:
     """Mutable state of one chain between generations."""
 
@@ -88,10 +149,10 @@ class _Chain:
         train = np.asarray(self.setup.train)
         if len(train) == 0:
             raise BadInputError(f"family {family.name!r} produced no human training data")
-        self.data = train
-        self.origin = np.full(len(train), HUMAN, dtype=np.int8)
-        self.depth = np.zeros(len(train), dtype=np.int64)
-        self.round = np.zeros(len(train), dtype=np.int64)
+        self.rows = _Rows(train, np.full(len(train), HUMAN, dtype=np.int8), np.zeros(len(train), dtype=np.int64),
+                          np.zeros(len(train), dtype=np.int64))
+        self._min_synthetic_round: int | None = None  # of the pool's non-human rows: prune's quick exit
+        self._prune_at = 0  # prune once the pool holds this many rows
         n_fresh = 0 if self.setup.fresh is None else len(self.setup.fresh)
         self.fresh_used = np.zeros(n_fresh, dtype=bool)
         self.metric_names: list[str] = [m.name for m in family.metrics]
@@ -102,9 +163,28 @@ class _Chain:
         self._heldout_inputs: dict[str, Any] = {}  # held-out data as each kind of metric reads it
         self.audit_directions: dict[str, bool] = {}
         self.keep_all = False  # True while recording lineage: pool indices must stay stable
+        # a source-only policy selects by round alone: no Pool, no exclusion log per generation
+        compile_plan = getattr(policy, "compile", None)
+        self.plan = compile_plan() if compile_plan is not None else None
 
     def rng(self, generation: int, purpose: str) -> np.random.Generator:
         return self.streams.get(generation, purpose)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.rows.data
+
+    @property
+    def origin(self) -> np.ndarray:
+        return self.rows.origin
+
+    @property
+    def depth(self) -> np.ndarray:
+        return self.rows.depth
+
+    @property
+    def round(self) -> np.ndarray:
+        return self.rows.round
 
     # -- pool -----------------------------------------------------------------
     def _pool(self, rows: np.ndarray, origin: np.ndarray, depth: np.ndarray, rnd: np.ndarray) -> Any:
@@ -123,21 +203,28 @@ class _Chain:
         return self._reference
 
     def prune(self, generation: int) -> None:
-        """Drop the synthetic rows that the policy can no longer select (``Policy.oldest_round``):
-        under ``replace`` the pool then holds the human rows and the newest round instead of every
-        round so far. Selections are unchanged (tested); lineage recording keeps every row."""
+        """Drop the synthetic rows that the policy can no longer select (``Policy.oldest_round``) once the
+        pool has grown 4-fold since the last prune: under ``replace`` the pool then holds the human rows
+        and the newest rounds instead of every round so far. Selections are unchanged (tested); lineage
+        recording keeps every row."""
+        if self.keep_all or self._min_synthetic_round is None or self.rows.n < self._prune_at:
+            return
         oldest = self.policy.oldest_round(generation) if hasattr(self.policy, "oldest_round") else None
-        if oldest is None or self.keep_all:
+        if oldest is None or self._min_synthetic_round >= oldest:
             return
-        keep = (self.origin == HUMAN) | (self.round >= oldest)
-        if keep.all():
-            return
-        self.data, self.origin, self.depth, self.round = (
-            self.data[keep], self.origin[keep], self.depth[keep], self.round[keep])
+        self.rows.keep((self.origin == HUMAN) | (self.round >= oldest))
+        # next time when the pool has grown 4-fold: the cost is amortised over generations and the
+        # pool stays within 4x what the policy can select (which rows remain never changes a selection)
+        self._prune_at = 4 * self.rows.n
+        synthetic = self.round[self.origin != HUMAN]
+        self._min_synthetic_round = int(synthetic.min()) if len(synthetic) else None
 
     def compose(self, generation: int) -> np.ndarray:
         """Pool rows of model ``generation``'s training set (generation >= 1)."""
         self.prune(generation)
+        if self.plan is not None:  # the composer's indices from the same stream (tailguard.policy.plan)
+            return self.plan.select(self.round, current_round=generation, target_size=self.m,
+                                    rng=lambda: self.rng(generation, "compose"))
         pool = self._pool(self.data, self.origin, self.depth, self.round)
         fresh_pool, fresh_idx = None, np.zeros(0, dtype=np.int64)
         if self.setup.fresh is not None and getattr(self.policy, "fresh_step", None) is not None:
@@ -167,10 +254,10 @@ class _Chain:
         return idx
 
     def _append(self, rows: np.ndarray, origin: int, depth: int, rnd: int) -> None:
-        self.data = np.concatenate([self.data, rows.astype(self.data.dtype, copy=False)])
-        self.origin = np.concatenate([self.origin, np.full(len(rows), origin, np.int8)])
-        self.depth = np.concatenate([self.depth, np.full(len(rows), depth, np.int64)])
-        self.round = np.concatenate([self.round, np.full(len(rows), rnd, np.int64)])
+        self.rows.append(rows, origin, depth, rnd)
+        if origin != HUMAN and len(rows):
+            low = self._min_synthetic_round
+            self._min_synthetic_round = rnd if low is None else min(low, rnd)
 
     # -- audit-suite metrics ------------------------------------------------
     def audit(self, samples: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
@@ -227,12 +314,36 @@ class _Chain:
         )
 
     def restore(self, st: checkpoint.ChainState) -> None:
-        self.data, self.origin, self.depth, self.round = st.data, st.origin, st.depth, st.round
+        self.rows.reset(st.data, st.origin, st.depth, st.round)
+        synthetic = st.round[st.origin != HUMAN]
+        self._min_synthetic_round = int(synthetic.min()) if len(synthetic) else None
         self.fresh_used = st.fresh_used
         self.metric_names = st.metric_names
         self.metrics = st.metrics.tolist()
         self.train_size = st.train_size.tolist()
         self.human_fraction = st.human_fraction.tolist()
+
+
+_single_thread_depth = 0  # how many one_blas_thread blocks are open in this process
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Limit BLAS/OpenMP to one thread: the models are small, so threads only fight each other (and the
+    other worker processes), and one thread per chain is many times faster. Re-entering is free, so a
+    caller running many chains enters it once (setting the limits costs milliseconds)."""
+    global _single_thread_depth
+    if _single_thread_depth:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        _single_thread_depth += 1
+        try:
+            yield
+        finally:
+            _single_thread_depth -= 1
 
 
 def run_chain(
@@ -259,11 +370,7 @@ def run_chain(
     generations run in this call are listed (``first_generation``).
     ``resume=False`` ignores an existing checkpoint and overwrites it.
     """
-    from threadpoolctl import threadpool_limits
-
-    # the models are small: BLAS/OpenMP threads only fight each other (and the
-    # other worker processes); one thread per chain is many times faster
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return _run_chain(
             family,
             policy,
@@ -322,7 +429,8 @@ def _run_chain(
             model = family.fit(chain.data[idx], chain.rng(g, "fit"))
             samples = family.sample_chain(model, sample_size, chain.rng(g, "sample"), chain.setup)
         tdepth = chain.depth[idx]
-        tsize, hfrac = len(idx), float(np.mean(chain.origin[idx] == HUMAN))
+        tsize = len(idx)
+        hfrac = np.count_nonzero(chain.origin[idx] == HUMAN) / tsize
         ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"), eval_cache)
         values = family.evaluate(model, samples, ctx)
         if audit_metrics:
@@ -333,11 +441,11 @@ def _run_chain(
         chain.train_size.append(int(tsize))
         chain.human_fraction.append(hfrac)
         depth = int(tdepth.max()) + 1
-        start_row = len(chain.data)
+        start_row = chain.rows.n
         chain._append(np.asarray(samples), SYNTHETIC, depth, g + 1)
         if record_lineage:
             result_lineage.setdefault("train", []).append(idx)
-            result_lineage.setdefault("produced", []).append((start_row, len(chain.data)))
+            result_lineage.setdefault("produced", []).append((start_row, chain.rows.n))
         if path is not None:
             checkpoint.save(path, chain.state({**header, "audit_directions": chain.audit_directions}))
         if on_generation is not None:
