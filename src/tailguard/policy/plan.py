@@ -68,7 +68,7 @@ class CompiledPolicy:
         ):
             raise ParameterError(f"The 'target_size' parameter of compose must be an int >= 1. Got {target_size!r}.")
         keep = src.candidates(rounds, current_round) & (rounds <= current_round)
-        idx = np.flatnonzero(keep)
+        idx = keep.nonzero()[0]
         if idx.shape[0] == 0:
             raise EmptyDatasetError(src.empty_message(current_round))
         if src.requires_target_size and target_size is None:

@@ -420,17 +420,18 @@ def _run_chain(
     samples0 = family.sample_chain(model0, sample_size, chain.rng(0, "sample"), chain.setup)
     samples = samples0
     eval_cache: dict[str, Any] = {}  # EvalContext.cache: one dict for the chain
+    rows = chain.rows
     for g in range(start, generations + 1):
         if g == 0:
             model, samples = model0, samples0
             idx = np.arange(len(chain.setup.train))
         else:
             idx = chain.compose(g)
-            model = family.fit(chain.data[idx], chain.rng(g, "fit"))
+            model = family.fit(rows.data[idx], chain.rng(g, "fit"))
             samples = family.sample_chain(model, sample_size, chain.rng(g, "sample"), chain.setup)
-        tdepth = chain.depth[idx]
+        tdepth = rows.depth[idx]
         tsize = len(idx)
-        hfrac = np.count_nonzero(chain.origin[idx] == HUMAN) / tsize
+        hfrac = np.count_nonzero(rows.origin[idx] == HUMAN) / tsize
         ctx = EvalContext(chain.setup, model0, samples0, g, chain.rng(g, "evaluate"), eval_cache)
         values = family.evaluate(model, samples, ctx)
         if audit_metrics:
@@ -440,7 +441,7 @@ def _run_chain(
         chain.metrics.append([float(values.get(k, np.nan)) for k in chain.metric_names])
         chain.train_size.append(int(tsize))
         chain.human_fraction.append(hfrac)
-        depth = int(tdepth.max()) + 1
+        depth = int(np.maximum.reduce(tdepth)) + 1
         start_row = chain.rows.n
         chain._append(np.asarray(samples), SYNTHETIC, depth, g + 1)
         if record_lineage:
