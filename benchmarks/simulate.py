@@ -2,7 +2,8 @@
 
 1. Gaussian, ``replace``: 1000 seeds × 1000 generations × M = 100 (target ≤ 5 s),
    vectorised across seeds (:func:`tailguard.simulate.families.gaussian.simulate_vectorised`
-   through :func:`tailguard.simulate.simulate`). Baseline: for each seed, for each
+   through :func:`tailguard.simulate.simulate`), in this process and with the seeds split over
+   two worker processes (``workers=2``). Baseline: for each seed, for each
    generation, draw M normals with numpy and refit mean and variance — the same
    work, one seed at a time. Both also report the median variance ratio at n = 1000
    against theory (exp(n·E[log χ²_{M−1}/M]), the CLT median of the exact law).
@@ -238,6 +239,11 @@ def vectorised_section(out: dict, g_seeds: int, g_gens: int, m: int) -> None:
     res = simulate("gaussian", "replace", generations=g_gens, seeds=g_seeds, sample_size=m)
     fast_s, fast_cpu = time.perf_counter() - t, cpu_seconds() - c
     fast_median = float(np.median(res.per_seed("replace", "variance_ratio")[:, -1]))
+    # the same run with its seeds split over two worker processes (the process engine): same numbers
+    t, c = time.perf_counter(), cpu_seconds()
+    res2 = simulate("gaussian", "replace", generations=g_gens, seeds=g_seeds, sample_size=m, workers=2)
+    two_s, two_cpu = time.perf_counter() - t, cpu_seconds() - c
+    same = bool(np.array_equal(res.per_seed("replace", "variance_ratio"), res2.per_seed("replace", "variance_ratio")))
     t, c = time.perf_counter(), cpu_seconds()
     naive = gaussian_naive(g_seeds, g_gens, m)
     naive_s, naive_cpu = time.perf_counter() - t, cpu_seconds() - c
@@ -250,6 +256,9 @@ def vectorised_section(out: dict, g_seeds: int, g_gens: int, m: int) -> None:
         "size": f"{g_seeds} seeds x {g_gens} generations x M={m}",
         "vectorised_s": round(fast_s, 3),
         "vectorised_cpu_s": round(fast_cpu, 3),
+        "vectorised_2_workers_s": round(two_s, 3),
+        "vectorised_2_workers_cpu_s": round(two_cpu, 3),
+        "vectorised_2_workers_same_numbers": same,
         "per_seed_loop_s": round(naive_s, 3),
         "per_seed_loop_cpu_s": round(naive_cpu, 3),
         "speedup": round(naive_s / fast_s, 1),
