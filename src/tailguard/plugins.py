@@ -1,4 +1,4 @@
-"""Plug-ins: modules that register families, policy steps, metrics, ingest formats, engines or embedders.
+"""Plug-ins: modules that register families, policy steps, metrics, ingest or export formats, engines, embedders.
 
 A plug-in is an ordinary module whose import registers its parts (``@register_family``,
 ``@register_step``, ``METRICS.register(...)``). Two ways to load one:
@@ -7,8 +7,8 @@ A plug-in is an ordinary module whose import registers its parts (``@register_fa
   (a dotted module name on ``sys.path``, or the path of a ``.py`` file) before the command runs;
 - an installed distribution's entry points (group ``tailguard.families``,
   ``tailguard.policy_steps``, ``tailguard.metrics``, ``tailguard.ingest_formats``,
-  ``tailguard.engines`` or ``tailguard.embedders``), imported lazily the first time one of its
-  names is asked for (:mod:`tailguard.registry`).
+  ``tailguard.export_formats``, ``tailguard.engines`` or ``tailguard.embedders``), imported lazily
+  the first time one of its names is asked for (:mod:`tailguard.registry`).
 
 **Workers.** A forked ``process`` worker inherits the driver's modules; a Ray worker is a fresh
 process. :func:`loaded_plugins` lists what the driver loaded (each module loaded by
@@ -48,6 +48,7 @@ ENTRY_POINT_GROUPS = {
     "engine": "tailguard.engines",
     "embedder": "tailguard.embedders",
     "ingest format": "tailguard.ingest_formats",
+    "export format": "tailguard.export_formats",
 }
 
 

@@ -1,4 +1,4 @@
-"""Named registries for pluggable parts: metrics, policies, families, backends, engines.
+"""Named registries for pluggable parts: metrics, policies, families, backends, engines, formats.
 
 Three ways in:
 
@@ -6,7 +6,8 @@ Three ways in:
 - ``register_lazy(name, module)``: importing ``module`` registers ``name`` (a heavy part costs
   nothing until it is asked for);
 - an **entry-point group** (``tailguard.families``, ``tailguard.policy_steps``,
-  ``tailguard.metrics``, ``tailguard.ingest_formats``, ``tailguard.engines``, ``tailguard.embedders``): an installed
+  ``tailguard.metrics``, ``tailguard.ingest_formats``, ``tailguard.export_formats``, ``tailguard.engines``,
+  ``tailguard.embedders``): an installed
   distribution declares ``name = "package.module"`` or ``name = "package.module:Object"`` in
   its ``[project.entry-points."tailguard.families"]`` table. The group is read (with
   :mod:`importlib.metadata`) only when a name is not found or the names are listed, and an

@@ -1,4 +1,4 @@
-"""docs/extending.md runs as written: the plug-in module, the CLI walkthrough with --plugin, the Python usage."""
+"""docs/extending.md runs as written: the plug-in modules, the CLI walkthroughs with --plugin, the Python usage."""
 
 import re
 import subprocess
@@ -51,3 +51,24 @@ def test_ingest_format_walkthrough_reads_a_tsv_through_the_plugin(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert errors == ["error: Unknown format 'tvs'. Did you mean 'tsv'? Valid choices: auto, csv, hf, images, jsonl, "
                       "npy, parquet, tsv, ultralytics-ndjson, yolo."], proc.stderr
+
+
+def test_export_format_walkthrough_writes_a_tsv_through_the_plugin(tmp_path):
+    (tmp_path / "tsv_export.py").write_text(code_block(DOC, "python", "tsv_export.py"))
+    (tmp_path / "tsv_plugin.py").write_text(code_block(DOC, "python", "tsv_plugin.py"))
+    proc = run_bash(bash_block(DOC, "export-format walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "exported 'notes-v1' as tsv: exported/samples.tsv" in proc.stdout
+    lines = (tmp_path / "exported" / "samples.tsv").read_text().splitlines()  # in sample id order
+    assert sorted(lines) == ["a model wrote this line\tsynthetic", "the cat sat on the mat\thuman"]
+    assert "ingested exported/samples.tsv: 2 samples; 0 new, 2 already in the ledger" in proc.stdout
+    assert proc.stdout.count("exit code 2") == 3
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 3, proc.stderr
+    assert re.fullmatch(r"error: weather-v1: --format tsv exports text samples; sample [0-9a-f]+ is tabular "
+                        r"\(formats that take tabular: croissant, hf, jsonl, parquet\)", errors[0]), errors[0]
+    assert errors[1] == ("error: The 'val_fraction' parameter of export_version applies to format 'yolo' only. "
+                         "Got format 'tsv'.")
+    assert errors[2] == ("error: Unknown export format 'tvs'. Did you mean 'tsv'? Valid choices: croissant, hf, "
+                         "jsonl, parquet, tsv, ultralytics-ndjson, yolo.")
+    assert not (tmp_path / "w" / "samples.tsv").exists() and not (tmp_path / "v").exists()

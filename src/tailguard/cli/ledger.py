@@ -21,6 +21,10 @@ BUILTIN_INGEST_NAMES = ("yolo", "images", "jsonl", "csv", "parquet", "npy", "hf"
 INGEST_FORMAT_HELP = ("auto|" + "|".join(BUILTIN_INGEST_NAMES) + " or a plug-in's format (--plugin, entry points "
                       "'tailguard.ingest_formats'). hf: a datasets save_to_disk folder, or a local "
                       ".parquet/.json/.jsonl/.csv/.txt read by datasets")
+#: the built-in export formats (tailguard.ledger.export.formats.BUILTIN_EXPORT_FORMATS: a test keeps them equal)
+BUILTIN_EXPORT_NAMES = ("yolo", "jsonl", "parquet", "hf", "croissant", "ultralytics-ndjson")
+EXPORT_FORMAT_HELP = ("|".join(BUILTIN_EXPORT_NAMES) + " or a plug-in's format (--plugin, entry points "
+                      "'tailguard.export_formats')")
 
 
 def _open(create: bool = True) -> Ledger:
@@ -273,9 +277,7 @@ def lineage(
 def export(
     version: Annotated[str, typer.Argument(help="Version to export.")],
     out: Annotated[str, typer.Option("--out", help="Output folder (nothing is written outside it).")],
-    format: Annotated[str, typer.Option("--format", help="yolo|jsonl|parquet|hf|croissant|ultralytics-ndjson")] = (
-        "yolo"
-    ),
+    format: Annotated[str, typer.Option("--format", help=EXPORT_FORMAT_HELP)] = "yolo",
     origins: Annotated[str, typer.Option("--origins", help="Label origins to write, comma-separated.")] = (
         "human,pseudo_label"
     ),
@@ -298,8 +300,8 @@ def export(
     ] = None,
 ) -> None:
     """Export a version: YOLO data.yaml + image lists + labels, JSONL, Parquet, a Hugging Face save_to_disk
-    folder with a dataset card (hf), Parquet + Croissant 1.1 JSON-LD (croissant), or the Ultralytics Platform's
-    dataset NDJSON with the images (ultralytics-ndjson).
+    folder with a dataset card (hf), Parquet + Croissant 1.1 JSON-LD (croissant), the Ultralytics Platform's
+    dataset NDJSON with the images (ultralytics-ndjson), or a plug-in's format (--plugin).
 
     Default labels: human boxes, plus pseudo-label boxes on images without human ones.
     Images are copied (--link hard-links them). A version without a val split needs

@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import EmptyDatasetError
+from tailguard.ledger.export.base import atomic_path, export_rows
+from tailguard.ledger.export.formats import ExportFormat, ExportJob, register_export_format
+from tailguard.ledger.export.table import write_parquet
 from tailguard.origins import ORIGINS
 
 if TYPE_CHECKING:
@@ -220,8 +223,6 @@ def croissant_metadata(version: str, description: str, created: dt.datetime, dat
 def export_croissant(ledger: Ledger, version: str, out: Path, *, origins: Sequence[str], both: str,
                      progress: Callable[[int], None] | None = None) -> Path:
     """Write ``samples.parquet`` and ``croissant.json`` into ``out``; returns the JSON-LD file."""
-    from tailguard.ledger.export import atomic_path, export_rows, write_parquet
-
     info = ledger.get_version(version)
     counts = _Counts()
     for row in export_rows(ledger, version, origins, both):
@@ -234,3 +235,15 @@ def export_croissant(ledger: Ledger, version: str, out: Path, *, origins: Sequen
     with atomic_path(target) as part:
         part.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
     return target
+
+
+@register_export_format
+class CroissantFormat(ExportFormat):
+    """``--format croissant``: ``samples.parquet`` and ``croissant.json`` (module docstring); returns the JSON-LD file."""
+
+    name = "croissant"
+    summary = "samples.parquet described by Croissant 1.1 JSON-LD with PROV-O provenance"
+
+    def write(self, job: ExportJob) -> Path:
+        return export_croissant(job.ledger, job.version, job.out, origins=job.origins, both=job.both,
+                                progress=job.progress)

@@ -29,6 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import BadInputError, EmptyDatasetError, MissingInputError
+from tailguard.ledger.export.base import SPLITS, atomic_path, choose_labels, place_file
+from tailguard.ledger.export.formats import ExportFormat, ExportJob, register_export_format
 from tailguard.ledger.paths import safe_join
 from tailguard.ledger.types import Box
 
@@ -72,14 +74,12 @@ def image_record(rec: Any, file: str, split: str, boxes: Sequence[Box], task: st
 def export_ndjson(ledger: Ledger, version: str, out: Path, *, origins: Sequence[str], both: str, link: bool = False,
                   progress: Callable[[int], None] | None = None) -> Path:
     """Write ``version``'s images and ``dataset.ndjson`` into ``out``; returns the NDJSON file."""
-    from tailguard.ledger.export import SPLITS, atomic_path, choose_labels, place_file
-
     info = ledger.get_version(version)
     items: list[tuple[Any, list[Box], str, str]] = []
     tasks: dict[str, int] = {}
     used: dict[str, str] = {}
     for rec in ledger.iter_samples(version):
-        if rec.modality not in ("detection", "image"):
+        if rec.modality not in UltralyticsNdjsonFormat.modalities:
             raise BadInputError(f"--format ultralytics-ndjson exports images; sample {rec.id} is {rec.modality} "
                                 "(use --format hf, jsonl or parquet)", path=version)
         boxes = choose_labels(rec.labels, origins, both)
@@ -133,3 +133,17 @@ def export_ndjson(ledger: Ledger, version: str, out: Path, *, origins: Sequence[
             if progress is not None:
                 progress(1)
     return target
+
+
+@register_export_format
+class UltralyticsNdjsonFormat(ExportFormat):
+    """``--format ultralytics-ndjson``: ``dataset.ndjson`` and the images (module docstring); returns the NDJSON file."""
+
+    name = "ultralytics-ndjson"
+    modalities = ("detection", "image")
+    options = ("link",)
+    summary = "the Ultralytics Platform's dataset NDJSON, with the images beside it"
+
+    def write(self, job: ExportJob) -> Path:
+        return export_ndjson(job.ledger, job.version, job.out, origins=job.origins, both=job.both, link=job.link,
+                             progress=job.progress)

@@ -337,7 +337,8 @@ class Ledger:
 
 
     def export(self, version: str, format: str, out: str | Path, **options: Unpack[ExportOptions]) -> Path:
-        """Export a version as ``yolo``, ``jsonl`` or ``parquet``; ``options`` as for
+        """Export a version in a registered format (``yolo``, ``jsonl``, ``parquet``, ``hf``, ``croissant``,
+        ``ultralytics-ndjson`` or a plug-in's); ``options`` as for
         :func:`tailguard.ledger.export.export_version` (every occurrence is written)."""
         from tailguard.ledger.export import export_version
 

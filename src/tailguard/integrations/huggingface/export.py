@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tailguard.errors import BadInputError, EmptyDatasetError, UnsafePathError
 from tailguard.integrations.huggingface.card import ProvenanceCounts, render_card
+from tailguard.ledger.export.formats import ExportFormat, ExportJob, register_export_format
 
 if TYPE_CHECKING:
     from tailguard.ledger.store import Ledger
@@ -37,7 +38,7 @@ BATCH = 10_000
 def _records(ledger: Ledger, version: str) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(record, row) per occurrence, the row holding the data columns and the tg_ columns."""
     for rec, content in ledger.iter_bytes(version, read_files=False):
-        if rec.modality not in ("text", "tabular") or content is None:
+        if rec.modality not in HfFormat.modalities or content is None:
             raise BadInputError(f"--format hf exports text and tabular samples; sample {rec.id} is "
                                 f"{rec.modality} (export images with --format yolo or ultralytics-ndjson)",
                                 path=version)
@@ -148,3 +149,17 @@ def export_hf(ledger: Ledger, version: str, out: Path, *, progress: Callable[[in
                 "columns": [f.name for f in schema]}
     (out / "tailguard_export.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out
+
+
+@register_export_format
+class HfFormat(ExportFormat):
+    """``--format hf``: a ``datasets`` ``save_to_disk`` folder with a dataset card (module docstring); returns the
+    folder. Every occurrence is written with its own provenance columns, so ``origins`` and ``both`` (which choose
+    image labels) change nothing here."""
+
+    name = "hf"
+    modalities = ("text", "tabular")
+    summary = "a Hugging Face save_to_disk folder with a dataset card"
+
+    def write(self, job: ExportJob) -> Path:
+        return export_hf(job.ledger, job.version, job.out, progress=job.progress)
