@@ -2,7 +2,7 @@
 
 Run on its own::
 
-    .venv/bin/python benchmarks/metrics_text.py [--text-mb 200] [--minhash-docs 20000]
+    .venv/bin/python benchmarks/metrics_text.py [--text-mb 200] [--minhash-docs 20000] [--text-sections diversity]
 
 or through ``benchmarks/metrics.py``, which calls :func:`run`. Figures are
 printed side by side with the peer's, measured in the same run. Throughputs are
@@ -24,6 +24,18 @@ process (``time.process_time``), with wall time beside it.
   ``--varied-mb`` megabytes makes every copy different: in copy ``r`` a seeded
   30% of the words get the suffix ``r``, which drives the distinct sets past
   ``max_exact`` and into HyperLogLog.
+* **Beside diversity 0.3.1** (``--diversity-mb``, its own virtualenv, see
+  ``benchmarks/peers/venv.py``): the varied Python docs normalised to
+  lower-case words joined by single spaces, so both libraries read the same
+  words. One row per statistic, each timed on both sides from the same
+  documents: distinct-1..4 of the corpus as one sequence
+  (``ngram_diversity_score``) against ``tailguard.metrics.text.distinct_ngrams``
+  of the joined corpus, the compression ratio of every document
+  (``compression_ratio``, gzip) against ``compression_ratio`` (zstd), and
+  self-BLEU of the first ``--diversity-bleu-docs`` documents
+  (``homogenization_score(..., "bleu")``, which needs
+  ``--diversity-bleu-module`` offline) against ``sentence_self_bleu``; then the
+  whole ``text_stats`` pass against the sum of the peer's rows.
 """
 
 from __future__ import annotations
@@ -45,6 +57,8 @@ from tailguard.metrics.minhash import MinHasher, jaccard_estimate
 from tailguard.metrics.text import TextStatsMetric
 
 _WORD = re.compile(r"[a-z0-9_\x80-\U0010ffff]+")
+_SECTIONS = ["minhash", "rensa", "diversity", "text", "varied"]
+_REPEAT = 3  # calls per timed statistic beside diversity (the least CPU time is kept, on both sides)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +69,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--varied-mb", type=float, default=50.0, help="size of the varied-text corpus (0 to skip)")
     parser.add_argument("--diversity-mb", type=float, default=5.0, help="corpus size beside diversity (0 to skip)")
     parser.add_argument("--diversity-bleu-docs", type=int, default=100, help="documents for diversity's self-BLEU")
+    parser.add_argument(
+        "--diversity-bleu-module",
+        default=None,
+        help="folder holding evaluate's 'bleu' metric as bleu/bleu.py, so diversity's self-BLEU runs offline",
+    )
+    parser.add_argument(
+        "--text-sections",
+        nargs="*",
+        choices=_SECTIONS,
+        default=None,
+        help="run only these parts of this benchmark (default: all)",
+    )
 
 
 def _pydoc_topics() -> list[str]:
@@ -212,10 +238,26 @@ def _jaccard_pairs() -> tuple[list[str], list[str], np.ndarray]:
     return base, other, np.array([exact(a, b) for a, b in zip(base, other, strict=True)])
 
 
-def bench_diversity(target_mb: float, bleu_docs: int) -> None:
-    """text_stats beside the ``diversity`` package (its own venv) on the same normalised corpus."""
+def bench_diversity(target_mb: float, bleu_docs: int, bleu_module: str | None = None) -> None:
+    """text_stats beside the ``diversity`` package (its own venv), statistic by statistic, on the same corpus.
+
+    Each row times one statistic on both sides from the same documents (the least
+    CPU seconds of ``_REPEAT`` calls, the peer's in its own process; self-BLEU and the
+    whole pass are called once): distinct-1..4 of the corpus
+    as one sequence (diversity's definition), the compression ratio of every
+    document, and self-BLEU of the first ``bleu_docs`` documents (the same sample
+    for both). Then the whole ``text_stats`` pass (every value) against the sum of
+    the peer's rows. diversity's self-BLEU loads ``evaluate.load("bleu")``, which
+    fetches a script from the Hugging Face Hub; offline it runs only when
+    ``bleu_module`` is a folder holding that metric's files as ``bleu/`` (the peer
+    then runs from that folder).
+    """
     import json
     import tempfile
+
+    from tailguard.metrics.bleu import self_bleu_summary, sentence_self_bleu
+    from tailguard.metrics.text import compression_ratio, distinct_ngrams
+    from tailguard.metrics.tokenize import encode_texts, tokenize
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from peers.venv import run_peer
@@ -226,50 +268,93 @@ def bench_diversity(target_mb: float, bleu_docs: int) -> None:
     corpus = [" ".join(_WORD.findall(t.lower())) for t in _varied(topics, max(1, round(target_mb * 1e6 / unit)))]
     corpus = [d for d in corpus if d]
     mb = sum(len(d.encode()) for d in corpus) / 1e6
+    sample = corpus[:bleu_docs]
     print(f"\n== text statistics vs diversity: {mb:.1f} MB, {len(corpus)} documents (varied Python docs, normalised)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.json"
+        path.write_text(json.dumps(corpus), encoding="utf-8")
+        job = {"corpus": str(path), "bleu_docs": bleu_docs, "bleu_module": bleu_module, "repeat": _REPEAT}
+        peer = run_peer("diversity", "diversity_text.py", job)
+    if "error" in peer:
+        print(f"  diversity: not run: {peer['error']}")
+        return
+
+    def least(fn: Any) -> tuple[Any, float]:
+        """``fn()`` and the least CPU seconds of ``_REPEAT`` calls (as the peer script does)."""
+        runs = [_timed(fn) for _ in range(_REPEAT)]
+        return runs[0][0], min(c for _, c, _ in runs)
+
+    tg_ngram, c_ngram = least(lambda: distinct_ngrams([" ".join(corpus)], 4))
+    tg_comp, c_comp = least(lambda: compression_ratio(corpus))
+    tg_bleu, c_bleu, _ = _timed(lambda: self_bleu_summary(sentence_self_bleu(tokenize(encode_texts(sample))))[0])
     m = TextStatsMetric()
 
-    def feed() -> Any:
+    def feed() -> None:
         for i in range(0, len(corpus), 500):
             m.update(corpus[i : i + 500])
 
     _, c_up, _ = _timed(feed)
     res, c_res, _ = _timed(m.result)
     c_tg = c_up + c_res
-    # Where the definitions agree: n-grams over the whole corpus as one sequence (diversity joins documents).
-    joined = TextStatsMetric().update([" ".join(corpus)]).result()
-    tg_ngram = sum(joined.value(f"distinct_{n}").value for n in range(1, 5))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "corpus.json"
-        path.write_text(json.dumps(corpus), encoding="utf-8")
-        peer = run_peer("diversity", "diversity_text.py", {"corpus": str(path), "bleu_docs": bleu_docs})
-    print(f"  tailguard text_stats: {mb / c_tg:.2f} MB/s per core ({c_tg:.1f} s CPU, all {len(res.values)} values): "
-          f"update {mb / c_up:.2f} MB/s ({c_up:.1f} s, what grows with the corpus) + result {c_res:.1f} s (fixed: "
-          f"self-BLEU and compression on a 1,000-document sample, HLL, Zipf fit)")
-    if "error" in peer:
-        print(f"  diversity: not run: {peer['error']}")
-        return
-    c_peer = peer["ngram_diversity_s"] + peer["compression_ratio_s"]
+
     print(
-        f"  diversity {peer['version']}: {mb / c_peer:.2f} MB/s per core for ngram_diversity_score + compression_ratio "
-        f"only ({peer['ngram_diversity_s']:.1f} s + {peer['compression_ratio_s']:.1f} s CPU)"
+        f"  diversity {peer['version']} beside tailguard, CPU seconds on the same documents (the least of "
+        f"{_REPEAT} calls for the first two rows, one call for self-BLEU and text_stats):"
     )
-    print(f"  throughput ratio: {c_peer / c_tg:.1f}x end to end (tailguard computing every value against diversity's "
-          f"two); {c_peer / c_up:.1f}x on the part that grows with the corpus (tailguard's update)")
+    print(f"  {'statistic':44s} {'tailguard':>10s} {'diversity':>10s} {'ratio':>7s}  values (tailguard; diversity)")
+
+    def row(name: str, c_ours: float, key: str, values: str) -> None:
+        c_peer = peer.get(f"{key}_s")
+        theirs = f"{c_peer:10.3f}" if c_peer is not None else f"{'not run':>10s}"
+        ratio = f"{c_peer / c_ours:6.1f}x" if c_peer is not None else f"{'-':>7s}"
+        print(f"  {name:44s} {c_ours:10.3f} {theirs} {ratio}  {values}")
+
+    same = "equal" if round(sum(tg_ngram), 3) == peer["ngram_diversity"] else "DIFFERENT"
+    row(
+        "distinct-1..4 summed, corpus as one sequence",
+        c_ngram,
+        "ngram_diversity",
+        f"{sum(tg_ngram):.6f} ({', '.join(f'{v:.4f}' for v in tg_ngram)}); {peer['ngram_diversity']:.3f}: "
+        f"{same} at its 3 decimals",
+    )
+    row(
+        f"compression ratio, all {len(corpus)} documents",
+        c_comp,
+        "compression_ratio",
+        f"{tg_comp:.3f} (zstd level 3, joined by newlines); {peer['compression_ratio']:.3f} "
+        f"(gzip level 9, joined by spaces): definitions differ",
+    )
+    bleu_theirs = f"{peer['self_bleu']:.3f}" if "self_bleu" in peer else peer.get("self_bleu_error", "not run")
+    row(
+        f"self-BLEU, the first {len(sample)} documents",
+        c_bleu,
+        "self_bleu",
+        f"{tg_bleu:.4f} (mean sentence BLEU-4 of each against the others, NLTK method1); {bleu_theirs} "
+        f"(mean corpus BLEU of the others against each): definitions differ",
+    )
+    c_two = peer["ngram_diversity_s"] + peer["compression_ratio_s"]
+    c_all = c_two + peer.get("self_bleu_s", 0.0)
+    k = res.details["sample_documents"]
     print(
-        f"  sum of distinct-1..4 over the corpus as one sequence: tailguard {tg_ngram:.6f} (rounded {tg_ngram:.3f}), "
-        f"diversity ngram_diversity_score {peer['ngram_diversity']:.3f}: "
-        f"{'equal' if round(tg_ngram, 3) == peer['ngram_diversity'] else 'DIFFERENT'} at its 3 decimals"
+        f"  text_stats, all {len(res.values)} values: {c_tg:.3f} s ({mb / c_tg:.2f} MB/s per core) = update "
+        f"{c_up:.3f} s ({mb / c_up:.2f} MB/s: distinct-n, vocabulary, hapax, MATTR, repetition, lengths) + result "
+        f"{c_res:.3f} s (self-BLEU of its {k}-document sample, compression of it and of 20 half-samples for the CI, "
+        f"Zipf fit)"
     )
     print(
-        f"  compression ratio (definitions differ): tailguard {res.value('compression_ratio').value:.3f} (zstd level 3 "
-        f"of a seeded {res.details.get('sample_size', 1000)}-document sample), diversity {peer['compression_ratio']:.3f} "
-        f"(gzip of all documents joined)"
+        f"    against diversity's distinct-n + compression rows ({c_two:.3f} s): {c_two / c_tg:.1f}x"
+        + (
+            f"; with its self-BLEU of {len(sample)} documents ({c_all:.3f} s): {c_all / c_tg:.1f}x"
+            if "self_bleu_s" in peer
+            else ""
+        )
     )
-    if "self_bleu" in peer:
-        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}, diversity {peer['self_bleu']:.4f} ({peer['self_bleu_s']:.1f} s)")
-    else:
-        print(f"  self-BLEU: tailguard {res.value('self_bleu').value:.4f}; diversity not run: {peer['self_bleu_error']}")
+    inside = ", ".join(f"{res.value(name).value:.4f}" for name in ("distinct_1", "distinct_2", "distinct_3", "distinct_4"))
+    print(
+        f"  text_stats values: distinct_1..4 {inside} (n-grams inside documents), "
+        f"compression_ratio {res.value('compression_ratio').value:.3f} (the same documents in its sample's seeded "
+        f"hash order), self_bleu {res.value('self_bleu').value:.4f} (its {k}-document sample)"
+    )
 
 
 def _varied(topics: list[str], reps: int) -> list[str]:
@@ -314,12 +399,16 @@ def run(args: argparse.Namespace | None = None) -> None:
     opts = vars(defaults.parse_args([]))
     if args is not None:
         opts.update({k: v for k, v in vars(args).items() if k in opts})
-    bench_minhash(opts["minhash_docs"], opts["num_perm"])
-    bench_rensa(opts["minhash_docs"], opts["num_perm"])
-    if opts["diversity_mb"] > 0:
-        bench_diversity(opts["diversity_mb"], opts["diversity_bleu_docs"])
-    bench_text_stats(opts["text_mb"])
-    if opts["varied_mb"] > 0:
+    chosen = opts["text_sections"] or _SECTIONS
+    if "minhash" in chosen:
+        bench_minhash(opts["minhash_docs"], opts["num_perm"])
+    if "rensa" in chosen:
+        bench_rensa(opts["minhash_docs"], opts["num_perm"])
+    if "diversity" in chosen and opts["diversity_mb"] > 0:
+        bench_diversity(opts["diversity_mb"], opts["diversity_bleu_docs"], opts["diversity_bleu_module"])
+    if "text" in chosen:
+        bench_text_stats(opts["text_mb"])
+    if "varied" in chosen and opts["varied_mb"] > 0:
         bench_text_stats(opts["varied_mb"], varied=True)
 
 

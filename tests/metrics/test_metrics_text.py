@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import re
@@ -14,8 +15,15 @@ from tailguard.errors import EmptyDatasetError, ParameterError, TextFormatError,
 from tailguard.metrics.base import METRICS
 from tailguard.metrics.bleu import sentence_self_bleu
 from tailguard.metrics.hll import hll_add, hll_empty, hll_estimate, hll_merge
-from tailguard.metrics.text import TextStatsMetric, mattr_parts, repetition_parts, zipf_mle
-from tailguard.metrics.tokenize import encode_texts, mix64, ngram_hashes, tokenize
+from tailguard.metrics.text import (
+    TextStatsMetric,
+    compression_ratio,
+    distinct_ngrams,
+    mattr_parts,
+    repetition_parts,
+    zipf_mle,
+)
+from tailguard.metrics.tokenize import doc_keys, encode_texts, iter_ngram_hashes, mix64, ngram_hashes, tokenize
 
 WORD = re.compile(r"[a-z0-9_]+")
 
@@ -50,6 +58,61 @@ def test_token_hashes_match_regex_tokens():
     for h, t in zip(tok.hashes.tolist(), flat, strict=True):
         assert by_hash.setdefault(h, t) == t
     assert len(by_hash) == len(set(flat))
+
+
+M64 = (1 << 64) - 1
+P_HASH = 0x9E3779B97F4A7C15 | 1
+P_POWERS = [pow(P_HASH, j, 1 << 64) for j in range(4096)]
+NGRAM_K = (0, 0, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
+
+
+def py_mix64(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def py_token_hashes(doc: str, seed: int) -> list[int]:
+    """The documented definition in plain Python: sum of byte * P**min(j, 4095) mod 2**64, then mix64."""
+    words = re.findall(rb"[a-z0-9_\x80-\xff]+", doc.encode("utf-8").lower())
+    return [py_mix64(sum(b * P_POWERS[min(j, 4095)] for j, b in enumerate(w)) & M64 ^ seed) for w in words]
+
+
+def test_token_hashes_equal_the_definition():
+    rng = np.random.default_rng(4)
+    words = ["a", "Zeta", "naïve", "日本語", "x_1", "w" * 4095, "v" * 4096, "u" * 9000]
+    # tokens across the 64 KiB blocks the vectorised sum works in, long ones, multi-byte UTF-8
+    docs = [" " * 65_530 + "straddles the edge", " ".join(rng.choice(words, size=400)), "", "...", "Q" * 70_000 + "!r"]
+    docs += ["".join(rng.choice(list("abZ9_ .é"), size=int(rng.integers(0, 40_000)))) for _ in range(8)]
+    for seed in (0, 5):
+        tok = tokenize(encode_texts(docs), seed=seed)
+        expected = [py_token_hashes(d, seed) for d in docs]
+        assert tok.doc_lengths.tolist() == [len(e) for e in expected]
+        assert tok.hashes.tolist() == [h for e in expected for h in e]
+    # values pinned before the block-wise sum replaced per-byte offsets: hashes are stable across versions
+    tok = tokenize(encode_texts(["Hello, wörld_2!", "x" * 5000 + " tail"]), seed=3)
+    assert tok.hashes.tolist() == [3114296606131868592, 4919060809445265557, 11221788586800267831, 8971600716704324032]
+
+
+def test_ngram_hashes_chain_token_hashes():
+    docs = ["a b c d e", "f g", "h i j k"]
+    tok = tokenize(encode_texts(docs))
+    h = tok.hashes.tolist()
+    orders = list(iter_ngram_hashes(tok, 4))
+    assert [n for n, _, _ in orders] == [1, 2, 3, 4]
+    for n, g, doc in orders:
+        expected, owners = [], []
+        for d, (lo, hi) in enumerate(zip(tok.doc_offsets[:-1], tok.doc_offsets[1:], strict=True)):
+            for i in range(lo, hi - n + 1):
+                x = h[i]
+                for k in range(2, n + 1):
+                    x = py_mix64((x * NGRAM_K[k] + h[i + k - 1]) & M64)
+                expected.append(x)
+                owners.append(d)
+        assert g.tolist() == expected and doc.tolist() == owners
+        g1, doc1 = ngram_hashes(tok, n)
+        assert np.array_equal(g1, g) and np.array_equal(doc1, doc)
 
 
 def test_ngrams_stay_inside_documents():
@@ -103,6 +166,56 @@ def test_distinct_vocab_hapax_match_python():
     assert r.value("length_mean").value == pytest.approx(np.mean(lengths))
     for v in r.values:
         assert v.ci is not None and v.ci[0] <= v.value + 1e-12 and v.value <= v.ci[1] + 1e-12, v.name
+
+
+def test_distinct_ngrams_is_the_metrics_definition():
+    docs = zipf_docs(80, 300, seed=8)
+    toks = [py_tokens(d) for d in docs]
+    ours = distinct_ngrams(docs, 4)
+    r = TextStatsMetric(sample_size=20).update(docs).result()
+    for n in (1, 2, 3, 4):
+        grams = [tuple(t[i : i + n]) for t in toks for i in range(len(t) - n + 1)]
+        assert ours[n - 1] == len(set(grams)) / len(grams)
+        assert ours[n - 1] == r.value(f"distinct_{n}").value
+    # joined into one string, n-grams cross documents
+    flat = [w for t in toks for w in t]
+    crossing = distinct_ngrams([" ".join(docs)], 2)[1]
+    assert crossing == len(set(itertools.pairwise(flat))) / (len(flat) - 1)
+    assert distinct_ngrams(["a b", "c"], 3) == (1.0, 1.0, pytest.approx(math.nan, nan_ok=True))
+    with pytest.raises(ParameterError, match="max_n must be an int from 1 to 5, got 6"):
+        distinct_ngrams(docs, 6)
+    with pytest.raises(TextFormatError, match="distinct_ngrams documents item 1: expected str, got int"):
+        distinct_ngrams(["ok", 1])
+
+
+def test_compression_ratio_is_the_metrics_definition():
+    zstandard = pytest.importorskip("zstandard")
+    docs = zipf_docs(40, 200, seed=9)
+    blob = "\n".join(docs).encode()
+    assert compression_ratio(docs, level=5) == len(blob) / len(zstandard.ZstdCompressor(level=5).compress(blob))
+    # text_stats compresses its sample, in the order of the documents' seeded keys: here all of them
+    keys = doc_keys(encode_texts(docs), 0)
+    in_key_order = [docs[i] for i in np.argsort(keys, kind="stable")]
+    r = TextStatsMetric(sample_size=50).update(docs).result()
+    assert r.value("compression_ratio").value == compression_ratio(in_key_order)
+    assert math.isnan(compression_ratio([]))
+    with pytest.raises(ParameterError, match="level must be an int from 1 to 22, got 0"):
+        compression_ratio(docs, level=0)
+
+
+@pytest.mark.parametrize("max_exact", [2_000_000, 1024])
+def test_values_do_not_depend_on_which_orders_are_sorted_by_occurrence(max_exact):
+    # n-gram orders that feed MATTR or the repetition rate are sorted by occurrence, the others by
+    # value within each stratum; the distinct counts must not depend on which path an order took
+    cand = zipf_docs(300, 2000, seed=12, a=0.8)
+    ref = zipf_docs(500, 2000, seed=13, a=0.8)
+    names = [f"distinct_{n}" for n in (1, 2, 3, 4)] + ["vocabulary_size", "hapax_ratio", "zipf_exponent"]
+    got = []
+    for rep_n in (1, 2, 3, 4):
+        m = TextStatsMetric(sample_size=20, max_exact=max_exact, repetition_n=rep_n)
+        r = m.update(cand[:150]).update(cand[150:]).update_reference(ref).result()
+        got.append([(r.value(k).value, r.value(k).reference_value) for k in names])
+    assert all(g == got[0] for g in got[1:])
 
 
 def naive_mattr(tokens: list[str], w: int) -> tuple[float, int]:

@@ -10,7 +10,7 @@ the setting Texygen uses:
 
 * clipped n-gram counts use, for each n-gram, the largest count in any one
   other document (computed for all documents at once from the largest and the
-  second-largest count of each n-gram);
+  second-largest count of each n-gram held by more than one document);
 * the brevity penalty uses the reference length closest to the hypothesis
   length (ties to the shorter one);
 * a document with no unigram match scores 0.
@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from tailguard.metrics.tokenize import TokenizedBatch, mix64, ngram_hashes
+from tailguard.metrics.tokenize import TokenizedBatch, iter_ngram_hashes, mix64
 
 _EPSILON = 0.1
 
@@ -49,9 +49,15 @@ def _clipped_counts(g: np.ndarray, doc: np.ndarray, n_docs: int) -> np.ndarray:
     uk = keys[starts]
     ud = (uk & low).astype(np.int64)
     ug = uk >> np.uint64(doc_bits)
-    # n-gram groups are contiguous: largest count, the first doc holding it, and the second largest
     first = np.ones(len(ug), dtype=bool)
     first[1:] = ug[1:] != ug[:-1]
+    # an n-gram held by one document matches nothing in the others (adds 0): keep the shared ones
+    shared = ~first
+    shared[:-1] |= ~first[1:]
+    cnt, ud, first = cnt[shared], ud[shared], first[shared]
+    if cnt.size == 0:
+        return np.zeros(n_docs)
+    # n-gram groups are contiguous: largest count, the first doc holding it, and the second largest
     gstart = np.flatnonzero(first)
     gid = np.cumsum(first) - 1
     gmax = np.maximum.reduceat(cnt, gstart)
@@ -62,10 +68,9 @@ def _clipped_counts(g: np.ndarray, doc: np.ndarray, n_docs: int) -> np.ndarray:
     rest = cnt.copy()
     rest[argmax_pos] = 0
     gsecond = np.maximum.reduceat(rest, gstart)
-    is_argmax = np.zeros(len(ug), dtype=bool)
-    is_argmax[argmax_pos] = True
-    max_other = np.where(is_argmax, gsecond[gid], gmax[gid])
-    clipped = np.minimum(cnt, max_other)
+    # min(count, largest count in another doc) is the count itself, except at the first largest
+    clipped = cnt.copy()
+    clipped[argmax_pos] = gsecond
     return np.bincount(ud, weights=clipped, minlength=n_docs)
 
 
@@ -94,8 +99,7 @@ def sentence_self_bleu(tok: TokenizedBatch, max_n: int = 4) -> np.ndarray:
     lengths = tok.doc_lengths.astype(np.float64)
     log_p = np.zeros(n_docs)
     unigram_match = None
-    for n in range(1, max_n + 1):
-        g, doc = ngram_hashes(tok, n)
+    for n, g, doc in iter_ngram_hashes(tok, max_n):
         num = _clipped_counts(g, doc, n_docs)
         den = np.maximum(lengths - n + 1, 1.0)
         if n == 1:

@@ -32,6 +32,9 @@ both sides (the ``sample_size`` documents with the smallest seeded content
 hash, at most 1000). MATTR, the repetition rate and the length statistics are
 per-document averages and use all documents.
 
+:func:`distinct_ngrams` and :func:`compression_ratio` compute the distinct-n and compression
+definitions on all of a list of documents at once (no strata, sketch or sample).
+
 **Zipf exponent.** The discrete power-law MLE (Clauset, Shalizi & Newman 2009)
 is fitted to the word frequencies ``f >= 1``: ``P(f) ∝ f**-alpha``, maximising
 ``-alpha Σ log f - n log ζ(alpha)``; a rank-frequency law ``f(r) ∝ r**-s``
@@ -62,17 +65,20 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize, special
 
-from tailguard.errors import EmptyDatasetError
+from tailguard.errors import EmptyDatasetError, ParameterError
 from tailguard.metrics.base import Metric, MetricResult, MetricValue, register_metric
 from tailguard.metrics.bleu import self_bleu_summary, sentence_self_bleu
 from tailguard.metrics.distinct_store import DistinctStore, strata_of
 from tailguard.metrics.hll import hll_relative_error
 from tailguard.metrics.tokenize import (
+    MAX_NGRAM_N,
     TokenizedBatch,
     doc_keys,
     encode_texts,
+    iter_ngram_hashes,
     ngram_hashes,
     tokenize,
+    unique_u64,
 )
 from tailguard.validation import FloatTuple, Int
 
@@ -127,15 +133,19 @@ def mattr_from_runs(
     ds = doc[pos]
     linked = same.copy()
     linked[1:] &= ds[1:] == ds[:-1]
+    # the previous occurrence of each word in its document (a position in the batch), or -1
     prev = np.full(n, -1, dtype=np.int64)
     prev[pos[1:][linked[1:]]] = pos[:-1][linked[1:]]
-    start = tok.doc_offsets[:-1][doc]
-    length = lengths[doc]
-    j = np.arange(n, dtype=np.int64) - start
-    pj = np.where(prev >= 0, prev - start, -1)
-    hi = np.minimum(j, length - window)
-    lo = np.maximum(np.maximum(pj + 1, j - window + 1), 0)
-    contrib = np.where(length >= window, np.maximum(hi - lo + 1, 0), (pj < 0).astype(np.int64))
+    # word i is new in the windows that start in (prev(i), i], inside its document
+    starts = tok.doc_offsets[:-1]
+    i = np.arange(n, dtype=np.int64)
+    lo = np.maximum(np.maximum(prev + 1, i - (window - 1)), starts[doc])
+    hi = np.minimum(i, (starts + lengths - window)[doc])  # the last window starts at doc end - window
+    contrib = hi - lo + 1
+    np.maximum(contrib, 0, out=contrib)
+    short = (lengths < window)[doc]  # a shorter document is one window: its first occurrences count
+    if short.any():
+        contrib[short] = prev[short] < 0
     new_per_doc = np.bincount(doc, weights=contrib, minlength=n_docs)
     width = np.where(lengths >= window, window, np.maximum(lengths, 1))
     windows = np.where(lengths >= window, lengths - window + 1, (lengths > 0).astype(np.int64))
@@ -171,6 +181,49 @@ def repetition_parts(tok: TokenizedBatch, n: int) -> tuple[np.ndarray, np.ndarra
     g, doc = ngram_hashes(tok, n)
     pos, same = occurrence_runs(g)
     return repetition_from_runs(doc, tok.n_docs, pos, same)
+
+
+# -- one-shot statistics ---------------------------------------------------------------------
+def distinct_ngrams(docs: Sequence[str | bytes], max_n: int = _MAX_N, *, seed: int = 0) -> tuple[float, ...]:
+    """Distinct-1..``max_n`` of all of ``docs`` at once: distinct word n-grams / all n-grams.
+
+    The definition of ``text_stats``' ``distinct_n`` values (same tokens, n-grams
+    inside documents, counted by their 64-bit hashes), on the whole input with no
+    same-N subsampling and no HyperLogLog; ``nan`` for an order with no n-grams.
+    Pass the documents joined into one string for n-grams that cross documents.
+
+    >>> distinct_ngrams(["a b a b", "a b"], 2)
+    (0.3333333333333333, 0.5)
+    """
+    if not isinstance(max_n, int) or isinstance(max_n, bool) or not 1 <= max_n <= MAX_NGRAM_N:
+        raise ParameterError(f"distinct_ngrams: max_n must be an int from 1 to {MAX_NGRAM_N}, got {max_n!r}")
+    tok = tokenize(encode_texts(docs, what="distinct_ngrams documents"), seed=seed)
+    out = []
+    for _, g, _ in iter_ngram_hashes(tok, max_n):
+        s = np.sort(g)  # numpy's default sort: the fastest on unsorted hashes
+        out.append((1 + int(np.count_nonzero(s[1:] != s[:-1]))) / len(g) if len(g) else math.nan)
+    return tuple(out)
+
+
+def compression_ratio(docs: Sequence[str | bytes], level: int = 3) -> float:
+    """Raw bytes / zstd bytes (``level``) of the documents joined by newlines; ``nan`` when empty.
+
+    The definition of ``text_stats``' ``compression_ratio``, which applies it to its
+    document sample. Higher means more redundant text.
+
+    >>> compression_ratio(["abc " * 100]) > compression_ratio(["the quick brown fox"])
+    True
+    """
+    import zstandard
+
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 22:
+        raise ParameterError(f"compression_ratio: level must be an int from 1 to 22, got {level!r}")
+    return _zstd_ratio(zstandard.ZstdCompressor(level=level), encode_texts(docs, what="compression_ratio documents"))
+
+
+def _zstd_ratio(cctx: Any, parts: list[bytes]) -> float:
+    blob = b"\n".join(parts)
+    return len(blob) / len(cctx.compress(blob)) if blob else math.nan
 
 
 # -- estimators ------------------------------------------------------------------------------
@@ -368,14 +421,27 @@ class TextStatsMetric(Metric):
         self._update_sample(side, encoded, keys)
 
     def _update_chunk(self, side: _Side, encoded: list[bytes], keys: np.ndarray, strata: np.ndarray) -> None:
+        """Fold documents in non-decreasing order of ``strata`` (as :meth:`_update` passes them) into ``side``."""
         p = self._params
         tok = tokenize(encoded, seed=p["seed"])
         side.per_doc["length"].append(tok.doc_lengths.astype(np.int64))
         side.docs += np.bincount(strata, minlength=N_STRATA)
-        # one sort per n-gram order gives the per-stratum distinct values (with counts for words),
-        # the previous occurrence of each word (MATTR) and the repeats inside documents
-        for n in range(1, _MAX_N + 1):
-            g, doc = ngram_hashes(tok, n)
+        # per n-gram order one sort: by occurrence for words and the repetition order (the per-stratum
+        # distinct values, with counts for words, the previous occurrence of each word for MATTR and
+        # the repeats inside documents), by value within each stratum for the other orders
+        for n, g, doc in iter_ngram_hashes(tok, _MAX_N):
+            g_strata = strata[doc]
+            side.ngrams[:, n] += np.bincount(g_strata, minlength=N_STRATA)
+            if n == 1:
+                side.tokens += np.bincount(g_strata, minlength=N_STRATA)
+            if n not in (1, p["repetition_n"]):
+                # only the distinct values are needed: the documents come sorted by stratum (see
+                # _update), so each stratum's n-grams are one slice, sorted on its own
+                bounds = np.searchsorted(g_strata, np.arange(N_STRATA + 1))
+                for st in range(N_STRATA):
+                    if bounds[st + 1] > bounds[st]:
+                        side.stores[n - 1].add(st, unique_u64(g[bounds[st] : bounds[st + 1]], runs=False))
+                continue
             pos, same = occurrence_runs(g)
             if n == 1:
                 msum, mwin = mattr_from_runs(tok, pos, same, p["mattr_window"])
@@ -385,17 +451,14 @@ class TextStatsMetric(Metric):
                 rep, rep_total = repetition_from_runs(doc, tok.n_docs, pos, same)
                 side.per_doc["rep"].append(rep)
                 side.per_doc["rep_total"].append(rep_total)
-            g_strata = strata[doc]
-            side.ngrams[:, n] += np.bincount(g_strata, minlength=N_STRATA)
-            if n == 1:
-                side.tokens += np.bincount(g_strata, minlength=N_STRATA)
             if len(g) == 0:
                 continue
             ss = g_strata[pos]
             starts = np.flatnonzero(_new_group(same, ss))
             uniq, u_strata = g[pos[starts]], ss[starts]
             counts = np.diff(np.append(starts, len(pos))) if n == 1 else None
-            order = np.argsort(u_strata, kind="stable")
+            # strata are < 16: a stable argsort of bytes is a radix sort
+            order = np.argsort(u_strata.astype(np.uint8), kind="stable")
             bounds = np.searchsorted(u_strata[order], np.arange(N_STRATA + 1))
             for st in range(N_STRATA):
                 lo, hi = bounds[st], bounds[st + 1]
@@ -460,16 +523,12 @@ class TextStatsMetric(Metric):
         raw = [d.encode("utf-8") for d in docs]
         cctx = zstandard.ZstdCompressor(level=p["zstd_level"])
 
-        def ratio(parts: list[bytes]) -> float:
-            blob = b"\n".join(parts)
-            return len(blob) / len(cctx.compress(blob)) if blob else math.nan
-
-        comp = ratio(raw)
+        comp = _zstd_ratio(cctx, raw)
         rng = np.random.default_rng(p["seed"])
         half = len(raw) // 2
         if half >= 1:
             draws = [
-                ratio([raw[i] for i in np.sort(rng.choice(len(raw), half, replace=False))])
+                _zstd_ratio(cctx, [raw[i] for i in np.sort(rng.choice(len(raw), half, replace=False))])
                 for _ in range(p["n_half_samples"])
             ]
             sd = float(np.std(draws, ddof=1))

@@ -7,9 +7,14 @@ joined into one byte buffer and every step runs in numpy.
   every byte >= 0x80 (so UTF-8 letters stay inside words). ASCII letters are
   lower-cased; all other bytes separate tokens.
 * **Token hashes** are a polynomial hash of the token's bytes modulo 2**64
-  (``Σ byte_j * P**j``, j counted from the token start, capped at 4095), summed
-  for all tokens at once with ``np.add.reduceat``, then passed through the
-  splitmix64 finaliser (``mix64``) with the seed folded in.
+  (``Σ byte_j * P**j``, j counted from the token start, capped at 4095), then
+  passed through the splitmix64 finaliser (``mix64``) with the seed folded in.
+  They are summed for all tokens at once: every byte is multiplied by ``P``
+  to the power of its position inside a 64 KiB block of the buffer (one
+  broadcast product, no per-byte index), ``np.add.reduceat`` sums each token,
+  and the sum is shifted to the token's start by the inverse power (``P`` is
+  odd, so it is invertible modulo 2**64). The few tokens that cross a block
+  edge or pass 4096 bytes are summed directly with the capped offsets.
 * **n-gram hashes** chain token hashes; n-grams never cross documents.
 
 >>> tok = tokenize(encode_texts(["The cat sat.", "the CAT"]))
@@ -25,7 +30,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +41,10 @@ from tailguard.errors import TextFormatError
 _U64 = np.uint64
 _P = 0x9E3779B97F4A7C15 | 1  # odd multiplier of the polynomial hash
 _NGRAM_K = (0, 0, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93, 0xA0761D6478BD642F)
+#: the longest n-grams that can be hashed
+MAX_NGRAM_N = len(_NGRAM_K) - 1
 
-# byte -> lowered word byte, or 0 for a separator
+# byte -> lowered word byte, or 0 for a separator (as an array and as a bytes.translate table)
 _LUT = np.zeros(256, dtype=np.uint8)
 for _b in range(256):
     _c = chr(_b)
@@ -45,13 +52,25 @@ for _b in range(256):
         _LUT[_b] = _b
     elif "A" <= _c <= "Z":
         _LUT[_b] = _b | 0x20
+_TRANSLATE = _LUT.tobytes()
 
 #: powers P**j for the position of a byte inside its token; bytes past this share the last power
 _MAX_TOKEN_BYTES = 4096
-with np.errstate(over="ignore"):
-    _POW = np.full(_MAX_TOKEN_BYTES, _P, dtype=_U64)
-    _POW[0] = 1
-    _POW = np.cumprod(_POW, dtype=_U64)
+#: bytes per block of the buffer over which powers are taken (a power of two >= _MAX_TOKEN_BYTES)
+_BLOCK = 1 << 16
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """``base**j`` modulo 2**64 for ``j < n``."""
+    with np.errstate(over="ignore"):
+        out = np.full(n, base, dtype=_U64)
+        out[0] = 1
+        return np.cumprod(out, dtype=_U64)
+
+
+_POW = _powers(_P, _MAX_TOKEN_BYTES)
+_BLOCK_POW = _powers(_P, _BLOCK)
+_BLOCK_INV = _powers(pow(_P, -1, 1 << 64), _BLOCK)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -68,18 +87,19 @@ def mix64(x: np.ndarray) -> np.ndarray:
         return z ^ (z >> _U64(31))
 
 
-def unique_u64(x: np.ndarray, *, counts: bool = False) -> Any:
+def unique_u64(x: np.ndarray, *, counts: bool = False, runs: bool = True) -> Any:
     """Sorted distinct values of a uint64 array (and their counts), by sorting.
 
     numpy's default ``np.unique`` may use a hash table, which is slow when most
     values are distinct; a sort and a run-length pass are fast in every case.
+    ``runs=True`` suits a concatenation of sorted arrays (a stable sort, timsort,
+    merges sorted runs in near-linear time; the stores call it so); ``runs=False``
+    suits unsorted values (numpy's default sort, several times faster on them).
 
     >>> unique_u64(np.array([3, 1, 3], dtype=np.uint64), counts=True)
     (array([1, 3], dtype=uint64), array([1, 2]))
     """
-    # a stable sort (timsort) merges already sorted runs in near-linear time: the stores call this on
-    # concatenations of sorted arrays
-    s = np.sort(np.asarray(x, dtype=_U64), kind="stable")
+    s = np.sort(np.asarray(x, dtype=_U64), kind="stable" if runs else None)
     first = np.ones(len(s), dtype=bool)
     first[1:] = s[1:] != s[:-1]
     u = s[first]
@@ -187,24 +207,16 @@ def tokenize(encoded: Sequence[bytes], *, seed: int = 0) -> TokenizedBatch:
 
 def _tokenize_chunk(encoded: Sequence[bytes], lens: np.ndarray, seed: int) -> TokenizedBatch:
     buf = b" ".join(encoded)
-    low = _LUT[np.frombuffer(buf, dtype=np.uint8)]
-    isword = low != 0
-    edges = np.diff(isword.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    if len(starts) == 0:
-        raw = np.zeros(0, dtype=_U64)
-    else:
-        # position of every byte inside its token (separators have low == 0 and add nothing)
-        idx = np.int32 if len(low) < 2**31 else np.int64
-        tok_start = np.zeros(len(low), dtype=idx)
-        tok_start[starts] = starts
-        np.maximum.accumulate(tok_start, out=tok_start)
-        offset = np.arange(len(low), dtype=idx) - tok_start
-        np.minimum(offset, _MAX_TOKEN_BYTES - 1, out=offset)
-        with np.errstate(over="ignore"):
-            terms = low.astype(_U64) * _POW[offset]
-            raw = np.add.reduceat(terms, starts, dtype=_U64)
-    hashes = mix64(raw ^ _U64(int(seed) & 0xFFFFFFFFFFFFFFFF))
+    low = np.frombuffer(buf.translate(_TRANSLATE), dtype=np.uint8)
+    # token edges, where a word byte follows a separator or the reverse: starts and ends alternate
+    word = low != 0
+    change = np.zeros(len(word) + 1, dtype=bool)
+    if len(word):
+        change[0], change[-1] = word[0], word[-1]
+        np.not_equal(word[1:], word[:-1], out=change[1:-1])
+    edges = np.flatnonzero(change)
+    starts, ends = edges[0::2], edges[1::2]
+    hashes = mix64(_raw_hashes(low, starts, ends) ^ _U64(int(seed) & 0xFFFFFFFFFFFFFFFF))
     # document boundaries in byte offsets of the joined buffer
     doc_starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
     offsets = np.searchsorted(starts, doc_starts, side="left")
@@ -212,20 +224,78 @@ def _tokenize_chunk(encoded: Sequence[bytes], lens: np.ndarray, seed: int) -> To
     return TokenizedBatch(hashes, doc_offsets, seed)
 
 
+def _raw_hashes(low: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``Σ low[j] * P**min(j - start, 4095)`` over each token's bytes, before mixing (see the module doc)."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=_U64)
+    n = len(low)
+    full = n - n % _BLOCK
+    terms = np.empty(n, dtype=_U64)
+    with np.errstate(over="ignore"):
+        np.multiply(low[:full].reshape(-1, _BLOCK), _BLOCK_POW, out=terms[:full].reshape(-1, _BLOCK))
+        np.multiply(low[full:], _BLOCK_POW[: n - full], out=terms[full:])
+        # separators are 0, so each reduceat segment holds exactly one token's terms
+        raw = np.add.reduceat(terms, starts) * _BLOCK_INV[starts & (_BLOCK - 1)]
+    # tokens holding the last byte of one block and the first of the next, and overlong ones
+    edge = np.arange(_BLOCK, n, _BLOCK)
+    before = np.searchsorted(starts, edge, side="left") - 1
+    crossing = before[(before >= 0) & (ends[np.maximum(before, 0)] > edge)]
+    direct = np.union1d(crossing, np.flatnonzero(ends - starts > _MAX_TOKEN_BYTES))
+    if len(direct):
+        raw[direct] = _direct_raw_hashes(low, starts[direct], ends[direct])
+    return raw
+
+
+def _direct_raw_hashes(low: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The raw hashes of the given tokens from their bytes' offsets (capped at 4095)."""
+    length = ends - starts
+    first = np.cumsum(length) - length
+    offset = np.arange(int(length.sum()), dtype=np.int64) - np.repeat(first, length)
+    at = np.repeat(starts, length) + offset
+    with np.errstate(over="ignore"):
+        terms = low[at].astype(_U64) * _POW[np.minimum(offset, _MAX_TOKEN_BYTES - 1)]
+        return np.add.reduceat(terms, first)
+
+
 def ngram_hashes(tok: TokenizedBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every word n-gram that lies inside one document, and its document index.
 
     For ``n == 1`` these are the token hashes themselves.
     """
+    _, g, doc = next(iter_ngram_hashes(tok, n, start=n))
+    return g, doc
+
+
+def iter_ngram_hashes(
+    tok: TokenizedBatch, max_n: int, *, start: int = 1
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(n, *ngram_hashes(tok, n))`` for ``n = start..max_n``, each order built from the one before.
+
+    The arrays may be views of ``tok`` or of the generator's own state: read them, do not modify them.
+
+    >>> tok = tokenize(encode_texts(["a b c", "d e"]))
+    >>> [(n, doc.tolist()) for n, _, doc in iter_ngram_hashes(tok, 3)]
+    [(1, [0, 0, 0, 1, 1]), (2, [0, 0, 1]), (3, [0])]
+    """
     h = tok.hashes
     doc = tok.doc_index()
-    if n == 1:
-        return h, doc
-    if len(h) < n:
-        return np.zeros(0, _U64), np.zeros(0, np.int64)
-    g = h
-    with np.errstate(over="ignore"):
-        for k in range(2, n + 1):
-            g = mix64(g[:-1] * _U64(_NGRAM_K[k]) + h[k - 1 :])
-    valid = doc[: len(g)] == doc[n - 1 :]
-    return g[valid], doc[: len(g)][valid]
+    g = h  # hashes of the k-grams starting at every token, crossing documents
+    for k in range(1, max_n + 1):
+        if k > 1:
+            if len(g) <= 1:
+                g = np.zeros(0, _U64)
+            else:
+                with np.errstate(over="ignore"):
+                    g = mix64(g[:-1] * _U64(_NGRAM_K[k]) + h[k - 1 :])
+        if k < start:
+            continue
+        if k == 1:
+            yield 1, h, doc
+        elif len(g) == 0:
+            yield k, np.zeros(0, _U64), np.zeros(0, np.int64)
+        else:
+            valid = doc[: len(g)] == doc[k - 1 :]
+            if valid.all():  # no n-gram crosses a document (one document): no copies
+                yield k, g, doc[: len(g)]
+            else:
+                yield k, g[valid], doc[: len(g)][valid]
