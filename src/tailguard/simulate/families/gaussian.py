@@ -44,9 +44,6 @@ class GaussianModel:
     var: np.ndarray
 
 
-_SQRT2 = np.sqrt(2)
-
-
 def _two_sided_tail(mean: np.ndarray, var: np.ndarray, mu0: np.ndarray, sd0: np.ndarray) -> np.ndarray:
     """P(|x - mu0| > 2 sd0) for x ~ N(mean, var), elementwise."""
     return _outside(mean, var, mu0 + 2 * sd0, mu0 - 2 * sd0)
@@ -55,7 +52,12 @@ def _two_sided_tail(mean: np.ndarray, var: np.ndarray, mu0: np.ndarray, sd0: np.
 def _outside(mean: np.ndarray, var: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """P(x > upper or x < lower) for x ~ N(mean, var): bounds computed once per chain by the loop."""
     sd = np.sqrt(np.maximum(var, 1e-300))
-    return 0.5 * special.erfc((upper - mean) / sd / _SQRT2) + 0.5 * special.erfc(-((lower - mean) / sd) / _SQRT2)
+    return special.ndtr((mean - upper) / sd) + special.ndtr((lower - mean) / sd)  # Φ(−z_hi) + Φ(z_lo)
+
+
+def _dim_mean(values: np.ndarray) -> float:
+    """The mean over dimensions (np.mean's sum / d); one dimension is its value, which is the same number."""
+    return float(values[0]) if values.shape[0] == 1 else float(np.add.reduce(values) / values.shape[0])
 
 
 @register_family
@@ -136,12 +138,10 @@ class GaussianFamily(Family):
             const = ctx.cache["gaussian"] = (sd0, upper, lower, _outside(m0.mean, m0.var, upper, lower))
         sd0, upper, lower, tail0 = const
         tail = _outside(model.mean, model.var, upper, lower)
-        d = len(model.mean)  # averages over dimensions as sum / d: np.mean's arithmetic
-        add = np.add.reduce
         return {
-            "variance_ratio": float(add(model.var / m0.var) / d),
-            "tail_mass_ratio": float(add(tail / tail0) / d),
-            "mean_shift": float(add(np.abs(model.mean - m0.mean) / sd0) / d),
+            "variance_ratio": _dim_mean(model.var / m0.var),
+            "tail_mass_ratio": _dim_mean(tail / tail0),
+            "mean_shift": _dim_mean(np.abs(model.mean - m0.mean) / sd0),
         }
 
 
