@@ -159,9 +159,16 @@ class _SampleTruth:
 
     def _blocks(self, rows: np.ndarray, side: np.ndarray):
         x, xn = self.lists.x, self.lists.xn
+        # the two sides are contiguous in the pooled rows (reference first): views, not a copy of
+        # the whole side for every block
+        if side is self.ref_side or side is self.cand_side:
+            whole = slice(int(side[0]), int(side[-1]) + 1) if len(side) else slice(0, 0)
+            sx, sxn = x[whole], xn[whole]
+        else:
+            sx, sxn = x[side], xn[side]
         for lo in range(0, len(rows), _ROWS):
             q = rows[lo : lo + _ROWS]
-            yield sq_distances(x[q], xn[q], x[side], xn[side])
+            yield sq_distances(x[q], xn[q], sx, sxn)
 
     def _own(self, rows: np.ndarray, side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         kk = min(self.k + 1, len(side))
