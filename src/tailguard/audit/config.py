@@ -65,6 +65,9 @@ class AuditConfig(Configurable):
     - ``domain_check``: text audits check that the reference represents the candidate's
       domain (:mod:`tailguard.audit.domain`); a mismatch is warned about and diagnosed as
       ``domain_mismatch`` instead of collapse.
+    - ``skip_bad``: leave out table rows with an empty or non-numeric cell (a CSV or Parquet path,
+      a tabular version, a DataFrame) instead of refusing them; the report lists every row left
+      out (``report.config["skipped"]``). Off by default: a bad row is an error naming it.
     """
 
     params = {
@@ -82,6 +85,7 @@ class AuditConfig(Configurable):
         "standardize": OneOf(("auto", "always", "never")),
         "ci_level": Float(min=0.5, max=1.0, max_open=True),
         "domain_check": Bool(),
+        "skip_bad": Bool(),
     }
     defaults = {
         "metrics": None,
@@ -98,6 +102,7 @@ class AuditConfig(Configurable):
         "standardize": "auto",
         "ci_level": 0.99,
         "domain_check": True,
+        "skip_bad": False,
     }
 
     def __init__(self, **params: Any):

@@ -239,16 +239,19 @@ def audit(
                                   progress=progress, train_metrics=train_metrics, old_task_metrics=old_task_metrics)
         return _recorded(streamed, ledger)
     ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder,
-                   labels=reference_labels, seed=seed, text_column=text_column)
+                   labels=reference_labels, seed=seed, text_column=text_column, skip_bad=config.skip_bad)
     cand = as_input(candidate, modality=modality, name="candidate", embedder=config.embedder,
-                    labels=candidate_labels, seed=seed, text_column=text_column)
+                    labels=candidate_labels, seed=seed, text_column=text_column, skip_bad=config.skip_bad)
     modality = modality or ref.modality
+    skipped_rows = {side: list(inp.skipped) for side, inp in (("candidate", cand), ("reference", ref)) if inp.skipped}
     _check_alike(cand, ref)
     cand, ref = align_classes(cand, ref)  # class ids compared by their names
     base = None
     if baseline is not None:
         base = as_input(baseline, modality=modality, name="baseline", embedder=config.embedder,
-                        labels=baseline_labels, seed=seed, text_column=text_column)
+                        labels=baseline_labels, seed=seed, text_column=text_column, skip_bad=config.skip_bad)
+        if base.skipped:
+            skipped_rows["baseline"] = list(base.skipped)
         _check_alike(base, ref)
         base, ref = align_classes(base, ref)
         cand, ref = align_classes(cand, ref)
@@ -282,6 +285,8 @@ def audit(
         baseline=(getattr(baseline, "label", base.name) if base is not None else None),
         figures=_figures(cand, ref, runs, seed) if config.figures else {},
     )
+    if skipped_rows:  # --skip-bad: every row left out, by side
+        report.config["skipped_rows"] = skipped_rows
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if modality == "text" and config.domain_check and cand.texts is not None and ref.texts is not None:
         report.domain = check_text_domain(cand.texts, ref.texts, seed=seed)

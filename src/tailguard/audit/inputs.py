@@ -54,6 +54,8 @@ class AuditInput:
     class_names: tuple[str, ...] | None = None  # names of the integer class ids (a YOLO data.yaml's)
     #: a task's label shapes (features.shapes: MaskArrays, KeypointArrays, AngleArrays), viewed as their ``kind``
     shapes: Any = None
+    #: rows left out under ``skip_bad``, each as "line N: why" (a file), "sample ID: why" (a version) or "row N: why"
+    skipped: tuple[str, ...] = ()
 
     def views(self) -> tuple[str, ...]:
         """The input kinds this side can feed (``vectors``, ``text``, ``categories``, ``boxes``)."""
@@ -132,6 +134,8 @@ def table_view(
     text_column: str | None = None,
     line_offset: int = 2,
     row_ids: Sequence[str] | None = None,
+    skipped: list[str] | None = None,
+    file_lines: bool = False,
 ) -> Any:
     """What an audit reads from a pandas DataFrame: a list of documents or the numeric columns.
 
@@ -139,7 +143,9 @@ def table_view(
     same audit: ``text_column`` (or a string column called ``text``) makes the rows
     documents; otherwise the numeric columns, in name order, without the provenance columns
     the ledger keeps apart from the row. ``line_offset`` turns a row index into a file line;
-    ``row_ids`` (a ledger version's sample ids) name a bad row instead.
+    ``row_ids`` (a ledger version's sample ids) name a bad row instead. A row with an empty or
+    non-numeric cell is refused, naming it; given a ``skipped`` list (``skip_bad``), such rows are
+    left out instead and each is described in the list (by its file line with ``file_lines``).
 
     >>> import pandas as pd
     >>> table_view(pd.DataFrame({"text": ["a b", "c"], "score": [1, 2]}), name="df")
@@ -164,13 +170,29 @@ def table_view(
         raise BadInputError(f"table has no numeric columns{hint}", path=name)
     numeric = numeric[sorted(numeric.columns, key=str)]
     missing = numeric.isna().to_numpy()
-    if missing.any():
-        row, col = (int(i) for i in np.argwhere(missing)[0])
-        what = f"an empty or non-numeric value in column {str(numeric.columns[col])!r}"
-        if row_ids is not None:
-            raise BadInputError(f"sample {row_ids[row]} has {what}", path=name)
-        raise BadInputError(f"row {row + 1} has {what}", path=name, line=row + line_offset)
-    return numeric
+    if not missing.any():
+        return numeric
+
+    def where(row: int) -> str:
+        return f"sample {row_ids[row]}" if row_ids is not None else f"row {row + 1}"
+
+    def what(row: int) -> str:
+        col = int(np.flatnonzero(missing[row])[0])
+        return f"an empty or non-numeric value in column {str(numeric.columns[col])!r}"
+
+    bad = np.flatnonzero(missing.any(axis=1))
+    if skipped is None:
+        row = int(bad[0])
+        raise BadInputError(f"{where(row)} has {what(row)}", path=name,
+                            line=None if row_ids is not None else row + line_offset)
+    for row in bad.tolist():
+        at = (f"sample {row_ids[row]}" if row_ids is not None
+              else f"line {row + line_offset}" if file_lines else f"row {row + 1}")
+        skipped.append(f"{at}: {what(row)}")
+    if len(bad) == len(numeric):
+        raise EmptyDatasetError(f"every row has an empty or non-numeric value ({len(bad)} skipped); nothing is left "
+                                "to audit", path=name)
+    return numeric[~missing.any(axis=1)]
 
 
 def _series_view(series: Any, name: str) -> tuple[str, Any]:
@@ -222,8 +244,13 @@ def as_input(
     labels: Any = None,
     seed: int = 0,
     text_column: str | None = None,
+    skip_bad: bool = False,
 ) -> AuditInput:
     """Turn ``obj`` into an :class:`AuditInput` with every view its modality supports.
+
+    ``skip_bad`` leaves out the table rows with an empty or non-numeric cell (a DataFrame, a
+    CSV or Parquet path, a tabular version) and lists them in the result's ``skipped``; without
+    it such a row is an error that names it.
 
     ``labels`` (optional) are per-sample class labels for per-class metrics. A pandas
     Series of strings is text; a DataFrame is its numeric columns, or documents with
@@ -240,7 +267,7 @@ def as_input(
     if isinstance(obj, AuditInput):
         return obj
     if isinstance(obj, Source):
-        return obj.load(modality=modality, embedder=embedder, seed=seed)
+        return obj.load(modality=modality, embedder=embedder, seed=seed, skip_bad=skip_bad)
     if isinstance(obj, str):
         raise BadInputError(
             "a single string is ambiguous: pass a list of documents, or Source(...) for a path or version",
@@ -252,8 +279,12 @@ def as_input(
         kind, obj = _series_view(obj, name)
         modality = modality or kind
     elif _is_pandas(obj, "DataFrame"):
-        obj = table_view(obj, name=name, text_column=text_column)
+        skipped: list[str] | None = [] if skip_bad else None
+        obj = table_view(obj, name=name, text_column=text_column, skipped=skipped)
         modality = modality or ("text" if isinstance(obj, list) else "vectors")
+        if skipped:
+            return replace(as_input(obj, modality=modality, name=name, embedder=embedder, labels=labels, seed=seed),
+                           skipped=tuple(skipped))
     modality = modality or infer_modality(obj)
     if modality not in MODALITIES:
         raise UnknownChoiceError("modality", modality, MODALITIES)

@@ -92,14 +92,17 @@ class Source:
             return self.spec
         return f"{self.spec} ({'+'.join(self.origins)} boxes)"
 
-    def load(self, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0) -> AuditInput:
+    def load(self, *, modality: str | None = None, embedder: str = "hashed", seed: int = 0,
+             skip_bad: bool = False) -> AuditInput:
+        """The side this names; ``skip_bad`` leaves out bad table rows (see :func:`~tailguard.audit.inputs.as_input`)."""
         path = Path(self.spec)
         if path.exists():
-            return load_path(path, modality=modality, embedder=embedder, seed=seed, origins=self.origins)
+            return load_path(path, modality=modality, embedder=embedder, seed=seed, origins=self.origins,
+                             skip_bad=skip_bad)
         if any(sep in self.spec for sep in ("/", "\\")) or Path(self.spec).suffix:
             raise MissingInputError("no such file or folder (and not a version name)", path=self.spec)
         return load_version(self.spec, self.ledger_url, modality=modality, embedder=embedder, seed=seed,
-                            origins=self.origins)
+                            origins=self.origins, skip_bad=skip_bad)
 
 
 def _origins_need_detection(origins: Sequence[str] | None, kind: str, name: str) -> None:
@@ -114,8 +117,10 @@ def load_path(
     embedder: str = "hashed",
     seed: int = 0,
     origins: Sequence[str] | None = None,
+    skip_bad: bool = False,
 ) -> AuditInput:
-    """Read a file or folder by its format into an :class:`AuditInput` (``origins``: see :class:`Source`)."""
+    """Read a file or folder by its format into an :class:`AuditInput` (``origins``: see :class:`Source`;
+    ``skip_bad``: leave out table rows with an empty or non-numeric cell, listed in ``skipped``)."""
     name = str(path)
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -154,10 +159,11 @@ def load_path(
             return as_input(arr, modality="categorical", name=name)
         return as_input(check_vectors(arr, name), modality=modality or "vectors", name=name)
     if suffix in (".csv", ".tsv", ".parquet"):
-        table = _read_table(path)
+        skipped: list[str] | None = [] if skip_bad else None
+        table = _read_table(path, skipped)
         if isinstance(table, list):  # a table with a text column is documents, as the ledger reads it
             return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
-        return as_input(table, modality=modality or "vectors", name=name)
+        return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
     if suffix in TEXT_SUFFIXES:
         return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
     raise UnknownChoiceError(
@@ -166,7 +172,7 @@ def load_path(
     )
 
 
-def _read_table(path: Path) -> Any:
+def _read_table(path: Path, skipped: list[str] | None = None) -> Any:
     import pandas as pd
 
     try:
@@ -176,10 +182,11 @@ def _read_table(path: Path) -> Any:
             frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     except Exception as exc:
         raise CorruptFileError(f"cannot read table ({type(exc).__name__}: {exc})", path=path) from None
-    return table_view(frame, name=str(path))
+    return table_view(frame, name=str(path), skipped=skipped, file_lines=True)
 
 
-def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int) -> AuditInput:
+def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int,
+                     skip_bad: bool = False) -> AuditInput:
     """A version of table rows, read by the rule of the file it came from (:func:`table_view`):
     the same columns, order and refusals as auditing the CSV or Parquet by its path."""
     import pandas as pd
@@ -193,10 +200,11 @@ def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int
         if not isinstance(data, dict):
             raise BadInputError("tabular sample is not a JSON object", path=record.id)
         objects.append(data)
-    view = table_view(pd.DataFrame(objects), name=version, row_ids=[r.id for r, _ in pairs])
+    skipped: list[str] | None = [] if skip_bad else None
+    view = table_view(pd.DataFrame(objects), name=version, row_ids=[r.id for r, _ in pairs], skipped=skipped)
     if isinstance(view, list):
         return as_input(view, modality="text", name=version, embedder=embedder, seed=seed)
-    return as_input(view, modality="vectors", name=version)
+    return replace(as_input(view, modality="vectors", name=version), skipped=tuple(skipped or ()))
 
 
 def _read_text_file(path: Path) -> list[str]:
@@ -328,13 +336,15 @@ def load_version(
     embedder: str = "hashed",
     seed: int = 0,
     origins: Sequence[str] | None = None,
+    skip_bad: bool = False,
 ) -> AuditInput:
-    """Read the samples of a ledger version into an :class:`AuditInput` (``origins``: see :class:`Source`)."""
+    """Read the samples of a ledger version into an :class:`AuditInput` (``origins``: see :class:`Source`;
+    ``skip_bad``: see :func:`load_path`)."""
     pairs, class_names = read_version(version, ledger_url)
     if not pairs:
         raise EmptyDatasetError("version holds no samples", path=version)
     return version_input(pairs, version, modality=modality, embedder=embedder, seed=seed, origins=origins,
-                         class_names=class_names)
+                         class_names=class_names, skip_bad=skip_bad)
 
 
 def read_version(version: str, ledger_url: str | None,
@@ -378,6 +388,7 @@ def version_input(
     seed: int = 0,
     origins: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
+    skip_bad: bool = False,
 ) -> AuditInput:
     """The audit side of a version's ``(record, bytes)`` pairs, as :func:`load_version` reads it."""
     records = [r for r, _ in pairs]
@@ -391,7 +402,7 @@ def version_input(
     if kind == "images":
         return as_input(decode_images(pairs), modality="images", name=version)
     if stored == "table":
-        return _tabular_version(pairs, version, embedder=embedder, seed=seed)
+        return _tabular_version(pairs, version, embedder=embedder, seed=seed, skip_bad=skip_bad)
     rows, columns = decode_rows(pairs)
     side = as_input(check_vectors(rows, version), modality="vectors", name=version)
     return replace(side, feature_names=tuple(columns)) if columns and len(columns) == rows.shape[1] else side

@@ -188,6 +188,10 @@ def audit_command(
         bool, typer.Option("--record", help="Store the audit in the ledger (verdict, diagnosis, every row): "
                            "'tailguard audits list|show' read it back.")
     ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave out table rows with an empty or non-numeric cell instead of "
+                           "failing; every row left out is listed (stderr and the report's config).")
+    ] = False,
 ) -> None:
     """Audit CANDIDATE against a human REFERENCE: tails, diversity, drift; verdict and diagnosis."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -207,12 +211,13 @@ def audit_command(
         embedder=embedder.value,
         thresholds=Thresholds.from_file(thresholds) if thresholds is not None else None,
         shard_rows=None if stream else shard_rows,
+        skip_bad=skip_bad,
     )
-    if stream and (weights is not None or origins is not None or duplicates_out is not None):
+    if stream and (weights is not None or origins is not None or duplicates_out is not None or skip_bad):
         from tailguard.errors import ParameterError
 
-        raise ParameterError("--stream reads a file shard by shard; --weights, --origins and --duplicates-out "
-                             "need the whole candidate")
+        raise ParameterError("--stream reads a file shard by shard; --weights, --origins, --duplicates-out and "
+                             "--skip-bad need the whole candidate")
     runner = make_engine(engine, ray_address, workers)  # an unknown name fails here, before any reading
     train = _read_json_file(train_metrics, "train metrics") if train_metrics is not None else None
     old = _read_json_file(old_task_metrics, "old-task metrics") if old_task_metrics is not None else None
@@ -227,7 +232,7 @@ def audit_command(
             ref, cand, *rest = _yolo_inputs(url, [ref_src, cand_src, *([base_src] if base_src else [])], weights)
             base = rest[0] if rest else None
         else:
-            ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed)
+            ref = as_input(ref_src, embedder=embedder.value, name=reference, seed=seed, skip_bad=skip_bad)
             if stream and names_version(candidate):
                 from tailguard.audit.streaming import stream_version
 
@@ -238,9 +243,11 @@ def audit_command(
                 cand = stream_source(candidate, shard_rows=shard_rows,
                                      shard_bytes=shard_mb << 20 if shard_mb else None)
             else:
-                cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed)
+                cand = as_input(cand_src, modality=ref.modality, embedder=embedder.value, name=candidate, seed=seed,
+                                skip_bad=skip_bad)
             if base_src is not None:
-                base = as_input(base_src, modality=ref.modality, embedder=embedder.value, name=baseline, seed=seed)
+                base = as_input(base_src, modality=ref.modality, embedder=embedder.value, name=baseline, seed=seed,
+                                skip_bad=skip_bad)
         n_metrics = len(suite_for(ref.modality, metrics=config.metrics, quick=config.quick))
         progress.update(task, total=n_metrics + 1, completed=0)
 
@@ -256,6 +263,11 @@ def audit_command(
     report.candidate, report.reference = cand_src.label, ref_src.label
     if base_src is not None:
         report.baseline = base_src.label
+    for side, rows in report.config.get("skipped_rows", {}).items():
+        label = {"candidate": cand_src.label, "reference": ref_src.label}.get(side, base_src.label if base_src else side)
+        typer.echo(f"skipped {len(rows)} row(s) of the {side} ({label}):", err=True)
+        for row in rows:
+            typer.echo(f"  {row}", err=True)
     json_path, html_path = report.write(out)
     if record:
         from tailguard.audit.record import record_audit
