@@ -103,3 +103,22 @@ def test_the_cli_lists_every_skipped_row_and_refuses_it_with_stream(tmp_path: Pa
     assert report["config"]["skip_bad"] is True and len(report["config"]["skipped_rows"]["candidate"]) == len(HOLES)
     code, out = run("audit", str(holed), "--reference", str(ref), "--stream", "--skip-bad")
     assert code == 2 and "--skip-bad need the whole candidate" in out
+
+
+def test_a_number_column_with_stray_text_is_not_dropped_silently(sqlite_url: str, tmp_path: Path) -> None:
+    """A column of numbers with a stray 'n/a' was read as text and left out of the features; it is a
+    numeric column with one bad cell (ingest refuses the same file: it mixes numbers and text)."""
+    from tailguard.errors import TailguardError
+
+    _, clean, _ = _tables(tmp_path)
+    lines = clean.read_text().splitlines()
+    stray = tmp_path / "stray.csv"
+    stray.write_text("\n".join([*lines[:4], "2020-03-01,n/a,0.25", *lines[4:]]) + "\n")
+    with pytest.raises(BadInputError, match=r"stray\.csv:5: row 4 has an empty or non-numeric value in column 'b'"):
+        Source(str(stray)).load()
+    side = Source(str(stray)).load(skip_bad=True)
+    assert side.feature_names == ("a", "b")  # 'date' is text: left out as before; 'b' stays in
+    assert side.skipped == ("line 5: an empty or non-numeric value in column 'b'",)
+    assert np.array_equal(side.vectors, Source(str(clean)).load().vectors)
+    with Ledger.open(sqlite_url) as ledger, pytest.raises(TailguardError, match="mixes numbers and text"):
+        ledger.ingest(stray, origin="synthetic", as_version="stray")

@@ -163,6 +163,7 @@ def table_view(
     if "text" in frame.columns and frame["text"].map(lambda v: isinstance(v, str)).all():
         return [str(v) for v in frame["text"]]
     frame = frame.drop(columns=[c for c in PROVENANCE_FIELDS if c in frame.columns])
+    frame = _numbers_with_stray_text(frame)
     numeric = frame.select_dtypes("number")
     if numeric.shape[1] == 0:
         texts = [c for c in frame.columns if str(c) in TEXT_COLUMNS]
@@ -193,6 +194,25 @@ def table_view(
         raise EmptyDatasetError(f"every row has an empty or non-numeric value ({len(bad)} skipped); nothing is left "
                                 "to audit", path=name)
     return numeric[~missing.any(axis=1)]
+
+
+def _numbers_with_stray_text(frame: Any) -> Any:
+    """A text-typed column that holds numbers and some text (``1.5``, ``n/a``, ``2.0``) is a numeric
+    column with bad cells, as ingest reads it (it refuses a column that mixes the two): its text cells
+    become missing values, which :func:`table_view` refuses or, under ``skip_bad``, leaves out. Left
+    text-typed, the whole column would silently drop out of the features."""
+    import pandas as pd
+
+    mixed = {}
+    for col in frame.columns:
+        values = frame[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        as_numbers = pd.to_numeric(values.map(lambda v: v if isinstance(v, str | int | float) else None),
+                                   errors="coerce")
+        if as_numbers.notna().any() and (values.notna() & as_numbers.isna()).any():
+            mixed[col] = as_numbers
+    return frame.assign(**{str(c): v for c, v in mixed.items()}) if mixed else frame
 
 
 def _series_view(series: Any, name: str) -> tuple[str, Any]:
