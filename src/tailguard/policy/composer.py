@@ -91,6 +91,16 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def check_request(n: int, target_size: int | None) -> None:
+    """Refuse an empty pool and a ``target_size`` that is not an int >= 1 (the composer's and the plan's check)."""
+    if n == 0:
+        raise EmptyDatasetError("the pool is empty; a policy needs at least one candidate row")
+    if target_size is not None and (
+        isinstance(target_size, bool) or not isinstance(target_size, int | np.integer) or target_size < 1
+    ):
+        raise ParameterError(f"The 'target_size' parameter of compose must be an int >= 1. Got {target_size!r}.")
+
+
 def compose(
     policy: Policy,
     pool: Pool,
@@ -105,12 +115,7 @@ def compose(
     """Compose one training set; see the module docstring for the order of steps."""
     gen = as_rng(rng)
     n = len(pool)
-    if n == 0:
-        raise EmptyDatasetError("the pool is empty; a policy needs at least one candidate row")
-    if target_size is not None and (
-        isinstance(target_size, bool) or not isinstance(target_size, int | np.integer) or target_size < 1
-    ):
-        raise ParameterError(f"The 'target_size' parameter of compose must be an int >= 1. Got {target_size!r}.")
+    check_request(n, target_size)
     cur = int(pool.round.max()) if current_round is None else int(current_round)
     log = _ExclusionLog(n)
     source = policy.source

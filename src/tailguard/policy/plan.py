@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tailguard.errors import EmptyDatasetError, ParameterError
+from tailguard.policy.composer import check_request
 from tailguard.policy.steps import Step, has_candidates
 
 if TYPE_CHECKING:
@@ -60,13 +61,7 @@ class CompiledPolicy:
         an error then says so), so a caller with positioned streams positions one only when used.
         """
         src = self.source
-        n = rounds.shape[0]
-        if n == 0:
-            raise EmptyDatasetError("the pool is empty; a policy needs at least one candidate row")
-        if target_size is not None and (
-            isinstance(target_size, bool) or not isinstance(target_size, int | np.integer) or target_size < 1
-        ):
-            raise ParameterError(f"The 'target_size' parameter of compose must be an int >= 1. Got {target_size!r}.")
+        check_request(rounds.shape[0], target_size)
         keep = src.candidates(rounds, current_round) & (rounds <= current_round)
         idx = keep.nonzero()[0]
         if idx.shape[0] == 0:

@@ -216,6 +216,9 @@ class _Chain:
         # next time when the pool has grown 4-fold: the cost is amortised over generations and the
         # pool stays within 4x what the policy can select (which rows remain never changes a selection)
         self._prune_at = 4 * self.rows.n
+        self._recount_synthetic()
+
+    def _recount_synthetic(self) -> None:
         synthetic = self.round[self.origin != HUMAN]
         self._min_synthetic_round = int(synthetic.min()) if len(synthetic) else None
 
@@ -315,8 +318,7 @@ class _Chain:
 
     def restore(self, st: checkpoint.ChainState) -> None:
         self.rows.reset(st.data, st.origin, st.depth, st.round)
-        synthetic = st.round[st.origin != HUMAN]
-        self._min_synthetic_round = int(synthetic.min()) if len(synthetic) else None
+        self._recount_synthetic()
         self.fresh_used = st.fresh_used
         self.metric_names = st.metric_names
         self.metrics = st.metrics.tolist()
