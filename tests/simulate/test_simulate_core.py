@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tailguard.errors import CorruptFileError, ParameterError, UnknownChoiceError
+from tailguard.origins import Origin
 from tailguard.simulate import FAMILIES, SimulationResults, get_family, run_chain, simulate, write_report
 
 BUILTIN = ["categorical", "digits", "gaussian", "gmm", "kde", "linreg", "ngram", "pseudolabel", "recsys"]
@@ -122,6 +123,7 @@ def test_growing_pool_and_human_fraction_follow_the_policy() -> None:
     )
     assert res.extra["train_size"]["accumulate"] == [50, 100, 150, 200, 250]
     assert res.extra["human_fraction"]["replace"][1:] == [0.0] * 4
+    assert int(Origin.HUMAN) == 0  # the loop counts a training set's human rows as its origin's zeros
     assert min(res.extra["human_fraction"]["anchor:0.3"]) >= 0.3
 
 

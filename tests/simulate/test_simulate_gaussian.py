@@ -67,10 +67,11 @@ def test_unbiased_variance_keeps_the_mean_but_not_the_median() -> None:
     assert np.median(v) < 0.9
 
 
+@pytest.mark.parametrize("dim", [1, 2])  # one dimension: the loop's metrics in floats
 @pytest.mark.parametrize("policy", ["replace", "accumulate"])
-def test_vectorised_path_draws_the_generic_loops_numbers(policy: str) -> None:
+def test_vectorised_path_draws_the_generic_loops_numbers(policy: str, dim: int) -> None:
     """Not only the same law: the same draws, seed by seed (to floating-point rounding)."""
-    kw = dict(generations=8, seeds=6, sample_size=20, family_params={"dim": 2})
+    kw = dict(generations=8, seeds=6, sample_size=20, family_params={"dim": dim})
     fast = simulate("gaussian", policy, **kw)
     slow = simulate("gaussian", policy, vectorised=False, **kw)
     assert fast.config["vectorised"] == [policy] and slow.config["vectorised"] == []
@@ -78,3 +79,37 @@ def test_vectorised_path_draws_the_generic_loops_numbers(policy: str) -> None:
         np.testing.assert_allclose(fast.per_seed(policy, metric), slow.per_seed(policy, metric), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fast.first_samples(policy), slow.first_samples(policy), rtol=1e-12)
     np.testing.assert_allclose(fast.last_samples(policy), slow.last_samples(policy), rtol=1e-9)
+
+
+def test_one_dimensional_metrics_in_floats_are_the_array_metrics() -> None:
+    """The one-dimensional metrics (Python floats) give the array path's numbers bit for bit, also at
+    the edges: a collapsed variance (0, below the 1e-300 floor), huge values, inf and NaN."""
+    import dataclasses
+    import warnings
+
+    from tailguard.simulate.families.gaussian import GaussianModel, _Model0
+
+    rng = np.random.default_rng(0)
+    edges = [0.0, 1e-320, 1e-300, 3e-301, 1e-150, 1.0, 1e150, 1e308, np.inf, np.nan]
+
+    def pick(signed: bool) -> float:
+        v = float(rng.choice(edges)) if rng.random() < 0.3 else float(np.exp(rng.normal(0, 30)))
+        return -v if signed and rng.random() < 0.5 else v
+
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the arrays' inf/nan
+        for _ in range(3000):
+            m0 = GaussianModel(np.array([pick(True)]), np.array([pick(False)]))
+            const = _Model0.of(m0)
+            if const.floats is None:  # model 0 with a zero variance keeps the arrays
+                continue
+            model = GaussianModel(np.array([pick(True)]), np.array([pick(False)]))
+            fast, arrays = const.metrics(model), dataclasses.replace(const, floats=None).metrics(model)
+            assert fast.keys() == arrays.keys()
+            for name, value in fast.items():
+                assert type(value) is float
+                same_bits = np.float64(value).tobytes() == np.float64(arrays[name]).tobytes()
+                assert same_bits or (np.isnan(value) and np.isnan(arrays[name])), (name, value, arrays[name], m0, model)
+            checked += 1
+    assert checked > 2000

@@ -22,6 +22,24 @@ def test_chain_streams_are_the_streams_and_independent_by_purpose_and_generation
         assert abs(np.corrcoef(a, b)[0, 1]) < 0.15  # 1000 draws: |r| of independent streams < 0.15 w.p. 1 - 1e-6
 
 
+
+def test_repositioned_streams_are_philox_at_the_streams_counter() -> None:
+    """ChainStreams moves one generator per purpose (after any draws, and for keys with a word >= 2**63)
+    to where a fresh Philox started at counter (0, 0, generation, purpose) would be."""
+    from tailguard.simulate.seeding import PURPOSES
+
+    big_words = 0
+    for seed in range(12):
+        st = ChainStreams(1, seed)
+        big_words += int(max(st.key) >= 2**63)
+        for g in (0, 7, 3, 2**40, 7):
+            for purpose, code in PURPOSES.items():
+                st.get(g + 1, purpose).integers(0, 10, size=3)  # leave a half-used buffer behind
+                fresh = np.random.Generator(np.random.Philox(key=st.key, counter=[0, 0, g, code]))
+                np.testing.assert_array_equal(st.get(g, purpose).standard_normal(5), fresh.standard_normal(5))
+    assert big_words  # the keys' high words are exercised
+
+
 def test_mixed_paths_stay_paired_at_generation_1() -> None:
     """replace runs vectorised, accumulate-subsample on the loop: both train model 1 on samples of the same model 0."""
     kw = dict(generations=2, seeds=200, sample_size=100)

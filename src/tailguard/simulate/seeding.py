@@ -14,7 +14,7 @@ a :class:`numpy.random.Philox` counter-based generator whose 128-bit key is deri
   path (the generic loop or a family's vectorised path) ran them.
 
 :func:`stream` builds a new generator; :class:`ChainStreams` moves one cached generator per
-purpose to the asked position instead (about 2 µs rather than 10 µs), for loops that ask for
+purpose to the asked position instead (about 0.3 µs rather than 10 µs), for loops that ask for
 thousands of streams. A generator it hands out is valid until the same purpose is asked for
 again, so pass it on, never keep it.
 
@@ -33,8 +33,6 @@ import numpy as np
 
 PURPOSES = {"setup": 0, "fit": 1, "sample": 2, "compose": 3, "evaluate": 4}
 
-_EMPTY_BUFFER = np.zeros(4, dtype=np.uint64)
-
 
 def stream_key(entropy: int, seed: int) -> np.ndarray:
     """The Philox key (two uint64 words) of one seed of one run."""
@@ -42,10 +40,12 @@ def stream_key(entropy: int, seed: int) -> np.ndarray:
 
 
 def _state(key: np.ndarray, generation: int, purpose: str) -> dict:
+    """Philox's state at the start of one stream, in Python ints and lists rather than numpy arrays:
+    the state setter reads them word by word, and a list's items are read about 3x faster."""
     return {
         "bit_generator": "Philox",
-        "state": {"counter": np.array([0, 0, int(generation), PURPOSES[purpose]], dtype=np.uint64), "key": key},
-        "buffer": _EMPTY_BUFFER,
+        "state": {"counter": [0, 0, int(generation), PURPOSES[purpose]], "key": [int(k) for k in key]},
+        "buffer": [0, 0, 0, 0],
         "buffer_pos": 4,
         "has_uint32": 0,
         "uinteger": 0,
@@ -68,16 +68,18 @@ class ChainStreams:
     def __init__(self, entropy: int, seed: int):
         self.entropy, self.seed = int(entropy), int(seed)
         self.key = stream_key(entropy, seed)
-        self._gens: dict[str, tuple[np.random.Generator, dict]] = {}
+        # purpose -> (generator, its bit generator, the state it is set to, that state's counter)
+        self._gens: dict[str, tuple[np.random.Generator, np.random.Philox, dict, list[int]]] = {}
 
     def get(self, generation: int, purpose: str) -> np.random.Generator:
         """The generator of ``purpose`` at ``generation``, positioned at the stream's start."""
         entry = self._gens.get(purpose)
         if entry is None:
-            entry = self._gens[purpose] = (np.random.Generator(np.random.Philox(key=self.key)),
-                                           _state(self.key, 0, purpose))
-        gen, state = entry
-        state["state"]["counter"][:2] = 0
-        state["state"]["counter"][2] = generation  # the setter copies the values: the dict is ours to reuse
-        gen.bit_generator.state = state
+            bit = np.random.Philox(key=self.key)
+            state = _state(self.key, 0, purpose)
+            entry = self._gens[purpose] = (np.random.Generator(bit), bit, state, state["state"]["counter"])
+        gen, bit, state, counter = entry
+        # the setter copies the values, so the dict is ours to reuse: only the generation word changes
+        counter[2] = generation
+        bit.state = state
         return gen

@@ -28,6 +28,7 @@ each seed's numbers are the loop's (tested).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,59 @@ def _outside(mean: np.ndarray, var: np.ndarray, upper: np.ndarray, lower: np.nda
 def _dim_mean(values: np.ndarray) -> float:
     """The mean over dimensions (np.mean's sum / d); one dimension is its value, which is the same number."""
     return float(values[0]) if values.shape[0] == 1 else float(np.add.reduce(values) / values.shape[0])
+
+
+@dataclass(frozen=True)
+class _Model0:
+    """What the metrics need of model 0, derived once per chain (``EvalContext.cache``).
+
+    ``floats`` holds the same constants as Python floats when there is one dimension and no
+    denominator is 0: the metrics are then a dozen float operations, which give numpy's numbers
+    (IEEE arithmetic, correctly rounded ``sqrt``, the same ``ndtr``) without a dozen ufunc calls on
+    one-element arrays, while a 0 keeps numpy's inf/nan rather than Python's ZeroDivisionError.
+    """
+
+    model: GaussianModel
+    sd0: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    tail0: np.ndarray
+    floats: tuple[float, ...] | None  # (var0, mu0, sd0, upper, lower, tail0)
+
+    @classmethod
+    def of(cls, m0: GaussianModel) -> _Model0:
+        sd0 = np.sqrt(m0.var)
+        upper, lower = m0.mean + 2 * sd0, m0.mean - 2 * sd0
+        tail0 = _outside(m0.mean, m0.var, upper, lower)
+        floats = None
+        if m0.var.shape[0] == 1 and m0.var[0] != 0 and tail0[0] != 0:  # sd0 = sqrt(var0) != 0 too
+            floats = tuple(float(a[0]) for a in (m0.var, m0.mean, sd0, upper, lower, tail0))
+        return cls(m0, sd0, upper, lower, tail0, floats)
+
+    def metrics(self, model: GaussianModel) -> dict[str, float]:
+        if self.floats is not None:
+            return _metrics_one_dim(model, *self.floats)
+        m0 = self.model
+        tail = _outside(model.mean, model.var, self.upper, self.lower)
+        return {
+            "variance_ratio": _dim_mean(model.var / m0.var),
+            "tail_mass_ratio": _dim_mean(tail / self.tail0),
+            "mean_shift": _dim_mean(np.abs(model.mean - m0.mean) / self.sd0),
+        }
+
+
+def _metrics_one_dim(model: GaussianModel, var0: float, mu0: float, sd0: float, upper: float, lower: float,
+                     tail0: float) -> dict[str, float]:
+    """:meth:`_Model0.metrics` of a one-dimensional model, in floats: the same numbers as the arrays
+    give (``_outside``'s arithmetic in its order; ``max`` keeps a NaN first, as ``np.maximum`` does)."""
+    var, mean = float(model.var[0]), float(model.mean[0])
+    sd = math.sqrt(max(var, 1e-300))
+    tail = special.ndtr((mean - upper) / sd) + special.ndtr((lower - mean) / sd)
+    return {
+        "variance_ratio": var / var0,
+        "tail_mass_ratio": float(tail / tail0),
+        "mean_shift": abs(mean - mu0) / sd0,
+    }
 
 
 @register_family
@@ -119,30 +173,23 @@ class GaussianFamily(Family):
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> GaussianModel:
         data = np.asarray(data, dtype=float).reshape(len(data), -1)
         # np.mean's and np.var's arithmetic (sum, then divide), without their Python-level wrappers:
-        # the generation loop calls this thousands of times on small arrays
-        mean = np.add.reduce(data, axis=0) / len(data)
+        # the generation loop calls this thousands of times on small arrays (a float divisor is the
+        # same number as the int, and numpy takes it faster)
+        n = len(data)
+        mean = np.add.reduce(data, axis=0) / float(n)
         dev = data - mean
-        var = np.einsum("ij,ij->j", dev, dev) / (len(data) - self.ddof)
-        return GaussianModel(mean=mean, var=var)
+        var = np.einsum("ij,ij->j", dev, dev) / float(n - self.ddof)
+        return GaussianModel(mean, var)
 
     def sample(self, model: GaussianModel, n: int, rng: np.random.Generator) -> np.ndarray:
         # rng.normal(mean, sd) is mean + sd * z of the same standard normals z: the same numbers, faster
         return rng.standard_normal(size=(n, len(model.mean))) * np.sqrt(model.var) + model.mean
 
     def evaluate(self, model: GaussianModel, samples: np.ndarray, ctx: EvalContext) -> dict[str, float]:
-        m0: GaussianModel = ctx.model0
         const = ctx.cache.get("gaussian")
         if const is None:  # model 0's constants, once per chain
-            sd0 = np.sqrt(m0.var)
-            upper, lower = m0.mean + 2 * sd0, m0.mean - 2 * sd0
-            const = ctx.cache["gaussian"] = (sd0, upper, lower, _outside(m0.mean, m0.var, upper, lower))
-        sd0, upper, lower, tail0 = const
-        tail = _outside(model.mean, model.var, upper, lower)
-        return {
-            "variance_ratio": _dim_mean(model.var / m0.var),
-            "tail_mass_ratio": _dim_mean(tail / tail0),
-            "mean_shift": _dim_mean(np.abs(model.mean - m0.mean) / sd0),
-        }
+            const = ctx.cache["gaussian"] = _Model0.of(ctx.model0)
+        return const.metrics(model)
 
 
 def simulate_vectorised(
