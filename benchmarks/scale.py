@@ -33,11 +33,13 @@ from pathlib import Path
 RUN = r"""
 import json, sys, time
 import numpy as np
-from tailguard.audit import AuditConfig, audit
+from tailguard.audit import AuditConfig, Source, audit
 from tailguard.audit.streaming import stream_source
 args = json.loads(sys.argv[1])
-ref = np.load(args["reference"]) if args["kind"] == "vectors" else [
-    json.loads(line)["text"] for line in open(args["reference"], encoding="utf-8")]
+if args["kind"] != "vectors":
+    ref = [json.loads(line)["text"] for line in open(args["reference"], encoding="utf-8")]
+else:  # a path is read by tailguard, as `tailguard audit --reference human.npy` does; an array stays the caller's
+    ref = Source(args["reference"]) if args["reference_as"] == "path" else np.load(args["reference"])
 config = AuditConfig(quick=True, figures=False)
 start = time.perf_counter()
 report = audit(stream_source(args["candidate"], shard_rows=args.get("shard_rows")), ref, config=config,
@@ -66,12 +68,13 @@ def _tree_memory(proc) -> tuple[int, int]:
     return rss, pss
 
 
-def run_one(kind: str, candidate: Path, reference: Path, engine: str, shard_rows: int | None) -> dict:
+def run_one(kind: str, candidate: Path, reference: Path, engine: str, shard_rows: int | None,
+            reference_as: str = "path") -> dict:
     """One audit in a subprocess: its JSON line plus the peak RSS of its process tree."""
     import psutil
 
     spec = json.dumps({"kind": kind, "candidate": str(candidate), "reference": str(reference), "engine": engine,
-                       "shard_rows": shard_rows})
+                       "shard_rows": shard_rows, "reference_as": reference_as})
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", RUN, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
@@ -169,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="local,process,ray")
     parser.add_argument("--text-engines", default="local", help="engines of the text audit")
     parser.add_argument("--shard-rows", type=int, default=None)
+    parser.add_argument("--reference-as", choices=("path", "array"), default="path",
+                        help="the vector reference as a path tailguard reads (the CLI's way) or as an array the "
+                             "caller loaded and keeps (its 0.5 GB then counts too)")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/tailguard-scale"))
     parser.add_argument("--skip-text", action="store_true")
     parser.add_argument("--state-rows", type=int, default=300_000, help="rows fed before measuring state sizes")
@@ -187,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     state_sizes(args.dim, args.state_rows, min(args.docs, 100_000))
     state_sizes(args.dim, args.state_rows, min(args.docs, 100_000), expected=(args.rows, args.docs))
     print(f"## vectors: {args.rows:,} x {args.dim} float32 candidate ({cand.stat().st_size / 2**30:.2f} GB on disk) "
-          f"vs {args.ref_rows:,} reference rows", flush=True)
+          f"vs {args.ref_rows:,} reference rows (float64, given as {'a path' if args.reference_as == 'path' else 'an array'})",
+          flush=True)
     base = None
     for engine in engines:
-        r = run_one("vectors", cand, ref, engine, args.shard_rows)
+        r = run_one("vectors", cand, ref, engine, args.shard_rows, args.reference_as)
         base = base or r["seconds"]
         print(f"{engine:8s} wall {r['seconds']:8.1f} s  peak RSS {r['peak_rss_gb']:5.2f} GB (PSS {r['peak_pss_gb']:5.2f} GB)  "
               f"{args.rows / r['seconds']:,.0f} rows/s  x{r['seconds'] / base:.2f} of {engines[0]}  "

@@ -269,3 +269,27 @@ def test_a_streamed_audit_prunes_each_shard_to_what_its_sample_can_keep(tmp_path
     src = stream_source(tmp_path / "c.npy", shard_rows=100)
     assert src.n_hint == 900 and stream_params(small, src.n_hint)["prdc"]["expected_rows"] == 900
     _same(audit(src, ref, config=config), audit(cand, ref, config=config))
+
+
+def test_the_driver_lets_go_of_the_reference_rows_before_the_shards_run(tmp_path, digits, monkeypatch):
+    import gc
+
+    import tailguard.audit.runner as runner
+    from tailguard.audit.inputs import AuditInput
+
+    cand, ref = digits
+    np.save(tmp_path / "c.npy", cand)
+    held: list[int] = []
+    feed = runner._feed_shard
+
+    def watched(task):
+        if task.reference is None:  # a candidate shard: the reference was fed before the first one
+            gc.collect()
+            held.append(sum(isinstance(o, AuditInput) and o.name == "reference" for o in gc.get_objects()))
+        return feed(task)
+
+    monkeypatch.setattr(runner, "_feed_shard", watched)
+    report = audit(stream_source(tmp_path / "c.npy", shard_rows=300), ref, config=CONFIG)
+    assert held == [0, 0, 0]  # what the metrics keep of it is their own sample, not the rows
+    monkeypatch.undo()
+    _same(report, audit(cand, ref, config=CONFIG))

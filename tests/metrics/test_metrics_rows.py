@@ -53,3 +53,25 @@ def test_stores_pruned_at_different_limits_do_not_merge(rows):
     with pytest.raises(IncompatibleMergeError, match="hash limits"):
         a.merge(b)
     assert key_limit(None, 10_000) is None and key_limit(100, 10_000) < key_limit(100, 5_000)
+
+
+def test_a_capped_store_keeps_copies_not_views_of_the_callers_array(rows):
+    store = RowStore(cap=500, seed=1)
+    for start in range(0, 2_000, 100):  # slices, as the audit feeds batches
+        store.add(rows[start : start + 100])
+    assert all(chunk.flags.owndata for chunk in store._chunks)  # else each chunk pins the whole 20,000 rows
+    unbounded = RowStore(cap=None, seed=1)
+    unbounded.add(rows[:10])
+    assert not unbounded._chunks[0].flags.owndata  # keeping every row, a view costs nothing
+
+
+def test_a_store_that_has_seen_every_expected_row_holds_just_its_cap(rows):
+    plain = RowStore(cap=500, seed=1)
+    plain.add(rows)
+    told = RowStore(cap=500, seed=1, expected_rows=len(rows))
+    for part in np.array_split(rows, 37):
+        told.add(part)
+        if told.n_seen < len(rows):
+            assert len(told) <= 2 * 500 + len(part)
+    assert len(told) == 500  # not up to twice the cap: the sample is final
+    assert np.array_equal(told.rows(), plain.rows())

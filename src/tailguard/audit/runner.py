@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -119,6 +119,24 @@ def batches(data: Any, batch_size: int) -> Iterator[Any]:
             yield data[start : start + batch_size]
     else:
         yield data
+
+
+class Handover:
+    """A value passed on once: the receiver :meth:`take` s it and the holder lets go of it.
+
+    CPython keeps a call's arguments alive until the call returns, so a function can never free
+    an array it was passed; passed inside a ``Handover`` (and no other name bound to it), it can.
+
+    >>> box = Handover([1, 2]); box.take(), box.take()
+    ([1, 2], None)
+    """
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def take(self) -> Any:
+        value, self._value = self._value, None
+        return value
 
 
 @dataclass(frozen=True)
@@ -228,7 +246,7 @@ def _fold(acc: Metric | _Failed | None, part: Metric | _Failed) -> Metric | _Fai
 
 def run_suite(
     candidate: Any,
-    reference: AuditInput,
+    reference: AuditInput | Handover,
     entries: Sequence[SuiteEntry],
     *,
     batch_size: int = 4096,
@@ -237,7 +255,7 @@ def run_suite(
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
     common: Mapping[str, Any] | None = None,
-    unscaled: tuple[AuditInput, AuditInput] | None = None,
+    unscaled: tuple[AuditInput, AuditInput] | Handover | None = None,
     engine: Engine | None = None,
     shard_rows: int | None = None,
     window: int | None = None,
@@ -256,7 +274,9 @@ def run_suite(
     same numbers.
 
     Entries with ``standardized=False`` get ``unscaled`` (the inputs before
-    standardization) when given. A metric that raises is skipped and reported
+    standardization) when given. With a streamed candidate, ``reference`` and ``unscaled`` may come
+    as :class:`Handover`: then their rows are let go once every metric is fed them, before the
+    first shard, and the driver does not hold them while the shards run. A metric that raises is skipped and reported
     (``strict=True`` re-raises instead)."""
     from tailguard.engines import get_engine
 
@@ -265,6 +285,9 @@ def run_suite(
         check_metric_params(metric_params)
     engine = engine if engine is not None else get_engine("local")
     streamed = not isinstance(candidate, AuditInput)
+    release = isinstance(reference, Handover)
+    if release:
+        reference, unscaled = reference.take(), unscaled.take() if isinstance(unscaled, Handover) else unscaled
     modality = candidate[0].modality if streamed else candidate.modality
     skipped: list[str] = []
     plans: list[_Plan] = []
@@ -297,6 +320,9 @@ def run_suite(
         # pool or Ray a 1M-row reference would otherwise travel, and stay, in one worker's memory).
         fed_reference = _feed_shard(_ShardTask(tuple(specs), None, {j: p.reference for j, p in enumerate(plans)},
                                                batch_size, strict))
+        if release:  # the fed states hold what the metrics keep of it
+            plans = [replace(p, reference=None) for p in plans]
+            reference = unscaled = ref_in = ref_data = None  # type: ignore[assignment]
     else:
         for j, plan in enumerate(plans):
             cand_parts, ref_parts = shards(plan.candidate, shard_rows), shards(plan.reference, shard_rows)

@@ -39,7 +39,7 @@ from tailguard.audit.config import AuditConfig
 from tailguard.audit.core import Measured, build_report, fail_closed
 from tailguard.audit.inputs import align_classes, as_input
 from tailguard.audit.results import AuditReport
-from tailguard.audit.runner import run_suite
+from tailguard.audit.runner import Handover, run_suite
 from tailguard.audit.streaming import LazySide, StreamSource, memory_moments, moments, pooled_scale
 from tailguard.audit.suite import suite_for
 from tailguard.engines import resolve_engine
@@ -56,14 +56,16 @@ NOT_STREAMED = (
 )
 
 
-def stream_params(metric_params: Mapping[str, Mapping[str, Any]],
-                  candidate_rows: int | None = None) -> dict[str, dict[str, Any]]:
+def stream_params(metric_params: Mapping[str, Mapping[str, Any]], candidate_rows: int | None = None,
+                  reference_rows: int | None = None) -> dict[str, dict[str, Any]]:
     """``metric_params`` with :data:`STREAM_MAX_SAMPLES` for every metric that would keep all rows
     (``max_samples`` None by default), unless the user set it: what makes a metric's state bounded.
     With ``candidate_rows`` (the streamed candidate's row count, or a safe lower estimate) each
     vector metric's candidate sample also drops, shard by shard, the rows it can never keep
     (``expected_rows``; see :class:`~tailguard.metrics.rows.RowStore`), so a shard's state is
-    about ``2 x max_samples x shard / N`` rows.
+    about ``2 x max_samples x shard / N`` rows. ``reference_rows`` (the in-memory reference's row
+    count) does the same for the reference's sample, which then holds ``max_samples`` rows, not up to
+    twice that, while the shards run.
 
     >>> stream_params({})["prdc"]["max_samples"]
     50000
@@ -81,6 +83,8 @@ def stream_params(metric_params: Mapping[str, Mapping[str, Any]],
             out.setdefault(cls.name, {}).setdefault("max_samples", STREAM_MAX_SAMPLES)
         if candidate_rows is not None and "expected_rows" in table:
             out.setdefault(cls.name, {}).setdefault("expected_rows", candidate_rows)
+        if reference_rows is not None and "reference_rows" in table:
+            out.setdefault(cls.name, {}).setdefault("reference_rows", reference_rows)
     return out
 
 
@@ -103,6 +107,29 @@ def audit_streamed(
         raise ParameterError("same_size and max_samples subsample whole sides in memory; a streamed audit "
                              "bounds each metric's own sample instead: leave them unset")
     modality = candidate.modality
+    runner, owned = resolve_engine(engine)
+    try:
+        runner.start()  # before the reference is copied and scaled: see Engine.start
+        runs, skipped, base_measured, sizes = _measure(candidate, reference, baseline, modality, config, seed,
+                                                       runner, progress, window)
+    finally:
+        if owned:
+            runner.close()
+    n = candidate.n if candidate.n is not None else max((r.result.n for r in runs), default=0)
+    ref_n, ref_name, base_n, base_name = sizes
+    measured = Measured(runs, [*skipped, *NOT_STREAMED], n, ref_n, base_measured, base_n)
+    report = build_report(measured, modality=modality, config=config, seed=seed, candidate=candidate.label,
+                          reference=getattr(reference, "label", ref_name),
+                          baseline=getattr(baseline, "label", base_name) if base_name is not None else None,
+                          train_metrics=train_metrics, old_task_metrics=old_task_metrics)
+    report.config["streamed"] = {"shards": len(candidate.shards), "source": candidate.path}
+    fail_closed(report, measured)
+    report.elapsed_s = round(time.perf_counter() - start, 4)
+    return report
+
+
+def _measure(candidate: StreamSource, reference: Any, baseline: Any, modality: str, config: AuditConfig, seed: int,
+             runner: Any, progress: Callable[[str], None] | None, window: int | None) -> tuple[Any, ...]:
     ref = as_input(reference, modality=modality, name="reference", embedder=config.embedder, seed=seed)
     if ref.modality != modality:
         raise BadInputError(f"the candidate streams {modality} but the reference is {ref.modality}",
@@ -115,38 +142,35 @@ def audit_streamed(
         base = as_input(baseline, modality=modality, name="baseline", embedder=config.embedder, seed=seed)
         base, ref = align_classes(base, ref)
     lazies = [LazySide(shard, modality, candidate.path, config.embedder, seed) for shard in candidate.shards]
-    runner, owned = resolve_engine(engine)
-    try:
-        sides_mem = [ref] + ([base] if base is not None else [])
-        standardize = ref.vectors is not None and (
-            config.standardize == "always" or (config.standardize == "auto" and modality == "vectors"))
-        scaled_mem = sides_mem
-        if standardize:
-            parts = runner.map(moments, lazies)
-            scale = pooled_scale([*parts, *(memory_moments(s.vectors) for s in sides_mem)])  # type: ignore[arg-type]
-            lazies = [replace(lazy, scale=scale) for lazy in lazies]
-            scaled_mem = [replace(s, vectors=s.vectors / scale) for s in sides_mem]  # type: ignore[operator]
-        entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
-        common = {"batch_size": config.batch_size, "seed": seed, "strict": config.strict,
-                  "common": {"ci_level": config.ci_level}, "engine": runner}
-        runs, skipped = run_suite(lazies, scaled_mem[0], entries, progress=progress, unscaled=(None, ref),
-                                  window=window, metric_params=stream_params(config.metric_params, candidate.n_hint),
-                                  **common)  # type: ignore[arg-type]
-        base_measured = None
-        if base is not None:  # in memory: its samples are not pruned for the candidate's N
-            base_measured = run_suite(scaled_mem[1], scaled_mem[0], entries, unscaled=(base, ref),
-                                      shard_rows=config.shard_rows, metric_params=stream_params(config.metric_params),
-                                      **common)  # type: ignore[arg-type]
-    finally:
-        if owned:
-            runner.close()
-    n = candidate.n if candidate.n is not None else max((r.result.n for r in runs), default=0)
-    measured = Measured(runs, [*skipped, *NOT_STREAMED], n, ref.n, base_measured, base.n if base is not None else 0)
-    report = build_report(measured, modality=modality, config=config, seed=seed, candidate=candidate.label,
-                          reference=getattr(reference, "label", ref.name),
-                          baseline=getattr(baseline, "label", base.name) if base is not None else None,
-                          train_metrics=train_metrics, old_task_metrics=old_task_metrics)
-    report.config["streamed"] = {"shards": len(candidate.shards), "source": candidate.path}
-    fail_closed(report, measured)
-    report.elapsed_s = round(time.perf_counter() - start, 4)
-    return report
+    entries = suite_for(modality, metrics=config.metrics, quick=config.quick)
+    standardize = ref.vectors is not None and (
+        config.standardize == "always" or (config.standardize == "auto" and modality == "vectors"))
+    scaled_ref, scaled_base = ref, base
+    if standardize:
+        parts = runner.map(moments, lazies)
+        scale = pooled_scale([*parts, *(memory_moments(s.vectors) for s in (ref, base) if s is not None)])  # type: ignore[arg-type]
+        lazies = [replace(lazy, scale=scale) for lazy in lazies]
+        scaled_ref = replace(ref, vectors=ref.vectors / scale)  # type: ignore[operator]
+        scaled_base = replace(base, vectors=base.vectors / scale) if base is not None else None  # type: ignore[operator]
+        if all(entry.standardized for entry in entries):  # no metric reads the unscaled rows: not kept
+            ref, base = scaled_ref, scaled_base
+    common = {"batch_size": config.batch_size, "seed": seed, "strict": config.strict,
+              "common": {"ci_level": config.ci_level}, "engine": runner}
+    sizes = (ref.n, ref.name, base.n if base is not None else 0, base.name if base is not None else None)
+    params = stream_params(config.metric_params, candidate.n_hint, ref.n)
+    if base is None:
+        # Handed over, not kept: once run_suite has fed the reference to every metric it lets go of the
+        # rows, and with no name here bound to them they are freed (0.5-1 GB at 1M x 64) before the shards.
+        reference_rows, unscaled_rows = Handover(scaled_ref), Handover((None, ref))
+        del ref, scaled_ref
+        runs, skipped = run_suite(lazies, reference_rows, entries, progress=progress, unscaled=unscaled_rows,
+                                  window=window, metric_params=params, **common)  # type: ignore[arg-type]
+        return runs, skipped, None, sizes
+    runs, skipped = run_suite(lazies, scaled_ref, entries, progress=progress, unscaled=(None, ref),
+                              window=window, metric_params=params, **common)  # type: ignore[arg-type]
+    # in memory: its samples are not pruned for the candidate's N
+    base_measured = run_suite(scaled_base, scaled_ref, entries, unscaled=(base, ref),
+                              shard_rows=config.shard_rows, metric_params=stream_params(config.metric_params),
+                              **common)  # type: ignore[arg-type]
+    return runs, skipped, base_measured, sizes
+

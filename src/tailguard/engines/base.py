@@ -73,6 +73,12 @@ class Engine:
         """How many tasks run at once (a caller splits work into about this many parts)."""
         return 1
 
+    def start(self) -> None:
+        """Start the engine's workers now rather than at the first :meth:`map` (a no-op by default).
+
+        A caller about to allocate large arrays calls it first: workers forked afterwards would
+        keep the driver's freed or rewritten pages alive, copy-on-write."""
+
     def map(self, fn: Callable[[T], Any], tasks: Iterable[T],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(t) for t in tasks]`` in task order; ``on_result(i, result)`` as each finishes.

@@ -42,6 +42,10 @@ class ProcessEngine(Engine):
     def parallelism(self) -> int:
         return self.workers
 
+    def start(self) -> None:
+        # A forking pool starts all its workers at the first submit; a no-op task makes that now.
+        self._executor().submit(int).result()
+
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         from concurrent.futures import as_completed

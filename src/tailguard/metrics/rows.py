@@ -140,11 +140,13 @@ class RowStore:
         self.cap = cap
         self.seed = seed
         self.key_limit = key_limit(cap, expected_rows)
+        self.expected_rows = expected_rows
         self.n_seen = 0
         self.dim: int | None = None
         self._chunks: list[np.ndarray] = []
         self._keys: list[np.ndarray] = []
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._completed = False  # pruned to the cap once every expected row had come
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._chunks)
@@ -160,6 +162,8 @@ class RowStore:
         if self.key_limit is not None:  # rows no final sample can hold: dropped before they are kept
             low = keys < np.uint64(self.key_limit)
             x, keys = x[low], keys[low]
+        if self.cap is not None and not x.flags.owndata:
+            x = x.copy()  # a bounded sample must not keep the caller's whole array alive through a view
         self._chunks.append(x)
         self._keys.append(keys)
         self._sorted = None
@@ -180,9 +184,15 @@ class RowStore:
         self._maybe_prune()
 
     def _maybe_prune(self) -> None:
-        if self.cap is not None and len(self) > 2 * self.cap:
+        if self.cap is None:
+            return
+        # Once every expected row has come the sample is final: cut it to the cap at once rather than
+        # carry up to twice the cap until result() (a streamed reference held in the driver, a merged side).
+        complete = self.expected_rows is not None and self.n_seen >= self.expected_rows
+        if len(self) > 2 * self.cap or (complete and len(self) > self.cap and not self._completed):
             x, k = self._consolidate()
             self._chunks, self._keys = [x], [k]
+            self._completed = self._completed or complete
 
     def _consolidate(self) -> tuple[np.ndarray, np.ndarray]:
         """All kept rows sorted by key (bottom ``cap`` when capped), built chunk by chunk to bound memory."""

@@ -24,10 +24,13 @@ COMMON_PARAMS: dict[str, Constraint] = {
     "max_samples": Int(min=2, optional=True),
     "ci_level": Float(min=0.5, max=1.0, max_open=True),
     "expected_rows": Int(min=1, optional=True),
+    "reference_rows": Int(min=1, optional=True),
 }
 #: ``expected_rows``: the candidate's row count when known in advance (a streamed audit sets it),
-#: which lets each shard keep only the rows its ``max_samples`` sample can end up holding.
-COMMON_DEFAULTS: dict[str, Any] = {"seed": 0, "max_samples": None, "ci_level": 0.95, "expected_rows": None}
+#: which lets each shard keep only the rows its ``max_samples`` sample can end up holding;
+#: ``reference_rows`` the same for the reference.
+COMMON_DEFAULTS: dict[str, Any] = {"seed": 0, "max_samples": None, "ci_level": 0.95, "expected_rows": None,
+                                   "reference_rows": None}
 
 #: The audit modalities whose data are vectors (tabular rows, image features, text embeddings).
 VECTOR_MODALITIES: tuple[str, ...] = ("vectors", "images", "text")
@@ -52,13 +55,13 @@ class VectorMetric(Metric):
     #: The fewest rows per side ``result()`` accepts.
     min_rows: ClassVar[int] = 2
     #: The pruned sample is the same sample (or an error), so results stay comparable.
-    result_neutral: ClassVar[tuple[str, ...]] = ("expected_rows",)
+    result_neutral: ClassVar[tuple[str, ...]] = ("expected_rows", "reference_rows")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         cap = self._params.get("max_samples")
         self._cand = RowStore(cap=cap, seed=self._params["seed"], expected_rows=self._params.get("expected_rows"))
-        self._ref = RowStore(cap=cap, seed=self._params["seed"])
+        self._ref = RowStore(cap=cap, seed=self._params["seed"], expected_rows=self._params.get("reference_rows"))
 
     @property
     def n_candidate(self) -> int:
