@@ -131,7 +131,7 @@ def test_gate_command_passes_and_refuses(url, capsys):
     )
     capsys.readouterr()
     assert run(url, "gate", "t") == 0
-    assert "gate: ok" in capsys.readouterr().out
+    assert "gate: ok (provenance only; the data was not audited: pass --reference" in capsys.readouterr().out
     assert run(url, "version", "create", "all", "--from", "version:h0", "--from", "version:g1") == 0
     capsys.readouterr()
     code = run(url, "gate", "all", "--policy", "anchor:0.5")
@@ -160,7 +160,8 @@ def test_replace_without_human_data_is_refused_and_a_permitted_one_still_fails_t
     )
     assert captured.err.startswith("error: r: gate refused: the mix holds no human data")
     assert run(url, "gate", "r", "--allow-no-human") == 0
-    assert capsys.readouterr().out.endswith("gate: ok\n")
+    assert capsys.readouterr().out.endswith("gate: ok (provenance only; the data was not audited: pass "
+                                           "--reference to refuse on its verdict)\n")
 
 
 # --------------------------------------------------------------------------- the gate's audit
@@ -213,8 +214,10 @@ def test_gate_notes_a_reference_the_mix_holds(text_url, capsys):
     run(text_url, "gate", "with-ref", "--reference", "holdout", "--quick")
     out = capsys.readouterr().out
     assert f"note: {n} of the {n} distinct samples of 'holdout' are in 'with-ref': the audit reads them" in out
-    run(text_url, "gate", "fresh", "--reference", "holdout", "--quick")
-    assert f"note: {shared} of the {n} distinct samples of 'holdout' are in 'fresh'" in capsys.readouterr().out
+    assert run(text_url, "gate", "fresh", "--reference", "holdout", "--quick") == 0
+    out = capsys.readouterr().out
+    assert f"note: {shared} of the {n} distinct samples of 'holdout' are in 'fresh'" in out
+    assert out.endswith("gate: ok (provenance and the audit)\n")  # what passed is named
 
 
 def test_gate_audit_options_need_a_reference(url, capsys):

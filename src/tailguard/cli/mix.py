@@ -200,7 +200,10 @@ def gate(
             typer.echo(f"note: {note}")
     decision.raise_if_refused(version=version)
     if not as_json:
-        typer.echo("gate: ok")
+        # say what passed: without --reference only provenance was checked, never the data itself
+        checked = "provenance and the audit" if decision.audit is not None else (
+            "provenance only; the data was not audited: pass --reference to refuse on its verdict")
+        typer.echo(f"gate: ok ({checked})")
 
 
 def register(app: typer.Typer) -> None:
