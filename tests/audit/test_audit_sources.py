@@ -80,8 +80,8 @@ def test_text_errors_name_file_and_line(tmp_path):
     (tmp_path / "nokey.jsonl").write_text('{"title": "x"}\n')
     with pytest.raises(TextFormatError, match=r"nokey.jsonl:1.*text field"):
         Source(str(tmp_path / "nokey.jsonl")).load()
-    (tmp_path / "latin.txt").write_bytes(b"caf\xe9\n")
-    with pytest.raises(TextFormatError, match="UTF-8"):
+    (tmp_path / "latin.txt").write_bytes(b"fine\nalso fine\ncaf\xe9\n")
+    with pytest.raises(TextFormatError, match=r"latin.txt:3: not valid UTF-8"):  # the line, as --stream names it
         Source(str(tmp_path / "latin.txt")).load()
 
 
@@ -94,6 +94,10 @@ def test_missing_and_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyDatasetError, match="empty"):
         Source(str(tmp_path / "empty")).load()
+    for name in ("blank.csv", "blank.parquet"):  # a 0-byte table is an empty dataset, not a parse error
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(EmptyDatasetError, match=rf"{name}: empty file"):
+            Source(str(tmp_path / name)).load()
 
 
 def test_take_subsamples_every_view():

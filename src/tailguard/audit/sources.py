@@ -175,6 +175,8 @@ def load_path(
 def _read_table(path: Path, skipped: list[str] | None = None) -> Any:
     import pandas as pd
 
+    if path.stat().st_size == 0:  # pandas would call it a parse error ("No columns to parse")
+        raise EmptyDatasetError("empty file: no header and no rows", path=path)
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
@@ -209,10 +211,12 @@ def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int
 
 def _read_text_file(path: Path) -> list[str]:
     docs = []
+    data = path.read_bytes()
     try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TextFormatError(f"not valid UTF-8 at byte {exc.start}", path=path) from None
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # named by line, as a streamed read and ingest name it
+        raise TextFormatError(f"not valid UTF-8 at byte {exc.start}", path=path,
+                              line=data.count(b"\n", 0, exc.start) + 1) from None
     is_jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     for lineno, line in enumerate(raw.splitlines(), start=1):
         doc = parse_document_line(line, path=path, line=lineno, jsonl=is_jsonl)
