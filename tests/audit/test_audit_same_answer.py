@@ -103,6 +103,52 @@ def test_version_and_path_get_the_same_audit(sqlite_url: str, tmp_path: Path, ma
         assert a.status == b.status, a.name
 
 
+@pytest.mark.parametrize("make", [_texts, _csv], ids=["text", "table"])
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_versions_export_gets_the_versions_audit(sqlite_url: str, tmp_path: Path, make, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """``export --format jsonl|parquet`` then ``audit FILE``: a tabular version's rows are JSON objects in
+    the export's ``text`` column, which must be read as the table, never as documents."""
+    from tailguard.ledger.export import export_version
+
+    cand, ref = make(tmp_path)
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(ref, origin="human", as_version="ref")
+        ledger.ingest(cand, origin="synthetic", as_version="cand")
+        exported = export_version(ledger, "cand", fmt, tmp_path / "out")
+    config = AuditConfig(quick=True)
+    by_version = audit(Source("cand", sqlite_url), Source(str(ref)), config=config)
+    by_export = audit(Source(str(exported)), Source(str(ref)), config=config)
+    assert by_export.modality == by_version.modality and by_export.n_candidate == by_version.n_candidate
+    assert by_export.verdict == by_version.verdict
+    assert {m.name: m.value for m in by_export.metrics} == pytest.approx(
+        {m.name: m.value for m in by_version.metrics}, rel=1e-9, abs=1e-12, nan_ok=True)
+
+
+def test_an_image_versions_table_export_is_refused_not_misread(sqlite_url: str, tmp_path: Path) -> None:
+    from tailguard.errors import BadInputError
+    from tailguard.ledger.export import export_version
+
+    cand, _ = _images(tmp_path)
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(cand, origin="synthetic", as_version="cand")
+        exported = export_version(ledger, "cand", "parquet", tmp_path / "out")
+    with pytest.raises(BadInputError, match="a tailguard export of image samples: audit the version itself"):
+        Source(str(exported)).load()
+
+
+def test_a_tabular_jsonl_export_is_not_streamed_as_documents(sqlite_url: str, tmp_path: Path) -> None:
+    from tailguard.audit.streaming import stream_source
+    from tailguard.errors import BadInputError
+    from tailguard.ledger.export import export_version
+
+    cand, _ = _csv(tmp_path)
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(cand, origin="synthetic", as_version="cand")
+        exported = export_version(ledger, "cand", "jsonl", tmp_path / "out")
+    with pytest.raises(BadInputError, match="its rows are tables, not documents"):
+        stream_source(exported)
+
+
 def test_the_order_of_samples_does_not_change_the_audit() -> None:
     from sklearn.datasets import load_digits
 

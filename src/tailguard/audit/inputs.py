@@ -156,6 +156,8 @@ def table_view(
     from tailguard.ledger.ingest.base import PROVENANCE_FIELDS  # columns the ledger keeps apart from the row
 
     columns = [str(c) for c in frame.columns]
+    if text_column is None and set(columns) >= EXPORT_COLUMNS and len(frame):
+        return _export_view(frame, name=name, skipped=skipped)
     if text_column is not None:
         if text_column not in columns:
             raise UnknownChoiceError("text column", text_column, columns, path=name)
@@ -194,6 +196,43 @@ def table_view(
         raise EmptyDatasetError(f"every row has an empty or non-numeric value ({len(bad)} skipped); nothing is left "
                                 "to audit", path=name)
     return numeric[~missing.any(axis=1)]
+
+
+#: The columns of ``tailguard export --format parquet|jsonl`` (one row per occurrence of a sample).
+EXPORT_COLUMNS = frozenset({"id", "modality", "origin", "text", "content"})
+
+
+def _export_view(frame: Any, *, name: str, skipped: list[str] | None) -> Any:
+    """A tailguard export read as the version it came from: a text version's documents, or a tabular
+    version's rows, which the export holds as JSON objects in ``text`` (read as text they would be
+    audited as JSON strings). Other modalities are refused: their bytes are not what an audit reads.
+
+    >>> import pandas as pd
+    >>> export = pd.DataFrame({"id": ["a", "b"], "modality": ["tabular"] * 2, "origin": ["human"] * 2,
+    ...                        "text": ['{"x": 1.0, "y": 2.0}', '{"x": 3.0, "y": 4.0}'], "content": [None, None]})
+    >>> table_view(export, name="samples.parquet").to_numpy().tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    import json
+
+    import pandas as pd
+
+    kinds = sorted({str(m) for m in frame["modality"]})
+    if kinds == ["text"]:
+        return _check_texts(list(frame["text"]), name)
+    if kinds != ["tabular"]:
+        raise BadInputError(f"a tailguard export of {', '.join(kinds)} samples: audit the version itself (or, for "
+                            "images, the folder or data.yaml of its YOLO export)", path=name)
+    rows = []
+    for sample_id, text in zip(frame["id"], frame["text"], strict=True):
+        try:
+            row = json.loads(text)
+        except (TypeError, json.JSONDecodeError):
+            row = None
+        if not isinstance(row, dict):
+            raise BadInputError(f"sample {sample_id}: the exported row is not a JSON object", path=name)
+        rows.append(row)
+    return table_view(pd.DataFrame(rows), name=name, row_ids=[str(i) for i in frame["id"]], skipped=skipped)
 
 
 def _numbers_with_stray_text(frame: Any) -> Any:

@@ -27,6 +27,7 @@ tailguard.errors.UnknownChoiceError: Unknown label origin 'pseudo'. Did you mean
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from tailguard.audit.inputs import LEDGER_MODALITY, AuditInput, as_input, check_vectors, table_view
+from tailguard.audit.inputs import EXPORT_COLUMNS, LEDGER_MODALITY, AuditInput, as_input, check_vectors, table_view
 from tailguard.errors import (
     BadInputError,
     CorruptFileError,
@@ -164,6 +165,16 @@ def load_path(
         if isinstance(table, list):  # a table with a text column is documents, as the ledger reads it
             return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
         return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
+    if suffix in (".jsonl", ".ndjson") and is_export(path):
+        # a tailguard JSONL export: read as the version it came from, as its Parquet twin is
+        import pandas as pd
+
+        skipped = [] if skip_bad else None
+        frame = pd.read_json(io.StringIO(path.read_text(encoding="utf-8")), lines=True, dtype=False)
+        table = table_view(frame, name=name, skipped=skipped)
+        if isinstance(table, list):
+            return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
+        return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
     if suffix in TEXT_SUFFIXES:
         return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
     raise UnknownChoiceError(
@@ -227,6 +238,19 @@ def _read_text_file(path: Path) -> list[str]:
     return docs
 
 
+def is_export(path: Path, *, modality: str | None = None) -> bool:
+    """Whether a JSONL file's first record is a row of ``tailguard export --format jsonl`` (of
+    ``modality``'s samples when given); only the first line is read."""
+    with open(path, "rb") as handle:
+        first = next((line for line in handle if line.strip()), b"")
+    try:
+        record = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False  # the full read names the line
+    return (isinstance(record, dict) and record.keys() >= EXPORT_COLUMNS
+            and (modality is None or record.get("modality") == modality))
+
+
 def parse_document_line(text: str, *, path: Any, line: int, jsonl: bool) -> str | None:
     """The document on one line of a text file (``None`` for a blank line): the line itself, or a JSONL
     record's text field (one of :data:`TEXT_KEYS`). A bad record is a one-line error naming ``path`` and ``line``.
@@ -246,6 +270,9 @@ def parse_document_line(text: str, *, path: Any, line: int, jsonl: bool) -> str 
         raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=line) from None
     if isinstance(record, str):
         return record
+    if isinstance(record, dict) and record.get("modality") == "tabular" and record.keys() >= EXPORT_COLUMNS:
+        raise TextFormatError("a tailguard export of a tabular version: its rows are tables, not documents "
+                              "(audit it without --stream, or its Parquet export)", path=path, line=line)
     key = next((k for k in TEXT_KEYS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
     if key is None:
         raise TextFormatError(f"record has no text field (one of {', '.join(TEXT_KEYS)})", path=path, line=line)
