@@ -228,3 +228,28 @@ def test_a_table_with_empty_cells_is_refused_alike_by_path_and_by_version(sqlite
     for source in (Source(str(holed)), Source("holed", sqlite_url)):
         with pytest.raises(BadInputError, match="empty or non-numeric value in column 'b'"):
             source.load()
+
+
+def test_a_reference_version_that_is_not_all_human_is_said_by_path_and_stream(sqlite_url: str, tmp_path: Path) -> None:
+    from tailguard.audit.inputs import ReferenceOriginWarning
+    from tailguard.audit.streaming import stream_source
+
+    cand, ref = _vectors(tmp_path)
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(ref, origin="human", as_version="human")
+        ledger.ingest(cand, origin="synthetic", as_version="made")
+        ledger.create_version("mixed", ["version:human", "version:made"])
+    config = AuditConfig(quick=True, figures=False)
+    for reference, held in (("made", {"synthetic": 400}), ("mixed", {"human": 600, "synthetic": 400})):
+        with pytest.warns(ReferenceOriginWarning, match=rf"the reference '{reference}' is \d+% human"):
+            report = audit(Source(str(cand)), Source(reference, sqlite_url), config=config)
+        assert report.config["reference_origins"] == held
+        with pytest.warns(ReferenceOriginWarning):
+            streamed = audit(stream_source(cand, shard_rows=200), Source(reference, sqlite_url), config=config)
+        assert streamed.config["reference_origins"] == held
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReferenceOriginWarning)  # all human, or no origins known: nothing said
+        assert "reference_origins" not in audit(Source(str(cand)), Source("human", sqlite_url), config=config).config
+        assert "reference_origins" not in audit(Source(str(cand)), Source(str(ref)), config=config).config

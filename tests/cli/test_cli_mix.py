@@ -223,3 +223,15 @@ def test_gate_notes_a_reference_the_mix_holds(text_url, capsys):
 def test_gate_audit_options_need_a_reference(url, capsys):
     assert run(url, "gate", "h0", "--quick") == 2
     assert "pass --reference too" in capsys.readouterr().err
+
+
+def test_a_machine_made_reference_is_warned_by_audit_and_refused_by_the_gate(text_url, capsys, tmp_path):
+    code = run(text_url, "audit", "fresh", "--reference", "collapsed", "--quick", "--json", "--out", str(tmp_path / "a"))
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["config"]["reference_origins"] == {"synthetic": 400}
+    assert "warning: the reference 'collapsed' is 0% human (synthetic 400)" in captured.err
+    assert "Warning:" not in captured.err  # one line, not Python's file:line form
+    code = run(text_url, "gate", "fresh", "--reference", "collapsed", "--quick")
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "the reference 'collapsed' is not all human (synthetic 400): the gate audits against human data only" in err

@@ -12,7 +12,7 @@ True
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.core import audit
 from tailguard.audit.diagnosis import MODES, diagnose
-from tailguard.audit.inputs import AuditInput, as_input
+from tailguard.audit.inputs import AuditInput, ReferenceOriginWarning, as_input
 from tailguard.audit.results import AuditReport, AveragesTrap, Diagnosis, MetricRow
 from tailguard.audit.sources import Source
 from tailguard.audit.suite import SuiteEntry, suite_for
@@ -27,6 +27,7 @@ __all__ = [
     "AveragesTrap",
     "Diagnosis",
     "MetricRow",
+    "ReferenceOriginWarning",
     "Rule",
     "Source",
     "SuiteEntry",

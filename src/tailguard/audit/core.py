@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,7 +25,7 @@ from tailguard.audit.config import AuditConfig
 from tailguard.audit.diagnosis import diagnose
 from tailguard.audit.domain import check_text_domain, domain_diagnosis
 from tailguard.audit.figure_data import class_shares, coverage_by_decile, per_feature_figures, tail_histograms
-from tailguard.audit.inputs import AuditInput, align_classes, as_input
+from tailguard.audit.inputs import AuditInput, ReferenceOriginWarning, align_classes, as_input, reference_origin_note
 from tailguard.audit.losses import find_losses
 from tailguard.audit.results import AuditReport, Diagnosis
 from tailguard.audit.runner import RunResult, run_suite
@@ -287,6 +288,7 @@ def audit(
     )
     if skipped_rows:  # --skip-bad: every row left out, by side
         report.config["skipped_rows"] = skipped_rows
+    note_reference_origins(report, ref)
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if modality == "text" and config.domain_check and cand.texts is not None and ref.texts is not None:
         report.domain = check_text_domain(cand.texts, ref.texts, seed=seed)
@@ -294,6 +296,16 @@ def audit(
     fail_closed(report, measured)
     report.elapsed_s = round(time.perf_counter() - start, 4)
     return _recorded(report, ledger)
+
+
+def note_reference_origins(report: AuditReport, reference: AuditInput) -> None:
+    """A reference version that is not all human: its counts go into ``report.config["reference_origins"]``
+    and a :class:`~tailguard.audit.inputs.ReferenceOriginWarning` says so. The audit still runs (a
+    pseudo-labelled reference can be a deliberate choice), but it never reads as one against human data."""
+    note = reference_origin_note(reference)
+    if note is not None:
+        report.config["reference_origins"] = dict(reference.origin_counts)
+        warnings.warn(note, ReferenceOriginWarning, stacklevel=3)
 
 
 def _recorded(report: AuditReport, ledger: Any) -> AuditReport:

@@ -56,6 +56,8 @@ class AuditInput:
     shapes: Any = None
     #: rows left out under ``skip_bad``, each as "line N: why" (a file), "sample ID: why" (a version) or "row N: why"
     skipped: tuple[str, ...] = ()
+    #: a ledger version's samples by origin, e.g. ``(("human", 80), ("synthetic", 20))``; empty when unknown
+    origin_counts: tuple[tuple[str, int], ...] = ()
 
     def views(self) -> tuple[str, ...]:
         """The input kinds this side can feed (``vectors``, ``text``, ``categories``, ``boxes``)."""
@@ -233,6 +235,26 @@ def _export_view(frame: Any, *, name: str, skipped: list[str] | None) -> Any:
             raise BadInputError(f"sample {sample_id}: the exported row is not a JSON object", path=name)
         rows.append(row)
     return table_view(pd.DataFrame(rows), name=name, row_ids=[str(i) for i in frame["id"]], skipped=skipped)
+
+
+class ReferenceOriginWarning(UserWarning):
+    """The reference is a ledger version that is not all human: the audit compares against machine-made data."""
+
+
+def reference_origin_note(side: AuditInput) -> str | None:
+    """What a reference version's origins say when they are not all human (``None`` when they are, or are unknown).
+
+    >>> side = AuditInput("vectors", 3, "ref", origin_counts=(("human", 1), ("synthetic", 2)))
+    >>> reference_origin_note(side)
+    "the reference 'ref' is 33% human (human 1, synthetic 2): the audit measures against data that is not all human"
+    """
+    counts = dict(side.origin_counts)
+    total = sum(counts.values())
+    if not total or counts.get("human", 0) == total:
+        return None
+    held = ", ".join(f"{origin} {n}" for origin, n in sorted(counts.items()))
+    return (f"the reference {side.name!r} is {counts.get('human', 0) / total:.0%} human ({held}): the audit "
+            "measures against data that is not all human")
 
 
 def _numbers_with_stray_text(frame: Any) -> Any:

@@ -421,7 +421,20 @@ def version_input(
     class_names: Sequence[str] | None = None,
     skip_bad: bool = False,
 ) -> AuditInput:
-    """The audit side of a version's ``(record, bytes)`` pairs, as :func:`load_version` reads it."""
+    """The audit side of a version's ``(record, bytes)`` pairs, as :func:`load_version` reads it, with
+    its samples counted by origin (``origin_counts``: a reference that is not all human is noted)."""
+    from collections import Counter
+
+    side = _version_side(pairs, version, modality=modality, embedder=embedder, seed=seed, origins=origins,
+                         class_names=class_names, skip_bad=skip_bad)
+    if origins is not None:  # boxes chosen by their own origin: the images' origins do not say what is read
+        return side
+    counts = Counter(str(getattr(r.origin, "value", r.origin)) for r, _ in pairs)
+    return replace(side, origin_counts=tuple(sorted(counts.items())))
+
+
+def _version_side(pairs: list[Any], version: str, *, modality: str | None, embedder: str, seed: int,
+                  origins: Sequence[str] | None, class_names: Sequence[str] | None, skip_bad: bool) -> AuditInput:
     records = [r for r, _ in pairs]
     stored = version_kind(records, version)
     kind = modality or ("vectors" if stored == "table" else stored)

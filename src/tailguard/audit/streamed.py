@@ -36,8 +36,8 @@ from dataclasses import replace
 from typing import Any
 
 from tailguard.audit.config import AuditConfig
-from tailguard.audit.core import Measured, build_report, fail_closed
-from tailguard.audit.inputs import align_classes, as_input
+from tailguard.audit.core import Measured, build_report, fail_closed, note_reference_origins
+from tailguard.audit.inputs import AuditInput, align_classes, as_input
 from tailguard.audit.results import AuditReport
 from tailguard.audit.runner import Handover, run_suite
 from tailguard.audit.streaming import LazySide, StreamSource, memory_moments, moments, pooled_scale
@@ -116,13 +116,14 @@ def audit_streamed(
         if owned:
             runner.close()
     n = candidate.n if candidate.n is not None else max((r.result.n for r in runs), default=0)
-    ref_n, ref_name, base_n, base_name = sizes
+    ref_n, ref_name, base_n, base_name, ref_origins = sizes
     measured = Measured(runs, [*skipped, *NOT_STREAMED], n, ref_n, base_measured, base_n)
     report = build_report(measured, modality=modality, config=config, seed=seed, candidate=candidate.label,
                           reference=getattr(reference, "label", ref_name),
                           baseline=getattr(baseline, "label", base_name) if base_name is not None else None,
                           train_metrics=train_metrics, old_task_metrics=old_task_metrics)
     report.config["streamed"] = {"shards": len(candidate.shards), "source": candidate.path}
+    note_reference_origins(report, AuditInput("vectors", ref_n, ref_name, origin_counts=ref_origins))
     fail_closed(report, measured)
     report.elapsed_s = round(time.perf_counter() - start, 4)
     return report
@@ -156,7 +157,8 @@ def _measure(candidate: StreamSource, reference: Any, baseline: Any, modality: s
             ref, base = scaled_ref, scaled_base
     common = {"batch_size": config.batch_size, "seed": seed, "strict": config.strict,
               "common": {"ci_level": config.ci_level}, "engine": runner}
-    sizes = (ref.n, ref.name, base.n if base is not None else 0, base.name if base is not None else None)
+    sizes = (ref.n, ref.name, base.n if base is not None else 0, base.name if base is not None else None,
+             ref.origin_counts)
     params = stream_params(config.metric_params, candidate.n_hint, ref.n)
     if base is None:
         # Handed over, not kept: once run_suite has fed the reference to every metric it lets go of the

@@ -21,7 +21,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tailguard.errors import UnknownChoiceError
@@ -98,9 +98,20 @@ def audit_check(
     Both are anything :func:`tailguard.audit.audit` reads. ``config`` is an
     :class:`~tailguard.audit.AuditConfig`.
     """
+    import warnings
+
     from tailguard.audit import audit
+    from tailguard.audit.inputs import ReferenceOriginWarning
 
     check_fail_on(fail_on)
-    report = audit(candidate, reference, config=config, seed=seed)
+    with warnings.catch_warnings():  # said below as a refusal, not as a warning as well
+        warnings.simplefilter("ignore", ReferenceOriginWarning)
+        report = audit(candidate, reference, config=config, seed=seed)
     name = reference_name or getattr(reference, "label", None) or "reference"
-    return judge_report(report, fail_on=fail_on, reference_name=str(name))
+    check = judge_report(report, fail_on=fail_on, reference_name=str(name))
+    origins = report.config.get("reference_origins")
+    if origins:  # the gate promises an audit against human data: one against anything else is not that check
+        held = ", ".join(f"{origin} {n}" for origin, n in sorted(origins.items()))
+        why = (f"the reference {name!r} is not all human ({held}): the gate audits against human data only")
+        check = replace(check, refused=True, reasons=(*check.reasons, why))
+    return check
