@@ -94,6 +94,9 @@ def test_missing_and_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyDatasetError, match="empty"):
         Source(str(tmp_path / "empty")).load()
+    (tmp_path / "header.csv").write_text("a,b\n")
+    with pytest.raises(EmptyDatasetError, match=r"header.csv: table has no rows \(columns: a, b\)"):
+        Source(str(tmp_path / "header.csv")).load()
     for name in ("blank.csv", "blank.parquet"):  # a 0-byte table is an empty dataset, not a parse error
         (tmp_path / name).write_bytes(b"")
         with pytest.raises(EmptyDatasetError, match=rf"{name}: empty file"):

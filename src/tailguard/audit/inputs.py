@@ -158,7 +158,9 @@ def table_view(
     from tailguard.ledger.ingest.base import PROVENANCE_FIELDS  # columns the ledger keeps apart from the row
 
     columns = [str(c) for c in frame.columns]
-    if text_column is None and set(columns) >= EXPORT_COLUMNS and len(frame):
+    if not len(frame):  # a header alone: an empty dataset, not a table without numbers
+        raise EmptyDatasetError(f"table has no rows (columns: {', '.join(columns) or 'none'})", path=name)
+    if text_column is None and set(columns) >= EXPORT_COLUMNS:
         return _export_view(frame, name=name, skipped=skipped)
     if text_column is not None:
         if text_column not in columns:
