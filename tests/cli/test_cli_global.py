@@ -132,3 +132,23 @@ def test_no_subcommand_defines_a_global_option_name():
 
     walk(root, [])
     assert {"runs", "lineage", "version", "export"} <= set(root.commands)
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["ingest", "x.csv", "--name", "y"], "error: No such option: --name (see 'tailguard ingest --help')"),
+    (["audit"], "error: Missing argument 'candidate'. (see 'tailguard audit --help')"),
+    (["audt"], "error: No such command 'audt'. Did you mean 'audit', 'audits'? (see 'tailguard --help')"),
+    (["audit", "a.npy", "--reference", "b.npy", "--fail-on", "bogus"],
+     "error: Invalid value for '--fail-on': Value error, 'bogus' is not one of 'warn', 'collapse'."),
+])
+def test_a_usage_error_is_one_line_naming_the_help_to_read(argv, said, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(said) and captured.err.count("\n") == 1 and captured.out == ""
+
+
+def test_help_and_a_bare_group_still_show_their_help(capsys):
+    assert main(["audit", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("Usage: tailguard audit [OPTIONS]")
+    assert main(["version"]) == 2  # as typer's standalone mode: help on stdout, the usage exit code
+    assert capsys.readouterr().out.startswith("Usage: tailguard version [OPTIONS] COMMAND")

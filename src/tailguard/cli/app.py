@@ -148,15 +148,32 @@ def main(argv: list[str] | None = None) -> int:
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     state.ledger_url, state.debug = None, False  # the callback sets both; nothing stays from an earlier call
     try:
-        app(args=args, prog_name="tailguard")  # standalone: usage errors exit 2 by themselves
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # not standalone: a usage error comes back here, to be said in one line like every other bad input
+        result = app(args=args, prog_name="tailguard", standalone_mode=False)
+        code = result if isinstance(result, int) and not isinstance(result, bool) else 0  # typer.Exit's code
     except TailguardError as exc:
         if state.debug:
             raise
         typer.echo(f"error: {exc}", err=True)
         code = 4 if isinstance(exc, GateRefusedError) else 2
+    except Exception as exc:
+        # typer's parser errors (UsageError and its kin) are not public names: known by their class names
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if state.debug or not kinds & {"UsageError", "ClickException", "Abort"}:
+            raise
+        if "Abort" in kinds:
+            typer.echo("aborted", err=True)
+            code = 1
+        elif "NoArgsIsHelpError" in kinds:  # a bare command: its help, as standalone typer shows it
+            typer.echo(exc.format_message())  # type: ignore[attr-defined]
+            code = int(getattr(exc, "exit_code", 2))
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if "UsageError" in kinds and ctx is not None else ""
+            typer.echo(f"error: {exc.format_message()}{where}", err=True)  # type: ignore[attr-defined]
+            code = int(getattr(exc, "exit_code", 2))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if argv is None:
         sys.exit(code)
     return code
