@@ -103,18 +103,24 @@ def test_version_and_path_get_the_same_audit(sqlite_url: str, tmp_path: Path, ma
         assert a.status == b.status, a.name
 
 
-@pytest.mark.parametrize("make", [_texts, _csv], ids=["text", "table"])
-@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
-def test_a_versions_export_gets_the_versions_audit(sqlite_url: str, tmp_path: Path, make, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    """``export --format jsonl|parquet`` then ``audit FILE``: a tabular version's rows are JSON objects in
-    the export's ``text`` column, which must be read as the table, never as documents."""
+def _exported(sqlite_url: str, tmp_path: Path, make, fmt: str) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """``make``'s candidate ingested as version 'cand' (its reference as 'ref') and exported as ``fmt``:
+    the exported file and the reference's path."""
     from tailguard.ledger.export import export_version
 
     cand, ref = make(tmp_path)
     with Ledger.open(sqlite_url) as ledger:
         ledger.ingest(ref, origin="human", as_version="ref")
         ledger.ingest(cand, origin="synthetic", as_version="cand")
-        exported = export_version(ledger, "cand", fmt, tmp_path / "out")
+        return export_version(ledger, "cand", fmt, tmp_path / "out"), ref
+
+
+@pytest.mark.parametrize("make", [_texts, _csv], ids=["text", "table"])
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_versions_export_gets_the_versions_audit(sqlite_url: str, tmp_path: Path, make, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """``export --format jsonl|parquet`` then ``audit FILE``: a tabular version's rows are JSON objects in
+    the export's ``text`` column, which must be read as the table, never as documents."""
+    exported, ref = _exported(sqlite_url, tmp_path, make, fmt)
     config = AuditConfig(quick=True)
     by_version = audit(Source("cand", sqlite_url), Source(str(ref)), config=config)
     by_export = audit(Source(str(exported)), Source(str(ref)), config=config)
@@ -126,12 +132,8 @@ def test_a_versions_export_gets_the_versions_audit(sqlite_url: str, tmp_path: Pa
 
 def test_an_image_versions_table_export_is_refused_not_misread(sqlite_url: str, tmp_path: Path) -> None:
     from tailguard.errors import BadInputError
-    from tailguard.ledger.export import export_version
 
-    cand, _ = _images(tmp_path)
-    with Ledger.open(sqlite_url) as ledger:
-        ledger.ingest(cand, origin="synthetic", as_version="cand")
-        exported = export_version(ledger, "cand", "parquet", tmp_path / "out")
+    exported, _ = _exported(sqlite_url, tmp_path, _images, "parquet")
     with pytest.raises(BadInputError, match="a tailguard export of image samples: audit the version itself"):
         Source(str(exported)).load()
 
@@ -139,12 +141,8 @@ def test_an_image_versions_table_export_is_refused_not_misread(sqlite_url: str, 
 def test_a_tabular_jsonl_export_is_not_streamed_as_documents(sqlite_url: str, tmp_path: Path) -> None:
     from tailguard.audit.streaming import stream_source
     from tailguard.errors import BadInputError
-    from tailguard.ledger.export import export_version
 
-    cand, _ = _csv(tmp_path)
-    with Ledger.open(sqlite_url) as ledger:
-        ledger.ingest(cand, origin="synthetic", as_version="cand")
-        exported = export_version(ledger, "cand", "jsonl", tmp_path / "out")
+    exported, _ = _exported(sqlite_url, tmp_path, _csv, "jsonl")
     with pytest.raises(BadInputError, match="its rows are tables, not documents"):
         stream_source(exported)
 

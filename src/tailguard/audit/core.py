@@ -288,7 +288,7 @@ def audit(
     )
     if skipped_rows:  # --skip-bad: every row left out, by side
         report.config["skipped_rows"] = skipped_rows
-    note_reference_origins(report, ref)
+    note_reference_origins(report, ref.name, ref.origin_counts)
     report.losses = find_losses(cand, ref, seed=seed) if config.figures else None
     if modality == "text" and config.domain_check and cand.texts is not None and ref.texts is not None:
         report.domain = check_text_domain(cand.texts, ref.texts, seed=seed)
@@ -298,13 +298,13 @@ def audit(
     return _recorded(report, ledger)
 
 
-def note_reference_origins(report: AuditReport, reference: AuditInput) -> None:
+def note_reference_origins(report: AuditReport, name: str, origin_counts: tuple[tuple[str, int], ...]) -> None:
     """A reference version that is not all human: its counts go into ``report.config["reference_origins"]``
     and a :class:`~tailguard.audit.inputs.ReferenceOriginWarning` says so. The audit still runs (a
     pseudo-labelled reference can be a deliberate choice), but it never reads as one against human data."""
-    note = reference_origin_note(reference)
+    note = reference_origin_note(name, origin_counts)
     if note is not None:
-        report.config["reference_origins"] = dict(reference.origin_counts)
+        report.config["reference_origins"] = dict(origin_counts)
         warnings.warn(note, ReferenceOriginWarning, stacklevel=3)
 
 

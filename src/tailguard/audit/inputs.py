@@ -23,7 +23,7 @@ An :class:`AuditInput` carries the samples of one side as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any
@@ -243,20 +243,27 @@ class ReferenceOriginWarning(UserWarning):
     """The reference is a ledger version that is not all human: the audit compares against machine-made data."""
 
 
-def reference_origin_note(side: AuditInput) -> str | None:
+def origin_summary(counts: Mapping[str, int]) -> str:
+    """Origin counts as a report line says them, in name order.
+
+    >>> origin_summary({"synthetic": 2, "human": 1})
+    'human 1, synthetic 2'
+    """
+    return ", ".join(f"{origin} {n}" for origin, n in sorted(counts.items()))
+
+
+def reference_origin_note(name: str, origin_counts: Sequence[tuple[str, int]]) -> str | None:
     """What a reference version's origins say when they are not all human (``None`` when they are, or are unknown).
 
-    >>> side = AuditInput("vectors", 3, "ref", origin_counts=(("human", 1), ("synthetic", 2)))
-    >>> reference_origin_note(side)
+    >>> reference_origin_note("ref", (("human", 1), ("synthetic", 2)))
     "the reference 'ref' is 33% human (human 1, synthetic 2): the audit measures against data that is not all human"
     """
-    counts = dict(side.origin_counts)
+    counts = dict(origin_counts)
     total = sum(counts.values())
     if not total or counts.get("human", 0) == total:
         return None
-    held = ", ".join(f"{origin} {n}" for origin, n in sorted(counts.items()))
-    return (f"the reference {side.name!r} is {counts.get('human', 0) / total:.0%} human ({held}): the audit "
-            "measures against data that is not all human")
+    return (f"the reference {name!r} is {counts.get('human', 0) / total:.0%} human ({origin_summary(counts)}): "
+            "the audit measures against data that is not all human")
 
 
 def _numbers_with_stray_text(frame: Any) -> Any:

@@ -161,26 +161,28 @@ def load_path(
         return as_input(check_vectors(arr, name), modality=modality or "vectors", name=name)
     if suffix in (".csv", ".tsv", ".parquet"):
         skipped: list[str] | None = [] if skip_bad else None
-        table = _read_table(path, skipped)
-        if isinstance(table, list):  # a table with a text column is documents, as the ledger reads it
-            return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
-        return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
+        return _table_side(_read_table(path, skipped), name, modality, embedder, seed, skipped)
     if suffix in (".jsonl", ".ndjson") and is_export(path):
         # a tailguard JSONL export: read as the version it came from, as its Parquet twin is
         import pandas as pd
 
         skipped = [] if skip_bad else None
         frame = pd.read_json(io.StringIO(path.read_text(encoding="utf-8")), lines=True, dtype=False)
-        table = table_view(frame, name=name, skipped=skipped)
-        if isinstance(table, list):
-            return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
-        return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
+        return _table_side(table_view(frame, name=name, skipped=skipped), name, modality, embedder, seed, skipped)
     if suffix in TEXT_SUFFIXES:
         return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
     raise UnknownChoiceError(
         "input format", suffix or "(no suffix)",
         [".npy", ".csv", ".tsv", ".parquet", *TEXT_SUFFIXES, ".yaml (YOLO)", "image folder"], path=name,
     )
+
+
+def _table_side(table: Any, name: str, modality: str | None, embedder: str, seed: int,
+                skipped: list[str] | None) -> AuditInput:
+    """The audit side of what :func:`table_view` read: documents, or rows with the ones ``skip_bad`` left out."""
+    if isinstance(table, list):  # a table with a text column is documents, as the ledger reads it
+        return as_input(table, modality="text", name=name, embedder=embedder, seed=seed)
+    return replace(as_input(table, modality=modality or "vectors", name=name), skipped=tuple(skipped or ()))
 
 
 def _read_table(path: Path, skipped: list[str] | None = None) -> Any:
@@ -238,17 +240,26 @@ def _read_text_file(path: Path) -> list[str]:
     return docs
 
 
+#: Why a tabular version's JSONL export is not read as documents (a streamed read, a folder of text files).
+TABULAR_EXPORT_LINES = ("a tailguard export of a tabular version: its rows are tables, not documents "
+                        "(audit it without --stream, or stream its Parquet export)")
+
+
+def _is_export_record(record: Any, modality: str | None = None) -> bool:
+    """Whether a parsed JSON record is a row of ``tailguard export`` (of ``modality``'s samples when given)."""
+    return (isinstance(record, dict) and record.keys() >= EXPORT_COLUMNS
+            and (modality is None or record.get("modality") == modality))
+
+
 def is_export(path: Path, *, modality: str | None = None) -> bool:
     """Whether a JSONL file's first record is a row of ``tailguard export --format jsonl`` (of
     ``modality``'s samples when given); only the first line is read."""
     with open(path, "rb") as handle:
         first = next((line for line in handle if line.strip()), b"")
     try:
-        record = json.loads(first)
+        return _is_export_record(json.loads(first), modality)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False  # the full read names the line
-    return (isinstance(record, dict) and record.keys() >= EXPORT_COLUMNS
-            and (modality is None or record.get("modality") == modality))
 
 
 def parse_document_line(text: str, *, path: Any, line: int, jsonl: bool) -> str | None:
@@ -270,9 +281,8 @@ def parse_document_line(text: str, *, path: Any, line: int, jsonl: bool) -> str 
         raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=line) from None
     if isinstance(record, str):
         return record
-    if isinstance(record, dict) and record.get("modality") == "tabular" and record.keys() >= EXPORT_COLUMNS:
-        raise TextFormatError("a tailguard export of a tabular version: its rows are tables, not documents "
-                              "(audit it without --stream, or its Parquet export)", path=path, line=line)
+    if _is_export_record(record, "tabular"):
+        raise TextFormatError(TABULAR_EXPORT_LINES, path=path, line=line)
     key = next((k for k in TEXT_KEYS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
     if key is None:
         raise TextFormatError(f"record has no text field (one of {', '.join(TEXT_KEYS)})", path=path, line=line)
@@ -429,7 +439,7 @@ def version_input(
                          class_names=class_names, skip_bad=skip_bad)
     if origins is not None:  # boxes chosen by their own origin: the images' origins do not say what is read
         return side
-    counts = Counter(str(getattr(r.origin, "value", r.origin)) for r, _ in pairs)
+    counts = Counter(r.origin for r, _ in pairs)
     return replace(side, origin_counts=tuple(sorted(counts.items())))
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from tailguard.audit.config import AuditConfig
 from tailguard.audit.core import Measured, build_report, fail_closed, note_reference_origins
-from tailguard.audit.inputs import AuditInput, align_classes, as_input
+from tailguard.audit.inputs import align_classes, as_input
 from tailguard.audit.results import AuditReport
 from tailguard.audit.runner import Handover, run_suite
 from tailguard.audit.streaming import LazySide, StreamSource, memory_moments, moments, pooled_scale
@@ -123,7 +123,7 @@ def audit_streamed(
                           baseline=getattr(baseline, "label", base_name) if base_name is not None else None,
                           train_metrics=train_metrics, old_task_metrics=old_task_metrics)
     report.config["streamed"] = {"shards": len(candidate.shards), "source": candidate.path}
-    note_reference_origins(report, AuditInput("vectors", ref_n, ref_name, origin_counts=ref_origins))
+    note_reference_origins(report, ref_name, ref_origins)
     fail_closed(report, measured)
     report.elapsed_s = round(time.perf_counter() - start, 4)
     return report

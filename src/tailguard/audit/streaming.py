@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tailguard.audit.inputs import AuditInput, as_input, check_vectors, table_view
-from tailguard.audit.sources import IMAGE_SUFFIXES, TEXT_SUFFIXES, is_export, parse_document_line
+from tailguard.audit.sources import IMAGE_SUFFIXES, TABULAR_EXPORT_LINES, TEXT_SUFFIXES, is_export, parse_document_line
 from tailguard.errors import (
     BadInputError,
     CorruptFileError,
@@ -341,8 +341,7 @@ def stream_source(
     if suffix in TEXT_SUFFIXES:
         jsonl = suffix in (".jsonl", ".ndjson")
         if jsonl and is_export(p, modality="tabular"):  # its lines are table rows: not streamed as documents
-            raise BadInputError("a tailguard export of a tabular version: its rows are tables, not documents "
-                                "(audit it without --stream, or stream its Parquet export)", path=name)
+            raise BadInputError(TABULAR_EXPORT_LINES, path=name)
         shards = tuple(LinesShard(name, a, b, jsonl) for a, b in _byte_ranges(p, 0, step))
         return StreamSource(name, "text", shards, low_estimate=_low_row_estimate(p, 0))
     if suffix in (".csv", ".tsv"):

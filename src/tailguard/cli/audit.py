@@ -9,7 +9,6 @@ verdict reaches ``--fail-on``.
 from __future__ import annotations
 
 import json
-import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -224,6 +223,7 @@ def audit_command(
     old = _read_json_file(old_task_metrics, "old-task metrics") if old_task_metrics is not None else None
 
     from tailguard.audit.inputs import ReferenceOriginWarning, as_input
+    from tailguard.cli.output import warnings_as_lines
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), *Progress.get_default_columns()[1:3],
                   TimeElapsedColumn(), transient=True, disable=as_json) as progress:
@@ -256,17 +256,11 @@ def audit_command(
             progress.update(task, advance=1, description=f"metric {label}")
 
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ReferenceOriginWarning)
+            with warnings_as_lines(ReferenceOriginWarning):
                 report = audit(cand, ref, config=config, train_metrics=train, old_task_metrics=old, seed=seed,
                                progress=step, baseline=base, engine=runner)
         finally:
             runner.close()
-        for w in caught:  # one line on stderr, not Python's file:line form
-            if issubclass(w.category, ReferenceOriginWarning):
-                typer.echo(f"warning: {w.message}", err=True)
-            else:
-                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         progress.update(task, advance=1, description="writing the report")
     report.candidate, report.reference = cand_src.label, ref_src.label
     if base_src is not None:

@@ -310,9 +310,9 @@ def export(
     Example: tailguard export coco-v1 --format yolo --out exported/ && yolo train data=exported/data.yaml
     """
     import sys
-    import warnings
     from pathlib import Path
 
+    from tailguard.cli.output import warnings_as_lines
     from tailguard.ledger.export import ExportWarning, export_version
 
     chosen = tuple(o.strip() for o in origins.split(",") if o.strip())
@@ -320,8 +320,7 @@ def export(
                                "val_from": val_from, "seed": seed}
     if label_task is not None:
         options["task"] = label_task
-    with _open(create=False) as ledger, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ExportWarning)
+    with warnings_as_lines(ExportWarning), _open(create=False) as ledger:
         if sys.stderr.isatty():
             from rich.progress import Progress
 
@@ -331,11 +330,6 @@ def export(
                                         progress=lambda n: bar.advance(task, n))
         else:
             target = export_version(ledger, version, format, Path(out), **options)
-    for w in caught:
-        if issubclass(w.category, ExportWarning):
-            typer.echo(f"warning: {w.message}", err=True)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     typer.echo(f"exported {version!r} as {format}: {target}")
 
 

@@ -1,4 +1,5 @@
-"""Terminal output shared by the commands: a console that never cuts lines off, and JSON dumps.
+"""Terminal output shared by the commands: a console that never cuts lines off, JSON dumps, and
+warnings said as one line each.
 
 On a terminal, rich wraps long lines at the terminal's width. When stdout is piped
 (a file, ``less``, CI logs) there is no width to respect, so the console is made wide
@@ -12,9 +13,12 @@ enough that tables and lineage trees keep every id and label whole.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 PIPED_WIDTH = 10_000
@@ -49,3 +53,20 @@ def to_json(value: Any) -> str:
 
 
 __all__ = ["PIPED_WIDTH", "make_console", "plain", "to_json"]
+
+
+@contextlib.contextmanager
+def warnings_as_lines(*categories: type[Warning]) -> Iterator[None]:
+    """Warnings of ``categories`` raised in the block, each said on stderr as ``warning: ...`` when it
+    ends (one line, not Python's ``file:line: Category:`` form); any other warning is shown as usual."""
+    import typer
+
+    with warnings.catch_warnings(record=True) as caught:
+        for category in categories:
+            warnings.simplefilter("always", category)
+        yield
+    for w in caught:
+        if issubclass(w.category, categories):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)

@@ -101,7 +101,7 @@ def audit_check(
     import warnings
 
     from tailguard.audit import audit
-    from tailguard.audit.inputs import ReferenceOriginWarning
+    from tailguard.audit.inputs import ReferenceOriginWarning, origin_summary
 
     check_fail_on(fail_on)
     with warnings.catch_warnings():  # said below as a refusal, not as a warning as well
@@ -111,7 +111,7 @@ def audit_check(
     check = judge_report(report, fail_on=fail_on, reference_name=str(name))
     origins = report.config.get("reference_origins")
     if origins:  # the gate promises an audit against human data: one against anything else is not that check
-        held = ", ".join(f"{origin} {n}" for origin, n in sorted(origins.items()))
-        why = (f"the reference {name!r} is not all human ({held}): the gate audits against human data only")
+        why = (f"the reference {name!r} is not all human ({origin_summary(origins)}): the gate audits against "
+               "human data only")
         check = replace(check, refused=True, reasons=(*check.reasons, why))
     return check
