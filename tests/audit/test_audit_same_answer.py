@@ -138,6 +138,19 @@ def test_an_image_versions_table_export_is_refused_not_misread(sqlite_url: str, 
         Source(str(exported)).load()
 
 
+def test_a_bad_line_in_a_jsonl_export_is_named(sqlite_url: str, tmp_path: Path) -> None:
+    from tailguard.errors import TextFormatError
+
+    exported, _ = _exported(sqlite_url, tmp_path, _csv, "jsonl")
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    exported.write_text("\n".join([*lines[:3], '{"oops', *lines[3:]]) + "\n", encoding="utf-8")
+    with pytest.raises(TextFormatError, match=r"samples.jsonl:4: invalid JSON"):
+        Source(str(exported)).load()
+    exported.write_bytes(b"\n".join([*(line.encode() for line in lines[:5]), b"caf\xe9"]) + b"\n")
+    with pytest.raises(TextFormatError, match=r"samples.jsonl:6: not valid UTF-8"):
+        Source(str(exported)).load()
+
+
 def test_a_tabular_jsonl_export_is_not_streamed_as_documents(sqlite_url: str, tmp_path: Path) -> None:
     from tailguard.audit.streaming import stream_source
     from tailguard.errors import BadInputError

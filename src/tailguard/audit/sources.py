@@ -27,7 +27,6 @@ tailguard.errors.UnknownChoiceError: Unknown label origin 'pseudo'. Did you mean
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -164,11 +163,9 @@ def load_path(
         return _table_side(_read_table(path, skipped), name, modality, embedder, seed, skipped)
     if suffix in (".jsonl", ".ndjson") and is_export(path):
         # a tailguard JSONL export: read as the version it came from, as its Parquet twin is
-        import pandas as pd
-
         skipped = [] if skip_bad else None
-        frame = pd.read_json(io.StringIO(path.read_text(encoding="utf-8")), lines=True, dtype=False)
-        return _table_side(table_view(frame, name=name, skipped=skipped), name, modality, embedder, seed, skipped)
+        return _table_side(table_view(_read_export_lines(path), name=name, skipped=skipped), name, modality,
+                           embedder, seed, skipped)
     if suffix in TEXT_SUFFIXES:
         return as_input(_read_text_file(path), modality="text", name=name, embedder=embedder, seed=seed)
     raise UnknownChoiceError(
@@ -222,14 +219,34 @@ def _tabular_version(pairs: list[Any], version: str, *, embedder: str, seed: int
     return replace(as_input(view, modality="vectors", name=version), skipped=tuple(skipped or ()))
 
 
-def _read_text_file(path: Path) -> list[str]:
-    docs = []
+def _utf8_text(path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 are an error naming the line, as a streamed read and ingest name it."""
     data = path.read_bytes()
     try:
-        raw = data.decode("utf-8")
-    except UnicodeDecodeError as exc:  # named by line, as a streamed read and ingest name it
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise TextFormatError(f"not valid UTF-8 at byte {exc.start}", path=path,
                               line=data.count(b"\n", 0, exc.start) + 1) from None
+
+
+def _read_export_lines(path: Path) -> Any:
+    """A ``tailguard export --format jsonl`` file as a DataFrame of its records; a bad line is an error naming it."""
+    import pandas as pd
+
+    records = []
+    for lineno, line in enumerate(_utf8_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise TextFormatError(f"invalid JSON ({exc.msg})", path=path, line=lineno) from None
+    return pd.DataFrame(records)
+
+
+def _read_text_file(path: Path) -> list[str]:
+    docs = []
+    raw = _utf8_text(path)
     is_jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     for lineno, line in enumerate(raw.splitlines(), start=1):
         doc = parse_document_line(line, path=path, line=lineno, jsonl=is_jsonl)
