@@ -129,8 +129,9 @@ def write_docs(path: Path, n: int, seed: int) -> None:
 
 
 def state_sizes(dim: int, rows: int, docs: int, expected: tuple[int, int] | None = None) -> None:
-    """Each quick-suite metric's accumulator after ``rows`` rows (``docs`` documents), pickled: what
-    travels from a worker to the driver per shard. With ``expected`` (the candidates' N, vectors and
+    """Each quick-suite metric's accumulator after ``rows`` rows (``docs`` documents), pickled alone,
+    and all of them pickled together with equal samples shared, as a shard's states travel from a
+    worker to the driver. With ``expected`` (the candidates' N, vectors and
     documents), the samples are pruned for that N as a streamed audit prunes them."""
     import pickle
 
@@ -147,7 +148,7 @@ def state_sizes(dim: int, rows: int, docs: int, expected: tuple[int, int] | None
              "text": as_input((python_docs_sentences() * (docs // 2000 + 1))[:docs], name="docs")}
     for modality, side in sides.items():
         params = stream_params({}, None if expected is None else expected[modality != "vectors"])
-        cells = []
+        cells, metrics, lenders = [], [], {}
         for entry in suite_for(modality, quick=True):
             cls = resolve(entry)
             if cls is None or side.view(getattr(cls, "input_kind", "vectors")) is None:
@@ -157,9 +158,16 @@ def state_sizes(dim: int, rows: int, docs: int, expected: tuple[int, int] | None
             for i in range(0, len(data), 50_000):
                 metric.update(data[i : i + 50_000])
             cells.append(f"{cls.name} {len(pickle.dumps(metric)) / 2**20:.1f} MB")
+            spec = metric.sample_spec() if hasattr(metric, "sample_spec") else None
+            if spec is not None and spec in lenders:  # as a streamed audit's shard shares them
+                metric.share_samples(lenders[spec].samples)
+            elif spec is not None:
+                lenders[spec] = metric
+            metrics.append(metric)
         n = rows if modality == "vectors" else docs
         pruned = "" if expected is None else f" of {expected[modality != 'vectors']:,} expected (pruned)"
-        print(f"state after {n:,} {modality} rows{pruned}: " + ", ".join(cells), flush=True)
+        print(f"state after {n:,} {modality} rows{pruned}: " + ", ".join(cells)
+              + f"; all together, samples shared: {len(pickle.dumps(metrics)) / 2**20:.1f} MB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -293,3 +293,34 @@ def test_the_driver_lets_go_of_the_reference_rows_before_the_shards_run(tmp_path
     assert held == [0, 0, 0]  # what the metrics keep of it is their own sample, not the rows
     monkeypatch.undo()
     _same(report, audit(cand, ref, config=CONFIG))
+
+
+def test_vector_metrics_of_a_streamed_audit_share_one_row_sample_and_give_the_same_numbers(tmp_path, docs,
+                                                                                            monkeypatch):
+    import tailguard.audit.runner as runner
+    from tailguard.metrics.vectors import VectorMetric
+
+    cand, ref = docs
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in cand), encoding="utf-8")
+    merged: list = []
+    result_of = runner._result_of
+    monkeypatch.setattr(runner, "_result_of", lambda item: (merged.append(item[1]), result_of(item))[1])
+    report = audit(stream_source(tmp_path / "c.jsonl", shard_bytes=20_000), ref, config=CONFIG)
+    vector = [m for m in merged if isinstance(m, VectorMetric)]
+    stores = {id(m.samples[0]) for m in vector}
+    specs = {m.sample_spec() for m in vector}
+    assert len(vector) >= 8 and len(stores) == len(specs) < len(vector)  # one sample per spec, not per metric
+    for m in vector:  # every borrower reads the whole candidate, as its lender does
+        assert m.n_candidate == len(cand) and m.n_reference == len(ref)
+    with pytest.raises(ValueError, match="read-only"):
+        vector[0].samples[0].rows()[0, 0] = 1.0  # no metric can change the rows another reads
+    monkeypatch.undo()
+    _same(report, audit(cand, ref, config=CONFIG))
+
+
+def test_a_borrower_fails_as_its_lender_failed_under_its_own_name():
+    from tailguard.audit.runner import _borrow, _Failed
+    from tailguard.metrics.bulk import BulkMoments
+
+    failed = _borrow(BulkMoments(), "bulk_moments", "prdc", _Failed("prdc: BadInputError: too few rows"))
+    assert failed == _Failed("bulk_moments: BadInputError: too few rows")

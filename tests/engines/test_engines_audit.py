@@ -29,6 +29,26 @@ def _values(report):
     return [(m.name, m.value, m.status) for m in report.metrics]
 
 
+# States that merge exactly and results computed without BLAS: equal to the bit on every engine.
+_EXACT_STATE = ("distinct_", "vocabulary", "hapax", "duplicate", "near_duplicate")
+
+
+def assert_same_audit(got, want):
+    """Equal names and statuses; exact-state values equal to the bit, the rest within 1e-9.
+
+    The states are the same wherever they were fed (shard for shard). Results computed by BLAS
+    (covariance spectra, k-NN distances) may differ in the last bits between a driver with two
+    BLAS threads and a Ray worker pinned to one, because the threads split the sums differently.
+    """
+    got, want = _values(got), _values(want)
+    assert [(n, s) for n, _, s in got] == [(n, s) for n, _, s in want]
+    for (name, a, _), (_, b, _) in zip(got, want, strict=True):
+        if name.startswith(_EXACT_STATE):
+            assert a == b, name
+        else:
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True), name
+
+
 @pytest.fixture(scope="module")
 def ray_engine():
     pytest.importorskip("ray")
@@ -65,7 +85,7 @@ def test_a_text_audit_is_identical_on_every_engine_shard_for_shard(ray_engine):
     config = AuditConfig(quick=True, figures=False, shard_rows=200)
     local = audit(cand, ref, config=config)
     assert local.verdict != "insufficient"
-    assert _values(audit(cand, ref, config=config, engine=ray_engine)) == _values(local)
+    assert_same_audit(audit(cand, ref, config=config, engine=ray_engine), local)
     # vocabulary (HLL), MinHash and distinct-n states merge exactly: sharded equals one stream
     whole = {m.name: m.value for m in audit(cand, ref, config=AuditConfig(quick=True, figures=False)).metrics}
     for name, value, _ in _values(local):
@@ -77,7 +97,7 @@ def test_a_text_audit_is_identical_on_every_engine_shard_for_shard(ray_engine):
 def test_the_same_audit_on_a_real_ray_cluster_is_identical(digits_pair, ray_engine):
     cand, ref = digits_pair
     config = AuditConfig(quick=True, figures=False, shard_rows=300)
-    assert _values(audit(cand, ref, config=config, engine=ray_engine)) == _values(audit(cand, ref, config=config))
+    assert_same_audit(audit(cand, ref, config=config, engine=ray_engine), audit(cand, ref, config=config))
 
 
 @pytest.mark.ray

@@ -163,6 +163,7 @@ class _ShardTask:
     reference: Any  # {plan index: data} or None
     batch_size: int
     strict: bool
+    lenders: Mapping[int, int] | None = None  # plan index -> the plan whose row samples it shares
 
 
 @dataclass(frozen=True)
@@ -176,13 +177,19 @@ def _feed_shard(task: _ShardTask) -> list[tuple[int, Metric | _Failed]]:
     lazy = task.candidate if hasattr(task.candidate, "shard") else None
     loaded: dict[bool, Any] = {}
     out: list[tuple[int, Metric | _Failed]] = []
+    built: dict[int, tuple[str, Metric | _Failed]] = {}
     for j, label, cls, params, kind, standardized in task.plans:
+        lender = (task.lenders or {}).get(j)
+        if lender is not None:  # fed the same rows under the same sample: the lender's samples are its own
+            out.append((j, _borrow(cls(**params), label, *built[lender])))
+            continue
         try:
             metric = cls(**params)
             if lazy is not None:
-                if standardized not in loaded:
-                    loaded[standardized] = lazy.load(scaled=standardized)
-                side = loaded[standardized]
+                scaled = standardized and lazy.scale is not None  # unscaled, both views are the same rows
+                if scaled not in loaded:
+                    loaded[scaled] = lazy.load(scaled=scaled)
+                side = loaded[scaled]
                 cand = side.view(kind) if side is not None else None
             else:
                 cand = (task.candidate or {}).get(j)
@@ -196,6 +203,35 @@ def _feed_shard(task: _ShardTask) -> list[tuple[int, Metric | _Failed]]:
             out.append((j, metric))
         except Exception as exc:
             out.append((j, _failure(label, exc, task.strict)))
+        built[j] = (label, out[-1][1])
+    return out
+
+
+def _borrow(metric: Metric, label: str, lender_label: str, lender: Metric | _Failed) -> Metric | _Failed:
+    """``metric`` holding ``lender``'s row samples; failed as the lender did (the same rows fail the same way)."""
+    if isinstance(lender, _Failed):
+        return _Failed(label + lender.line[len(lender_label):])
+    metric.share_samples(lender.samples)  # type: ignore[attr-defined]
+    return metric
+
+
+def _sample_lenders(plans: Sequence[_Plan], scaled: bool) -> dict[int, int]:
+    """Plan index -> an earlier plan fed the same candidate and reference rows under an equal
+    sample spec (:meth:`~tailguard.metrics.vectors.VectorMetric.sample_spec`): its accumulators
+    hold the lender's samples instead of a copy of their own. In a streamed audit nine vector
+    metrics keep samples of the same rows; shared, the shards and the driver hold one."""
+    first: dict[tuple[Any, ...], int] = {}
+    out: dict[int, int] = {}
+    for j, plan in enumerate(plans):
+        probe = plan.cls(**plan.params)
+        spec = probe.sample_spec() if hasattr(probe, "sample_spec") else None
+        if spec is None:
+            continue
+        key = (spec, plan.kind, plan.standardized and scaled, id(plan.reference))
+        if key in first:
+            out[j] = first[key]
+        else:
+            first[key] = j
     return out
 
 
@@ -235,11 +271,12 @@ def shards(data: Any, shard_rows: int | None) -> list[Any]:
     return [data[i : i + shard_rows] for i in range(0, len(data), shard_rows)]
 
 
-def _fold(acc: Metric | _Failed | None, part: Metric | _Failed) -> Metric | _Failed:
-    """Merge ``part`` into the running accumulator (a failure anywhere fails the metric)."""
+def _fold(acc: Metric | _Failed | None, part: Metric | _Failed, borrows: bool = False) -> Metric | _Failed:
+    """Merge ``part`` into the running accumulator (a failure anywhere fails the metric). A
+    borrower (``borrows``) merges nothing: its samples are its lender's, which are merged."""
     if acc is None or isinstance(part, _Failed):
         return part
-    if isinstance(acc, _Failed):
+    if isinstance(acc, _Failed) or borrows:
         return acc
     return acc.merge(part)  # type: ignore[arg-type]
 
@@ -268,10 +305,12 @@ def run_suite(
     :class:`~tailguard.audit.inputs.AuditInput`, cut into shards of ``shard_rows`` rows
     (``None``: one shard per metric, so metrics run side by side), or a sequence of
     :class:`~tailguard.audit.streaming.LazySide` shards, each loaded once for all metrics by
-    the worker that feeds it; those run ``window`` shards at a time (default twice the
-    engine's workers, at least 2), merged as they come back, so the driver never holds more
-    than a window of accumulators. Shards depend on the data alone, so every engine gives the
-    same numbers.
+    the worker that feeds it; those run ``window`` shards at a time (default one on an
+    in-process engine, else twice the engine's workers, at least 2), merged as they come back,
+    so the driver never holds more than a window of accumulators. Vector metrics fed the same
+    rows under the same sample spec share one row sample there (the first feeds it, the rest
+    borrow it), so a streamed audit keeps one copy of each sample, not one per metric. Shards
+    depend on the data alone, so every engine gives the same numbers.
 
     Entries with ``standardized=False`` get ``unscaled`` (the inputs before
     standardization) when given. With a streamed candidate, ``reference`` and ``unscaled`` may come
@@ -314,12 +353,14 @@ def run_suite(
     specs = [(j, p.label, p.cls, p.params, p.kind, p.standardized) for j, p in enumerate(plans)]
     tasks: list[_ShardTask] = []
     fed_reference: list[tuple[int, Metric | _Failed]] = []
+    lenders: dict[int, int] = {}
     if streamed:
-        tasks = [_ShardTask(tuple(specs), lazy, None, batch_size, strict) for lazy in candidate]
+        lenders = _sample_lenders(plans, scaled=any(lazy.scale is not None for lazy in candidate))
+        tasks = [_ShardTask(tuple(specs), lazy, None, batch_size, strict, lenders) for lazy in candidate]
         # The reference is already in this process: fed here, it is never copied to a worker (on a
         # pool or Ray a 1M-row reference would otherwise travel, and stay, in one worker's memory).
         fed_reference = _feed_shard(_ShardTask(tuple(specs), None, {j: p.reference for j, p in enumerate(plans)},
-                                               batch_size, strict))
+                                               batch_size, strict, lenders))
         if release:  # the fed states hold what the metrics keep of it
             plans = [replace(p, reference=None) for p in plans]
             reference = unscaled = ref_in = ref_data = None  # type: ignore[assignment]
@@ -329,14 +370,20 @@ def run_suite(
             for i in range(max(len(cand_parts), len(ref_parts))):
                 tasks.append(_ShardTask((specs[j],), {j: cand_parts[i]} if i < len(cand_parts) else None,
                                         {j: ref_parts[i]} if i < len(ref_parts) else None, batch_size, strict))
-    size = max(1, len(tasks) if not streamed else (window or max(2, 2 * getattr(engine, "workers", 1))))
+    # in this process one shard at a time (nothing runs beside the merge); else twice the workers, so
+    # they stay busy while the driver merges, and the driver holds at most a window of states
+    in_process = getattr(engine, "in_process", False)
+    size = max(1, len(tasks) if not streamed else (window or (1 if in_process else max(2, 2 * getattr(engine, "workers", 1)))))
     acc: dict[int, Metric | _Failed | None] = dict.fromkeys(range(len(plans)))
     for start in range(0, len(tasks), size):  # task order is shard order: merges are the same on every engine
         for fed in engine.map(_feed_shard, tasks[start : start + size]):
             for j, part in fed:
-                acc[j] = _fold(acc[j], part)
+                acc[j] = _fold(acc[j], part, j in lenders)
     for j, part in fed_reference:  # after every shard, where the task list had it: the same merge order
-        acc[j] = _fold(acc[j], part)
+        acc[j] = _fold(acc[j], part, j in lenders)
+    for j, lender in lenders.items():  # a borrower merged nothing: it reads its lender's merged samples
+        if not isinstance(acc[j], _Failed):
+            acc[j] = _borrow(acc[j], plans[j].label, plans[lender].label, acc[lender])  # type: ignore[arg-type]
     merged = [(plan.label, acc[j], strict) for j, plan in enumerate(plans)]
 
     def done(i: int, _result: Any) -> None:

@@ -20,7 +20,9 @@ metrics; :data:`STREAM_MAX_SAMPLES`, 50,000, for those that keep every row in me
 search, exact where an approximate one would be wrong, costs about 80 s at 50,000 per side on
 64 isotropic dimensions and 325 s at 100,000), and
 the text metrics keep exact counts, HyperLogLog and MinHash sketches and a bounded document
-sample (see docs/scale.md). So peak memory does not grow with the
+sample (see docs/scale.md). Vector metrics with the same cap and seed, fed the same rows, share
+one sample in each shard and in the driver (the first is fed, the rest borrow it), so the
+nine vector metrics of a suite hold two samples (200,000 and 50,000 rows), not nine. So peak memory does not grow with the
 candidate's N, and the numbers equal the in-memory audit's on the same rows.
 
 What needs the candidate's rows themselves is not computed for a streamed candidate and

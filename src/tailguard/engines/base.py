@@ -67,6 +67,8 @@ class Engine:
     """Base class: subclasses implement :meth:`map`; :meth:`map_reduce` is built on it."""
 
     name: ClassVar[str] = ""
+    #: Runs every task in the caller's process, one after the other (nothing to overlap with).
+    in_process: ClassVar[bool] = False
 
     @property
     def parallelism(self) -> int:

@@ -17,6 +17,7 @@ class LocalEngine(Engine):
     """
 
     name = "local"
+    in_process = True
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:

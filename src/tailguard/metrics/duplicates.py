@@ -174,9 +174,13 @@ class _Docs:
         if not self.keys:
             return np.zeros((0, num_perm), dtype=np.uint32), np.zeros(0, dtype=np.uint64)
         keys = np.concatenate(self.keys)
-        sig = np.concatenate(self.sigs)
         order = np.argsort(keys, kind="stable")
-        self.keys, self.sigs = [keys[order]], [sig[order]]
+        self.keys = [keys[order]]
+        del keys
+        # the chunks let go as soon as they are joined: two copies of the signatures at most, not three
+        sig, self.sigs = np.concatenate(self.sigs), []
+        self.sigs = [sig[order]]
+        del sig
         return self.sigs[0], self.keys[0]
 
 

@@ -231,7 +231,9 @@ class RowStore:
     def _kept(self) -> np.ndarray:
         if self._sorted is None:
             self._sorted = self._consolidate()
-        return self._sorted[0]
+        view = self._sorted[0].view()
+        view.flags.writeable = False  # metrics may share a store: none may change the rows in place
+        return view
 
     def require(self, what: str) -> np.ndarray:
         """``rows()``, or :class:`EmptyDatasetError` naming ``what`` when there are none."""

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tailguard.errors import BadInputError
+from tailguard.errors import BadInputError, IncompatibleMergeError
 from tailguard.metrics.base import Metric, MetricResult, MetricValue
 from tailguard.metrics.rows import RowStore, as_vectors
 from tailguard.validation import Constraint, Float, Int
@@ -80,6 +80,49 @@ class VectorMetric(Metric):
     def _merge(self, other: VectorMetric) -> None:
         self._cand.merge(other._cand)
         self._ref.merge(other._ref)
+
+    def sample_spec(self) -> tuple[Any, ...] | None:
+        """What makes two metrics' row samples the same sample of the same rows: ``(cap, seed,
+        expected_rows, reference_rows)``; ``None`` when the class keeps state beyond its two
+        :class:`~tailguard.metrics.rows.RowStore` s (it overrides ``_update`` or ``_merge``), so
+        its samples cannot stand in for its whole state.
+
+        Metrics fed the same rows with equal specs hold equal samples, so a runner feeds one of
+        them and lends its samples to the rest (:meth:`share_samples`): nine vector metrics of a
+        streamed audit then keep one copy of the rows, not nine.
+        """
+        own = type(self)
+        if own._update is not VectorMetric._update or own._merge is not VectorMetric._merge:
+            return None
+        p = self._params
+        return (p.get("max_samples"), p["seed"], p.get("expected_rows"), p.get("reference_rows"))
+
+    @property
+    def samples(self) -> tuple[RowStore, RowStore]:
+        """The candidate's and the reference's row samples."""
+        return self._cand, self._ref
+
+    def share_samples(self, samples: tuple[RowStore, RowStore]) -> None:
+        """Use ``samples`` (another metric's :attr:`samples`, of an equal :meth:`sample_spec`, fed the
+        same rows) as this metric's own; both then read the same arrays, which ``rows()`` hands out
+        read-only so no metric can change another's data.
+
+        >>> from tailguard.metrics.drift import KS
+        >>> from tailguard.metrics.bulk import BulkMoments
+        >>> rng = np.random.default_rng(0)
+        >>> fed = KS().update(rng.normal(size=(50, 2))).update_reference(rng.normal(size=(50, 2)))
+        >>> lent = BulkMoments()
+        >>> lent.share_samples(fed.samples)
+        >>> lent.n_candidate, lent.samples[0] is fed.samples[0]
+        (50, True)
+        """
+        cand, ref = samples
+        mine = (self._params.get("max_samples"), self._params["seed"])
+        for store, rows in ((cand, "expected_rows"), (ref, "reference_rows")):
+            if (store.cap, store.seed, store.expected_rows) != (*mine, self._params.get(rows)):
+                raise IncompatibleMergeError(f"{self.name} cannot share a row sample kept under another "
+                                             "cap, seed or expected row count")
+        self._cand, self._ref = cand, ref
 
     def _rows(self, store: RowStore, what: str) -> np.ndarray:
         x = store.require(f"{what} of {self.name}")
