@@ -61,9 +61,14 @@ def test_probed_subset_close_to_exact_and_seeded() -> None:
     assert np.array_equal(s.inside, again.inside) and np.array_equal(s.recalled, again.recalled)
 
 
-def test_auto_uses_the_kernel_beyond_exact_max() -> None:
+def test_auto_uses_the_bounded_search_beyond_flat_max_and_faiss_only_when_asked() -> None:
     rng = np.random.default_rng(2)
     ref, cand = clustered(rng, 600, 8), clustered(rng, 600, 8)
     res = PRDC(exact_max=500, flat_max=500).update_reference(ref).update(cand).result()
-    assert res.details["backend"] == "faiss"
-    assert res.value("coverage").value == pytest.approx(exact(ref, cand, 5)["coverage"], abs=0.02)
+    assert res.details["backend"] == "bounded"
+    want = exact(ref, cand, 5)
+    for n in NAMES:  # exact float32 search: equal but for pairs on a ball's edge to the last bit
+        assert res.value(n).value == pytest.approx(want[n], abs=2 / 600), n
+    asked = PRDC(exact_max=500, flat_max=500, knn="faiss").update_reference(ref).update(cand).result()
+    assert asked.details["backend"] == "faiss"
+    assert asked.value("coverage").value == pytest.approx(want["coverage"], abs=0.02)

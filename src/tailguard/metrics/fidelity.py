@@ -23,6 +23,7 @@ import numpy as np
 from tailguard.metrics.base import MetricValue, register_metric
 from tailguard.metrics.bootstrap import mean_ci, wilson_ci, z_value
 from tailguard.metrics.knn import build_index, choose_backend, exact_cross_stats, kth_neighbour_sq_radii
+from tailguard.metrics.prdc_bounded import bounded_prdc_stats
 from tailguard.metrics.prdc_check import checked_prdc_stats
 from tailguard.metrics.tails import KNN_DEFAULTS, KNN_PARAMS
 from tailguard.metrics.vectors import (
@@ -33,7 +34,7 @@ from tailguard.metrics.vectors import (
     equal_n,
     require_rows,
 )
-from tailguard.validation import Bool, Float, Int
+from tailguard.validation import Bool, Float, Int, OneOf
 
 
 @register_metric
@@ -53,10 +54,13 @@ class PRDC(VectorMetric):
 
     With ``knn="auto"`` search is exact in float64 up to ``exact_max`` points per
     side, exact in float32 (faiss flat index, BLAS blocks) up to ``flat_max``
-    (by default also 5000, so ``"flat"`` is opt-in), and approximate beyond
-    (``"faiss"``: :func:`~tailguard.metrics.prdc_kernels.cluster_prdc_stats`,
-    k-means lists each searched against its ``nprobe`` nearest lists, the
-    largest 1% of balls by brute force). CIs are analytic: Wilson for the three shares,
+    (by default also 5000, so ``"flat"`` is opt-in), and beyond that exact in
+    float32 on k-means lists pruned by the triangle inequality (``"bounded"``:
+    :func:`~tailguard.metrics.prdc_bounded.bounded_prdc_stats`; on data with no
+    cluster structure the bounds rule out nothing and it searches flat).
+    ``"faiss"`` is the approximate kernel
+    (:func:`~tailguard.metrics.prdc_kernels.cluster_prdc_stats`, each list searched
+    against its ``nprobe`` nearest lists), checked at run time to ``knn_tolerance``. CIs are analytic: Wilson for the three shares,
     a normal interval over per-candidate counts for density. Expected values for
     two samples of one distribution: precision and recall near 1 − 2^-k-ish,
     coverage ≈ 1 − 2^-k, density ≈ 1.
@@ -83,7 +87,8 @@ class PRDC(VectorMetric):
         ("fidelity/prdc/density", {"kind": "ratio", "warn": 0.4, "collapse": 0.7}),
     )
     higher_is_better: ClassVar[bool] = True
-    params = {**COMMON_PARAMS, **KNN_PARAMS, "k": Int(min=1), "equal_n": Bool(), "baseline": Bool(),
+    params = {**COMMON_PARAMS, **KNN_PARAMS, "knn": OneOf(("auto", "exact", "flat", "faiss", "bounded")),
+              "k": Int(min=1), "equal_n": Bool(), "baseline": Bool(),
               "ci_subsamples": Int(min=0), "knn_tolerance": Float(min=0.0, max=1.0)}
     defaults = {**COMMON_DEFAULTS, **KNN_DEFAULTS, "flat_max": 5000, "k": 5, "equal_n": True, "baseline": True,
                 "ci_subsamples": 8, "knn_tolerance": 0.01}
@@ -95,8 +100,14 @@ class PRDC(VectorMetric):
         p = self._params
         k, level = p["k"], p["ci_level"]
         backend = choose_backend(p["knn"], max(len(ref), len(cand)), p["exact_max"], p["flat_max"])
+        if backend == "faiss" and p["knn"] == "auto":  # exact, and cheaper than checking an approximation
+            backend = "bounded"
         check: dict[str, Any] = {}
-        if backend == "faiss":
+        if backend == "bounded":
+            s, search = bounded_prdc_stats(ref, cand, k, seed=p["seed"])
+            inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
+            check = search.details()
+        elif backend == "faiss":
             s, report = checked_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"],
                                            tolerance=p["knn_tolerance"])
             inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
