@@ -103,13 +103,10 @@ class PRDC(VectorMetric):
         if backend == "faiss" and p["knn"] == "auto":  # exact, and cheaper than checking an approximation
             backend = "bounded"
         check: dict[str, Any] = {}
-        if backend == "bounded":
-            s, search = bounded_prdc_stats(ref, cand, k, seed=p["seed"])
-            inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
-            check = search.details()
-        elif backend == "faiss":
-            s, report = checked_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"],
-                                           tolerance=p["knn_tolerance"])
+        if backend in ("bounded", "faiss"):
+            s, report = (bounded_prdc_stats(ref, cand, k, seed=p["seed"]) if backend == "bounded" else
+                         checked_prdc_stats(ref, cand, k, n_probe=p["nprobe"], seed=p["seed"],
+                                            tolerance=p["knn_tolerance"]))
             inside, recalled, covered = s.inside, s.recalled, s.nearest <= s.ref_sq_radii
             check = report.details()
         else:

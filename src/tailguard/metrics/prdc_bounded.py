@@ -81,11 +81,10 @@ def list_count(n: int) -> int:
     return max(1, min(round(2 * n**0.5), 256, n // 39))
 
 
-def _centroid_distances(lists: ClusterLists) -> np.ndarray:
+def _centroid_distances(lists: ClusterLists, cn: np.ndarray) -> np.ndarray:
     """Distance of every pooled point to every centroid, float32 (its rounding is far inside the
     bounds' slack; float64 would double the largest array here, 100k x 256 at 50k rows a side)."""
-    c = lists.centroids
-    cn = np.einsum("ij,ij->i", c, c)
+    c = lists.centroids  # cn: their squared norms
     out = np.empty((len(lists.x), len(c)), dtype=np.float32)
     for lo in range(0, len(lists.x), _ROWS):
         d = sq_distances(lists.x[lo : lo + _ROWS], lists.xn[lo : lo + _ROWS], c, cn)
@@ -130,10 +129,10 @@ def bounded_prdc_stats(
         lists = cluster_lists(ref, cand, n_lists=list_count(len(ref) + len(cand)), seed=seed)
     x, xn, n_r = lists.x, lists.xn, lists.n_reference
     n, n_lists = len(x), lists.n_lists
-    margin = _MARGIN * float(xn.max(initial=0.0) + np.einsum("ij,ij->i", lists.centroids, lists.centroids).max())
-    slack = float(np.sqrt(margin))  # a squared distance off by at most margin: its root by at most this
-    to_centroid = _centroid_distances(lists)
     cn = np.einsum("ij,ij->i", lists.centroids, lists.centroids)
+    margin = _MARGIN * float(xn.max(initial=0.0) + cn.max())
+    slack = float(np.sqrt(margin))  # a squared distance off by at most margin: its root by at most this
+    to_centroid = _centroid_distances(lists, cn)
     by_centroid = np.argsort(sq_distances(lists.centroids, cn, lists.centroids, cn), axis=1, kind="stable")
     computed = 0
 
