@@ -132,3 +132,15 @@ def test_lm_walkthrough_runs(tmp_path):
     for policy in ("replace", "anchor:0.1"):
         assert len(saved["policies"][policy]["heldout_perplexity"]["mean"]) == 3
         assert f"{policy} held-out perplexity by generation:" in proc.stdout
+
+
+def test_tabular_walkthrough_gives_one_answer_for_the_file_and_the_version(tmp_path):
+    proc = _run(_block("tabular walkthrough"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    by_file = json.loads((tmp_path / "audit" / "tab-file" / "report.json").read_text())
+    by_version = json.loads((tmp_path / "audit" / "tab-version" / "report.json").read_text())
+    assert by_file["verdict"] == by_version["verdict"] != "ok"  # copies of 20 patients lost the tails
+    assert [(m["name"], m["value"]) for m in by_file["metrics"]] == [
+        (m["name"], m["value"]) for m in by_version["metrics"]]
+    assert "ingested export/tab-mix/samples.csv: 500 samples; 0 new, 500 already in the ledger" in proc.stdout
+    assert "tab-mix -> tab-mix-again: 0 added, 0 removed, 0 origin changes, 0 count changes" in proc.stdout

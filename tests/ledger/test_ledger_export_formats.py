@@ -60,7 +60,7 @@ def test_the_builtin_formats_are_declared_as_before():
         assert validate_export_format(type(fmt)).name == name
         assert type(fmt).__module__ == BUILTIN_EXPORT_FORMATS[name]  # declared in its own writer module
     assert {n: f.modalities for n, f in formats.items() if f.modalities} == {
-        "yolo": ("detection", "image"), "ultralytics-ndjson": ("detection", "image"), "hf": ("text", "tabular")}
+        "yolo": ("detection", "image"), "ultralytics-ndjson": ("detection", "image"), "hf": ("text", "tabular"), "csv": ("tabular",)}
     assert {n: f.options for n, f in formats.items() if f.options} == {
         "yolo": ("val_fraction", "val_from", "link", "task", "seed"), "ultralytics-ndjson": ("link",)}
 

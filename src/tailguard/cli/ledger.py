@@ -22,7 +22,7 @@ INGEST_FORMAT_HELP = ("auto|" + "|".join(BUILTIN_INGEST_NAMES) + " or a plug-in'
                       "'tailguard.ingest_formats'). hf: a datasets save_to_disk folder, or a local "
                       ".parquet/.json/.jsonl/.csv/.txt read by datasets")
 #: the built-in export formats (tailguard.ledger.export.formats.BUILTIN_EXPORT_FORMATS: a test keeps them equal)
-BUILTIN_EXPORT_NAMES = ("yolo", "jsonl", "parquet", "hf", "croissant", "ultralytics-ndjson")
+BUILTIN_EXPORT_NAMES = ("yolo", "jsonl", "parquet", "csv", "hf", "croissant", "ultralytics-ndjson")
 EXPORT_FORMAT_HELP = ("|".join(BUILTIN_EXPORT_NAMES) + " or a plug-in's format (--plugin, entry points "
                       "'tailguard.export_formats')")
 
@@ -299,7 +299,8 @@ def export(
                                                 "are written (default: the one the version holds).")
     ] = None,
 ) -> None:
-    """Export a version: YOLO data.yaml + image lists + labels, JSONL, Parquet, a Hugging Face save_to_disk
+    """Export a version: YOLO data.yaml + image lists + labels, JSONL, Parquet, CSV (a tabular version's
+    columns plus its provenance), a Hugging Face save_to_disk
     folder with a dataset card (hf), Parquet + Croissant 1.1 JSON-LD (croissant), the Ultralytics Platform's
     dataset NDJSON with the images (ultralytics-ndjson), or a plug-in's format (--plugin).
 

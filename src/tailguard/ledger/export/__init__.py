@@ -3,7 +3,8 @@
 Formats are a registry (:mod:`tailguard.ledger.export.formats`; plug-ins add more through ``--plugin`` or
 the entry-point group ``tailguard.export_formats``). Built in, each in its writer module: ``yolo``
 (data.yaml + image lists + labels: :mod:`tailguard.ledger.export.yolo`), ``jsonl`` and ``parquet``
-(one row per occurrence: :mod:`tailguard.ledger.export.table`), ``hf`` (a Hugging Face ``save_to_disk``
+(one row per occurrence: :mod:`tailguard.ledger.export.table`), ``csv`` (a tabular version's columns
+plus its provenance columns, re-ingested to the same ids: :mod:`tailguard.ledger.export.csv_table`), ``hf`` (a Hugging Face ``save_to_disk``
 folder with a dataset card: :mod:`tailguard.integrations.huggingface.export`), ``croissant`` (Parquet +
 Croissant 1.1 JSON-LD with PROV-O: :mod:`tailguard.ledger.croissant`) and ``ultralytics-ndjson`` (the
 Ultralytics Platform's dataset NDJSON: :mod:`tailguard.ledger.ndjson`).
@@ -28,7 +29,7 @@ by a seeded hash of the sample id) or ``val_from`` (val images from another vers
 must be given. Nothing is written outside ``out``: stored names such as ``../../x`` are
 refused.
 
->>> {"yolo", "jsonl", "parquet", "hf", "croissant", "ultralytics-ndjson"} <= set(export_format_names())
+>>> {"yolo", "jsonl", "parquet", "csv", "hf", "croissant", "ultralytics-ndjson"} <= set(export_format_names())
 True
 >>> sorted(name for name in BUILTIN_EXPORT_FORMATS if "link" in get_export_format(name).options)
 ['ultralytics-ndjson', 'yolo']

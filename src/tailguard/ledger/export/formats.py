@@ -127,7 +127,7 @@ EXPORT_FORMATS: Registry[type[ExportFormat]] = Registry("export format", entry_p
 #: the built-in formats, by the module whose import registers each
 BUILTIN_EXPORT_FORMATS = {
     "yolo": "tailguard.ledger.export.yolo", "jsonl": "tailguard.ledger.export.table",
-    "parquet": "tailguard.ledger.export.table", "hf": "tailguard.integrations.huggingface.export",
+    "parquet": "tailguard.ledger.export.table", "csv": "tailguard.ledger.export.csv_table", "hf": "tailguard.integrations.huggingface.export",
     "croissant": "tailguard.ledger.croissant", "ultralytics-ndjson": "tailguard.ledger.ndjson",
 }
 for _name, _module in BUILTIN_EXPORT_FORMATS.items():
