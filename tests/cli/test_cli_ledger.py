@@ -33,7 +33,7 @@ def test_full_flow(capsys, ledger_url, make_yolo_dataset, tmp_path):
     assert code == 0 and "7 samples" in out
 
     code, out, _ = run(capsys, ledger_url, "version", "show", "mix")
-    assert code == 0 and "by origin: human 6, synthetic 1" in out and "boxes by class: cat 3, dog 2" in out
+    assert code == 0 and "by origin: human 6, synthetic 1" in out and "boxes by class (human 5): cat 3, dog 2" in out
     code, out, _ = run(capsys, ledger_url, "version", "show", "mix", "--json")
     assert json.loads(out)["summary"]["by_origin"] == {"human": 6, "synthetic": 1}
     code, out, _ = run(capsys, ledger_url, "version", "diff", "v1", "mix")

@@ -66,9 +66,9 @@ def test_export_format_walkthrough_writes_a_tsv_through_the_plugin(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(errors) == 3, proc.stderr
     assert re.fullmatch(r"error: weather-v1: --format tsv exports text samples; sample [0-9a-f]+ is tabular "
-                        r"\(formats that take tabular: croissant, hf, jsonl, parquet\)", errors[0]), errors[0]
+                        r"\(formats that take tabular: croissant, csv, hf, jsonl, parquet\)", errors[0]), errors[0]
     assert errors[1] == ("error: The 'val_fraction' parameter of export_version applies to format 'yolo' only. "
                          "Got format 'tsv'.")
-    assert errors[2] == ("error: Unknown export format 'tvs'. Did you mean 'tsv'? Valid choices: croissant, hf, "
+    assert errors[2] == ("error: Unknown export format 'tvs'. Did you mean 'tsv'? Valid choices: croissant, csv, hf, "
                          "jsonl, parquet, tsv, ultralytics-ndjson, yolo.")
     assert not (tmp_path / "w" / "samples.tsv").exists() and not (tmp_path / "v").exists()

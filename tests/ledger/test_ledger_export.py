@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,20 @@ def _labels(out: Path) -> dict[str, list[str]]:
             for p in sorted((out / "labels").rglob("*.txt"))}
 
 
+def test_version_summary_says_which_label_origins_its_class_counts_sum(ledger: Ledger, make_yolo_dataset):
+    _with_pseudo_labels(ledger, make_yolo_dataset(n_train=3, n_val=2))
+    summary = ledger.version_summary("both")
+    assert summary.boxes_by_origin == {"human": 5, "pseudo_label": 2}
+    assert sum(summary.by_class.values()) == 7  # both origins' boxes, as boxes_by_origin says
+    assert ledger.version_summary("human").boxes_by_origin == {"human": 5}  # the pseudo boxes came later
+
+
 def test_yolo_export_layout_and_origins(ledger: Ledger, make_yolo_dataset, tmp_path):
     data = make_yolo_dataset(n_train=3, n_val=2)
     _with_pseudo_labels(ledger, data)
     out = tmp_path / "human_only"
-    data_yaml = ledger.export("both", "yolo", out)
+    with pytest.warns(ExportWarning, match="2 pseudo_label box"):  # said, not silent
+        data_yaml = ledger.export("both", "yolo", out)
     cfg = yaml.safe_load(data_yaml.read_text())
     assert cfg["names"] == {0: "cat", 1: "dog"} and cfg["train"] == "train.txt" and cfg["val"] == "val.txt"
     train = (out / "train.txt").read_text().split()
@@ -54,7 +64,8 @@ def test_yolo_export_layout_and_origins(ledger: Ledger, make_yolo_dataset, tmp_p
     ledger.export("both", "yolo", merged, origins=("human", "pseudo_label"), both="merge")
     assert sum(len(v) for v in _labels(merged).values()) == 5 + 2
     preferred = tmp_path / "preferred"
-    ledger.export("both", "yolo", preferred, origins=("human", "pseudo_label"), both="prefer-human")
+    with pytest.warns(ExportWarning, match="--both merge writes"):
+        ledger.export("both", "yolo", preferred, origins=("human", "pseudo_label"), both="prefer-human")
     assert _labels(preferred) == original
     skipped = tmp_path / "skipped"
     ledger.export("both", "yolo", skipped, origins=("human", "pseudo_label"), both="skip")
@@ -167,19 +178,30 @@ def test_default_labels_are_human_plus_pseudo_where_no_human(ledger: Ledger, mak
     original = {p.relative_to(data.parent / "labels").as_posix(): p.read_text().splitlines()
                 for p in (data.parent / "labels").rglob("*.txt")}
     out = tmp_path / "default"
-    export_version(ledger, "mix", "yolo", out)
+    with pytest.warns(ExportWarning, match="2 pseudo_label box.*not written: their 2 image"):
+        export_version(ledger, "mix", "yolo", out)
     labels = _labels(out)
     assert labels.pop("train/new.txt") == ["0 0.6 0.6 0.2 0.2"]  # pseudo-only image: its pseudo boxes
     assert labels == original  # images with human boxes: only the human ones (two also had pseudo boxes)
     manifest = json.loads((out / "tailguard_export.json").read_text())
     assert manifest["origins"] == ["human", "pseudo_label"] and manifest["both"] == "prefer-human"
+    n_human = sum(len(lines) for lines in original.values())
+    assert manifest["boxes_written"] == {"human": n_human, "pseudo_label": 1}
+    assert manifest["boxes_left_out"] == {"pseudo_label": 2} and manifest["images_with_boxes_left_out"] == 2
+    merged = tmp_path / "merged"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExportWarning)  # nothing left out: no warning
+        export_version(ledger, "mix", "yolo", merged, both="merge")
+    manifest = json.loads((merged / "tailguard_export.json").read_text())
+    assert manifest["boxes_written"] == {"human": n_human, "pseudo_label": 3} and manifest["boxes_left_out"] == {}
 
 
 def test_cli_export_default_labels_match_the_library(capsys, sqlite_url, make_yolo_dataset, tmp_path):
     with Ledger.open(sqlite_url) as opened:
         _pseudo_mix(opened, make_yolo_dataset(n_train=3, n_val=2), tmp_path)
     code, out, err = _cli(capsys, sqlite_url, "export", "mix", "--format", "yolo", "--out", str(tmp_path / "cli"))
-    assert code == 0 and err == "" and "exported 'mix' as yolo" in out
+    assert code == 0 and "exported 'mix' as yolo" in out
+    assert err.startswith("warning: 2 pseudo_label box(es)") and err.count("\n") == 1  # one line, no traceback
     assert _labels(tmp_path / "cli")["train/new.txt"] == ["0 0.6 0.6 0.2 0.2"]
     code, _, _ = _cli(capsys, sqlite_url, "export", "mix", "--format", "yolo", "--out", str(tmp_path / "h"),
                       "--origins", "human")

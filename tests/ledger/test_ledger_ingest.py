@@ -76,6 +76,27 @@ def test_data_yaml_follows_absolute_paths_and_txt_lists(sqlite_ledger: Ledger, m
     assert report.added == 3 and sqlite_ledger.class_names("v") == ["cat", "dog"]
 
 
+def test_a_roboflow_export_ingests_as_ultralytics_reads_it(sqlite_ledger: Ledger, tmp_path):
+    """Roboflow writes ``train: ../train/images`` beside data.yaml in the dataset's own folder; Ultralytics
+    falls back to the path without ``../``, and so does ingest (a real ``../`` path still wins)."""
+    root = tmp_path / "roboflow"
+    for split, n in (("train", 3), ("valid", 2)):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir()
+        for i in range(n):
+            Image.fromarray(np.full((16, 16, 3), 40 * i + (split == "valid"), np.uint8)).save(
+                root / split / "images" / f"{split}{i}.jpg")
+            (root / split / "labels" / f"{split}{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\nnc: 2\nnames: ['a', 'b']\n")
+    report = sqlite_ledger.ingest(root / "data.yaml", origin="human", as_version="rf")
+    assert report.added == 5 and not report.skipped
+    splits = sorted(r.extra["split"] for r in sqlite_ledger.iter_samples("rf"))
+    assert splits == ["train"] * 3 + ["val"] * 2
+    (root / "data.yaml").write_text("train: ../nowhere/images\nval: ../valid/images\nnames: ['a', 'b']\n")
+    with pytest.raises(MissingInputError, match=r"'\.\./nowhere/images' does not exist"):
+        sqlite_ledger.ingest(root / "data.yaml", origin="human")
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [("0 0.5 0.5 0.2", "expected 5 fields"), ("2 0.5 0.5 0.2 0.2", "class id 2 is not in data.yaml"),

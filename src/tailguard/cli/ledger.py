@@ -185,7 +185,8 @@ def version_show(
     out.append("by generation: " + ", ".join(f"{'?' if k is None else k}: {v}"
                                              for k, v in summary.by_generation.items()))
     if summary.by_class:
-        out.append("boxes by class: " + ", ".join(
+        origins = ", ".join(f"{k} {v}" for k, v in summary.boxes_by_origin.items())
+        out.append(f"boxes by class ({origins}): " + ", ".join(
             f"{names[k] if k < len(names) else k} {v}" for k, v in summary.by_class.items()))
     out.append(f"conflicts: {len(summary.conflicts)}")
     out.extend(f"  [{c.kind}] {c.sample_id[:12]}: {c.detail}" for c in summary.conflicts)

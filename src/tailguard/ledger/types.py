@@ -169,6 +169,9 @@ class VersionSummary:
     max_synthetic_depth: int
     conflicts: list[Conflict]
     n_distinct: int = 0
+    #: the boxes (labels) counted in ``by_class``, by the origin of the label: a version's pseudo-labels
+    #: and its human boxes are summed there, so this says how many of each it holds
+    boxes_by_origin: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,8 @@ def version_info(row: Any) -> VersionInfo:
 
 
 def version_summary(conn: Connection, name: str) -> VersionSummary:
-    """Occurrence counts by origin, generation and class (boxes of every origin), depth and conflicts."""
+    """Occurrence counts by origin, generation and class (boxes of every label origin, with their count per
+    label origin), depth and conflicts."""
     vrow = version_row(conn, name)
     vid = vrow.id
     mult = func.sum(vm_t.c.multiplicity)
@@ -222,6 +223,11 @@ def version_summary(conn: Connection, name: str) -> VersionSummary:
         .select_from(per_member.join(l_t, l_t.c.sample_id == per_member.c.sample_id))
         .where(visible_labels(vrow.label_watermark))
         .group_by(l_t.c.class_id).order_by(l_t.c.class_id))}
+    boxes_by_origin = {str(o): int(n) for o, n in conn.execute(
+        select(l_t.c.origin, func.sum(per_member.c.m))
+        .select_from(per_member.join(l_t, l_t.c.sample_id == per_member.c.sample_id))
+        .where(visible_labels(vrow.label_watermark))
+        .group_by(l_t.c.origin).order_by(l_t.c.origin))}
     depth = conn.execute(
         select(func.max(member_depth_sql())).select_from(vm_t.join(s_t, s_t.c.id == vm_t.c.sample_id))
         .where(vm_t.c.version_id == vid)
@@ -234,6 +240,7 @@ def version_summary(conn: Connection, name: str) -> VersionSummary:
         by_class=by_class, human_fraction=by_origin.get("human", 0) / n if n else 0.0,
         unknown_fraction=by_origin.get("unknown", 0) / n if n else 0.0,
         max_synthetic_depth=int(depth or 0), conflicts=conflicts, n_distinct=int(vrow.n_distinct),
+        boxes_by_origin=boxes_by_origin,
     )
 
 

@@ -56,6 +56,7 @@ class _Item:
     name: str
     split: str
     boxes: list[Box]
+    offered: list[Box]  # the boxes of the chosen origins before ``both`` chose among them
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _collect(ledger: Ledger, version: str, out: Path, opts: ExportJob) -> _Colle
         if not os.path.isfile(rec.uri):
             raise MissingInputError(f"image file of version {version!r} is missing "
                                     "(run `tailguard version verify`)", path=rec.uri)
-        found.items.append(_Item(rec, name, split, boxes))
+        found.items.append(_Item(rec, name, split, boxes, [b for b in rec.labels if b.origin in opts.origins]))
     return found
 
 
@@ -179,6 +180,7 @@ def export_yolo(opts: ExportJob) -> Path:
     task = _export_task(found.items, version, opts.task)
     for item in found.items:
         item.boxes = [b for b in item.boxes if b.task == task]
+        item.offered = [b for b in item.offered if b.task == task]
     max_class = max((b.class_id for item in found.items for b in item.boxes), default=-1)
     names = (ledger.class_names(version) or (ledger.class_names(opts.val_from) if opts.val_from else [])
              or [str(i) for i in range(max_class + 1)] or ["object"])
@@ -221,12 +223,40 @@ def export_yolo(opts: ExportJob) -> Path:
                 "link": opts.link, "val_fraction": opts.val_fraction, "val_from": opts.val_from, "seed": opts.seed,
                 "n_images": len(placed), "splits": {s: len(v) for s, v in lists.items()},
                 "skipped_conflicting": found.skipped, "unlabelled_images": unlabelled,
-                "non_image_samples": found.other_modalities}
+                "non_image_samples": found.other_modalities, **_box_counts(found.items)}
     write_text(out / "tailguard_export.json", json.dumps(manifest, indent=2))
     write_text(data_yaml, yaml.safe_dump(data, sort_keys=False))  # last: its presence marks a complete export
     if unlabelled:
         warnings.warn(_unlabelled_message(unlabelled, opts.origins), ExportWarning, stacklevel=4)
+    if manifest["boxes_left_out"]:
+        warnings.warn(_left_out_message(manifest), ExportWarning, stacklevel=4)
     return data_yaml
+
+
+def _box_counts(items: list[_Item]) -> dict[str, Any]:
+    """Boxes written, and boxes of a chosen origin that ``both`` left out, by origin, with the images
+    that lost some: the manifest's account of what the label choice did."""
+    written: dict[str, int] = {}
+    left_out: dict[str, int] = {}
+    images = 0
+    for item in items:
+        for b in item.boxes:
+            written[b.origin] = written.get(b.origin, 0) + 1
+        kept = {id(b) for b in item.boxes}
+        dropped = [b for b in item.offered if id(b) not in kept]
+        for b in dropped:
+            left_out[b.origin] = left_out.get(b.origin, 0) + 1
+        images += bool(dropped)
+    return {"boxes_written": dict(sorted(written.items())), "boxes_left_out": dict(sorted(left_out.items())),
+            "images_with_boxes_left_out": images}
+
+
+def _left_out_message(manifest: dict[str, Any]) -> str:
+    counts = manifest["boxes_left_out"]
+    dropped = ", ".join(f"{n} {origin}" for origin, n in counts.items())
+    return (f"{dropped} box(es) of the chosen origins were not written: their {manifest['images_with_boxes_left_out']} "
+            "image(s) also have more trusted boxes (--both prefer-human); --both merge writes every chosen "
+            f"origin's boxes, --origins {next(iter(counts))} only those")
 
 
 def _export_task(items: list[_Item], version: str, task: str | None) -> str:

@@ -138,6 +138,25 @@ def _resolve(entry: str, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def split_path(entry: str, root: Path) -> Path:
+    """Where a data.yaml split entry points, resolved as Ultralytics resolves it: against the dataset root,
+    and, when that does not exist and the entry starts with ``../``, without that prefix. Roboflow's
+    exports write ``train: ../train/images`` beside a data.yaml in the dataset's own folder.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "train" / "images").mkdir(parents=True)
+    ...     split_path("../train/images", Path(tmp)) == Path(tmp) / "train" / "images"
+    True
+    """
+    p = _resolve(entry, root)
+    if not p.exists() and entry.startswith("../"):
+        fallback = _resolve(entry[3:], root)
+        if fallback.exists():
+            return fallback
+    return p
+
+
 @dataclass(frozen=True)
 class DataYaml:
     """A parsed YOLO ``data.yaml``: its dataset root, class names and split entries."""
@@ -278,7 +297,7 @@ def _list_file(p: Path) -> Iterator[tuple[Path, str] | TailguardError]:
 
 def _split_images(entry: str, root: Path, where: str) -> Iterator[tuple[Path, str] | TailguardError]:
     """(image, name) pairs of one data.yaml split entry: a folder or a .txt list of images."""
-    p = _resolve(entry, root)
+    p = split_path(entry, root)
     if p.is_dir():
         for found in walk_files(p, IMAGE_SUFFIXES):
             if isinstance(found, UnsafePathError):
@@ -318,7 +337,7 @@ def read_data_yaml(path: Path, options: IngestOptions) -> Reader:
     if choice.task == "classify":
         from tailguard.ledger.ingest.classify import read_class_folders
 
-        yield from read_class_folders([(split, _resolve(e, data.root)) for split, entries in data.splits
+        yield from read_class_folders([(split, split_path(e, data.root)) for split, entries in data.splits
                                        for e in entries], data.names, options, str(path))
         return
     extra = {"kpt_names": {str(k): v for k, v in data.kpt_names.items()}} if data.kpt_names else {}
