@@ -70,8 +70,20 @@ def test_skip_bad_leaves_out_the_bad_rows_alike_by_path_version_and_frame(sqlite
 
 def test_without_skip_bad_the_first_bad_row_is_refused(tmp_path: Path) -> None:
     holed, _, ref = _tables(tmp_path)
-    with pytest.raises(BadInputError, match=r"holed\.csv:6: row 5 has an empty or non-numeric value in column 'b'"):
+    with pytest.raises(BadInputError, match=r"holed\.csv:6: row 5 has an empty or non-numeric value in column 'b'; "
+                                            r"--skip-bad \(AuditConfig\(skip_bad=True\)\) leaves such rows out$"):
         audit(Source(str(holed)), Source(str(ref)), config=AuditConfig(quick=True, figures=False))
+
+
+def test_a_tabular_version_keeps_its_empty_cells_and_its_audit_names_the_sample(sqlite_url: str,
+                                                                                 tmp_path: Path) -> None:
+    holed, _, ref = _tables(tmp_path)
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.ingest(holed, origin="synthetic", as_version="holed")  # stored as it is: empty cells are null
+        assert ledger.get_version("holed").n_members == 80
+    with pytest.raises(BadInputError, match=r"^holed: sample [0-9a-f]{32} has an empty or non-numeric value in "
+                                            r"column 'b'; --skip-bad"):
+        audit(Source("holed", sqlite_url), Source(str(ref)), config=AuditConfig(quick=True, figures=False))
 
 
 def test_a_table_of_only_bad_rows_is_empty_not_audited(tmp_path: Path) -> None:

@@ -190,7 +190,8 @@ def table_view(
     bad = np.flatnonzero(missing.any(axis=1))
     if skipped is None:
         row = int(bad[0])
-        raise BadInputError(f"{where(row)} has {what(row)}", path=name,
+        raise BadInputError(f"{where(row)} has {what(row)}; --skip-bad (AuditConfig(skip_bad=True)) leaves such rows out",
+                            path=name,
                             line=None if row_ids is not None else row + line_offset)
     for row in bad.tolist():
         at = (f"sample {row_ids[row]}" if row_ids is not None
